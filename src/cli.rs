@@ -1,0 +1,353 @@
+//! The `gatehouse` command line. Every command takes the same settings as `serve` and works
+//! against the same database, also while a server runs.
+
+use std::io::{BufRead, IsTerminal};
+
+use clap::{Parser, Subcommand};
+
+use crate::accounts::{self, NewClientRequest, NewUserRequest};
+use crate::config::{Settings, SettingsArgs};
+use crate::keys::manager;
+use crate::keys::rotation::RotationKind;
+use crate::passwords::{Hasher, Password};
+use crate::startup::{self, Application};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "An OAuth2 / OpenID Connect identity provider"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; the password is read from stdin or a no-echo prompt.
+    Add {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List,
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
+    /// Set a new password (ends the user's refresh families).
+    SetPassword {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Register a client; prints a confidential client's secret once.
+    Add {
+        id: String,
+        #[arg(long = "redirect-uri", num_args = 1..)]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
+        post_logout_redirect_uris: Vec<String>,
+        #[arg(long)]
+        public: bool,
+        #[arg(long = "grant", num_args = 1.., value_parser = ["authorization_code", "refresh_token", "client_credentials", "password"])]
+        grants: Vec<String>,
+        #[arg(long = "scope", num_args = 1..)]
+        scopes: Vec<String>,
+        #[arg(long)]
+        consent: bool,
+        /// Print {"client_id","client_secret"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    List,
+    Disable {
+        id: String,
+    },
+    Enable {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
+    RotateSecret {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    List,
+    /// next -> current -> retired; with --emergency the current key is revoked at once.
+    Rotate {
+        #[arg(long)]
+        emergency: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_args(&cli.settings)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?
+        }
+        Command::Migrate => {
+            startup::open_database(&settings).await?;
+            println!("migrations are up to date");
+        }
+        Command::User(cmd) => user(&settings, cmd).await?,
+        Command::Client(cmd) => client(&settings, cmd).await?,
+        Command::Keys(cmd) => keys(&settings, cmd).await?,
+    }
+    Ok(())
+}
+
+/// One line from stdin, or a no-echo prompt (twice) on a terminal. Never from argv.
+fn read_password(from_stdin: bool) -> anyhow::Result<Password> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let trimmed = line.trim_end_matches(['\n', '\r']).to_string();
+        zeroize::Zeroize::zeroize(&mut line);
+        return Ok(Password::new(trimmed));
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Password (again): ")?;
+    if first != second {
+        anyhow::bail!("the passwords do not match");
+    }
+    Ok(Password::new(first))
+}
+
+async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
+    let db = startup::open_database(settings).await?;
+    let hasher = || Hasher::new(1);
+    match cmd {
+        UserCommand::Add {
+            name,
+            email,
+            admin,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            let user = accounts::create_user(
+                &db,
+                &hasher(),
+                NewUserRequest {
+                    username: name,
+                    email,
+                    password,
+                    is_admin: admin,
+                },
+            )
+            .await?;
+            println!(
+                "created user {} (sub {}){}",
+                user.username,
+                user.id,
+                if user.is_admin { ", admin" } else { "" }
+            );
+        }
+        UserCommand::List => {
+            for u in accounts::list_users(&db).await? {
+                let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, f)| *f)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.username,
+                    u.id,
+                    u.email.as_deref().unwrap_or("-"),
+                    flags
+                );
+            }
+        }
+        UserCommand::Disable { name } => {
+            accounts::set_user_disabled(&db, &name, true).await?;
+            println!("disabled user {name}; their refresh tokens are revoked");
+        }
+        UserCommand::Enable { name } => {
+            accounts::set_user_disabled(&db, &name, false).await?;
+            println!("enabled user {name}");
+        }
+        UserCommand::Delete { name } => {
+            accounts::delete_user(&db, &name).await?;
+            println!("deleted user {name}");
+        }
+        UserCommand::SetPassword {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            accounts::set_password(&db, &hasher(), &name, password).await?;
+            println!("password of {name} changed; their refresh tokens are revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
+    let db = startup::open_database(settings).await?;
+    match cmd {
+        ClientCommand::Add {
+            id,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+            grants,
+            scopes,
+            consent,
+            json,
+        } => {
+            let req = NewClientRequest {
+                client_id: id,
+                public,
+                redirect_uris,
+                post_logout_redirect_uris,
+                grants,
+                scopes,
+                consent,
+            };
+            let (client, secret) = accounts::create_client(&db, req).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "client_id": client.client_id, "client_secret": secret })
+                );
+            } else {
+                println!(
+                    "created client {} (grants: {}; scopes: {})",
+                    client.client_id,
+                    client.grants.join(" "),
+                    client.scopes.join(" ")
+                );
+                if let Some(secret) = secret {
+                    println!("client secret (shown once, store it now): {secret}");
+                }
+            }
+        }
+        ClientCommand::List => {
+            for c in accounts::list_clients(&db).await? {
+                let kind = if c.public { "public" } else { "confidential" };
+                let state = if c.disabled { "disabled" } else { "enabled" };
+                println!(
+                    "{}\t{kind}\t{state}\t{}\t{}",
+                    c.client_id,
+                    c.grants.join(","),
+                    c.redirect_uris.join(",")
+                );
+            }
+        }
+        ClientCommand::Disable { id } => {
+            accounts::set_client_disabled(&db, &id, true).await?;
+            println!("disabled client {id}");
+        }
+        ClientCommand::Enable { id } => {
+            accounts::set_client_disabled(&db, &id, false).await?;
+            println!("enabled client {id}");
+        }
+        ClientCommand::Delete { id } => {
+            accounts::delete_client(&db, &id).await?;
+            println!("deleted client {id}");
+        }
+        ClientCommand::RotateSecret { id, json } => {
+            let secret = accounts::rotate_client_secret(&db, &id).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "client_id": id, "client_secret": secret })
+                );
+            } else {
+                println!("new client secret for {id} (shown once): {secret}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
+    let (db, store) = startup::prepare(settings).await?;
+    match cmd {
+        KeysCommand::List => {
+            println!("KID\tSTATE\tBITS\tCREATED\tACTIVATED\tRETIRED\tREMOVE_AFTER");
+            let show = |t: Option<i64>| t.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
+            for k in db.run(crate::db::repo::keys::list).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    k.kid,
+                    k.state.as_str(),
+                    k.bits,
+                    k.created_at,
+                    show(k.activated_at),
+                    show(k.retired_at.or(k.revoked_at)),
+                    show(k.remove_after)
+                );
+            }
+        }
+        KeysCommand::Rotate { emergency } => {
+            let kind = if emergency {
+                RotationKind::Emergency
+            } else {
+                RotationKind::Manual
+            };
+            let outcome = manager::rotate(&db, &store.master().current, settings, kind).await?;
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+            if let Some(w) = &outcome.warning {
+                eprintln!("warning: {w}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,314 @@
+//! Settings: defaults < TOML file (`--config`) < `GATEHOUSE_*` environment < flags.
+//!
+//! clap reads a flag or its environment variable into [`SettingsArgs`]; whatever neither
+//! gives is taken from the TOML file, then from the default.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::db::DatabaseUrl;
+
+macro_rules! settings_args {
+    ($( $field:ident : $flag:literal, $env:literal, $default:expr, $help:literal; )*) => {
+        /// Every setting, as a global flag with its `GATEHOUSE_*` variable.
+        #[derive(clap::Args, Debug, Default, Clone)]
+        pub struct SettingsArgs {
+            /// TOML file with settings (keys are the setting names, lower or upper case).
+            #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
+            pub config: Option<PathBuf>,
+            $(
+                #[doc = $help]
+                #[arg(long = $flag, global = true, env = $env, hide_env_values = true)]
+                pub $field: Option<String>,
+            )*
+        }
+
+        impl SettingsArgs {
+            /// The raw value of each setting after layering, by setting name.
+            fn layered(&self, file: &BTreeMap<String, String>) -> BTreeMap<&'static str, Option<String>> {
+                let mut out = BTreeMap::new();
+                $(
+                    let name = stringify!($field);
+                    let value = self.$field.clone()
+                        .or_else(|| file.get(name).cloned())
+                        .or_else(|| { let d: Option<&str> = $default; d.map(str::to_string) });
+                    out.insert(name, value);
+                )*
+                out
+            }
+        }
+    };
+}
+
+settings_args! {
+    bind: "bind", "GATEHOUSE_BIND", Some("127.0.0.1:8080"), "Listen address";
+    issuer: "issuer", "GATEHOUSE_ISSUER", None, "The `iss` of every token and base of advertised URLs";
+    database_url: "database-url", "GATEHOUSE_DATABASE_URL", Some("sqlite://data/gatehouse.db"), "sqlite://PATH or postgres://...";
+    master_key_file: "master-key-file", "GATEHOUSE_MASTER_KEY_FILE", Some("keys/master.key"), "Key-encryption key file (created 0600 if missing)";
+    master_key: "master-key", "GATEHOUSE_MASTER_KEY", None, "Master key, base64 (wins over the file)";
+    master_key_previous: "master-key-previous", "GATEHOUSE_MASTER_KEY_PREVIOUS", None, "Previous master key, base64, read-only during a rollover";
+    access_ttl: "access-ttl", "GATEHOUSE_ACCESS_TTL", Some("5m"), "Access token lifetime";
+    refresh_ttl: "refresh-ttl", "GATEHOUSE_REFRESH_TTL", Some("24h"), "Refresh token lifetime";
+    id_token_ttl: "id-token-ttl", "GATEHOUSE_ID_TOKEN_TTL", Some("1h"), "id_token lifetime";
+    code_ttl: "code-ttl", "GATEHOUSE_CODE_TTL", Some("60s"), "Authorization code lifetime";
+    session_ttl: "session-ttl", "GATEHOUSE_SESSION_TTL", Some("8h"), "Browser SSO session lifetime";
+    refresh_grace: "refresh-grace", "GATEHOUSE_REFRESH_GRACE", Some("0s"), "Window in which the immediate predecessor refresh token returns the same successor";
+    refresh_max_lifetime: "refresh-max-lifetime", "GATEHOUSE_REFRESH_MAX_LIFETIME", Some("30d"), "Absolute end of a refresh family";
+    leeway: "leeway", "GATEHOUSE_LEEWAY", Some("30s"), "Clock skew allowed when checking exp";
+    key_rotation_interval: "key-rotation-interval", "GATEHOUSE_KEY_ROTATION_INTERVAL", Some("30d"), "Automatic signing key rotation period";
+    key_poll_interval: "key-poll-interval", "GATEHOUSE_KEY_POLL_INTERVAL", Some("2s"), "How often each instance re-reads the key set";
+    jwks_max_age: "jwks-max-age", "GATEHOUSE_JWKS_MAX_AGE", Some("300s"), "Cache-Control max-age of the JWKS";
+    key_size: "key-size", "GATEHOUSE_KEY_SIZE", Some("2048"), "RSA modulus bits: 2048, 3072 or 4096";
+    db_pool_size: "db-pool-size", "GATEHOUSE_DB_POOL_SIZE", Some("10"), "Database connections per instance";
+    db_timeout: "db-timeout", "GATEHOUSE_DB_TIMEOUT", Some("5s"), "Longest wait for a database connection";
+    hash_workers: "hash-workers", "GATEHOUSE_HASH_WORKERS", None, "Concurrent password hashes (default: number of cores)";
+    default_audience: "default-audience", "GATEHOUSE_DEFAULT_AUDIENCE", None, "`aud` of access tokens (default: the issuer)";
+    trusted_proxies: "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", Some(""), "Comma-separated proxy addresses whose forwarding headers are believed";
+    log_format: "log-format", "GATEHOUSE_LOG_FORMAT", Some("text"), "text or json";
+    workers: "workers", "GATEHOUSE_WORKERS", None, "HTTP worker threads (default: number of cores)";
+}
+
+/// Fully parsed settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub issuer: String,
+    pub database_url: DatabaseUrl,
+    pub master_key_file: PathBuf,
+    pub master_key: Option<String>,
+    pub master_key_previous: Option<String>,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub id_token_ttl: Duration,
+    pub code_ttl: Duration,
+    pub session_ttl: Duration,
+    pub refresh_grace: Duration,
+    pub refresh_max_lifetime: Duration,
+    pub leeway: Duration,
+    pub key_rotation_interval: Duration,
+    pub key_poll_interval: Duration,
+    pub jwks_max_age: Duration,
+    pub key_size: usize,
+    pub db_pool_size: u32,
+    pub db_timeout: Duration,
+    pub hash_workers: usize,
+    pub default_audience: String,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub log_format: LogFormat,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// The longest lifetime of anything a signing key signs: how long a retired key stays
+    /// published (plus leeway).
+    pub fn longest_token_lifetime(&self) -> Duration {
+        self.access_ttl.max(self.refresh_ttl).max(self.id_token_ttl)
+    }
+
+    pub fn from_args(args: &SettingsArgs) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => read_toml(path)?,
+            None => BTreeMap::new(),
+        };
+        let raw = args.layered(&file);
+        let get = |name: &str| raw.get(name).cloned().flatten();
+        let dur = |name: &str| -> anyhow::Result<Duration> {
+            let v = get(name).unwrap_or_default();
+            parse_duration(&v).map_err(|e| anyhow::anyhow!("setting {name}: {e}"))
+        };
+        let num = |name: &str| -> anyhow::Result<Option<u64>> {
+            get(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| anyhow::anyhow!("setting {name}: {v:?} is not a number"))
+                })
+                .transpose()
+        };
+
+        let bind = get("bind").unwrap_or_default();
+        let issuer = get("issuer")
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(issuer.starts_with("http://") || issuer.starts_with("https://")) {
+            anyhow::bail!("setting issuer: must be an http:// or https:// URL");
+        }
+        let database_url: DatabaseUrl = get("database_url")
+            .unwrap_or_default()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("setting database_url: {e}"))?;
+        let key_size = num("key_size")?.unwrap_or(2048) as usize;
+        if ![2048, 3072, 4096].contains(&key_size) {
+            anyhow::bail!("setting key_size: must be 2048, 3072 or 4096");
+        }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let trusted_proxies = get("trusted_proxies")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpAddr>().map_err(|_| {
+                    anyhow::anyhow!("setting trusted_proxies: {s:?} is not an IP address")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let log_format = match get("log_format").as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("text") | None => LogFormat::Text,
+            Some(other) => anyhow::bail!("setting log_format: {other:?} is neither text nor json"),
+        };
+        let settings = Settings {
+            default_audience: get("default_audience").unwrap_or_else(|| issuer.clone()),
+            issuer,
+            bind,
+            database_url,
+            master_key_file: PathBuf::from(get("master_key_file").unwrap_or_default()),
+            master_key: get("master_key").filter(|s| !s.is_empty()),
+            master_key_previous: get("master_key_previous").filter(|s| !s.is_empty()),
+            access_ttl: dur("access_ttl")?,
+            refresh_ttl: dur("refresh_ttl")?,
+            id_token_ttl: dur("id_token_ttl")?,
+            code_ttl: dur("code_ttl")?,
+            session_ttl: dur("session_ttl")?,
+            refresh_grace: dur("refresh_grace")?,
+            refresh_max_lifetime: dur("refresh_max_lifetime")?,
+            leeway: dur("leeway")?,
+            key_rotation_interval: dur("key_rotation_interval")?,
+            key_poll_interval: dur("key_poll_interval")?,
+            jwks_max_age: dur("jwks_max_age")?,
+            key_size,
+            db_pool_size: num("db_pool_size")?.unwrap_or(10).clamp(1, 1000) as u32,
+            db_timeout: dur("db_timeout")?,
+            hash_workers: num("hash_workers")?
+                .map(|n| n as usize)
+                .unwrap_or(cores)
+                .max(1),
+            trusted_proxies,
+            log_format,
+            workers: num("workers")?.map(|n| n as usize).unwrap_or(cores).max(1),
+        };
+        for (name, d) in [
+            ("access_ttl", settings.access_ttl),
+            ("refresh_ttl", settings.refresh_ttl),
+            ("key_poll_interval", settings.key_poll_interval),
+        ] {
+            if d.is_zero() {
+                anyhow::bail!("setting {name}: must be longer than 0s");
+            }
+        }
+        Ok(settings)
+    }
+}
+
+fn read_toml(path: &std::path::Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+    let mut out = BTreeMap::new();
+    for (key, value) in table {
+        let name = key
+            .to_ascii_lowercase()
+            .trim_start_matches("gatehouse_")
+            .replace('-', "_");
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => anyhow::bail!(
+                "config file {}: {key} has an unsupported value {other}",
+                path.display()
+            ),
+        };
+        out.insert(name, text);
+    }
+    Ok(out)
+}
+
+/// Parses `30s`, `5m`, `24h`, `30d`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s, 5m, 24h or 30d"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a duration like 30s, 5m, 24h or 30d"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_every_unit() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(2_592_000)));
+        assert_eq!(parse_duration("42"), Ok(Duration::from_secs(42)));
+        assert!(parse_duration("5 weeks").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-5s").is_err());
+    }
+
+    #[test]
+    fn flags_win_over_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(
+            &path,
+            "ACCESS_TTL = \"10m\"\nrefresh-ttl = \"2h\"\nkey_size = 3072\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            config: Some(path),
+            access_ttl: Some("1m".into()),
+            ..Default::default()
+        };
+        let s = Settings::from_args(&args).unwrap();
+        assert_eq!(s.access_ttl, Duration::from_secs(60));
+        assert_eq!(s.refresh_ttl, Duration::from_secs(7200));
+        assert_eq!(s.key_size, 3072);
+        assert_eq!(s.issuer, "http://127.0.0.1:8080");
+        assert_eq!(s.default_audience, s.issuer);
+    }
+}

@@ -1,0 +1,36 @@
+//! Embedded migrations, one tree per backend. On PostgreSQL they run under an advisory lock
+//! so that several instances starting together migrate once.
+
+use diesel::connection::SimpleConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::{DbConn, DbError};
+
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+/// Arbitrary constant naming Gatehouse's migration lock.
+const ADVISORY_LOCK_ID: i64 = 0x6761_7465_686f;
+
+/// Applies pending migrations; returns how many ran.
+pub fn run_pending(conn: &mut DbConn) -> Result<usize, DbError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
+        DbError::Join(format!("migration failed: {e}"))
+    };
+    match conn {
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE)
+            .map(|v| v.len())
+            .map_err(failed),
+        DbConn::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({ADVISORY_LOCK_ID})"))
+                .map_err(DbError::from_diesel)?;
+            let result = c
+                .run_pending_migrations(POSTGRES)
+                .map(|v| v.len())
+                .map_err(failed);
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({ADVISORY_LOCK_ID})"))
+                .map_err(DbError::from_diesel)?;
+            result
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Database access: one diesel code path for SQLite and PostgreSQL.
+//!
+//! The backend is chosen from the URL scheme (never by trial: SQLite accepts any path), and
+//! every query runs on tokio's blocking pool, never on an actix worker thread.
+
+pub mod migrate;
+pub mod repo;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+
+/// A parsed `GATEHOUSE_DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A file path (relative to the working directory when relative).
+    Sqlite(String),
+    /// A full `postgres://` URL, handed to libpq unchanged.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    // A PostgreSQL URL can carry a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{path}"),
+            DatabaseUrl::Postgres(_) => write!(f, "postgres://[REDACTED]"),
+        }
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = s.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// URL has no path".into());
+            }
+            Ok(DatabaseUrl::Sqlite(path.to_string()))
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(s.to_string()))
+        } else {
+            Err("database URL must start with sqlite:// or postgres://".into())
+        }
+    }
+}
+
+impl DatabaseUrl {
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DatabaseUrl::Sqlite(_))
+    }
+}
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+/// r2d2 manager that builds the variant named by the URL and sets SQLite's pragmas.
+pub struct DbManager {
+    url: DatabaseUrl,
+    busy_timeout_ms: u64,
+}
+
+impl ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                    self.busy_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<DbManager>;
+pub type PooledConn = r2d2::PooledConnection<DbManager>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had in time: the database is down or saturated (HTTP 503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("conflicting row")]
+    Conflict,
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("blocking task failed: {0}")]
+    Join(String),
+}
+
+impl DbError {
+    pub fn from_diesel(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => DbError::Conflict,
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => {
+                DbError::Unavailable(e.to_string())
+            }
+            other => DbError::Query(other),
+        }
+    }
+}
+
+/// Handle to the pool; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    url: DatabaseUrl,
+}
+
+impl Db {
+    /// Builds the pool lazily (no connection is made here), so a server can start, report
+    /// itself unready, and recover when the database comes back.
+    pub fn new(url: &DatabaseUrl, size: u32, timeout: Duration) -> Result<Db, DbError> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        DbError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+        }
+        let manager = DbManager {
+            url: url.clone(),
+            busy_timeout_ms: timeout.as_millis() as u64,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(timeout)
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(manager);
+        Ok(Db {
+            pool,
+            url: url.clone(),
+        })
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    pub fn state(&self) -> r2d2::State {
+        self.pool.state()
+    }
+
+    pub fn max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
+    /// Checks a connection out on the current (blocking) thread.
+    pub fn get(&self) -> Result<PooledConn, DbError> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Runs `f` with a connection on tokio's blocking pool.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = db.get().map_err(E::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(DbError::Join(e.to_string())))?
+    }
+
+    /// Like [`Db::run`], inside a write transaction (see [`write_transaction`]).
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        self.run(move |conn| write_transaction(conn, f)).await
+    }
+}
+
+/// Runs `f` in a transaction that holds the write lock from its first statement.
+///
+/// SQLite starts it with `BEGIN IMMEDIATE`, so two processes never meet a deferred lock
+/// upgrade (`SQLITE_BUSY` in the middle of a transaction); PostgreSQL uses an ordinary
+/// transaction in which callers take row locks with `SELECT … FOR UPDATE`.
+pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    E: From<DbError>,
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+{
+    match conn {
+        DbConn::Pg(_) => {
+            let mut outcome = None;
+            let result = conn.transaction::<_, diesel::result::Error, _>(|c| match f(c) {
+                Ok(v) => {
+                    outcome = Some(Ok(v));
+                    Ok(())
+                }
+                Err(e) => {
+                    outcome = Some(Err(e));
+                    Err(diesel::result::Error::RollbackTransaction)
+                }
+            });
+            match (result, outcome) {
+                (Ok(()), Some(v)) => v,
+                (Err(diesel::result::Error::RollbackTransaction), Some(Err(e))) => Err(e),
+                (Err(e), _) => Err(DbError::from_diesel(e).into()),
+                (Ok(()), None) => {
+                    Err(DbError::Join("transaction closure did not run".into()).into())
+                }
+            }
+        }
+        DbConn::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE")
+                .map_err(|e| E::from(DbError::from_diesel(e)))?;
+            match f(conn) {
+                Ok(v) => match conn.batch_execute("COMMIT") {
+                    Ok(()) => Ok(v),
+                    Err(e) => {
+                        let _ = conn.batch_execute("ROLLBACK");
+                        Err(DbError::from_diesel(e).into())
+                    }
+                },
+                Err(e) => {
+                    let _ = conn.batch_execute("ROLLBACK");
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// `FOR UPDATE` on PostgreSQL; nothing on SQLite, whose `BEGIN IMMEDIATE` already serialises.
+pub fn lock_clause(conn: &DbConn) -> &'static str {
+    match conn {
+        DbConn::Pg(_) => " FOR UPDATE",
+        DbConn::Sqlite(_) => "",
+    }
+}

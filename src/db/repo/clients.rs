@@ -1,0 +1,159 @@
+//! Rows of `clients`. Lists are stored as JSON arrays (URIs) or space-separated (grants,
+//! scopes), so both backends share plain text columns.
+
+use diesel::prelude::*;
+
+use crate::db::schema::clients::dsl as c;
+use crate::db::{DbConn, DbError};
+
+type Row = (
+    String,
+    Option<String>,
+    bool,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    bool,
+    i64,
+);
+
+/// A registered client. Its secret exists only as a SHA-256 digest.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Client {
+    pub client_id: String,
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grants: Vec<String>,
+    pub scopes: Vec<String>,
+    pub consent: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+impl Client {
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grants.iter().any(|g| g == grant)
+    }
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+fn from_row(r: Row) -> Client {
+    let words = |s: &str| {
+        s.split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    Client {
+        client_id: r.0,
+        secret_hash: r.1,
+        public: r.2,
+        redirect_uris: serde_json::from_str(&r.3).unwrap_or_default(),
+        post_logout_redirect_uris: serde_json::from_str(&r.4).unwrap_or_default(),
+        grants: words(&r.5),
+        scopes: words(&r.6),
+        consent: r.7,
+        disabled: r.8,
+        created_at: r.9,
+    }
+}
+
+const COLUMNS: (
+    c::id,
+    c::secret_hash,
+    c::is_public,
+    c::redirect_uris,
+    c::post_logout_redirect_uris,
+    c::grants,
+    c::scopes,
+    c::consent,
+    c::disabled,
+    c::created_at,
+) = (
+    c::id,
+    c::secret_hash,
+    c::is_public,
+    c::redirect_uris,
+    c::post_logout_redirect_uris,
+    c::grants,
+    c::scopes,
+    c::consent,
+    c::disabled,
+    c::created_at,
+);
+
+pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<Client>, DbError> {
+    let row: Option<Row> = c::clients
+        .filter(c::id.eq(id))
+        .select(COLUMNS)
+        .first(conn)
+        .optional()
+        .map_err(DbError::from_diesel)?;
+    Ok(row.map(from_row))
+}
+
+pub fn list(conn: &mut DbConn) -> Result<Vec<Client>, DbError> {
+    let rows: Vec<Row> = c::clients
+        .select(COLUMNS)
+        .order(c::id.asc())
+        .load(conn)
+        .map_err(DbError::from_diesel)?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// Inserts a client; `DbError::Conflict` when the id is taken.
+pub fn insert(conn: &mut DbConn, client: &Client) -> Result<(), DbError> {
+    diesel::insert_into(c::clients)
+        .values((
+            c::id.eq(&client.client_id),
+            c::secret_hash.eq(&client.secret_hash),
+            c::is_public.eq(client.public),
+            c::redirect_uris
+                .eq(serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into())),
+            c::post_logout_redirect_uris
+                .eq(serde_json::to_string(&client.post_logout_redirect_uris)
+                    .unwrap_or_else(|_| "[]".into())),
+            c::grants.eq(client.grants.join(" ")),
+            c::scopes.eq(client.scopes.join(" ")),
+            c::consent.eq(client.consent),
+            c::disabled.eq(client.disabled),
+            c::created_at.eq(client.created_at),
+        ))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
+
+pub fn set_disabled(conn: &mut DbConn, id: &str, disabled: bool) -> Result<bool, DbError> {
+    diesel::update(c::clients.filter(c::id.eq(id)))
+        .set(c::disabled.eq(disabled))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(DbError::from_diesel)
+}
+
+pub fn set_secret_hash(conn: &mut DbConn, id: &str, hash: &str) -> Result<bool, DbError> {
+    diesel::update(
+        c::clients
+            .filter(c::id.eq(id))
+            .filter(c::is_public.eq(false)),
+    )
+    .set(c::secret_hash.eq(hash))
+    .execute(conn)
+    .map(|n| n > 0)
+    .map_err(DbError::from_diesel)
+}
+
+pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, DbError> {
+    diesel::delete(c::clients.filter(c::id.eq(id)))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(DbError::from_diesel)
+}

@@ -1,0 +1,200 @@
+//! Refresh-token families and records, and the access-token revocation list. Token ids are
+//! stored as SHA-256 digests.
+
+use diesel::prelude::*;
+
+use crate::db::schema::refresh_families::dsl as f;
+use crate::db::schema::refresh_tokens::dsl as t;
+use crate::db::schema::revoked_access_tokens::dsl as r;
+use crate::db::{DbConn, DbError};
+
+#[derive(Queryable, Debug, Clone)]
+pub struct Family {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_why: Option<String>,
+}
+
+/// No `Debug`: it may hold a sealed token pair.
+#[derive(Queryable, Clone)]
+pub struct TokenRecord {
+    pub jti_hash: String,
+    pub family_id: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub spent_at: Option<i64>,
+    pub successor_hash: Option<String>,
+    pub successor_sealed: Option<Vec<u8>>,
+}
+
+pub fn create_family(conn: &mut DbConn, fam: &Family) -> Result<(), DbError> {
+    diesel::insert_into(f::refresh_families)
+        .values((
+            f::id.eq(&fam.id),
+            f::client_id.eq(&fam.client_id),
+            f::user_id.eq(&fam.user_id),
+            f::created_at.eq(fam.created_at),
+            f::expires_at.eq(fam.expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
+
+pub fn insert_token(
+    conn: &mut DbConn,
+    jti_hash: &str,
+    family_id: &str,
+    issued_at: i64,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    diesel::insert_into(t::refresh_tokens)
+        .values((
+            t::jti_hash.eq(jti_hash),
+            t::family_id.eq(family_id),
+            t::issued_at.eq(issued_at),
+            t::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
+
+pub fn find_token(conn: &mut DbConn, jti_hash: &str) -> Result<Option<TokenRecord>, DbError> {
+    t::refresh_tokens
+        .filter(t::jti_hash.eq(jti_hash))
+        .first(conn)
+        .optional()
+        .map_err(DbError::from_diesel)
+}
+
+pub fn find_family(conn: &mut DbConn, id: &str) -> Result<Option<Family>, DbError> {
+    f::refresh_families
+        .filter(f::id.eq(id))
+        .first(conn)
+        .optional()
+        .map_err(DbError::from_diesel)
+}
+
+/// Marks the token spent if it was not; true for exactly one caller. The UPDATE takes the
+/// row lock, so on PostgreSQL a concurrent spender waits and then sees it spent.
+pub fn try_spend(conn: &mut DbConn, jti_hash: &str, now: i64) -> Result<bool, DbError> {
+    diesel::update(
+        t::refresh_tokens
+            .filter(t::jti_hash.eq(jti_hash))
+            .filter(t::spent_at.is_null()),
+    )
+    .set(t::spent_at.eq(now))
+    .execute(conn)
+    .map(|n| n == 1)
+    .map_err(DbError::from_diesel)
+}
+
+pub fn set_successor(
+    conn: &mut DbConn,
+    jti_hash: &str,
+    successor_hash: &str,
+    sealed: Option<&[u8]>,
+) -> Result<(), DbError> {
+    diesel::update(t::refresh_tokens.filter(t::jti_hash.eq(jti_hash)))
+        .set((
+            t::successor_hash.eq(successor_hash),
+            t::successor_sealed.eq(sealed),
+        ))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
+
+pub fn revoke_family(conn: &mut DbConn, id: &str, why: &str, now: i64) -> Result<(), DbError> {
+    diesel::update(
+        f::refresh_families
+            .filter(f::id.eq(id))
+            .filter(f::revoked_at.is_null()),
+    )
+    .set((f::revoked_at.eq(now), f::revoked_why.eq(why)))
+    .execute(conn)
+    .map(drop)
+    .map_err(DbError::from_diesel)
+}
+
+/// Ends every refresh family of a user (password change, disable).
+pub fn revoke_user_families(
+    conn: &mut DbConn,
+    user_id: &str,
+    why: &str,
+    now: i64,
+) -> Result<usize, DbError> {
+    diesel::update(
+        f::refresh_families
+            .filter(f::user_id.eq(user_id))
+            .filter(f::revoked_at.is_null()),
+    )
+    .set((f::revoked_at.eq(now), f::revoked_why.eq(why)))
+    .execute(conn)
+    .map_err(DbError::from_diesel)
+}
+
+pub fn revoke_client_families(
+    conn: &mut DbConn,
+    client_id: &str,
+    why: &str,
+    now: i64,
+) -> Result<usize, DbError> {
+    diesel::update(
+        f::refresh_families
+            .filter(f::client_id.eq(client_id))
+            .filter(f::revoked_at.is_null()),
+    )
+    .set((f::revoked_at.eq(now), f::revoked_why.eq(why)))
+    .execute(conn)
+    .map_err(DbError::from_diesel)
+}
+
+pub fn revoke_access(conn: &mut DbConn, jti_hash: &str, expires_at: i64) -> Result<(), DbError> {
+    match diesel::insert_into(r::revoked_access_tokens)
+        .values((r::jti_hash.eq(jti_hash), r::expires_at.eq(expires_at)))
+        .execute(conn)
+    {
+        Ok(_) => Ok(()),
+        Err(e) => match DbError::from_diesel(e) {
+            DbError::Conflict => Ok(()), // revoking twice is fine (RFC 7009 §2.2)
+            other => Err(other),
+        },
+    }
+}
+
+pub fn access_revoked(conn: &mut DbConn, jti_hash: &str) -> Result<bool, DbError> {
+    let n: i64 = r::revoked_access_tokens
+        .filter(r::jti_hash.eq(jti_hash))
+        .count()
+        .get_result(conn)
+        .map_err(DbError::from_diesel)?;
+    Ok(n > 0)
+}
+
+/// Housekeeping: drops expired records and sealed successors whose grace window is over.
+pub fn purge(conn: &mut DbConn, now: i64, grace_secs: i64) -> Result<(), DbError> {
+    diesel::update(
+        t::refresh_tokens
+            .filter(t::successor_sealed.is_not_null())
+            .filter(t::spent_at.lt(now - grace_secs)),
+    )
+    .set(t::successor_sealed.eq(None::<Vec<u8>>))
+    .execute(conn)
+    .map_err(DbError::from_diesel)?;
+    diesel::delete(r::revoked_access_tokens.filter(r::expires_at.lt(now)))
+        .execute(conn)
+        .map_err(DbError::from_diesel)?;
+    diesel::delete(f::refresh_families.filter(f::expires_at.lt(now)))
+        .execute(conn)
+        .map_err(DbError::from_diesel)?;
+    diesel::delete(t::refresh_tokens.filter(t::expires_at.lt(now)))
+        .execute(conn)
+        .map_err(DbError::from_diesel)?;
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! Rows of `users`.
+
+use diesel::prelude::*;
+
+use crate::db::schema::users::dsl as u;
+use crate::db::{DbConn, DbError};
+
+/// A stored user. No `Debug`: it holds the password hash.
+#[derive(Queryable, Clone, serde::Serialize)]
+pub struct User {
+    #[serde(rename = "sub")]
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    #[serde(skip)]
+    pub legacy_id: Option<String>,
+    pub created_at: i64,
+    #[serde(skip)]
+    pub updated_at: i64,
+}
+
+impl User {
+    /// simplejwt's `user_id`: the imported primary key if any, else `sub`.
+    pub fn user_id(&self) -> &str {
+        self.legacy_id.as_deref().unwrap_or(&self.id)
+    }
+}
+
+pub fn find_by_username(conn: &mut DbConn, username: &str) -> Result<Option<User>, DbError> {
+    u::users
+        .filter(u::username.eq(username))
+        .first(conn)
+        .optional()
+        .map_err(DbError::from_diesel)
+}
+
+pub fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<User>, DbError> {
+    u::users
+        .filter(u::id.eq(id))
+        .first(conn)
+        .optional()
+        .map_err(DbError::from_diesel)
+}
+
+pub fn list(conn: &mut DbConn) -> Result<Vec<User>, DbError> {
+    u::users
+        .order(u::username.asc())
+        .load(conn)
+        .map_err(DbError::from_diesel)
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub is_admin: bool,
+    pub legacy_id: Option<&'a str>,
+}
+
+/// Inserts a user; `DbError::Conflict` when the username is taken. Returns the new `sub`.
+pub fn insert(conn: &mut DbConn, new: NewUser<'_>, now: i64) -> Result<String, DbError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    diesel::insert_into(u::users)
+        .values((
+            u::id.eq(&id),
+            u::username.eq(new.username),
+            u::email.eq(new.email),
+            u::email_verified.eq(false),
+            u::password_hash.eq(new.password_hash),
+            u::is_admin.eq(new.is_admin),
+            u::disabled.eq(false),
+            u::legacy_id.eq(new.legacy_id),
+            u::created_at.eq(now),
+            u::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(DbError::from_diesel)?;
+    Ok(id)
+}
+
+pub fn set_disabled(
+    conn: &mut DbConn,
+    id: &str,
+    disabled: bool,
+    now: i64,
+) -> Result<bool, DbError> {
+    diesel::update(u::users.filter(u::id.eq(id)))
+        .set((u::disabled.eq(disabled), u::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(DbError::from_diesel)
+}
+
+pub fn set_password_hash(
+    conn: &mut DbConn,
+    id: &str,
+    hash: &str,
+    now: i64,
+) -> Result<bool, DbError> {
+    diesel::update(u::users.filter(u::id.eq(id)))
+        .set((u::password_hash.eq(hash), u::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(DbError::from_diesel)
+}
+
+/// Deletes a user; their refresh families go with them (ON DELETE CASCADE).
+pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, DbError> {
+    diesel::delete(u::users.filter(u::id.eq(id)))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(DbError::from_diesel)
+}

@@ -1,0 +1,97 @@
+//! Diesel table definitions, shared by both backends (only types both support).
+
+diesel::table! {
+    meta (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        password_hash -> Text,
+        is_admin -> Bool,
+        disabled -> Bool,
+        legacy_id -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        secret_hash -> Nullable<Text>,
+        is_public -> Bool,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        grants -> Text,
+        scopes -> Text,
+        consent -> Bool,
+        disabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        state -> Text,
+        bits -> Integer,
+        public_n -> Text,
+        public_e -> Text,
+        private_sealed -> Binary,
+        master_key_id -> Text,
+        created_at -> BigInt,
+        activated_at -> Nullable<BigInt>,
+        retired_at -> Nullable<BigInt>,
+        remove_after -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_families (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        revoked_why -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (jti_hash) {
+        jti_hash -> Text,
+        family_id -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        spent_at -> Nullable<BigInt>,
+        successor_hash -> Nullable<Text>,
+        successor_sealed -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    revoked_access_tokens (jti_hash) {
+        jti_hash -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> refresh_families (family_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    meta,
+    users,
+    clients,
+    signing_keys,
+    refresh_families,
+    refresh_tokens,
+    revoked_access_tokens,
+);

@@ -1,0 +1,153 @@
+//! Newtypes that parse at the edge: a value of these types is known to be well formed.
+
+use std::fmt;
+
+/// A username as Django accepts it: 1 to 150 of letters, digits and `@.+-_`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(s: &str) -> Result<Username, String> {
+        if s.is_empty() {
+            return Err("username may not be blank".into());
+        }
+        if s.chars().count() > 150 {
+            return Err("username is longer than 150 characters".into());
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+        {
+            return Err("username may contain only letters, digits and @ . + - _".into());
+        }
+        Ok(Username(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Username({})", self.0)
+    }
+}
+
+/// A client id: 1 to 100 printable ASCII characters without spaces, colons or quotes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn parse(s: &str) -> Result<ClientId, String> {
+        if s.is_empty() || s.len() > 100 {
+            return Err("client id must be 1 to 100 characters".into());
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b":\"'\\".contains(&b))
+        {
+            return Err("client id may contain only printable ASCII without : \" ' or \\".into());
+        }
+        Ok(ClientId(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An absolute redirect URI as registered (RFC 6749 §3.1.2: absolute, no fragment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    pub fn parse(s: &str) -> Result<RedirectUri, String> {
+        let scheme_end = s
+            .find("://")
+            .ok_or("redirect URI must be absolute (scheme://host/...)")?;
+        let scheme = &s[..scheme_end];
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            return Err("redirect URI has an invalid scheme".into());
+        }
+        if s.contains('#') {
+            return Err("redirect URI may not contain a fragment".into());
+        }
+        if s.len() > 2000 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("redirect URI is too long or contains whitespace".into());
+        }
+        Ok(RedirectUri(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The grant types a client may be registered for.
+pub const GRANTS: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+];
+
+/// A space-separated scope string split into its tokens (RFC 6749 §3.3).
+pub fn split_scope(scope: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scope.split(' ').filter(|s| !s.is_empty()) {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    }
+    out
+}
+
+/// A scope token: printable ASCII except `"` and `\` (RFC 6749 §3.3).
+pub fn valid_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_django_rules() {
+        assert!(Username::parse("alice").is_ok());
+        assert!(Username::parse("a.b+c-d_e@f").is_ok());
+        assert!(Username::parse("").is_err());
+        assert!(Username::parse(&"x".repeat(151)).is_err());
+        assert!(Username::parse("has space").is_err());
+        assert!(Username::parse("semi;colon").is_err());
+    }
+
+    #[test]
+    fn redirect_uris_must_be_absolute_without_fragment() {
+        assert!(RedirectUri::parse("https://app.example/cb").is_ok());
+        assert!(RedirectUri::parse("http://127.0.0.1:9000/cb?x=1").is_ok());
+        assert!(RedirectUri::parse("/cb").is_err());
+        assert!(RedirectUri::parse("https://app.example/cb#frag").is_err());
+        assert!(RedirectUri::parse("https://app.example/c b").is_err());
+    }
+
+    #[test]
+    fn scopes_split_and_validate() {
+        assert_eq!(
+            split_scope(" openid  profile openid "),
+            ["openid", "profile"]
+        );
+        assert!(valid_scope_token("admin"));
+        assert!(!valid_scope_token("a\"b"));
+    }
+}

@@ -1,0 +1,314 @@
+//! The JSON admin API under `/admin`: keys, users, clients. Every call needs a bearer access
+//! token of an enabled admin user carrying scope `admin`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::bearer;
+use super::body;
+use super::error::ApiError;
+use crate::accounts::{self, AccountError, NewClientRequest, NewUserRequest};
+use crate::db::repo;
+use crate::keys::manager;
+use crate::keys::rotation::RotationKind;
+use crate::passwords::Password;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/keys", web::get().to(list_keys))
+        .route("/admin/keys/rotate", web::post().to(rotate_keys))
+        .route("/admin/users", web::get().to(list_users))
+        .route("/admin/users", web::post().to(create_user))
+        .route("/admin/users/{username}", web::get().to(get_user))
+        .route("/admin/users/{username}", web::delete().to(delete_user))
+        .route(
+            "/admin/users/{username}/disable",
+            web::post().to(disable_user),
+        )
+        .route(
+            "/admin/users/{username}/enable",
+            web::post().to(enable_user),
+        )
+        .route("/admin/clients", web::get().to(list_clients))
+        .route("/admin/clients", web::post().to(create_client))
+        .route("/admin/clients/{id}", web::get().to(get_client))
+        .route("/admin/clients/{id}", web::delete().to(delete_client))
+        .route(
+            "/admin/clients/{id}/disable",
+            web::post().to(disable_client),
+        )
+        .route("/admin/clients/{id}/enable", web::post().to(enable_client))
+        .route(
+            "/admin/clients/{id}/rotate-secret",
+            web::post().to(rotate_client_secret),
+        );
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(m) => ApiError::bad_request(m),
+            AccountError::Exists(m) => ApiError::conflict(format!("{m} already exists")),
+            AccountError::NotFound(m) => ApiError::not_found(format!("{m} not found")),
+            AccountError::Db(db) => db.into(),
+            AccountError::Hash(h) => h.into(),
+        }
+    }
+}
+
+/// 401 without a valid token; 403 for a valid token without admin rights.
+async fn require_admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let auth = bearer::authenticate(state, bearer::header_token(req)).await?;
+    let is_admin = auth.user.as_ref().is_some_and(|u| u.is_admin);
+    if !auth.has_scope("admin") || !is_admin {
+        return Err(ApiError::insufficient_scope(
+            "an admin user's token with scope admin is required",
+        ));
+    }
+    Ok(())
+}
+
+async fn json_body<T: for<'de> Deserialize<'de>>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let bytes = body::read(req, payload).await.map_err(|e| match e {
+        body::BodyError::TooLarge => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            e.to_string(),
+        ),
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    if bytes.is_empty() {
+        return serde_json::from_str("{}").map_err(|e| ApiError::bad_request(e.to_string()));
+    }
+    if !body::is_json(req) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            "Content-Type must be application/json",
+        ));
+    }
+    body::parse(req, &bytes, false).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+async fn list_keys(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let keys = state.db.run(repo::keys::list).await?;
+    Ok(HttpResponse::Ok().json(json!({ "keys": keys })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    #[serde(default)]
+    emergency: bool,
+}
+
+async fn rotate_keys(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let body: RotateBody = json_body(&req, payload).await?;
+    let kind = if body.emergency {
+        RotationKind::Emergency
+    } else {
+        RotationKind::Manual
+    };
+    let outcome = manager::rotate(
+        &state.db,
+        &state.keys.master().current,
+        &state.settings,
+        kind,
+    )
+    .await?;
+    state
+        .keys
+        .reload(&state.db, repo::now())
+        .await
+        .map_err(|e| ApiError::Internal(super::error::Internal::Other(e.to_string())))?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+async fn list_users(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    Ok(HttpResponse::Ok().json(json!({ "users": accounts::list_users(&state.db).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserBody {
+    username: String,
+    password: String,
+    email: Option<String>,
+    #[serde(default)]
+    is_admin: bool,
+}
+
+async fn create_user(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let b: NewUserBody = json_body(&req, payload).await?;
+    let user = accounts::create_user(
+        &state.db,
+        &state.hasher,
+        NewUserRequest {
+            username: b.username,
+            email: b.email,
+            password: Password::new(b.password),
+            is_admin: b.is_admin,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+async fn get_user(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    Ok(HttpResponse::Ok().json(accounts::find_user(&state.db, &path).await?))
+}
+
+async fn delete_user(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    accounts::delete_user(&state.db, &path).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn disable_user(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    Ok(HttpResponse::Ok().json(accounts::set_user_disabled(&state.db, &path, true).await?))
+}
+
+async fn enable_user(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    Ok(HttpResponse::Ok().json(accounts::set_user_disabled(&state.db, &path, false).await?))
+}
+
+async fn list_clients(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    Ok(HttpResponse::Ok().json(json!({ "clients": accounts::list_clients(&state.db).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewClientBody {
+    client_id: String,
+    #[serde(default)]
+    public: bool,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    grants: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    consent: bool,
+}
+
+async fn create_client(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let b: NewClientBody = json_body(&req, payload).await?;
+    let (client, secret) = accounts::create_client(
+        &state.db,
+        NewClientRequest {
+            client_id: b.client_id,
+            public: b.public,
+            redirect_uris: b.redirect_uris,
+            post_logout_redirect_uris: b.post_logout_redirect_uris,
+            grants: b.grants,
+            scopes: b.scopes,
+            consent: b.consent,
+        },
+    )
+    .await?;
+    let mut body = serde_json::to_value(&client).unwrap_or_default();
+    body["client_secret"] = json!(secret);
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}
+
+async fn get_client(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    Ok(HttpResponse::Ok().json(accounts::find_client(&state.db, &path).await?))
+}
+
+async fn delete_client(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    accounts::delete_client(&state.db, &path).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn disable_client(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    Ok(HttpResponse::Ok().json(accounts::set_client_disabled(&state.db, &path, true).await?))
+}
+
+async fn enable_client(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    Ok(HttpResponse::Ok().json(accounts::set_client_disabled(&state.db, &path, false).await?))
+}
+
+async fn rotate_client_secret(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let secret = accounts::rotate_client_secret(&state.db, &path).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({ "client_id": path.as_str(), "client_secret": secret })))
+}

@@ -1,0 +1,59 @@
+//! Liveness, readiness and the JWKS.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::connection::SimpleConnection;
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// Ready when the database answers and a signing key is loaded.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let db_ok = state
+        .db
+        .run(|conn| {
+            conn.batch_execute("SELECT 1")
+                .map_err(crate::db::DbError::from_diesel)
+        })
+        .await
+        .is_ok();
+    let key_ok = state.keys.snapshot().signer.is_some();
+    let body = json!({ "database": if db_ok { "ok" } else { "unreachable" }, "signing_key": if key_ok { "ok" } else { "missing" } });
+    if db_ok && key_ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// The pre-built JWKS bytes: no serialisation or hashing per request.
+pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let keys = state.keys.snapshot();
+    let cache = format!("public, max-age={}", state.settings.jwks_max_age.as_secs());
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == keys.jwks_etag || t.trim() == "*")
+        });
+    let mut resp = if matches {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    resp.insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::ETAG, keys.jwks_etag.clone()))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+    if matches {
+        resp.finish()
+    } else {
+        resp.content_type("application/json")
+            .body(keys.jwks_body.clone())
+    }
+}

@@ -1,0 +1,32 @@
+//! The HTTP surface: handlers parse, call the domain, and shape the reply.
+
+pub mod admin;
+pub mod bearer;
+pub mod body;
+pub mod client_auth;
+pub mod error;
+pub mod health;
+pub mod oauth;
+pub mod simplejwt;
+pub mod userinfo;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/.well-known/jwks.json", web::get().to(health::jwks))
+        .route("/token", web::post().to(oauth::token))
+        .route("/revoke", web::post().to(oauth::revoke))
+        .route("/introspect", web::post().to(oauth::introspect))
+        .route("/userinfo", web::get().to(userinfo::userinfo))
+        .route("/userinfo", web::post().to(userinfo::userinfo))
+        .route("/api/token/", web::post().to(simplejwt::obtain))
+        .route("/api/token/refresh/", web::post().to(simplejwt::refresh))
+        .route("/api/token/verify/", web::post().to(simplejwt::verify))
+        .route(
+            "/api/token/blacklist/",
+            web::post().to(simplejwt::blacklist),
+        )
+        .configure(admin::routes);
+}

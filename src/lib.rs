@@ -1,0 +1,15 @@
+//! Gatehouse: an OAuth2 / OpenID Connect identity provider.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod accounts;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod keys;
+pub mod passwords;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod tokens;

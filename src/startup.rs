@@ -1,0 +1,167 @@
+//! Building the application: database and migrations, master key, signing keys, the
+//! background key upkeep, and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+
+use crate::config::Settings;
+use crate::db::{migrate, repo, Db};
+use crate::keys::encryption::{self, MasterKey, MasterKeys};
+use crate::keys::manager;
+use crate::keys::store::KeyStore;
+use crate::passwords::Hasher;
+use crate::state::AppState;
+
+/// Opens the pool and applies pending migrations.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::new(
+        &settings.database_url,
+        settings.db_pool_size,
+        settings.db_timeout,
+    )?;
+    let applied = db
+        .run(migrate::run_pending)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot migrate {:?}: {e}", settings.database_url))?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(db)
+}
+
+const CHECK_PLAINTEXT: &[u8] = b"gatehouse master key check";
+
+/// Loads the master key (environment, then file; created only while the database holds no
+/// sealed keys) and checks it against the id and check value stored in the database.
+pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<MasterKeys> {
+    let sealed_keys = db.run(repo::keys::count).await?;
+    let current = match &settings.master_key {
+        Some(b64) => MasterKey::from_base64(b64)
+            .map_err(|_| anyhow::anyhow!("GATEHOUSE_MASTER_KEY is not 32 bytes of base64"))?,
+        None => encryption::read_or_create_file(&settings.master_key_file, sealed_keys == 0)?,
+    };
+    let previous = match &settings.master_key_previous {
+        Some(b64) => Some(MasterKey::from_base64(b64).map_err(|_| {
+            anyhow::anyhow!("GATEHOUSE_MASTER_KEY_PREVIOUS is not 32 bytes of base64")
+        })?),
+        None => None,
+    };
+    let keys = MasterKeys { current, previous };
+    let probe = keys.clone();
+    db.write(move |conn| {
+        let stored_id = repo::meta::get(conn, "master_key_id")?;
+        let stored_check = repo::meta::get(conn, "master_key_check")?;
+        match (stored_id, stored_check) {
+            (Some(id), Some(check)) => {
+                use base64::Engine;
+                let sealed = base64::engine::general_purpose::STANDARD.decode(check).unwrap_or_default();
+                let opens = probe.open(&id, &sealed, b"check").is_ok();
+                if !opens {
+                    anyhow::bail!(
+                        "the master key (id {}) is not the one this database was sealed with (id {id}); \
+                         refusing to start. Set GATEHOUSE_MASTER_KEY or GATEHOUSE_MASTER_KEY_FILE to the right key",
+                        probe.current.id()
+                    );
+                }
+                Ok(())
+            }
+            _ => {
+                use base64::Engine;
+                let check = probe.current.seal(CHECK_PLAINTEXT, b"check");
+                repo::meta::set(conn, "master_key_id", probe.current.id())?;
+                repo::meta::set(conn, "master_key_check", &base64::engine::general_purpose::STANDARD.encode(check))?;
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    Ok(keys)
+}
+
+/// Everything a command needs: the database, the master key and the key store.
+pub async fn prepare(settings: &Settings) -> anyhow::Result<(Db, Arc<KeyStore>)> {
+    let db = open_database(settings).await?;
+    let master = load_master_keys(settings, &db).await?;
+    manager::ensure_keys(&db, &master.current, settings.key_size).await?;
+    let store = Arc::new(KeyStore::new(master));
+    store.reload(&db, repo::now()).await?;
+    Ok((db, store))
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let settings = Arc::new(settings);
+        let (db, keys) = prepare(&settings).await?;
+        let hasher = tokio::task::spawn_blocking({
+            let workers = settings.hash_workers;
+            move || Hasher::new(workers)
+        })
+        .await?;
+        tokio::spawn(manager::run_maintenance(
+            db.clone(),
+            keys.clone(),
+            settings.clone(),
+        ));
+        tokio::spawn(purge_expired(db.clone(), settings.clone()));
+
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            db,
+            keys,
+            hasher,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap(middleware::from_fn(crate::telemetry::log_request))
+                .configure(crate::http::routes)
+                .default_service(web::to(not_found))
+        })
+        .workers(settings.workers)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, issuer = %settings.issuer, database = ?settings.database_url, "gatehouse is serving");
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .json(serde_json::json!({ "error": "not_found", "error_description": "no such endpoint" }))
+}
+
+/// Drops expired refresh records, revocation entries and spent grace pairs once a minute.
+async fn purge_expired(db: Db, settings: Arc<Settings>) {
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        ticker.tick().await;
+        let grace = settings.refresh_grace.as_secs() as i64;
+        let now = repo::now();
+        if let Err(e) = db
+            .write(move |conn| repo::refresh::purge(conn, now, grace))
+            .await
+        {
+            tracing::warn!(error = %e, "purging expired tokens failed; will retry");
+        }
+    }
+}

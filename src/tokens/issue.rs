@@ -1,0 +1,67 @@
+//! Minting signed tokens with the current key.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+
+use super::claims::{AccessClaims, RefreshClaims, Subject};
+use crate::keys::store::{Signer, TokenType};
+
+/// 128 random bits, base64url: a token id.
+pub fn new_jti() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("no signing key is loaded")]
+    NoKey,
+    #[error("signing failed: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+}
+
+pub fn access_token(
+    signer: &Signer,
+    issuer: &str,
+    subject: &Subject,
+    now: i64,
+    ttl_secs: i64,
+) -> Result<(String, AccessClaims), IssueError> {
+    let claims = AccessClaims {
+        iss: issuer.to_string(),
+        sub: subject.sub.clone(),
+        aud: subject.audience.clone(),
+        client_id: subject.client_id.clone(),
+        exp: now + ttl_secs,
+        iat: now,
+        jti: new_jti(),
+        scope: subject.scope.clone(),
+        token_type: "access".into(),
+        user_id: subject.user_id.clone(),
+    };
+    Ok((signer.sign(TokenType::Access, &claims)?, claims))
+}
+
+pub fn refresh_token(
+    signer: &Signer,
+    issuer: &str,
+    subject: &Subject,
+    now: i64,
+    exp: i64,
+) -> Result<(String, RefreshClaims), IssueError> {
+    let claims = RefreshClaims {
+        iss: issuer.to_string(),
+        sub: subject.sub.clone(),
+        aud: issuer.to_string(),
+        client_id: subject.client_id.clone(),
+        exp,
+        iat: now,
+        jti: new_jti(),
+        scope: subject.scope.clone(),
+        token_type: "refresh".into(),
+        user_id: subject.user_id.clone(),
+    };
+    Ok((signer.sign(TokenType::Refresh, &claims)?, claims))
+}

@@ -1,0 +1,161 @@
+//! Verifying our own tokens: RS256 only, the expected `typ`, a published `kid`, our issuer,
+//! and unexpired (with leeway). `now` is a parameter.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::Algorithm;
+use serde::de::DeserializeOwned;
+
+use super::claims::{AccessClaims, RefreshClaims};
+use crate::keys::store::{KeySet, TokenType};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token is malformed")]
+    Malformed,
+    #[error("token algorithm is not RS256")]
+    Algorithm,
+    #[error("token is of the wrong type")]
+    WrongType,
+    #[error("token was signed by an unknown or revoked key")]
+    UnknownKey,
+    #[error("token signature is invalid")]
+    Signature,
+    #[error("token was issued by someone else")]
+    Issuer,
+    #[error("token has expired")]
+    Expired,
+    #[error("token is not valid yet")]
+    NotYetValid,
+    #[error("token has been revoked")]
+    Revoked,
+}
+
+#[derive(serde::Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+/// The time facts every claim set has.
+trait Timed {
+    fn iss(&self) -> &str;
+    fn exp(&self) -> i64;
+    fn iat(&self) -> i64;
+    fn token_type(&self) -> &str;
+}
+
+impl Timed for AccessClaims {
+    fn iss(&self) -> &str {
+        &self.iss
+    }
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn iat(&self) -> i64 {
+        self.iat
+    }
+    fn token_type(&self) -> &str {
+        &self.token_type
+    }
+}
+
+impl Timed for RefreshClaims {
+    fn iss(&self) -> &str {
+        &self.iss
+    }
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn iat(&self) -> i64 {
+        self.iat
+    }
+    fn token_type(&self) -> &str {
+        &self.token_type
+    }
+}
+
+pub struct Verifier<'a> {
+    pub keys: &'a KeySet,
+    pub issuer: &'a str,
+    pub leeway_secs: i64,
+    pub now: i64,
+}
+
+impl Verifier<'_> {
+    pub fn access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.verify(token, TokenType::Access, "access")
+    }
+
+    pub fn refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
+        self.verify(token, TokenType::Refresh, "refresh")
+    }
+
+    fn verify<C: DeserializeOwned + Timed>(
+        &self,
+        token: &str,
+        typ: TokenType,
+        token_type: &str,
+    ) -> Result<C, TokenError> {
+        if token.len() > 8192 {
+            return Err(TokenError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let header: Header = decode_json(h)?;
+        if header.alg != "RS256" {
+            return Err(TokenError::Algorithm);
+        }
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(typ.typ()))
+        {
+            return Err(TokenError::WrongType);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.verifier(kid))
+            .ok_or(TokenError::UnknownKey)?;
+        let message_len = h.len() + 1 + p.len();
+        let valid = jsonwebtoken::crypto::verify(
+            s,
+            &token.as_bytes()[..message_len],
+            key,
+            Algorithm::RS256,
+        )
+        .map_err(|_| TokenError::Signature)?;
+        if !valid {
+            return Err(TokenError::Signature);
+        }
+        let claims: C = decode_json(p)?;
+        if claims.iss() != self.issuer {
+            return Err(TokenError::Issuer);
+        }
+        if claims.token_type() != token_type {
+            return Err(TokenError::WrongType);
+        }
+        if claims.exp() + self.leeway_secs <= self.now {
+            return Err(TokenError::Expired);
+        }
+        if claims.iat() > self.now + self.leeway_secs {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+}
+
+fn decode_json<T: DeserializeOwned>(segment: &str) -> Result<T, TokenError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+}
