@@ -1,1 +1,5 @@
-fn main() {}
+//! Black-box tests over real HTTP. Each test runs against a fresh SQLite file and again
+//! against a fresh PostgreSQL database (when GATEHOUSE_TEST_POSTGRES_URL is set).
+
+mod helpers;
+mod smoke;

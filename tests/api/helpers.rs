@@ -1,0 +1,358 @@
+//! `spawn_app()`: a real Gatehouse on a random loopback port, on a fresh SQLite file or a
+//! freshly created PostgreSQL database, with its own master key.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use diesel::{Connection, RunQueryDsl};
+use gatehouse::config::{Settings, SettingsArgs};
+use gatehouse::startup::Application;
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend for each async test function `name(backend)`:
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// Says SKIP visibly; under CI=true a skip is a failure.
+pub fn skip(what: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is required when CI=true");
+    }
+    eprintln!("SKIP: {what} is not available");
+    println!("SKIP: {what} is not available");
+}
+
+/// A freshly created PostgreSQL database, dropped WITH (FORCE) at the end.
+pub struct PgDatabase {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> Option<PgDatabase> {
+        let Ok(admin_url) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL") else {
+            skip("PostgreSQL (GATEHOUSE_TEST_POSTGRES_URL)");
+            return None;
+        };
+        let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = diesel::PgConnection::establish(&admin_url)
+            .expect("connect to GATEHOUSE_TEST_POSTGRES_URL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(&admin_url);
+        let url = format!("{base}/{name}");
+        Some(PgDatabase {
+            admin_url,
+            name,
+            url,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Runs on its own thread: Drop may happen inside the async runtime.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut conn) = diesel::PgConnection::establish(&admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        })
+        .join();
+    }
+}
+
+/// Where a test's server keeps its data.
+pub struct Storage {
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+    pub pg: Option<PgDatabase>,
+}
+
+impl Storage {
+    pub fn new(backend: Backend) -> Option<Storage> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (database_url, pg) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let pg = PgDatabase::create()?;
+                (pg.url.clone(), Some(pg))
+            }
+        };
+        Some(Storage {
+            dir,
+            database_url,
+            pg,
+        })
+    }
+
+    pub fn master_key_file(&self) -> PathBuf {
+        self.dir.path().join("keys").join("master.key")
+    }
+
+    /// Environment that points a `gatehouse` process at this storage.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("GATEHOUSE_DATABASE_URL".into(), self.database_url.clone()),
+            (
+                "GATEHOUSE_MASTER_KEY_FILE".into(),
+                self.master_key_file().display().to_string(),
+            ),
+        ]
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub http: reqwest::Client,
+    pub settings: Settings,
+    pub storage: Storage,
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts a server; `configure` may change any setting (durations are shortened this way).
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut SettingsArgs),
+) -> Option<TestApp> {
+    let storage = Storage::new(backend)?;
+    spawn_on(storage, configure).await
+}
+
+pub async fn spawn_on(
+    storage: Storage,
+    configure: impl FnOnce(&mut SettingsArgs),
+) -> Option<TestApp> {
+    let port = free_port();
+    let mut args = SettingsArgs {
+        bind: Some(format!("127.0.0.1:{port}")),
+        database_url: Some(storage.database_url.clone()),
+        master_key_file: Some(storage.master_key_file().display().to_string()),
+        workers: Some("2".into()),
+        hash_workers: Some("2".into()),
+        db_pool_size: Some("4".into()),
+        key_poll_interval: Some("1s".into()),
+        ..Default::default()
+    };
+    configure(&mut args);
+    let settings = Settings::from_args(&args).expect("settings");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("application builds");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    Some(TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        settings,
+        storage,
+    })
+}
+
+/// What a finished `gatehouse` command printed.
+pub struct CliOutput {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Runs the `gatehouse` binary against this app's database, feeding `stdin`.
+    pub async fn cli(&self, args: &[&str], stdin: &str) -> CliOutput {
+        run_cli(&self.storage, args, stdin).await
+    }
+
+    /// Creates a user through the CLI (as an operator would).
+    pub async fn add_user(&self, name: &str, password: &str, admin: bool) {
+        let mut args = vec!["user", "add", name, "--password-stdin"];
+        if admin {
+            args.push("--admin");
+        }
+        let out = self.cli(&args, &format!("{password}\n")).await;
+        assert!(out.status.success(), "user add failed: {}", out.stderr);
+    }
+
+    /// Registers a client through the CLI; returns its secret when confidential.
+    pub async fn add_client(&self, args: &[&str]) -> Option<String> {
+        let mut full = vec!["client", "add"];
+        full.extend_from_slice(args);
+        full.push("--json");
+        let out = self.cli(&full, "").await;
+        assert!(out.status.success(), "client add failed: {}", out.stderr);
+        let v: serde_json::Value =
+            serde_json::from_str(out.stdout.trim()).expect("client add --json prints JSON");
+        v["client_secret"].as_str().map(str::to_string)
+    }
+
+    /// `POST /api/token/` with a form body.
+    pub async fn simplejwt_login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/token/"))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Logs in and returns (access, refresh).
+    pub async fn tokens(&self, username: &str, password: &str) -> (String, String) {
+        let resp = self.simplejwt_login(username, password).await;
+        assert_eq!(resp.status(), 200);
+        let body: serde_json::Value = resp.json().await.expect("json");
+        (
+            body["access"].as_str().expect("access").to_string(),
+            body["refresh"].as_str().expect("refresh").to_string(),
+        )
+    }
+
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn jwks(&self) -> serde_json::Value {
+        self.http
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Polls `check` until it holds or `secs` pass (no fixed sleeps in assertions).
+    pub async fn eventually<F, Fut>(&self, secs: u64, mut check: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if check().await {
+                return true;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+pub async fn run_cli(storage: &Storage, args: &[&str], stdin: &str) -> CliOutput {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .envs(storage.env())
+        .env("GATEHOUSE_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn gatehouse");
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.as_bytes())
+            .await
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().await.expect("gatehouse finishes");
+    CliOutput {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Decodes a JWT's header and claims without verifying (for looking, not trusting).
+pub fn peek(token: &str) -> (serde_json::Value, serde_json::Value) {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let mut next = || {
+        let seg = parts.next().expect("segment");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(seg)
+            .expect("base64url");
+        serde_json::from_slice(&bytes).expect("json")
+    };
+    let header = next();
+    let claims = next();
+    (header, claims)
+}
+
+/// Verifies an RS256 token with the jsonwebtoken crate against a fetched JWKS, as any
+/// downstream service would.
+pub fn verify_with_jwks(
+    token: &str,
+    jwks: &serde_json::Value,
+    issuer: &str,
+) -> Result<serde_json::Value, String> {
+    let (header, _) = peek(token);
+    let kid = header["kid"].as_str().ok_or("no kid")?;
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
+    let jwk = set
+        .find(kid)
+        .ok_or_else(|| format!("kid {kid} not in JWKS"))?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[issuer]);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+        .map(|d| d.claims)
+        .map_err(|e| e.to_string())
+}
