@@ -14,7 +14,8 @@ pub const T_COST: u32 = 2;
 pub const P_COST: u32 = 1;
 
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(M_COST, T_COST, P_COST, None).expect("valid argon2 parameters");
+    // Constant, valid parameters; argon2's default is the same OWASP baseline.
+    let params = Params::new(M_COST, T_COST, P_COST, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 

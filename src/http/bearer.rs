@@ -54,7 +54,7 @@ pub async fn authenticate(
     if revoked {
         return Err(ApiError::invalid_token("token has been revoked"));
     }
-    if is_user && !user.as_ref().is_some_and(|u| !u.disabled) {
+    if is_user && user.as_ref().is_none_or(|u| u.disabled) {
         return Err(ApiError::invalid_token(
             "the token's user is disabled or gone",
         ));

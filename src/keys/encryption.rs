@@ -73,8 +73,10 @@ impl MasterKey {
     }
 
     /// `nonce || ciphertext+tag`; `context` binds the sealed bytes to their purpose and row.
+    // AES-GCM encryption fails only for plaintexts over 64 GiB; ours are a few kilobytes.
+    #[allow(clippy::expect_used)]
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
-        let cipher = Aes256Gcm::new_from_slice(self.key.as_ref()).expect("32-byte key");
+        let cipher = Aes256Gcm::new(self.key.as_ref().into());
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ct = cipher
@@ -96,7 +98,7 @@ impl MasterKey {
         if sealed.len() < NONCE_LEN + 16 {
             return Err(SealError::Open);
         }
-        let cipher = Aes256Gcm::new_from_slice(self.key.as_ref()).map_err(|_| SealError::Open)?;
+        let cipher = Aes256Gcm::new(self.key.as_ref().into());
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
         cipher
             .decrypt(
