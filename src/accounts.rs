@@ -103,6 +103,7 @@ pub async fn set_user_disabled(
         repo::users::set_disabled(conn, &id, disabled, now)?;
         if disabled {
             repo::refresh::revoke_user_families(conn, &id, "user disabled", now)?;
+            repo::sessions::end_user_sessions(conn, &id, now)?;
         }
         Ok::<_, AccountError>(())
     })

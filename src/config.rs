@@ -68,6 +68,7 @@ settings_args! {
     trusted_proxies: "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", Some(""), "Comma-separated proxy addresses whose forwarding headers are believed";
     log_format: "log-format", "GATEHOUSE_LOG_FORMAT", Some("text"), "text or json";
     workers: "workers", "GATEHOUSE_WORKERS", None, "HTTP worker threads (default: number of cores)";
+    login_throttle: "login-throttle", "GATEHOUSE_LOGIN_THROTTLE", Some("5/15m,50/15m"), "Failed logins allowed per username and per client address, as N/window each";
 }
 
 /// Fully parsed settings.
@@ -98,6 +99,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     pub log_format: LogFormat,
     pub workers: usize,
+    /// Failed logins allowed per username, then per client address.
+    pub login_throttle: (crate::sso::throttle::Limit, crate::sso::throttle::Limit),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +173,21 @@ impl Settings {
             Some("text") | None => LogFormat::Text,
             Some(other) => anyhow::bail!("setting log_format: {other:?} is neither text nor json"),
         };
+        let throttle_text = get("login_throttle").unwrap_or_default();
+        let limits = throttle_text
+            .split(',')
+            .map(|s| crate::sso::throttle::Limit::parse(s.trim()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("setting login_throttle: {e}"))?;
+        let login_throttle = match limits.as_slice() {
+            [user] => (*user, *user),
+            [user, addr] => (*user, *addr),
+            _ => anyhow::bail!(
+                "setting login_throttle: give N/window for the username, then for the address"
+            ),
+        };
         let settings = Settings {
+            login_throttle,
             default_audience: get("default_audience").unwrap_or_else(|| issuer.clone()),
             issuer,
             bind,

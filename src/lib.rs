@@ -9,6 +9,7 @@ pub mod domain;
 pub mod http;
 pub mod keys;
 pub mod passwords;
+pub mod sso;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -116,6 +116,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
+            discovery: crate::http::discovery::document(&settings.issuer),
             settings: settings.clone(),
             db,
             keys,

@@ -15,6 +15,8 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<KeyStore>,
     pub hasher: Hasher,
+    /// The discovery document, serialised once.
+    pub discovery: actix_web::web::Bytes,
 }
 
 impl AppState {

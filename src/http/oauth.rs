@@ -28,6 +28,9 @@ struct TokenForm {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
 }
 
 fn body_error(e: BodyError) -> OAuthError {
@@ -72,9 +75,16 @@ pub async fn token(
         "refresh_token" => refresh_grant(&state, &client, form).await?,
         "client_credentials" => client_credentials_grant(&state, &client, form).await?,
         "authorization_code" => {
-            return Err(OAuthError::unsupported_grant_type(
-                "the authorization_code grant is not enabled on this server yet",
-            ))
+            let form = super::code_grant::CodeForm {
+                code: form.code.as_deref(),
+                redirect_uri: form.redirect_uri.as_deref(),
+                code_verifier: form.code_verifier.as_deref(),
+            };
+            let body = super::code_grant::exchange(&state, &client, form).await?;
+            return Ok(HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::PRAGMA, "no-cache"))
+                .json(body));
         }
         _ => {
             return Err(OAuthError::unsupported_grant_type(format!(

@@ -18,6 +18,9 @@ pub struct Pair {
     pub expires_in: i64,
     pub scope: String,
     pub jti: String,
+    /// The refresh family created with this pair (not part of a sealed grace pair).
+    #[serde(skip)]
+    pub family_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,7 @@ pub async fn issue_pair(
         expires_in: access_ttl,
         scope: subject.scope.clone(),
         jti: claims.jti,
+        family_id: None,
     };
     if with_refresh {
         let family_end = now + settings.refresh_max_lifetime.as_secs() as i64;
@@ -71,6 +75,7 @@ pub async fn issue_pair(
             revoked_why: None,
         };
         let jti_hash = digest_hex(&rclaims.jti);
+        pair.family_id = Some(family.id.clone());
         state
             .db
             .write(move |conn| {
@@ -148,6 +153,7 @@ pub async fn rotate(
         expires_in: access_ttl,
         scope: subject.scope,
         jti: aclaims.jti,
+        family_id: Some(family.id.clone()),
     };
 
     let grace = settings.refresh_grace.as_secs() as i64;

@@ -94,11 +94,43 @@ impl Verifier<'_> {
         self.verify(token, TokenType::Refresh, "refresh")
     }
 
+    /// An id_token we issued, as an RP-initiated logout hint: signed by a published key and
+    /// by us; expiry is not checked (OIDC RP-Initiated Logout §2 lets a hint be expired).
+    pub fn id_token_hint(&self, token: &str) -> Result<crate::sso::id_token::IdClaims, TokenError> {
+        let claims: crate::sso::id_token::IdClaims = self.signed_claims(token, TokenType::Id)?;
+        if claims.iss != self.issuer {
+            return Err(TokenError::Issuer);
+        }
+        Ok(claims)
+    }
+
     fn verify<C: DeserializeOwned + Timed>(
         &self,
         token: &str,
         typ: TokenType,
         token_type: &str,
+    ) -> Result<C, TokenError> {
+        let claims: C = self.signed_claims(token, typ)?;
+        if claims.iss() != self.issuer {
+            return Err(TokenError::Issuer);
+        }
+        if claims.token_type() != token_type {
+            return Err(TokenError::WrongType);
+        }
+        if claims.exp() + self.leeway_secs <= self.now {
+            return Err(TokenError::Expired);
+        }
+        if claims.iat() > self.now + self.leeway_secs {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+
+    /// Checks structure, `alg` (RS256 only), `typ`, `kid` and signature; returns the claims.
+    fn signed_claims<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: TokenType,
     ) -> Result<C, TokenError> {
         if token.len() > 8192 {
             return Err(TokenError::Malformed);
@@ -136,20 +168,7 @@ impl Verifier<'_> {
         if !valid {
             return Err(TokenError::Signature);
         }
-        let claims: C = decode_json(p)?;
-        if claims.iss() != self.issuer {
-            return Err(TokenError::Issuer);
-        }
-        if claims.token_type() != token_type {
-            return Err(TokenError::WrongType);
-        }
-        if claims.exp() + self.leeway_secs <= self.now {
-            return Err(TokenError::Expired);
-        }
-        if claims.iat() > self.now + self.leeway_secs {
-            return Err(TokenError::NotYetValid);
-        }
-        Ok(claims)
+        decode_json(p)
     }
 }
 

@@ -4,6 +4,8 @@ pub mod clients;
 pub mod keys;
 pub mod meta;
 pub mod refresh;
+pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 /// Unix seconds now; callers pass it down so that logic below stays testable.

@@ -1,0 +1,216 @@
+//! Single sign-on sessions, authorization codes and consents. Session ids and codes are
+//! stored as SHA-256 digests.
+
+use diesel::prelude::*;
+
+use crate::db::schema::auth_codes::dsl as a;
+use crate::db::schema::consents::dsl as c;
+use crate::db::schema::sessions::dsl as s;
+use crate::db::{DbConn, DbError};
+
+#[derive(Queryable, Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub sid: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+pub fn create_session(conn: &mut DbConn, session: &Session) -> Result<(), DbError> {
+    diesel::insert_into(s::sessions)
+        .values((
+            s::id_hash.eq(&session.id_hash),
+            s::sid.eq(&session.sid),
+            s::user_id.eq(&session.user_id),
+            s::auth_time.eq(session.auth_time),
+            s::created_at.eq(session.created_at),
+            s::expires_at.eq(session.expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
+
+/// A live session: not ended, not expired.
+pub fn find_live_session(
+    conn: &mut DbConn,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<Session>, DbError> {
+    s::sessions
+        .filter(s::id_hash.eq(id_hash))
+        .filter(s::ended_at.is_null())
+        .filter(s::expires_at.gt(now))
+        .first(conn)
+        .optional()
+        .map_err(DbError::from_diesel)
+}
+
+pub fn end_session(conn: &mut DbConn, id_hash: &str, now: i64) -> Result<bool, DbError> {
+    diesel::update(
+        s::sessions
+            .filter(s::id_hash.eq(id_hash))
+            .filter(s::ended_at.is_null()),
+    )
+    .set(s::ended_at.eq(now))
+    .execute(conn)
+    .map(|n| n > 0)
+    .map_err(DbError::from_diesel)
+}
+
+pub fn end_session_by_sid(conn: &mut DbConn, sid: &str, now: i64) -> Result<bool, DbError> {
+    diesel::update(
+        s::sessions
+            .filter(s::sid.eq(sid))
+            .filter(s::ended_at.is_null()),
+    )
+    .set(s::ended_at.eq(now))
+    .execute(conn)
+    .map(|n| n > 0)
+    .map_err(DbError::from_diesel)
+}
+
+/// Ends every session of a user (disable, password change).
+pub fn end_user_sessions(conn: &mut DbConn, user_id: &str, now: i64) -> Result<usize, DbError> {
+    diesel::update(
+        s::sessions
+            .filter(s::user_id.eq(user_id))
+            .filter(s::ended_at.is_null()),
+    )
+    .set(s::ended_at.eq(now))
+    .execute(conn)
+    .map_err(DbError::from_diesel)
+}
+
+/// No `Debug`: it names a live code.
+#[derive(Queryable, Clone)]
+pub struct AuthCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub sid: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub family_id: Option<String>,
+    pub access_jti_hash: Option<String>,
+    pub access_expires_at: Option<i64>,
+}
+
+pub fn insert_code(conn: &mut DbConn, code: &AuthCode) -> Result<(), DbError> {
+    diesel::insert_into(a::auth_codes)
+        .values((
+            a::code_hash.eq(&code.code_hash),
+            a::client_id.eq(&code.client_id),
+            a::user_id.eq(&code.user_id),
+            a::sid.eq(&code.sid),
+            a::redirect_uri.eq(&code.redirect_uri),
+            a::scope.eq(&code.scope),
+            a::nonce.eq(&code.nonce),
+            a::code_challenge.eq(&code.code_challenge),
+            a::auth_time.eq(code.auth_time),
+            a::expires_at.eq(code.expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
+
+pub fn find_code(conn: &mut DbConn, code_hash: &str) -> Result<Option<AuthCode>, DbError> {
+    a::auth_codes
+        .filter(a::code_hash.eq(code_hash))
+        .first(conn)
+        .optional()
+        .map_err(DbError::from_diesel)
+}
+
+/// Marks the code used; true for exactly one caller (RFC 6749 §4.1.2: single use).
+pub fn try_use_code(conn: &mut DbConn, code_hash: &str, now: i64) -> Result<bool, DbError> {
+    diesel::update(
+        a::auth_codes
+            .filter(a::code_hash.eq(code_hash))
+            .filter(a::used_at.is_null()),
+    )
+    .set(a::used_at.eq(now))
+    .execute(conn)
+    .map(|n| n == 1)
+    .map_err(DbError::from_diesel)
+}
+
+/// Remembers what the code's first use issued, so a replay can revoke it.
+pub fn record_issued(
+    conn: &mut DbConn,
+    code_hash: &str,
+    family_id: Option<&str>,
+    access_jti_hash: &str,
+    access_exp: i64,
+) -> Result<(), DbError> {
+    diesel::update(a::auth_codes.filter(a::code_hash.eq(code_hash)))
+        .set((
+            a::family_id.eq(family_id),
+            a::access_jti_hash.eq(access_jti_hash),
+            a::access_expires_at.eq(access_exp),
+        ))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
+
+pub fn find_consent(
+    conn: &mut DbConn,
+    user_id: &str,
+    client_id: &str,
+) -> Result<Option<String>, DbError> {
+    c::consents
+        .filter(c::user_id.eq(user_id))
+        .filter(c::client_id.eq(client_id))
+        .select(c::scope)
+        .first(conn)
+        .optional()
+        .map_err(DbError::from_diesel)
+}
+
+pub fn store_consent(
+    conn: &mut DbConn,
+    user_id: &str,
+    client_id: &str,
+    scope: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::delete(
+        c::consents
+            .filter(c::user_id.eq(user_id))
+            .filter(c::client_id.eq(client_id)),
+    )
+    .execute(conn)
+    .map_err(DbError::from_diesel)?;
+    diesel::insert_into(c::consents)
+        .values((
+            c::user_id.eq(user_id),
+            c::client_id.eq(client_id),
+            c::scope.eq(scope),
+            c::granted_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
+
+/// Housekeeping: expired codes and sessions.
+pub fn purge(conn: &mut DbConn, now: i64) -> Result<(), DbError> {
+    // Keep used codes until they expire plus a day, so a late replay still finds them.
+    diesel::delete(a::auth_codes.filter(a::expires_at.lt(now - 86_400)))
+        .execute(conn)
+        .map_err(DbError::from_diesel)?;
+    diesel::delete(s::sessions.filter(s::expires_at.lt(now)))
+        .execute(conn)
+        .map_err(DbError::from_diesel)?;
+    Ok(())
+}
