@@ -54,7 +54,11 @@ pub async fn create_user(
 ) -> Result<User, AccountError> {
     let username = Username::parse(&req.username).map_err(AccountError::Invalid)?;
     if let Some(email) = &req.email {
-        if email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace) {
+        // Control characters, NUL among them (PostgreSQL refuses it in text), are no address.
+        if email.len() > 254
+            || !email.contains('@')
+            || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(AccountError::Invalid("email is not a valid address".into()));
         }
     }
@@ -80,6 +84,11 @@ pub async fn create_user(
 }
 
 pub async fn find_user(db: &Db, username: &str) -> Result<User, AccountError> {
+    // Only a well-formed name reaches the database (PostgreSQL refuses a NUL byte in text):
+    // every stored name is one.
+    if Username::parse(username).is_err() {
+        return Err(AccountError::NotFound(format!("user {username:?}")));
+    }
     let name = username.to_string();
     db.run(move |conn| repo::users::find_by_username(conn, &name))
         .await?
@@ -289,6 +298,9 @@ pub async fn create_client(
 }
 
 pub async fn find_client(db: &Db, id: &str) -> Result<Client, AccountError> {
+    if ClientId::parse(id).is_err() {
+        return Err(AccountError::NotFound(format!("client {id:?}")));
+    }
     let key = id.to_string();
     db.run(move |conn| repo::clients::find(conn, &key))
         .await?

@@ -52,6 +52,10 @@ pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<Ma
     let keys = MasterKeys { current, previous };
     let probe = keys.clone();
     db.write(move |conn| {
+        // Serialises instances starting together on PostgreSQL (SQLite's BEGIN IMMEDIATE
+        // already does): the first stores the check value, the others verify against it
+        // instead of racing to insert it.
+        repo::meta::lock_key_rotation(conn)?;
         let stored_id = repo::meta::get(conn, "master_key_id")?;
         let stored_check = repo::meta::get(conn, "master_key_check")?;
         match (stored_id, stored_check) {

@@ -1,5 +1,6 @@
-//! Embedded migrations, one tree per backend. On PostgreSQL they run under an advisory lock
-//! so that several instances starting together migrate once.
+//! Embedded migrations, one tree per backend. On PostgreSQL they run under an advisory lock,
+//! on SQLite in an immediate transaction, so that several instances starting together
+//! migrate once.
 
 use diesel::connection::SimpleConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -17,9 +18,10 @@ pub fn run_pending(conn: &mut DbConn) -> Result<usize, DbError> {
         DbError::Join(format!("migration failed: {e}"))
     };
     match conn {
+        // Under the database's write lock (BEGIN IMMEDIATE), so that processes starting
+        // together on a fresh file do not both find the schema missing and both create it.
         DbConn::Sqlite(c) => c
-            .run_pending_migrations(SQLITE)
-            .map(|v| v.len())
+            .immediate_transaction(|c| c.run_pending_migrations(SQLITE).map(|v| v.len()))
             .map_err(failed),
         DbConn::Pg(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({ADVISORY_LOCK_ID})"))

@@ -11,6 +11,7 @@ use super::error::OAuthError;
 use crate::accounts::secret_matches;
 use crate::db::repo;
 use crate::db::repo::clients::Client;
+use crate::domain::ClientId;
 use crate::state::AppState;
 
 /// Identifies and authenticates the calling client.
@@ -37,7 +38,8 @@ pub async fn authenticate(
         (None, Some(id), secret) => (id.to_string(), secret.map(str::to_string)),
         (None, None, _) => return Err(OAuthError::invalid_client(false)),
     };
-    if client_id.is_empty() || client_id.len() > 100 {
+    // Only a well-formed id reaches the database (PostgreSQL refuses a NUL byte in text).
+    if ClientId::parse(&client_id).is_err() {
         return Err(OAuthError::invalid_client(via_basic));
     }
     let lookup = client_id.clone();

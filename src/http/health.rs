@@ -39,8 +39,11 @@ pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
+            // RFC 9110 §13.1.2: If-None-Match compares weakly, so `W/"x"` matches `"x"`
+            // (nginx's gzip weakens strong tags on the way out).
             v.split(',')
-                .any(|t| t.trim() == keys.jwks_etag || t.trim() == "*")
+                .map(str::trim)
+                .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == keys.jwks_etag.as_str())
         });
     let mut resp = if matches {
         HttpResponse::NotModified()

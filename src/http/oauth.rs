@@ -316,13 +316,19 @@ pub async fn introspect(
     payload: web::Payload,
 ) -> Result<HttpResponse, OAuthError> {
     let form: TokenParam = read_form(&req, payload).await?;
-    authenticate(
+    let client = authenticate(
         &state,
         &req,
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )
     .await?;
+    // RFC 7662 §2.1, §4: a public client presents no credentials, so naming one (the
+    // built-in `simplejwt` client, say) authenticates nobody and would open the endpoint
+    // to token scanning.
+    if client.public {
+        return Err(OAuthError::invalid_client(false));
+    }
     let token = form
         .token
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
@@ -360,8 +366,12 @@ pub async fn introspect(
     let mut body = claims;
     body["active"] = json!(true);
     body["token_type"] = json!(token_type);
-    if let Some(user) = body.get("sub").cloned() {
-        body["username"] = json!(lookup_username(&state, user.as_str().unwrap_or_default()).await?);
+    // Only user-bound tokens name a user; RFC 7662 §2.2 has `username` a string when present.
+    if body.get("user_id").is_some() {
+        let sub = body["sub"].as_str().unwrap_or_default().to_string();
+        if let Some(username) = lookup_username(&state, &sub).await? {
+            body["username"] = json!(username);
+        }
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

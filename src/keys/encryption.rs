@@ -148,15 +148,25 @@ pub fn read_or_create_file(path: &Path, may_create: bool) -> anyhow::Result<Mast
                 std::fs::create_dir_all(dir)?;
             }
             let key = MasterKey::generate();
+            // Written whole to a private temporary file, then linked into place: a process
+            // starting at the same moment sees either no file or the complete key, never an
+            // empty file, and a link never replaces an existing key.
+            let mut tmp_name = path.as_os_str().to_owned();
+            tmp_name.push(format!(".{}.tmp", hex(&rand::random::<[u8; 8]>())));
+            let tmp = std::path::PathBuf::from(tmp_name);
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(path) {
-                Ok(mut file) => {
-                    file.write_all(key.to_base64().as_bytes())?;
-                    file.write_all(b"\n")?;
-                    file.sync_all()?;
+            let written = options.open(&tmp).and_then(|mut file| {
+                file.write_all(key.to_base64().as_bytes())?;
+                file.write_all(b"\n")?;
+                file.sync_all()
+            });
+            let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {
                     tracing::info!(path = %path.display(), key_id = key.id(), "created a new master key");
                     Ok(key)
                 }

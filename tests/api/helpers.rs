@@ -38,8 +38,13 @@ pub fn skip(what: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{what} is required when CI=true");
     }
-    eprintln!("SKIP: {what} is not available");
-    println!("SKIP: {what} is not available");
+    // Written to the stderr handle, not through eprintln!, so the test harness does not
+    // capture it: a skip must be visible.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP: {what} is not available (set it up, or run .ci/run)"
+    );
 }
 
 /// A freshly created PostgreSQL database, dropped WITH (FORCE) at the end.
@@ -355,4 +360,281 @@ pub fn verify_with_jwks(
     jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
         .map(|d| d.claims)
         .map_err(|e| e.to_string())
+}
+
+/// base64url without padding, as JWT segments are encoded.
+pub fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Assembles a JWT from a header, a claim set and a signature segment as given, signing
+/// nothing: for forging hostile tokens.
+pub fn assemble_jwt(
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+    signature: &str,
+) -> String {
+    format!(
+        "{}.{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes()),
+        signature
+    )
+}
+
+impl TestApp {
+    /// `POST` with a form body and no client authentication.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST` with a form body and `client_secret_basic` client authentication.
+    pub async fn post_form_basic(
+        &self,
+        path: &str,
+        client_id: &str,
+        secret: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .basic_auth(client_id, Some(secret))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// Like [`run_cli`], with extra environment variables (a different master key, say).
+pub async fn run_cli_env(
+    storage: &Storage,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> CliOutput {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .envs(storage.env())
+        .env("GATEHOUSE_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn gatehouse");
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.as_bytes())
+            .await
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().await.expect("gatehouse finishes");
+    CliOutput {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Polls `check` until it holds or `secs` pass; for code that has no [`TestApp`].
+pub async fn wait_until<F, Fut>(secs: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// `POST /token` with the password grant and `client_secret_basic`.
+#[allow(clippy::too_many_arguments)]
+pub async fn password_grant(
+    http: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    client_secret: &str,
+    username: &str,
+    password: &str,
+    scope: &str,
+) -> reqwest::Response {
+    http.post(format!("{base}/token"))
+        .basic_auth(client_id, Some(client_secret))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Password of the admin user [`TestApp::admin_token`] creates.
+pub const ADMIN_PASSWORD: &str = "root password for tests";
+
+impl TestApp {
+    /// Creates the admin user `root` and the confidential client `adm` (password grant,
+    /// scopes `admin openid`) and returns an access token carrying scope `admin`.
+    pub async fn admin_token(&self) -> String {
+        self.add_user("root", ADMIN_PASSWORD, true).await;
+        let secret = self
+            .add_client(&["adm", "--grant", "password", "--scope", "admin", "openid"])
+            .await
+            .expect("adm is confidential");
+        let resp = password_grant(
+            &self.http,
+            &self.address,
+            "adm",
+            &secret,
+            "root",
+            ADMIN_PASSWORD,
+            "admin",
+        )
+        .await;
+        assert_eq!(resp.status(), 200, "admin token");
+        let body: serde_json::Value = resp.json().await.expect("json");
+        assert_eq!(body["scope"], "admin");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// Parsed `gatehouse keys list`: (kid, state) rows.
+    pub async fn keys_list(&self) -> Vec<KeyRow> {
+        keys_list(&self.storage).await
+    }
+}
+
+/// One row of `gatehouse keys list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    pub kid: String,
+    pub state: String,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+}
+
+/// Runs `gatehouse keys list` on `storage` and parses its table.
+pub async fn keys_list(storage: &Storage) -> Vec<KeyRow> {
+    let out = run_cli(storage, &["keys", "list"], "").await;
+    assert!(out.status.success(), "keys list failed: {}", out.stderr);
+    let mut lines = out.stdout.lines();
+    let header = lines.next().expect("keys list prints a header");
+    assert!(header.starts_with("KID\tSTATE"), "header: {header}");
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            assert!(cols.len() >= 5, "keys list row: {l}");
+            KeyRow {
+                kid: cols[0].to_string(),
+                state: cols[1].to_string(),
+                created_at: cols[3].parse().expect("created_at"),
+                activated_at: cols[4].parse().ok(),
+            }
+        })
+        .collect()
+}
+
+/// A `gatehouse serve` child process on a shared [`Storage`]; killed when dropped.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub address: String,
+    pub log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `gatehouse serve` on a free port with `issuer`, polling keys every second.
+    pub fn spawn(storage: &Storage, issuer: &str, name: &str) -> ServerProcess {
+        ServerProcess::spawn_with_env(storage, issuer, name, &[])
+    }
+
+    /// Like [`ServerProcess::spawn`], with extra (or overriding) environment variables.
+    pub fn spawn_with_env(
+        storage: &Storage,
+        issuer: &str,
+        name: &str,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
+        let port = free_port();
+        let log = storage.dir.path().join(format!("{name}.log"));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("serve")
+            .envs(storage.env())
+            .env("GATEHOUSE_BIND", format!("127.0.0.1:{port}"))
+            .env("GATEHOUSE_ISSUER", issuer)
+            .env("GATEHOUSE_KEY_POLL_INTERVAL", "1s")
+            .env("GATEHOUSE_WORKERS", "2")
+            .env("GATEHOUSE_HASH_WORKERS", "1")
+            .env("GATEHOUSE_DB_POOL_SIZE", "4")
+            .env("GATEHOUSE_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log_file))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn gatehouse serve");
+        ServerProcess {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// What the process wrote to stderr so far (for failure messages).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `/readyz` answers 200; false when the process exited or `secs` passed.
+    pub async fn ready(&mut self, http: &reqwest::Client, secs: u64) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(resp) = http.get(self.url("/readyz")).send().await {
+                if resp.status() == 200 {
+                    return true;
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A response's status and JSON body; panics with the raw text when the body is not JSON.
+pub async fn status_json(resp: reqwest::Response) -> (reqwest::StatusCode, serde_json::Value) {
+    let status = resp.status();
+    let text = resp.text().await.expect("response body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("{status}: the body is not JSON: {text:?}"));
+    (status, body)
 }

@@ -1,6 +1,11 @@
 //! Black-box tests over real HTTP. Each test runs against a fresh SQLite file and again
 //! against a fresh PostgreSQL database (when GATEHOUSE_TEST_POSTGRES_URL is set).
 
+mod admin;
+mod cli;
 mod helpers;
+mod keys;
+mod oauth;
+mod simplejwt;
 mod smoke;
 mod sso;

@@ -1,0 +1,999 @@
+//! Signing keys as the outside world sees them: the JWKS, rotation (CLI, admin API,
+//! schedule, emergency), several processes on one database, and the master key.
+
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::both_backends;
+use crate::helpers::{
+    keys_list, password_grant, run_cli, run_cli_env, spawn_app, spawn_app_with, verify_with_jwks,
+    wait_until, Backend, KeyRow, ServerProcess, Storage, TestApp,
+};
+
+both_backends!(
+    jwks_lists_current_and_next_public_keys_with_thumbprint_kids,
+    jwks_is_cacheable_with_a_strong_etag_and_answers_304,
+    jwks_max_age_follows_the_setting,
+    keys_have_the_configured_size,
+    cli_rotation_keeps_earlier_tokens_valid_and_signs_with_the_former_next_key,
+    emergency_rotation_via_cli_revokes_the_current_key_and_its_tokens,
+    emergency_rotation_via_admin_api_takes_effect_at_once,
+    jwks_keeps_retired_key_until_its_tokens_expire,
+    scheduled_rotation_promotes_the_next_key_by_itself,
+    two_processes_rotating_at_once_keep_one_current_and_one_next,
+    processes_starting_together_on_a_fresh_database_all_start,
+    scheduled_rotation_on_two_processes_rotates_once_per_interval,
+    a_different_master_key_is_refused_with_a_plain_message,
+);
+
+const PRIVATE_MEMBERS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
+
+/// RFC 7638 thumbprint of an RSA key, computed independently of the server.
+fn thumbprint(n: &str, e: &str) -> String {
+    let canonical = json!({ "e": e, "kty": "RSA", "n": n }).to_string();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+fn kids(jwks: &Value) -> BTreeSet<String> {
+    jwks["keys"]
+        .as_array()
+        .expect("keys array")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_string())
+        .collect()
+}
+
+fn with_state(rows: &[KeyRow], state: &str) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r.state == state)
+        .map(|r| r.kid.clone())
+        .collect()
+}
+
+fn only(rows: &[KeyRow], state: &str) -> String {
+    let found = with_state(rows, state);
+    assert_eq!(found.len(), 1, "exactly one {state} key: {rows:?}");
+    found[0].clone()
+}
+
+fn kid_of(token: &str) -> String {
+    crate::helpers::peek(token).0["kid"]
+        .as_str()
+        .expect("kid in header")
+        .to_string()
+}
+
+async fn jwks_etag(app: &TestApp) -> String {
+    app.http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("request")
+        .headers()
+        .get("etag")
+        .expect("etag")
+        .to_str()
+        .expect("ascii")
+        .to_string()
+}
+
+async fn verify_status(app: &TestApp, token: &str) -> u16 {
+    app.post_json("/api/token/verify/", json!({ "token": token }))
+        .await
+        .status()
+        .as_u16()
+}
+
+async fn userinfo_status(app: &TestApp, access: &str) -> u16 {
+    app.http
+        .get(app.url("/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
+async fn refresh(app: &TestApp, refresh: &str) -> reqwest::Response {
+    app.post_json("/api/token/refresh/", json!({ "refresh": refresh }))
+        .await
+}
+
+async fn jwks_lists_current_and_next_public_keys_with_thumbprint_kids(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let resp = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let ctype = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ctype.starts_with("application/json"), "{ctype}");
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    let jwks: Value = resp.json().await.unwrap();
+    let keys = jwks["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 2, "current and next: {jwks}");
+    for key in keys {
+        assert_eq!(key["kty"], "RSA");
+        assert_eq!(key["use"], "sig");
+        assert_eq!(key["alg"], "RS256");
+        let (n, e) = (key["n"].as_str().unwrap(), key["e"].as_str().unwrap());
+        assert_eq!(
+            key["kid"].as_str().unwrap(),
+            thumbprint(n, e),
+            "RFC 7638 kid"
+        );
+        let modulus = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(n)
+            .expect("n is base64url without padding");
+        assert_eq!(modulus.len() * 8, 2048, "KEY_SIZE default");
+        assert_eq!(e, "AQAB");
+        for member in PRIVATE_MEMBERS {
+            assert!(
+                key.get(member).is_none(),
+                "private member {member} published"
+            );
+        }
+    }
+
+    let rows = app.keys_list().await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (current, next) = (only(&rows, "current"), only(&rows, "next"));
+    assert_eq!(kids(&jwks), BTreeSet::from([current.clone(), next]));
+
+    app.add_user("alice", "correct horse battery", false).await;
+    let (access, refresh) = app.tokens("alice", "correct horse battery").await;
+    assert_eq!(kid_of(&access), current);
+    assert_eq!(kid_of(&refresh), current);
+    let claims =
+        verify_with_jwks(&access, &jwks, &app.settings.issuer).expect("verifies against the JWKS");
+    // ISSUER defaults to http://BIND.
+    assert_eq!(claims["iss"], format!("http://127.0.0.1:{}", app.port));
+}
+
+async fn jwks_is_cacheable_with_a_strong_etag_and_answers_304(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let resp = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "public, max-age=300");
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && etag.len() > 2,
+        "a strong ETag: {etag}"
+    );
+
+    let get_with = |value: String| {
+        let app = &app;
+        async move {
+            app.http
+                .get(app.url("/.well-known/jwks.json"))
+                .header("If-None-Match", value)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let not_modified = get_with(etag.clone()).await;
+    assert_eq!(not_modified.status(), 304);
+    assert_eq!(not_modified.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(
+        not_modified.headers()["cache-control"],
+        "public, max-age=300"
+    );
+    assert!(not_modified.bytes().await.unwrap().is_empty());
+
+    // One of several tags, and the weak form of ours (If-None-Match compares weakly,
+    // RFC 9110 §13.1.2; nginx's gzip turns strong tags into weak ones).
+    let listed = get_with(format!("\"something-else\", {etag}")).await;
+    assert_eq!(listed.status(), 304);
+    let weak = get_with(format!("W/{etag}")).await;
+    assert_eq!(weak.status(), 304, "W/ form of the current ETag");
+
+    let other = get_with("\"not-the-etag\"".into()).await;
+    assert_eq!(other.status(), 200);
+    assert_eq!(other.headers()["etag"].to_str().unwrap(), etag);
+    let body: Value = other.json().await.unwrap();
+    assert_eq!(body["keys"].as_array().unwrap().len(), 2);
+
+    // Same keys, same body, same tag.
+    assert_eq!(jwks_etag(&app).await, etag);
+}
+
+async fn jwks_max_age_follows_the_setting(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |args| {
+        args.jwks_max_age = Some("42s".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let resp = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "public, max-age=42");
+}
+
+async fn keys_have_the_configured_size(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |args| {
+        args.key_size = Some("3072".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let check = |jwks: &Value| {
+        for key in jwks["keys"].as_array().unwrap() {
+            let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(key["n"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(n.len() * 8, 3072, "{}", key["kid"]);
+        }
+    };
+    check(&app.jwks().await);
+    // Keys made by a rotation (here from the CLI, with the same setting) too.
+    let out = run_cli_env(
+        &app.storage,
+        &["keys", "rotate"],
+        "",
+        &[("GATEHOUSE_KEY_SIZE", "3072")],
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let outcome: Value = serde_json::from_str(&out.stdout).unwrap();
+    let new_next = outcome["next"].as_str().unwrap().to_string();
+    let served = app
+        .eventually(5, || async { kids(&app.jwks().await).contains(&new_next) })
+        .await;
+    assert!(served);
+    check(&app.jwks().await);
+}
+
+async fn cli_rotation_keeps_earlier_tokens_valid_and_signs_with_the_former_next_key(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.add_user("alice", "correct horse battery", false).await;
+    let (old_access, old_refresh) = app.tokens("alice", "correct horse battery").await;
+    let before = app.keys_list().await;
+    let (old_current, old_next) = (only(&before, "current"), only(&before, "next"));
+    assert_eq!(kid_of(&old_access), old_current);
+    let old_etag = jwks_etag(&app).await;
+
+    let out = app.cli(&["keys", "rotate"], "").await;
+    assert!(out.status.success(), "keys rotate: {}", out.stderr);
+    let outcome: Value = serde_json::from_str(&out.stdout).expect("rotate prints JSON");
+    assert_eq!(outcome["rotated"], true);
+    assert_eq!(outcome["current"], json!(old_next));
+    assert_eq!(outcome["retired"], json!(old_current));
+    assert!(outcome["revoked"].is_null());
+    let new_next = outcome["next"]
+        .as_str()
+        .expect("a new next key")
+        .to_string();
+    assert!(new_next != old_current && new_next != old_next);
+    // The next key was published a moment ago, well under JWKS_MAX_AGE: the operator is told.
+    assert!(
+        outcome["warning"].as_str().is_some_and(|w| !w.is_empty()),
+        "{outcome}"
+    );
+    assert!(out.stderr.contains("warning"), "{}", out.stderr);
+
+    // The server notices by polling (KEY_POLL_INTERVAL is 1 s in tests).
+    let noticed = app
+        .eventually(5, || async { jwks_etag(&app).await != old_etag })
+        .await;
+    assert!(
+        noticed,
+        "the server did not pick up the rotation within 5 s"
+    );
+    let jwks = app.jwks().await;
+    assert_eq!(
+        kids(&jwks),
+        BTreeSet::from([old_current.clone(), old_next.clone(), new_next.clone()]),
+        "current, next and the retired key are published"
+    );
+
+    // Tokens signed before the rotation still verify, downstream and here.
+    verify_with_jwks(&old_access, &jwks, &app.settings.issuer).expect("old token verifies");
+    assert_eq!(verify_status(&app, &old_access).await, 200);
+    assert_eq!(verify_status(&app, &old_refresh).await, 200);
+    assert_eq!(userinfo_status(&app, &old_access).await, 200);
+
+    // New tokens carry the former next key's kid; a refresh of an old token too.
+    let (new_access, _) = app.tokens("alice", "correct horse battery").await;
+    assert_eq!(kid_of(&new_access), old_next);
+    verify_with_jwks(&new_access, &jwks, &app.settings.issuer).expect("new token verifies");
+    let refreshed = refresh(&app, &old_refresh).await;
+    assert_eq!(refreshed.status(), 200);
+    let pair: Value = refreshed.json().await.unwrap();
+    assert_eq!(kid_of(pair["access"].as_str().unwrap()), old_next);
+    assert_eq!(kid_of(pair["refresh"].as_str().unwrap()), old_next);
+
+    let after = app.keys_list().await;
+    assert_eq!(only(&after, "current"), old_next);
+    assert_eq!(only(&after, "next"), new_next);
+    assert_eq!(only(&after, "retired"), old_current);
+    assert!(with_state(&after, "revoked").is_empty());
+}
+
+async fn emergency_rotation_via_cli_revokes_the_current_key_and_its_tokens(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.add_user("alice", "correct horse battery", false).await;
+    let (old_access, old_refresh) = app.tokens("alice", "correct horse battery").await;
+    let before = app.keys_list().await;
+    let (compromised, next) = (only(&before, "current"), only(&before, "next"));
+
+    let out = app.cli(&["keys", "rotate", "--emergency"], "").await;
+    assert!(
+        out.status.success(),
+        "keys rotate --emergency: {}",
+        out.stderr
+    );
+    let outcome: Value = serde_json::from_str(&out.stdout).expect("rotate prints JSON");
+    assert_eq!(outcome["revoked"], json!(compromised));
+    assert!(outcome["retired"].is_null());
+    assert_eq!(outcome["current"], json!(next));
+    let new_next = outcome["next"]
+        .as_str()
+        .expect("a new next key")
+        .to_string();
+
+    let gone = app
+        .eventually(5, || async {
+            !kids(&app.jwks().await).contains(&compromised)
+        })
+        .await;
+    assert!(gone, "the revoked key is still published after 5 s");
+    let jwks = app.jwks().await;
+    assert_eq!(
+        kids(&jwks),
+        BTreeSet::from([next.clone(), new_next.clone()])
+    );
+
+    assert!(verify_with_jwks(&old_access, &jwks, &app.settings.issuer).is_err());
+    let verify = app
+        .post_json("/api/token/verify/", json!({ "token": old_access }))
+        .await;
+    assert_eq!(verify.status(), 401);
+    let body: Value = verify.json().await.unwrap();
+    assert_eq!(body["code"], "token_not_valid");
+    assert_eq!(verify_status(&app, &old_refresh).await, 401);
+    assert_eq!(userinfo_status(&app, &old_access).await, 401);
+    assert_eq!(refresh(&app, &old_refresh).await.status(), 401);
+
+    let (new_access, new_refresh) = app.tokens("alice", "correct horse battery").await;
+    assert_eq!(kid_of(&new_access), next);
+    assert_eq!(verify_status(&app, &new_access).await, 200);
+    assert_eq!(refresh(&app, &new_refresh).await.status(), 200);
+
+    let after = app.keys_list().await;
+    assert_eq!(with_state(&after, "revoked"), [compromised]);
+    assert_eq!(only(&after, "current"), next);
+    assert_eq!(only(&after, "next"), new_next);
+    assert!(with_state(&after, "retired").is_empty());
+}
+
+async fn emergency_rotation_via_admin_api_takes_effect_at_once(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.add_user("alice", "correct horse battery", false).await;
+    let (old_access, old_refresh) = app.tokens("alice", "correct horse battery").await;
+    let compromised = kid_of(&old_access);
+
+    let resp = app
+        .http
+        .post(app.url("/admin/keys/rotate"))
+        .bearer_auth(&admin)
+        .json(&json!({ "emergency": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let outcome: Value = resp.json().await.unwrap();
+    assert_eq!(outcome["revoked"], json!(compromised));
+    let promoted = outcome["current"].as_str().expect("current").to_string();
+    let new_next = outcome["next"].as_str().expect("next").to_string();
+    assert_ne!(promoted, compromised);
+
+    // The instance that rotated serves the change at once: no polling needed.
+    let jwks = app.jwks().await;
+    assert_eq!(
+        kids(&jwks),
+        BTreeSet::from([promoted.clone(), new_next.clone()])
+    );
+    assert_eq!(verify_status(&app, &old_access).await, 401);
+    assert_eq!(userinfo_status(&app, &old_access).await, 401);
+    assert_eq!(refresh(&app, &old_refresh).await.status(), 401);
+    // The admin token was signed by the revoked key too.
+    let keys = app
+        .http
+        .get(app.url("/admin/keys"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.status(), 401);
+
+    let (new_access, _) = app.tokens("alice", "correct horse battery").await;
+    assert_eq!(kid_of(&new_access), promoted);
+    verify_with_jwks(&new_access, &jwks, &app.settings.issuer).expect("verifies");
+}
+
+async fn jwks_keeps_retired_key_until_its_tokens_expire(backend: Backend) {
+    // Every token lives 1 s, no leeway: a retired key is needed for 1 s after retirement.
+    let Some(app) = spawn_app_with(backend, |args| {
+        args.access_ttl = Some("1s".into());
+        args.refresh_ttl = Some("1s".into());
+        args.id_token_ttl = Some("1s".into());
+        args.leeway = Some("0s".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let retired = kid_of(&admin);
+    let resp = app
+        .http
+        .post(app.url("/admin/keys/rotate"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let outcome: Value = resp.json().await.unwrap();
+    assert_eq!(outcome["retired"], json!(retired));
+    assert!(
+        kids(&app.jwks().await).contains(&retired),
+        "a freshly retired key stays published"
+    );
+    let rows = app.keys_list().await;
+    assert_eq!(with_state(&rows, "retired"), std::slice::from_ref(&retired));
+
+    let removed = app
+        .eventually(10, || async { !kids(&app.jwks().await).contains(&retired) })
+        .await;
+    assert!(removed, "the retired key outlived its tokens by 10 s");
+    assert_eq!(app.jwks().await["keys"].as_array().unwrap().len(), 2);
+    let gone_from_db = app
+        .eventually(5, || async {
+            !app.keys_list().await.iter().any(|r| r.kid == retired)
+        })
+        .await;
+    assert!(gone_from_db, "the expired retired key was not removed");
+}
+
+async fn scheduled_rotation_promotes_the_next_key_by_itself(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |args| {
+        args.key_rotation_interval = Some("2s".into());
+        args.jwks_max_age = Some("1s".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let before = app.keys_list().await;
+    let (first, second) = (only(&before, "current"), only(&before, "next"));
+    let initial = BTreeSet::from([first.clone(), second.clone()]);
+
+    // A rotation generates a new next key, which the JWKS then lists.
+    let rotated = app
+        .eventually(20, || async {
+            !kids(&app.jwks().await).is_subset(&initial)
+        })
+        .await;
+    assert!(rotated, "no scheduled rotation within 20 s");
+
+    let after = app.keys_list().await;
+    let row = |kid: &str| after.iter().find(|r| r.kid == kid).cloned();
+    assert_eq!(row(&first).expect("first key").state, "retired");
+    assert_ne!(row(&second).expect("second key").state, "next");
+    assert_eq!(with_state(&after, "current").len(), 1);
+    assert_eq!(with_state(&after, "next").len(), 1);
+    // The schedule never promotes a key published for less than JWKS_MAX_AGE.
+    for r in after.iter().filter(|r| r.kid != first) {
+        if let Some(activated) = r.activated_at {
+            assert!(
+                activated - r.created_at >= 1,
+                "key {} signed {}s after it was published",
+                r.kid,
+                activated - r.created_at
+            );
+        }
+    }
+
+    app.add_user("alice", "correct horse battery", false).await;
+    let (access, _) = app.tokens("alice", "correct horse battery").await;
+    assert_ne!(kid_of(&access), first);
+    assert_eq!(verify_status(&app, &access).await, 200);
+}
+
+/// What one of the concurrent rotations answered.
+type Rotation = Result<Value, String>;
+
+async fn rotate_via_admin(http: reqwest::Client, base: String, token: String) -> Rotation {
+    let resp = http
+        .post(format!("{base}/admin/keys/rotate"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("{base}: {status} {text}"));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
+}
+
+async fn two_processes_rotating_at_once_keep_one_current_and_one_next(backend: Backend) {
+    let Some(storage) = Storage::new(backend) else {
+        return;
+    };
+    let issuer = "http://gatehouse.test";
+    let http = reqwest::Client::new();
+    let mut a = ServerProcess::spawn(&storage, issuer, "a");
+    let mut b = ServerProcess::spawn(&storage, issuer, "b");
+    assert!(
+        a.ready(&http, 60).await,
+        "a never got ready:\n{}",
+        a.log_text()
+    );
+    assert!(
+        b.ready(&http, 60).await,
+        "b never got ready:\n{}",
+        b.log_text()
+    );
+    assert_eq!(
+        http.get(a.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        http.get(b.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "two instances started together share one key set"
+    );
+
+    let out = run_cli(
+        &storage,
+        &["user", "add", "root", "--admin", "--password-stdin"],
+        "root password\n",
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let out = run_cli(
+        &storage,
+        &[
+            "client", "add", "adm", "--grant", "password", "--scope", "admin", "--json",
+        ],
+        "",
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let added: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let secret = added["client_secret"].as_str().unwrap();
+    let resp = password_grant(
+        &http,
+        &a.address,
+        "adm",
+        secret,
+        "root",
+        "root password",
+        "admin",
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let token = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = keys_list(&storage).await;
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    // Ten rotations at the same moment: three on each server, four from the CLI.
+    const ROTATIONS: usize = 10;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(ROTATIONS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..ROTATIONS {
+        let barrier = barrier.clone();
+        let (http, token) = (http.clone(), token.clone());
+        let base = if i % 2 == 0 {
+            a.address.clone()
+        } else {
+            b.address.clone()
+        };
+        let env = storage.env();
+        tasks.spawn(async move {
+            barrier.wait().await;
+            if i < 6 {
+                return rotate_via_admin(http, base, token).await;
+            }
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+                .args(["keys", "rotate"])
+                .envs(env)
+                .env("GATEHOUSE_LOG", "warn")
+                .kill_on_drop(true)
+                .output()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "keys rotate: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+        });
+    }
+    let mut answers: Vec<Rotation> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        answers.push(joined.expect("task"));
+    }
+    let failures: Vec<&String> = answers.iter().filter_map(|r| r.as_ref().err()).collect();
+    let database = storage
+        .pg
+        .as_ref()
+        .map_or(storage.database_url.as_str(), |pg| pg.name.as_str());
+    assert!(
+        failures.is_empty(),
+        "every rotation on {database} is a real one, none fails: {failures:#?}\na: {}\nb: {}",
+        a.log_text(),
+        b.log_text()
+    );
+    let outcomes: Vec<&Value> = answers.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert!(outcomes.iter().all(|o| o["rotated"] == true));
+
+    // Each rotation retired a different key and promoted a different one.
+    let retired_by: BTreeSet<String> = outcomes
+        .iter()
+        .map(|o| o["retired"].as_str().expect("retired").to_string())
+        .collect();
+    let promoted: BTreeSet<String> = outcomes
+        .iter()
+        .map(|o| o["current"].as_str().expect("current").to_string())
+        .collect();
+    assert_eq!(retired_by.len(), outcomes.len(), "{outcomes:#?}");
+    assert_eq!(promoted.len(), outcomes.len(), "{outcomes:#?}");
+
+    let rows = keys_list(&storage).await;
+    let current = only(&rows, "current");
+    let next = only(&rows, "next");
+    let retired: BTreeSet<String> = with_state(&rows, "retired").into_iter().collect();
+    assert_eq!(retired.len(), outcomes.len(), "{rows:#?}");
+    assert_eq!(retired, retired_by);
+    assert!(with_state(&rows, "revoked").is_empty());
+    assert_eq!(rows.len(), outcomes.len() + 2, "no stray keys: {rows:#?}");
+
+    // Both instances serve the same JWKS within 5 s (KEY_POLL_INTERVAL 1 s).
+    let fetch = |base: String| {
+        let http = http.clone();
+        async move {
+            let resp = http
+                .get(format!("{base}/.well-known/jwks.json"))
+                .send()
+                .await
+                .expect("request");
+            let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+            (etag, resp.text().await.expect("body"))
+        }
+    };
+    let mut expected: BTreeSet<String> = retired.clone();
+    expected.insert(current.clone());
+    expected.insert(next.clone());
+    let (a_base, b_base) = (a.address.clone(), b.address.clone());
+    let converged = wait_until(5, || {
+        let (fa, fb) = (fetch(a_base.clone()), fetch(b_base.clone()));
+        let expected = &expected;
+        async move {
+            let ((etag_a, body_a), (etag_b, body_b)) = (fa.await, fb.await);
+            let jwks: Value = serde_json::from_str(&body_a).unwrap_or_default();
+            etag_a == etag_b && body_a == body_b && kids(&jwks) == *expected
+        }
+    })
+    .await;
+    assert!(
+        converged,
+        "the two instances' JWKS differ after 5 s:\na: {}\nb: {}",
+        fetch(a.address.clone()).await.1,
+        fetch(b.address.clone()).await.1
+    );
+
+    // Both sign with the one current key, and accept each other's tokens.
+    for (signer, checker) in [(&a, &b), (&b, &a)] {
+        let resp = http
+            .post(signer.url("/api/token/"))
+            .json(&json!({ "username": "root", "password": "root password" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let access = resp.json::<Value>().await.unwrap()["access"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(kid_of(&access), current);
+        let verified = http
+            .post(checker.url("/api/token/verify/"))
+            .json(&json!({ "token": access }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(verified.status(), 200);
+    }
+
+    a.child.kill().await.expect("kill a");
+    b.child.kill().await.expect("kill b");
+}
+
+async fn scheduled_rotation_on_two_processes_rotates_once_per_interval(backend: Backend) {
+    let Some(storage) = Storage::new(backend) else {
+        return;
+    };
+    // The first process creates the database and keys; the second joins it.
+    let http = reqwest::Client::new();
+    let env = [
+        ("GATEHOUSE_KEY_ROTATION_INTERVAL", "2s"),
+        ("GATEHOUSE_JWKS_MAX_AGE", "1s"),
+    ];
+    let issuer = "http://gatehouse.test";
+    let mut a = ServerProcess::spawn_with_env(&storage, issuer, "a", &env);
+    assert!(a.ready(&http, 60).await, "a:\n{}", a.log_text());
+    let mut b = ServerProcess::spawn_with_env(&storage, issuer, "b", &env);
+    assert!(b.ready(&http, 60).await, "b:\n{}", b.log_text());
+
+    // Both poll every second and both find rotations due: still one rotation per interval.
+    let jwks_of = |p: &ServerProcess| {
+        let (http, url) = (http.clone(), p.url("/.well-known/jwks.json"));
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .expect("request")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let rotated_thrice = wait_until(30, || {
+        let fetch = jwks_of(&a);
+        async move { fetch.await["keys"].as_array().map_or(0, Vec::len) >= 5 }
+    })
+    .await;
+    assert!(
+        rotated_thrice,
+        "fewer than three scheduled rotations in 30 s:\na: {}\nb: {}",
+        a.log_text(),
+        b.log_text()
+    );
+
+    let rows = keys_list(&storage).await;
+    assert_eq!(with_state(&rows, "current").len(), 1, "{rows:#?}");
+    assert_eq!(with_state(&rows, "next").len(), 1, "{rows:#?}");
+    assert!(with_state(&rows, "revoked").is_empty());
+    let mut activations: Vec<(i64, &KeyRow)> = rows
+        .iter()
+        .filter_map(|r| r.activated_at.map(|t| (t, r)))
+        .collect();
+    activations.sort_by_key(|(t, _)| *t);
+    for pair in activations.windows(2) {
+        let ((earlier, _), (later, row)) = (pair[0], pair[1]);
+        assert!(
+            later - earlier >= 2,
+            "two rotations {}s apart (interval 2 s): {rows:#?}",
+            later - earlier
+        );
+        assert!(
+            later - row.created_at >= 1,
+            "key {} promoted {}s after it was published (JWKS_MAX_AGE 1 s)",
+            row.kid,
+            later - row.created_at
+        );
+    }
+    let converged = wait_until(5, || {
+        let (fa, fb) = (jwks_of(&a), jwks_of(&b));
+        async move { fa.await == fb.await }
+    })
+    .await;
+    assert!(converged, "the two instances serve different key sets");
+
+    a.child.kill().await.expect("kill a");
+    b.child.kill().await.expect("kill b");
+}
+
+async fn processes_starting_together_on_a_fresh_database_all_start(backend: Backend) {
+    // Several rounds: the races at first start (migrations, the master key file, the
+    // master key check) are narrow, and each round is a fresh database.
+    for round in 0..4 {
+        let Some(storage) = Storage::new(backend) else {
+            return;
+        };
+        let storage = std::sync::Arc::new(storage);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let storage = storage.clone();
+            let args: &[&str] = if i % 2 == 0 {
+                &["keys", "list"]
+            } else {
+                &["migrate"]
+            };
+            tasks.spawn(async move { (args, run_cli(&storage, args, "").await) });
+        }
+        let mut listings = BTreeSet::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (args, out) = joined.expect("task");
+            assert!(
+                out.status.success(),
+                "round {round}: {args:?} starting together with others failed: {}",
+                out.stderr
+            );
+            if args[0] == "keys" {
+                listings.insert(out.stdout);
+            }
+        }
+        assert_eq!(
+            listings.len(),
+            1,
+            "round {round}: one key set: {listings:#?}"
+        );
+        let rows = keys_list(&storage).await;
+        assert_eq!(with_state(&rows, "current").len(), 1, "{rows:?}");
+        assert_eq!(with_state(&rows, "next").len(), 1, "{rows:?}");
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let key_dir = storage.master_key_file();
+        let entries: Vec<_> = std::fs::read_dir(key_dir.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, ["master.key"], "round {round}: stray files");
+    }
+}
+
+async fn a_different_master_key_is_refused_with_a_plain_message(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let path = app.storage.master_key_file();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .expect("the master key file was created")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "master key file mode {:o}",
+            mode & 0o777
+        );
+    }
+    let right = std::fs::read_to_string(&path).unwrap().trim().to_string();
+    let other = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+    let keys_before = app.keys_list().await;
+
+    let plain_refusal = |out: &crate::helpers::CliOutput, what: &str| {
+        assert!(
+            !out.status.success(),
+            "{what} succeeded with a wrong master key"
+        );
+        assert!(
+            out.stderr.to_lowercase().contains("master key"),
+            "{what}: the message names the master key: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("panicked"), "{what}: {}", out.stderr);
+        assert!(!out.stderr.contains(&other), "{what} echoed the key");
+        assert!(!out.stderr.contains(&right), "{what} echoed the key");
+    };
+
+    let out = run_cli_env(
+        &app.storage,
+        &["keys", "list"],
+        "",
+        &[("GATEHOUSE_MASTER_KEY", &other)],
+    )
+    .await;
+    plain_refusal(&out, "keys list");
+
+    // `serve` refuses to start (and exits rather than serving).
+    let port = crate::helpers::free_port().to_string();
+    let bind = format!("127.0.0.1:{port}");
+    let serve = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        run_cli_env(
+            &app.storage,
+            &["serve"],
+            "",
+            &[("GATEHOUSE_MASTER_KEY", &other), ("GATEHOUSE_BIND", &bind)],
+        ),
+    )
+    .await
+    .expect("serve with a wrong master key exits instead of serving");
+    plain_refusal(&serve, "serve");
+
+    // A master key that is not 32 bytes of base64 is refused without being echoed.
+    for bad in ["c2hvcnQ=", "not base64 at all!"] {
+        let out = run_cli_env(
+            &app.storage,
+            &["keys", "list"],
+            "",
+            &[("GATEHOUSE_MASTER_KEY", bad)],
+        )
+        .await;
+        assert!(!out.status.success());
+        assert!(
+            out.stderr.contains("GATEHOUSE_MASTER_KEY"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains(bad), "{}", out.stderr);
+    }
+
+    // A wrong key in a file is refused the same way.
+    let wrong_file = app.storage.dir.path().join("other.key");
+    std::fs::write(&wrong_file, format!("{other}\n")).unwrap();
+    let out = run_cli_env(
+        &app.storage,
+        &["keys", "rotate"],
+        "",
+        &[("GATEHOUSE_MASTER_KEY_FILE", wrong_file.to_str().unwrap())],
+    )
+    .await;
+    plain_refusal(&out, "keys rotate");
+
+    // A missing file is not silently replaced by a new key once keys are sealed.
+    let missing = app.storage.dir.path().join("gone").join("master.key");
+    let out = run_cli_env(
+        &app.storage,
+        &["keys", "list"],
+        "",
+        &[("GATEHOUSE_MASTER_KEY_FILE", missing.to_str().unwrap())],
+    )
+    .await;
+    plain_refusal(&out, "keys list without the key file");
+    assert!(!missing.exists(), "a new master key file was created");
+
+    // Nothing was changed by the refused attempts; the right key, as a variable, works.
+    let out = run_cli_env(
+        &app.storage,
+        &["keys", "list"],
+        "",
+        &[("GATEHOUSE_MASTER_KEY", &right)],
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(app.keys_list().await, keys_before);
+    let jwks = app.jwks().await;
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+}
