@@ -13,12 +13,28 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 async fn setup(app: &TestApp, consent: bool) {
     app.add_user("alice", "alice-password-1", false).await;
-    let mut args = vec!["app", "--public", "--redirect-uri", REDIRECT, "--post-logout-redirect-uri", "http://localhost:9999/bye", "--scope", "openid", "profile", "email", "offline_access"];
+    let mut args = vec![
+        "app",
+        "--public",
+        "--redirect-uri",
+        REDIRECT,
+        "--post-logout-redirect-uri",
+        "http://localhost:9999/bye",
+        "--scope",
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+    ];
     if consent {
         args.push("--consent");
     }
@@ -42,11 +58,18 @@ fn authorize_url(app: &TestApp, extra: &[(&str, &str)]) -> String {
             params.push((k, v));
         }
     }
-    format!("{}/authorize?{}", app.address, serde_urlencoded::to_string(&params).unwrap())
+    format!(
+        "{}/authorize?{}",
+        app.address,
+        serde_urlencoded::to_string(&params).unwrap()
+    )
 }
 
 fn location(resp: &reqwest::Response) -> String {
-    resp.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    resp.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -57,22 +80,79 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no hidden field {name}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden field {name}"))
+        + marker.len();
     let end = html[start..].find('"').unwrap();
-    html[start..start + end].replace("&amp;", "&").replace("&#x2f;", "/").replace("&#x27;", "'").replace("&quot;", "\"")
+    unescape(&html[start..start + end])
+}
+
+/// Decodes the HTML character references askama writes (`&amp;`, `&#39;`, `&#x2f;`, ...).
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find(';').unwrap_or(0);
+        let entity = &tail[1..end.max(1)];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "apos" => Some('\''),
+            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match decoded {
+            Some(c) if end > 0 => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Follows /authorize to the login form, signs in, and returns the callback URL.
 async fn sign_in(app: &TestApp, b: &reqwest::Client, url: &str, password: &str) -> String {
     let resp = b.get(url).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::FOUND);
+    let status = resp.status();
     let login = location(&resp);
+    assert_eq!(
+        status,
+        StatusCode::FOUND,
+        "{url}: {}",
+        resp.text().await.unwrap()
+    );
     assert!(login.starts_with("/login?"), "{login}");
-    let page = b.get(app.url(&login)).send().await.unwrap().text().await.unwrap();
+    let page = b
+        .get(app.url(&login))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let (csrf, back) = (hidden(&page, "csrf"), hidden(&page, "return_to"));
     let resp = b
         .post(app.url("/login"))
-        .form(&[("csrf", csrf.as_str()), ("return_to", back.as_str()), ("username", "alice"), ("password", password)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("return_to", back.as_str()),
+            ("username", "alice"),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap();
@@ -83,12 +163,27 @@ async fn sign_in(app: &TestApp, b: &reqwest::Client, url: &str, password: &str) 
     location(&resp)
 }
 
-async fn exchange(app: &TestApp, code: &str, verifier: Option<&str>, client: &str) -> reqwest::Response {
-    let mut form = vec![("grant_type", "authorization_code"), ("client_id", client), ("code", code), ("redirect_uri", REDIRECT)];
+async fn exchange(
+    app: &TestApp,
+    code: &str,
+    verifier: Option<&str>,
+    client: &str,
+) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("client_id", client),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+    ];
     if let Some(v) = verifier {
         form.push(("code_verifier", v));
     }
-    app.http.post(app.url("/token")).form(&form).send().await.unwrap()
+    app.http
+        .post(app.url("/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
 }
 
 both_backends!(
@@ -110,22 +205,44 @@ both_backends!(
 );
 
 async fn code_flow_issues_tokens_and_a_verifiable_id_token(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
     let b = browser();
     let cb = sign_in(&app, &b, &authorize_url(&app, &[]), "alice-password-1").await;
     assert!(cb.starts_with(REDIRECT), "{cb}");
     assert_eq!(query_param(&cb, "state").as_deref(), Some("st-1"));
-    assert_eq!(query_param(&cb, "iss").as_deref(), Some(app.settings.issuer.as_str()));
-    let resp = exchange(&app, &query_param(&cb, "code").unwrap(), Some(VERIFIER), "app").await;
+    assert_eq!(
+        query_param(&cb, "iss").as_deref(),
+        Some(app.settings.issuer.as_str())
+    );
+    let resp = exchange(
+        &app,
+        &query_param(&cb, "code").unwrap(),
+        Some(VERIFIER),
+        "app",
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
-    for field in ["access_token", "id_token", "refresh_token", "expires_in", "scope"] {
+    for field in [
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "expires_in",
+        "scope",
+    ] {
         assert!(body.get(field).is_some(), "missing {field}: {body}");
     }
     assert_eq!(body["token_type"], "Bearer");
     let jwks = app.jwks().await;
-    let id = verify_with_jwks(body["id_token"].as_str().unwrap(), &jwks, &app.settings.issuer).unwrap();
+    let id = verify_with_jwks(
+        body["id_token"].as_str().unwrap(),
+        &jwks,
+        &app.settings.issuer,
+    )
+    .unwrap();
     assert_eq!(id["aud"], "app");
     assert_eq!(id["nonce"], "n-1");
     assert!(id["sid"].is_string() && id["auth_time"].is_i64());
@@ -134,29 +251,64 @@ async fn code_flow_issues_tokens_and_a_verifiable_id_token(backend: Backend) {
     assert_eq!(id["at_hash"], expected.as_str());
     let (header, _) = peek(body["id_token"].as_str().unwrap());
     assert_eq!(header["alg"], "RS256");
-    let me: serde_json::Value =
-        app.http.get(app.url("/userinfo")).bearer_auth(body["access_token"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    let me: serde_json::Value = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["preferred_username"], "alice");
     assert_eq!(me["sub"], id["sub"]);
 }
 
 async fn second_application_signs_in_without_a_password(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
-    app.add_client(&["other", "--public", "--redirect-uri", "http://127.0.0.2:9998/cb"]).await;
+    app.add_client(&[
+        "other",
+        "--public",
+        "--redirect-uri",
+        "http://127.0.0.2:9998/cb",
+    ])
+    .await;
     let b = browser();
     sign_in(&app, &b, &authorize_url(&app, &[]), "alice-password-1").await;
-    let url = authorize_url(&app, &[("client_id", "other"), ("redirect_uri", "http://127.0.0.2:9998/cb"), ("scope", "openid")]);
+    let url = authorize_url(
+        &app,
+        &[
+            ("client_id", "other"),
+            ("redirect_uri", "http://127.0.0.2:9998/cb"),
+            ("scope", "openid"),
+        ],
+    );
     let resp = b.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
     let cb = location(&resp);
-    assert!(cb.starts_with("http://127.0.0.2:9998/cb?code="), "no password asked: {cb}");
-    let resp = b.get(authorize_url(&app, &[("prompt", "login")])).send().await.unwrap();
-    assert!(location(&resp).starts_with("/login?"), "prompt=login asks again");
+    assert!(
+        cb.starts_with("http://127.0.0.2:9998/cb?code="),
+        "no password asked: {cb}"
+    );
+    let resp = b
+        .get(authorize_url(&app, &[("prompt", "login")]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&resp).starts_with("/login?"),
+        "prompt=login asks again"
+    );
 }
 
 async fn look_alike_redirect_uris_show_an_error_page_and_never_redirect(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
     let b = browser();
     for uri in [
@@ -167,146 +319,316 @@ async fn look_alike_redirect_uris_show_an_error_page_and_never_redirect(backend:
         "http://user@localhost:9999/cb",
         "https://localhost:9999/cb",
     ] {
-        let resp = b.get(authorize_url(&app, &[("redirect_uri", uri)])).send().await.unwrap();
+        let resp = b
+            .get(authorize_url(&app, &[("redirect_uri", uri)]))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{uri}");
-        assert!(resp.headers().get("location").is_none(), "{uri} must not redirect");
+        assert!(
+            resp.headers().get("location").is_none(),
+            "{uri} must not redirect"
+        );
     }
-    let resp = b.get(authorize_url(&app, &[("client_id", "nobody")])).send().await.unwrap();
+    let resp = b
+        .get(authorize_url(&app, &[("client_id", "nobody")]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.headers().get("location").is_none());
 }
 
 async fn pkce_is_required_for_public_clients_and_plain_is_refused(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
     let b = browser();
-    let resp = b.get(authorize_url(&app, &[("code_challenge", ""), ("code_challenge_method", "")])).send().await.unwrap();
+    let resp = b
+        .get(authorize_url(
+            &app,
+            &[("code_challenge", ""), ("code_challenge_method", "")],
+        ))
+        .send()
+        .await
+        .unwrap();
     let loc = location(&resp);
     assert!(loc.starts_with(REDIRECT), "{loc}");
-    assert_eq!(query_param(&loc, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("invalid_request")
+    );
     assert_eq!(query_param(&loc, "state").as_deref(), Some("st-1"));
-    let resp = b.get(authorize_url(&app, &[("code_challenge_method", "plain")])).send().await.unwrap();
-    assert_eq!(query_param(&location(&resp), "error").as_deref(), Some("invalid_request"));
+    let resp = b
+        .get(authorize_url(&app, &[("code_challenge_method", "plain")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        query_param(&location(&resp), "error").as_deref(),
+        Some("invalid_request")
+    );
 }
 
 async fn wrong_or_missing_code_verifier_is_invalid_grant(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
     let b = browser();
     let cb = sign_in(&app, &b, &authorize_url(&app, &[]), "alice-password-1").await;
     let code = query_param(&cb, "code").unwrap();
-    for verifier in [None, Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX"), Some("short")] {
+    for verifier in [
+        None,
+        Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX"),
+        Some("short"),
+    ] {
         let resp = exchange(&app, &code, verifier, "app").await;
         assert_eq!(resp.status(), 400);
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(body["error"], "invalid_grant");
     }
     // A failed verifier does not spend the code.
-    assert_eq!(exchange(&app, &code, Some(VERIFIER), "app").await.status(), 200);
+    assert_eq!(
+        exchange(&app, &code, Some(VERIFIER), "app").await.status(),
+        200
+    );
 }
 
 async fn replayed_code_fails_and_revokes_the_tokens_of_its_first_use(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
     let b = browser();
     let cb = sign_in(&app, &b, &authorize_url(&app, &[]), "alice-password-1").await;
     let code = query_param(&cb, "code").unwrap();
-    let first: serde_json::Value = exchange(&app, &code, Some(VERIFIER), "app").await.json().await.unwrap();
+    let first: serde_json::Value = exchange(&app, &code, Some(VERIFIER), "app")
+        .await
+        .json()
+        .await
+        .unwrap();
     let replay = exchange(&app, &code, Some(VERIFIER), "app").await;
     assert_eq!(replay.status(), 400);
-    assert_eq!(replay.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        replay.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
     let refresh = app
         .http
         .post(app.url("/token"))
-        .form(&[("grant_type", "refresh_token"), ("client_id", "app"), ("refresh_token", first["refresh_token"].as_str().unwrap())])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "app"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(refresh.status(), 400, "the refresh token of the first use is revoked");
-    let me = app.http.get(app.url("/userinfo")).bearer_auth(first["access_token"].as_str().unwrap()).send().await.unwrap();
-    assert_eq!(me.status(), 401, "the access token of the first use is revoked");
+    assert_eq!(
+        refresh.status(),
+        400,
+        "the refresh token of the first use is revoked"
+    );
+    let me = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(first["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        401,
+        "the access token of the first use is revoked"
+    );
 }
 
 async fn code_cannot_be_used_by_another_client(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
-    app.add_client(&["other", "--public", "--redirect-uri", REDIRECT]).await;
+    app.add_client(&["other", "--public", "--redirect-uri", REDIRECT])
+        .await;
     let b = browser();
     let cb = sign_in(&app, &b, &authorize_url(&app, &[]), "alice-password-1").await;
-    let resp = exchange(&app, &query_param(&cb, "code").unwrap(), Some(VERIFIER), "other").await;
+    let resp = exchange(
+        &app,
+        &query_param(&cb, "code").unwrap(),
+        Some(VERIFIER),
+        "other",
+    )
+    .await;
     assert_eq!(resp.status(), 400);
-    assert_eq!(resp.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
 }
 
 async fn login_without_or_with_a_stale_csrf_token_is_refused(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
     let b = browser();
-    let page = b.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = hidden(&page, "csrf");
     for token in ["", "stale-token-from-another-browser-xxxxxxxxxxxx"] {
-        let resp = b.post(app.url("/login")).form(&[("csrf", token), ("username", "alice"), ("password", "alice-password-1")]).send().await.unwrap();
+        let resp = b
+            .post(app.url("/login"))
+            .form(&[
+                ("csrf", token),
+                ("username", "alice"),
+                ("password", "alice-password-1"),
+            ])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-        assert!(resp.headers().get("set-cookie").is_none_or(|c| !c.to_str().unwrap().contains("gh_session")));
+        assert!(resp
+            .headers()
+            .get("set-cookie")
+            .is_none_or(|c| !c.to_str().unwrap().contains("gh_session")));
     }
     // Another browser's valid token does not work in this one.
     let other = browser();
-    let resp = other.post(app.url("/login")).form(&[("csrf", csrf.as_str()), ("username", "alice"), ("password", "alice-password-1")]).send().await.unwrap();
+    let resp = other
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", "alice-password-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
 
 async fn repeated_login_failures_are_throttled_without_revealing_the_account(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |a| a.login_throttle = Some("3/15m,50/15m".into())).await else { return };
+    let Some(app) =
+        spawn_app_with(backend, |a| a.login_throttle = Some("3/15m,50/15m".into())).await
+    else {
+        return;
+    };
     setup(&app, false).await;
     for user in ["alice", "nobody-here"] {
         let b = browser();
-        let page = b.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+        let page = b
+            .get(app.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let csrf = hidden(&page, "csrf");
         let mut statuses = Vec::new();
         for _ in 0..4 {
-            let resp = b.post(app.url("/login")).form(&[("csrf", csrf.as_str()), ("username", user), ("password", "wrong")]).send().await.unwrap();
+            let resp = b
+                .post(app.url("/login"))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("username", user),
+                    ("password", "wrong"),
+                ])
+                .send()
+                .await
+                .unwrap();
             statuses.push((resp.status(), resp.headers().get("retry-after").is_some()));
         }
-        assert_eq!(statuses[..3], [(StatusCode::UNAUTHORIZED, false); 3], "{user}");
+        assert_eq!(
+            statuses[..3],
+            [(StatusCode::UNAUTHORIZED, false); 3],
+            "{user}"
+        );
         assert_eq!(statuses[3], (StatusCode::TOO_MANY_REQUESTS, true), "{user}");
     }
 }
 
 async fn prompt_none_without_a_session_returns_login_required(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
-    let resp = browser().get(authorize_url(&app, &[("prompt", "none")])).send().await.unwrap();
+    let resp = browser()
+        .get(authorize_url(&app, &[("prompt", "none")]))
+        .send()
+        .await
+        .unwrap();
     let loc = location(&resp);
     assert!(loc.starts_with(REDIRECT));
-    assert_eq!(query_param(&loc, "error").as_deref(), Some("login_required"));
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("login_required")
+    );
     assert_eq!(query_param(&loc, "state").as_deref(), Some("st-1"));
 }
 
 async fn logout_with_id_token_hint_ends_the_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
     let b = browser();
     let cb = sign_in(&app, &b, &authorize_url(&app, &[]), "alice-password-1").await;
-    let tokens: serde_json::Value = exchange(&app, &query_param(&cb, "code").unwrap(), Some(VERIFIER), "app").await.json().await.unwrap();
+    let tokens: serde_json::Value = exchange(
+        &app,
+        &query_param(&cb, "code").unwrap(),
+        Some(VERIFIER),
+        "app",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let url = format!(
         "{}/logout?{}",
         app.address,
-        serde_urlencoded::to_string([("id_token_hint", tokens["id_token"].as_str().unwrap()), ("post_logout_redirect_uri", "http://localhost:9999/bye"), ("state", "bye-1")]).unwrap()
+        serde_urlencoded::to_string([
+            ("id_token_hint", tokens["id_token"].as_str().unwrap()),
+            ("post_logout_redirect_uri", "http://localhost:9999/bye"),
+            ("state", "bye-1")
+        ])
+        .unwrap()
     );
     let resp = b.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
     assert_eq!(location(&resp), "http://localhost:9999/bye?state=bye-1");
     let resp = b.get(authorize_url(&app, &[])).send().await.unwrap();
-    assert!(location(&resp).starts_with("/login?"), "the session is gone");
+    assert!(
+        location(&resp).starts_with("/login?"),
+        "the session is gone"
+    );
     // An unregistered post_logout_redirect_uri is never followed.
-    let bad = format!("{}/logout?{}", app.address, serde_urlencoded::to_string([("client_id", "app"), ("post_logout_redirect_uri", "http://evil.example/")]).unwrap());
+    let bad = format!(
+        "{}/logout?{}",
+        app.address,
+        serde_urlencoded::to_string([
+            ("client_id", "app"),
+            ("post_logout_redirect_uri", "http://evil.example/")
+        ])
+        .unwrap()
+    );
     let resp = b.get(&bad).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.headers().get("location").is_none());
 }
 
 async fn logout_without_hint_asks_for_confirmation(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, false).await;
     let b = browser();
     sign_in(&app, &b, &authorize_url(&app, &[]), "alice-password-1").await;
@@ -314,50 +636,98 @@ async fn logout_without_hint_asks_for_confirmation(backend: Backend) {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     let resp = b.get(authorize_url(&app, &[])).send().await.unwrap();
-    assert!(location(&resp).starts_with(REDIRECT), "a GET alone logs nobody out");
-    let resp = b.post(app.url("/logout")).form(&[("csrf", "forged")]).send().await.unwrap();
+    assert!(
+        location(&resp).starts_with(REDIRECT),
+        "a GET alone logs nobody out"
+    );
+    let resp = b
+        .post(app.url("/logout"))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    let resp = b.post(app.url("/logout")).form(&[("csrf", hidden(&html, "csrf").as_str())]).send().await.unwrap();
+    let resp = b
+        .post(app.url("/logout"))
+        .form(&[("csrf", hidden(&html, "csrf").as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let resp = b.get(authorize_url(&app, &[])).send().await.unwrap();
-    assert!(location(&resp).starts_with("/login?"), "the confirmed logout ended the session");
+    assert!(
+        location(&resp).starts_with("/login?"),
+        "the confirmed logout ended the session"
+    );
 }
 
 async fn login_page_is_not_frameable_and_not_cached(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let resp = browser().get(app.url("/login")).send().await.unwrap();
     let h = resp.headers();
-    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["cache-control"], "no-store");
     let cookie = h["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let html = resp.text().await.unwrap();
     assert!(html.contains("<label for=\"username\">") && html.contains("autofocus"));
-    assert!(!html.contains("http://") && !html.contains("https://"), "no external assets");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external assets"
+    );
 }
 
 async fn third_party_client_asks_for_consent_once(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     setup(&app, true).await;
     let b = browser();
     let resp = b.get(authorize_url(&app, &[])).send().await.unwrap();
     let login = location(&resp);
-    let page = b.get(app.url(&login)).send().await.unwrap().text().await.unwrap();
+    let page = b
+        .get(app.url(&login))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let resp = b
         .post(app.url("/login"))
-        .form(&[("csrf", hidden(&page, "csrf").as_str()), ("return_to", hidden(&page, "return_to").as_str()), ("username", "alice"), ("password", "alice-password-1")])
+        .form(&[
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("return_to", hidden(&page, "return_to").as_str()),
+            ("username", "alice"),
+            ("password", "alice-password-1"),
+        ])
         .send()
         .await
         .unwrap();
     let consent = b.get(app.url(&location(&resp))).send().await.unwrap();
     assert_eq!(consent.status(), 200);
     let html = consent.text().await.unwrap();
-    assert!(html.contains("offline_access"), "the consent page lists the scopes");
+    assert!(
+        html.contains("offline_access"),
+        "the consent page lists the scopes"
+    );
     let resp = b
         .post(app.url("/consent"))
-        .form(&[("csrf", hidden(&html, "csrf").as_str()), ("return_to", hidden(&html, "return_to").as_str()), ("decision", "allow")])
+        .form(&[
+            ("csrf", hidden(&html, "csrf").as_str()),
+            ("return_to", hidden(&html, "return_to").as_str()),
+            ("decision", "allow"),
+        ])
         .send()
         .await
         .unwrap();
@@ -365,17 +735,54 @@ async fn third_party_client_asks_for_consent_once(backend: Backend) {
     let resp = b.get(app.url(&location(&resp))).send().await.unwrap();
     assert!(location(&resp).starts_with(&format!("{REDIRECT}?code=")));
     let resp = b.get(authorize_url(&app, &[])).send().await.unwrap();
-    assert!(location(&resp).starts_with(&format!("{REDIRECT}?code=")), "consent is remembered");
+    assert!(
+        location(&resp).starts_with(&format!("{REDIRECT}?code=")),
+        "consent is remembered"
+    );
 }
 
 async fn discovery_advertises_urls_built_from_the_issuer(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |a| a.issuer = Some("https://id.example.test".into())).await else { return };
-    let doc: serde_json::Value = app.http.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    let Some(app) = spawn_app_with(backend, |a| {
+        a.issuer = Some("https://id.example.test".into())
+    })
+    .await
+    else {
+        return;
+    };
+    let doc: serde_json::Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["issuer"], "https://id.example.test");
-    assert_eq!(doc["authorization_endpoint"], "https://id.example.test/authorize");
-    assert_eq!(doc["jwks_uri"], "https://id.example.test/.well-known/jwks.json");
-    assert_eq!(doc["end_session_endpoint"], "https://id.example.test/logout");
-    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
-    let same: serde_json::Value = app.http.get(app.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        doc["authorization_endpoint"],
+        "https://id.example.test/authorize"
+    );
+    assert_eq!(
+        doc["jwks_uri"],
+        "https://id.example.test/.well-known/jwks.json"
+    );
+    assert_eq!(
+        doc["end_session_endpoint"],
+        "https://id.example.test/logout"
+    );
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    let same: serde_json::Value = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc, same);
 }
