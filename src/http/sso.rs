@@ -208,6 +208,19 @@ fn client_of(return_to: &str) -> Option<String> {
         .filter(|c| c.len() <= 100)
 }
 
+/// A posted form of the pages, at most 64 KiB; `what` names it in the error page.
+async fn read_form<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    what: &str,
+) -> Result<T, PageError> {
+    let bytes = body::read(req, payload)
+        .await
+        .map_err(|e| PageError::Client(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?;
+    serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| PageError::bad_request(format!("The {what} form is malformed.")))
+}
+
 #[derive(Deserialize)]
 struct LoginQuery {
     return_to: Option<String>,
@@ -261,11 +274,7 @@ pub async fn login(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let bytes = body::read(&req, payload)
-        .await
-        .map_err(|e| PageError::Client(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?;
-    let form: LoginForm = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| PageError::bad_request("The sign-in form is malformed."))?;
+    let form: LoginForm = read_form(&req, payload, "sign-in").await?;
     let back = safe_return_to(form.return_to.as_deref()).to_string();
     if !csrf_valid(&req, form.csrf.as_deref()) {
         return Ok(login_form(
@@ -370,11 +379,7 @@ pub async fn consent(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let bytes = body::read(&req, payload)
-        .await
-        .map_err(|e| PageError::Client(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?;
-    let form: ConsentForm = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| PageError::bad_request("The consent form is malformed."))?;
+    let form: ConsentForm = read_form(&req, payload, "consent").await?;
     if !csrf_valid(&req, form.csrf.as_deref()) {
         return Err(PageError::Client(
             StatusCode::FORBIDDEN,
@@ -551,11 +556,7 @@ pub async fn logout_confirmed(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let bytes = body::read(&req, payload)
-        .await
-        .map_err(|e| PageError::Client(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?;
-    let p: LogoutParams = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| PageError::bad_request("The logout form is malformed."))?;
+    let p: LogoutParams = read_form(&req, payload, "logout").await?;
     if !csrf_valid(&req, p.csrf.as_deref()) {
         return Err(PageError::Client(
             StatusCode::FORBIDDEN,

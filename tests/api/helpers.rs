@@ -299,28 +299,7 @@ impl TestApp {
 }
 
 pub async fn run_cli(storage: &Storage, args: &[&str], stdin: &str) -> CliOutput {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .envs(storage.env())
-        .env("GATEHOUSE_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn gatehouse");
-    if let Some(mut input) = child.stdin.take() {
-        input
-            .write_all(stdin.as_bytes())
-            .await
-            .expect("write stdin");
-    }
-    let out = child.wait_with_output().await.expect("gatehouse finishes");
-    CliOutput {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_cli_env(storage, args, stdin, &[]).await
 }
 
 /// Decodes a JWT's header and claims without verifying (for looking, not trusting).
