@@ -4,11 +4,11 @@
 //! gives is taken from the TOML file, then from the default.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::db::DatabaseUrl;
+use crate::http::client_addr::TrustedProxies;
 
 macro_rules! settings_args {
     ($( $field:ident : $flag:literal, $env:literal, $default:expr, $help:literal; )*) => {
@@ -65,7 +65,7 @@ settings_args! {
     db_timeout: "db-timeout", "GATEHOUSE_DB_TIMEOUT", Some("5s"), "Longest wait for a database connection";
     hash_workers: "hash-workers", "GATEHOUSE_HASH_WORKERS", None, "Concurrent password hashes (default: number of cores)";
     default_audience: "default-audience", "GATEHOUSE_DEFAULT_AUDIENCE", None, "`aud` of access tokens (default: the issuer)";
-    trusted_proxies: "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", Some(""), "Comma-separated proxy addresses whose forwarding headers are believed";
+    trusted_proxies: "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", Some(""), "Comma-separated proxy addresses or CIDR ranges whose forwarding headers are believed";
     log_format: "log-format", "GATEHOUSE_LOG_FORMAT", Some("text"), "text or json";
     workers: "workers", "GATEHOUSE_WORKERS", None, "HTTP worker threads (default: number of cores)";
     login_throttle: "login-throttle", "GATEHOUSE_LOGIN_THROTTLE", Some("5/15m,50/15m"), "Failed logins allowed per username and per client address, as N/window each";
@@ -96,7 +96,7 @@ pub struct Settings {
     pub db_timeout: Duration,
     pub hash_workers: usize,
     pub default_audience: String,
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: TrustedProxies,
     pub log_format: LogFormat,
     pub workers: usize,
     /// Failed logins allowed per username, then per client address.
@@ -157,17 +157,8 @@ impl Settings {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
-        let trusted_proxies = get("trusted_proxies")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpAddr>().map_err(|_| {
-                    anyhow::anyhow!("setting trusted_proxies: {s:?} is not an IP address")
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let trusted_proxies = TrustedProxies::parse(&get("trusted_proxies").unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("setting trusted_proxies: {e}"))?;
         let log_format = match get("log_format").as_deref() {
             Some("json") => LogFormat::Json,
             Some("text") | None => LogFormat::Text,

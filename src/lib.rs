@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod passwords;
 pub mod sso;
 pub mod startup;

@@ -125,6 +125,7 @@ impl Application {
             db,
             keys,
             hasher,
+            metrics: Arc::new(crate::metrics::Metrics::new()?),
         });
         let server = HttpServer::new(move || {
             App::new()

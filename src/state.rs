@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::keys::store::{KeySet, KeyStore};
+use crate::metrics::Metrics;
 use crate::passwords::Hasher;
 use crate::tokens::verify::Verifier;
 
@@ -15,6 +16,7 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<KeyStore>,
     pub hasher: Hasher,
+    pub metrics: Arc<Metrics>,
     /// The discovery document, serialised once.
     pub discovery: actix_web::web::Bytes,
 }

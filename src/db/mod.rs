@@ -62,6 +62,14 @@ pub enum DbConn {
     Pg(PgConnection),
 }
 
+/// A pooled connection, with the mark that keeps a dead one out of the pool.
+pub struct Pooled {
+    pub conn: DbConn,
+    /// Set when a failed call found the connection itself dead (the server restarted,
+    /// the network dropped it): r2d2 then discards it instead of handing it out again.
+    broken: bool,
+}
+
 /// r2d2 manager that builds the variant named by the URL and sets SQLite's pragmas.
 pub struct DbManager {
     url: DatabaseUrl,
@@ -69,10 +77,30 @@ pub struct DbManager {
 }
 
 impl ManageConnection for DbManager {
-    type Connection = DbConn;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        self.establish().map(|conn| Pooled {
+            conn,
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.broken
+    }
+}
+
+impl DbManager {
+    fn establish(&self) -> Result<DbConn, r2d2::Error> {
         match &self.url {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn =
@@ -89,15 +117,6 @@ impl ManageConnection for DbManager {
                 .map(DbConn::Pg)
                 .map_err(r2d2::Error::ConnectionError),
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
     }
 }
 
@@ -187,6 +206,38 @@ impl Db {
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
+    /// Whether the database answers `SELECT 1` within `wait` (for `/readyz`, which must
+    /// answer quickly even when the database is gone).
+    pub async fn answers_within(&self, wait: Duration) -> bool {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || match pool.get_timeout(wait) {
+            Ok(mut pooled) => {
+                let ok = pooled.conn.batch_execute("SELECT 1").is_ok();
+                pooled.broken = !ok;
+                ok
+            }
+            Err(_) => false,
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Runs `f` on a pooled connection on the current (blocking) thread. When `f` fails,
+    /// one cheap probe tells a dead connection from a failed query, so a database restart
+    /// costs each pooled connection one failed request, not the rest of its life.
+    pub fn with_conn<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<DbError>,
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+    {
+        let mut pooled = self.get().map_err(E::from)?;
+        let result = f(&mut pooled.conn);
+        if result.is_err() && pooled.conn.batch_execute("SELECT 1").is_err() {
+            pooled.broken = true;
+        }
+        result
+    }
+
     /// Runs `f` with a connection on tokio's blocking pool.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
@@ -198,8 +249,7 @@ impl Db {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = db.get().map_err(E::from)?;
-            f(&mut conn)
+            db.with_conn(f)
         })
         .await
         .map_err(|e| E::from(DbError::Join(e.to_string())))?

@@ -13,6 +13,7 @@ use crate::accounts::{self, AccountError, NewClientRequest, NewUserRequest};
 use crate::db::repo;
 use crate::keys::manager;
 use crate::keys::rotation::RotationKind;
+use crate::keys::store::KeyStoreError;
 use crate::passwords::Password;
 use crate::state::AppState;
 
@@ -131,7 +132,12 @@ async fn rotate_keys(
         .keys
         .reload(&state.db, repo::now())
         .await
-        .map_err(|e| ApiError::Internal(super::error::Internal::Other(e.to_string())))?;
+        .map_err(|e| {
+            ApiError::Internal(match e {
+                KeyStoreError::Db(db) => db.into(),
+                other => super::error::Internal::Other(other.to_string()),
+            })
+        })?;
     Ok(HttpResponse::Ok().json(outcome))
 }
 

@@ -7,6 +7,7 @@ use super::error::OAuthError;
 use crate::db::repo;
 use crate::db::repo::clients::Client;
 use crate::keys::store::TokenType;
+use crate::metrics::TokenKind;
 use crate::sso::code::{self, CodeError};
 use crate::sso::id_token::{at_hash, IdClaims};
 use crate::state::AppState;
@@ -114,6 +115,7 @@ pub async fn exchange(
             .sign(TokenType::Id, &claims)
             .map_err(IssueError::from)?;
         body["id_token"] = json!(id_token);
+        state.metrics.token_issued(TokenKind::IdToken);
     }
     Ok(body)
 }

@@ -2,7 +2,6 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::connection::SimpleConnection;
 use serde_json::json;
 
 use crate::state::AppState;
@@ -11,16 +10,13 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
+/// A load balancer's probe must get an answer well inside its own timeout.
+const READYZ_DB_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Ready when the database answers and a signing key is loaded.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let db_ok = state
-        .db
-        .run(|conn| {
-            conn.batch_execute("SELECT 1")
-                .map_err(crate::db::DbError::from_diesel)
-        })
-        .await
-        .is_ok();
+    let wait = state.settings.db_timeout.min(READYZ_DB_WAIT);
+    let db_ok = state.db.answers_within(wait).await;
     let key_ok = state.keys.snapshot().signer.is_some();
     let body = json!({ "database": if db_ok { "ok" } else { "unreachable" }, "signing_key": if key_ok { "ok" } else { "missing" } });
     if db_ok && key_ok {
@@ -59,4 +55,26 @@ pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
         resp.content_type("application/json")
             .body(keys.jwks_body.clone())
     }
+}
+
+/// Prometheus text exposition. Not for the public: the shipped nginx config refuses it, and
+/// Prometheus scrapes each instance directly.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let keys = state.keys.snapshot();
+    let pool = state.db.state();
+    let now = crate::db::repo::now();
+    let body = state.metrics.render(crate::metrics::Gauges {
+        key_rotations: state.keys.rotations_seen(),
+        current_key_age_secs: keys
+            .current()
+            .and_then(|k| k.activated_at)
+            .map_or(0, |at| now - at),
+        pool_max: state.db.max_size(),
+        pool_open: pool.connections,
+        pool_idle: pool.idle_connections,
+    });
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
 }

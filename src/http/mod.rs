@@ -20,7 +20,9 @@ use actix_web::web;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
         .route("/.well-known/jwks.json", web::get().to(health::jwks))
+        .route("/.well-known/jwks.json", web::head().to(health::jwks))
         .route(
             "/.well-known/openid-configuration",
             web::get().to(discovery::discovery),

@@ -179,7 +179,8 @@ async fn password_grant(
     {
         Ok(u) => u,
         Err(LoginError::BadCredentials) => {
-            return Err(OAuthError::invalid_grant("invalid username or password"))
+            state.metrics.login_failed("password_grant");
+            return Err(OAuthError::invalid_grant("invalid username or password"));
         }
         Err(LoginError::Db(e)) => return Err(e.into()),
         Err(LoginError::Hash(e)) => return Err(e.into()),

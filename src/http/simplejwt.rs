@@ -131,7 +131,10 @@ pub async fn obtain(
     .await
     {
         Ok(u) => u,
-        Err(LoginError::BadCredentials) => return Err(SimpleJwtError::no_active_account()),
+        Err(LoginError::BadCredentials) => {
+            state.metrics.login_failed("simplejwt");
+            return Err(SimpleJwtError::no_active_account());
+        }
         Err(LoginError::Db(e)) => return Err(e.into()),
         Err(LoginError::Hash(e)) => return Err(e.into()),
     };

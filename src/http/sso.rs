@@ -309,6 +309,7 @@ pub async fn login(
         ),
     ];
     if let Some(wait) = throttle::retry_after(&state.db, buckets.clone(), now).await? {
+        state.metrics.login_throttled("login_page");
         let mut resp = login_form(
             &state,
             &req,
@@ -333,6 +334,7 @@ pub async fn login(
         Ok(u) => u,
         Err(LoginError::BadCredentials) => {
             throttle::record_failure(&state.db, buckets, now).await?;
+            state.metrics.login_failed("login_page");
             tracing::info!("login failed");
             return Ok(login_form(
                 &state,

@@ -129,6 +129,10 @@ fn fingerprint(records: &[KeyRecord], now: i64) -> String {
 pub struct KeyStore {
     master: MasterKeys,
     set: RwLock<Arc<KeySet>>,
+    /// One reload at a time, so a slow reload cannot replace a newer set with an older one.
+    reloading: tokio::sync::Mutex<()>,
+    /// Changes of the current key seen by reloads (for `/metrics`).
+    rotations_seen: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +148,15 @@ impl KeyStore {
         KeyStore {
             master,
             set: RwLock::new(Arc::new(KeySet::empty())),
+            reloading: tokio::sync::Mutex::new(()),
+            rotations_seen: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How often this instance has seen the current key change to another one.
+    pub fn rotations_seen(&self) -> u64 {
+        self.rotations_seen
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn master(&self) -> &MasterKeys {
@@ -161,6 +173,7 @@ impl KeyStore {
 
     /// Re-reads the stored keys; rebuilds the set when they changed. Returns whether it did.
     pub async fn reload(self: &Arc<Self>, db: &Db, now: i64) -> Result<bool, KeyStoreError> {
+        let _one_at_a_time = self.reloading.lock().await;
         let store = Arc::clone(self);
         let old = self.snapshot();
         let rebuilt = db
@@ -199,6 +212,12 @@ impl KeyStore {
             })
             .collect();
         let (body, etag) = jwks::build_body(&published);
+        let old_kid = self.snapshot().signer.as_ref().map(|s| s.kid.clone());
+        let new_kid = signer.as_ref().map(|s| s.kid.clone());
+        if old_kid.is_some() && new_kid.is_some() && old_kid != new_kid {
+            self.rotations_seen
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let set = KeySet {
             fingerprint: fingerprint(&records, now),
             records,

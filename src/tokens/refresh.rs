@@ -8,6 +8,7 @@ use super::issue::{self, IssueError};
 use super::verify::TokenError;
 use crate::db::{repo, DbError};
 use crate::keys::encryption::digest_hex;
+use crate::metrics::TokenKind;
 use crate::state::AppState;
 
 /// An issued pair, as the token endpoints answer it.
@@ -84,7 +85,9 @@ pub async fn issue_pair(
             })
             .await?;
         pair.refresh = Some(refresh);
+        state.metrics.token_issued(TokenKind::Refresh);
     }
+    state.metrics.token_issued(TokenKind::Access);
     Ok(pair)
 }
 
@@ -205,8 +208,13 @@ pub async fn rotate(
         .await?;
     match outcome {
         None => Err(RefreshError::Revoked),
-        Some(Spend::Fresh) => Ok(pair),
+        Some(Spend::Fresh) => {
+            state.metrics.token_issued(TokenKind::Access);
+            state.metrics.token_issued(TokenKind::Refresh);
+            Ok(pair)
+        }
         Some(Spend::Replayed(sealed)) => {
+            state.metrics.refresh_reuse(false);
             let bytes = master
                 .open(&sealed, jti_hash.as_bytes())
                 .map_err(|_| RefreshError::Reused)?;
@@ -214,6 +222,7 @@ pub async fn rotate(
         }
         Some(Spend::Reused) => {
             tracing::warn!(family = %family.id, client_id = %claims.client_id, "refresh token reuse detected; family revoked");
+            state.metrics.refresh_reuse(true);
             Err(RefreshError::Reused)
         }
     }

@@ -2,10 +2,14 @@
 //! against a fresh PostgreSQL database (when GATEHOUSE_TEST_POSTGRES_URL is set).
 
 mod admin;
+mod browser;
 mod cli;
 mod helpers;
 mod keys;
 mod oauth;
+mod observability;
+mod oidc_rp;
 mod simplejwt;
 mod smoke;
 mod sso;
+mod stack;

@@ -1,0 +1,199 @@
+//! Prometheus metrics for `/metrics`: counters kept by the request path, gauges read from
+//! the pool and the key set when scraped. Each application has its own registry, so two
+//! servers in one process (the tests) count separately.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    tokens_issued: IntCounterVec,
+    login_failures: IntCounterVec,
+    login_throttled: IntCounterVec,
+    refresh_reuse: IntCounterVec,
+    key_rotations: IntCounter,
+    key_age: IntGauge,
+    pool: IntGaugeVec,
+}
+
+/// Kinds of tokens counted by `gatehouse_tokens_issued_total`.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+    IdToken,
+}
+
+impl TokenKind {
+    fn label(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+            TokenKind::IdToken => "id_token",
+        }
+    }
+}
+
+/// What the scrape reads from elsewhere at the moment it is taken.
+pub struct Gauges {
+    /// Changes of the current signing key this instance has seen.
+    pub key_rotations: u64,
+    /// Seconds since the current key became current (0 when there is none).
+    pub current_key_age_secs: i64,
+    pub pool_max: u32,
+    pub pool_open: u32,
+    pub pool_idle: u32,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_http_requests_total",
+                "HTTP requests by route pattern, method and status",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "gatehouse_http_request_duration_seconds",
+                "Time from request to response, by route pattern",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["route"],
+        )?;
+        let tokens_issued = IntCounterVec::new(
+            Opts::new("gatehouse_tokens_issued_total", "Tokens signed, by kind"),
+            &["kind"],
+        )?;
+        let login_failures = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_login_failures_total",
+                "Failed password checks, by endpoint",
+            ),
+            &["endpoint"],
+        )?;
+        let login_throttled = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_login_throttled_total",
+                "Sign-in attempts refused by the failed-login throttle, by endpoint",
+            ),
+            &["endpoint"],
+        )?;
+        let refresh_reuse = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_refresh_reuse_detected_total",
+                "Spent refresh tokens presented again, by outcome (family revoked, or the grace answer)",
+            ),
+            &["outcome"],
+        )?;
+        let key_rotations = IntCounter::new(
+            "gatehouse_key_rotations_total",
+            "Changes of the current signing key seen by this instance since it started",
+        )?;
+        let key_age = IntGauge::new(
+            "gatehouse_signing_key_age_seconds",
+            "Seconds since the current signing key became current",
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new(
+                "gatehouse_db_pool_connections",
+                "Database pool connections: max, open and idle",
+            ),
+            &["state"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(tokens_issued.clone()))?;
+        registry.register(Box::new(login_failures.clone()))?;
+        registry.register(Box::new(login_throttled.clone()))?;
+        registry.register(Box::new(refresh_reuse.clone()))?;
+        registry.register(Box::new(key_rotations.clone()))?;
+        registry.register(Box::new(key_age.clone()))?;
+        registry.register(Box::new(pool.clone()))?;
+        // Zero series exist from the start, so a dashboard sees 0 rather than nothing.
+        for kind in [TokenKind::Access, TokenKind::Refresh, TokenKind::IdToken] {
+            tokens_issued.with_label_values(&[kind.label()]);
+        }
+        for endpoint in ["login_page", "simplejwt", "password_grant"] {
+            login_failures.with_label_values(&[endpoint]);
+        }
+        login_throttled.with_label_values(&["login_page"]);
+        for outcome in ["family_revoked", "grace_replay"] {
+            refresh_reuse.with_label_values(&[outcome]);
+        }
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            tokens_issued,
+            login_failures,
+            login_throttled,
+            refresh_reuse,
+            key_rotations,
+            key_age,
+            pool,
+        })
+    }
+
+    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let code = status.to_string();
+        self.requests
+            .with_label_values(&[route, method, code.as_str()])
+            .inc();
+        self.latency.with_label_values(&[route]).observe(seconds);
+    }
+
+    pub fn token_issued(&self, kind: TokenKind) {
+        self.tokens_issued.with_label_values(&[kind.label()]).inc();
+    }
+
+    pub fn login_failed(&self, endpoint: &'static str) {
+        self.login_failures.with_label_values(&[endpoint]).inc();
+    }
+
+    pub fn login_throttled(&self, endpoint: &'static str) {
+        self.login_throttled.with_label_values(&[endpoint]).inc();
+    }
+
+    /// A spent refresh token came back: `revoked` when its family was revoked, else it was
+    /// the immediate predecessor inside the grace window.
+    pub fn refresh_reuse(&self, revoked: bool) {
+        let outcome = if revoked {
+            "family_revoked"
+        } else {
+            "grace_replay"
+        };
+        self.refresh_reuse.with_label_values(&[outcome]).inc();
+    }
+
+    /// The Prometheus text exposition, with the gauges set from `gauges`.
+    pub fn render(&self, gauges: Gauges) -> Vec<u8> {
+        // The key store counts; the counter catches up with it (both only ever grow).
+        let counted = self.key_rotations.get();
+        if gauges.key_rotations > counted {
+            self.key_rotations.inc_by(gauges.key_rotations - counted);
+        }
+        self.key_age.set(gauges.current_key_age_secs.max(0));
+        self.pool
+            .with_label_values(&["max"])
+            .set(i64::from(gauges.pool_max));
+        self.pool
+            .with_label_values(&["open"])
+            .set(i64::from(gauges.pool_open));
+        self.pool
+            .with_label_values(&["idle"])
+            .set(i64::from(gauges.pool_idle));
+        let mut out = Vec::with_capacity(8 * 1024);
+        // Encoding into a Vec cannot fail for the text format; an empty answer is the worst case.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
