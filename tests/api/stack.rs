@@ -27,8 +27,7 @@ fn nginx_binary() -> Option<PathBuf> {
 
 /// Real nginx with `deploy/nginx.conf`, its placeholders filled in for loopback.
 struct Nginx {
-    /// Held so nginx is killed when the test ends (`kill_on_drop`).
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
     dir: tempfile::TempDir,
     address: String,
 }
@@ -68,7 +67,7 @@ impl Nginx {
             .spawn()
             .expect("spawn nginx");
         Nginx {
-            _child: child,
+            child,
             dir,
             address: format!("http://127.0.0.1:{port}"),
         }
@@ -86,6 +85,25 @@ impl Nginx {
             read("error.log").unwrap_or_default(),
             read("logs/error.log").unwrap_or_default()
         )
+    }
+}
+
+impl Drop for Nginx {
+    /// SIGKILL of the master alone (`kill_on_drop`) would orphan its workers: SIGTERM makes
+    /// it stop them first.
+    fn drop(&mut self) {
+        let Some(pid) = self.child.id() else {
+            return;
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
