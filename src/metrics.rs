@@ -124,8 +124,8 @@ impl Metrics {
         }
         for endpoint in ["login_page", "simplejwt", "password_grant"] {
             login_failures.with_label_values(&[endpoint]);
+            login_throttled.with_label_values(&[endpoint]);
         }
-        login_throttled.with_label_values(&["login_page"]);
         for outcome in ["family_revoked", "grace_replay"] {
             refresh_reuse.with_label_values(&[outcome]);
         }

@@ -27,8 +27,7 @@ pub async fn authenticate(
     state: &AppState,
     token: Option<&str>,
 ) -> Result<Authenticated, ApiError> {
-    let token =
-        token.ok_or_else(|| ApiError::invalid_token("a bearer access token is required"))?;
+    let token = token.ok_or_else(ApiError::token_required)?;
     let keys = state.keys.snapshot();
     let claims = state
         .verifier(&keys, repo::now())

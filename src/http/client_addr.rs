@@ -1,7 +1,9 @@
 //! The client's address: the TCP peer, or, when the peer is a trusted proxy, the nearest
 //! untrusted hop of its forwarding header. A client can prepend anything to that header,
 //! so the chain is read right to left and the first address that is not a trusted proxy
-//! wins. `Forwarded` (RFC 7239) is read when present, else `X-Forwarded-For`.
+//! wins. `X-Forwarded-For` is read when present (every common proxy appends to it), else
+//! `Forwarded` (RFC 7239): a proxy that sets only one of them and passes the other through
+//! from the client would otherwise let the client choose its address.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -51,10 +53,10 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> I
     if !trusted.trusts(peer) {
         return peer;
     }
-    let chain = if headers.contains_key("forwarded") {
-        forwarded_chain(headers)
-    } else {
+    let chain = if headers.contains_key("x-forwarded-for") {
         x_forwarded_for_chain(headers)
+    } else {
+        forwarded_chain(headers)
     };
     // Right to left: each trusted hop vouches for the one before it; stop at the first
     // address a trusted proxy reported that is not itself a proxy. An unparsable hop ends
@@ -157,15 +159,22 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_header_wins_and_understands_ports_and_ipv6() {
+    fn x_forwarded_for_wins_over_a_forwarded_header_the_client_may_have_sent() {
         let trusted = TrustedProxies::parse("127.0.0.1").unwrap();
         let h = headers(&[
-            ("x-forwarded-for", "6.6.6.6"),
-            (
-                "forwarded",
-                "for=1.1.1.1, for=\"[2001:db8::17]:4711\";proto=https",
-            ),
+            ("x-forwarded-for", "203.0.113.5"),
+            ("forwarded", "for=6.6.6.6"),
         ]);
+        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("203.0.113.5"));
+    }
+
+    #[test]
+    fn forwarded_header_understands_ports_and_ipv6() {
+        let trusted = TrustedProxies::parse("127.0.0.1").unwrap();
+        let h = headers(&[(
+            "forwarded",
+            "for=1.1.1.1, for=\"[2001:db8::17]:4711\";proto=https",
+        )]);
         assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("2001:db8::17"));
         let h = headers(&[("forwarded", "for=\"192.0.2.60:8080\";by=10.0.0.1")]);
         assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("192.0.2.60"));

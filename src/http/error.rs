@@ -79,6 +79,10 @@ pub enum OAuthError {
         description: String,
         basic_challenge: bool,
     },
+    /// Too many failed sign-ins for the username or the client address: 429 with
+    /// `Retry-After` (seconds).
+    #[error("throttled")]
+    Throttled(i64),
     #[error(transparent)]
     Internal(#[from] Internal),
 }
@@ -111,9 +115,6 @@ impl OAuthError {
             basic_challenge,
         }
     }
-    pub fn too_many_requests(d: impl Into<String>) -> Self {
-        Self::client(StatusCode::TOO_MANY_REQUESTS, "slow_down", d)
-    }
     fn client(status: StatusCode, error: &'static str, d: impl Into<String>) -> Self {
         OAuthError::Client {
             status,
@@ -143,6 +144,16 @@ impl From<RefreshError> for OAuthError {
     }
 }
 
+/// One message whether or not the account exists.
+const THROTTLED: &str = "too many failed sign-ins; try again later";
+
+fn with_retry_after(mut resp: HttpResponse, seconds: i64) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&seconds.max(1).to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
 fn json_response(status: StatusCode, body: serde_json::Value) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -154,6 +165,7 @@ impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
             OAuthError::Client { status, .. } => *status,
+            OAuthError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::Internal(i) => i.status(),
         }
     }
@@ -177,6 +189,13 @@ impl ResponseError for OAuthError {
                 }
                 resp
             }
+            OAuthError::Throttled(wait) => with_retry_after(
+                json_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({ "error": "invalid_grant", "error_description": THROTTLED }),
+                ),
+                *wait,
+            ),
             OAuthError::Internal(i) => {
                 i.log();
                 let error = if i.status() == StatusCode::SERVICE_UNAVAILABLE {
@@ -203,6 +222,9 @@ pub enum SimpleJwtError {
         code: &'static str,
         fields: Option<serde_json::Value>,
     },
+    /// Like [`OAuthError::Throttled`], in DRF's shape (`code: "throttled"`).
+    #[error("throttled")]
+    Throttled(i64),
     #[error(transparent)]
     Internal(#[from] Internal),
 }
@@ -241,20 +263,13 @@ impl SimpleJwtError {
             fields: None,
         }
     }
-    pub fn throttled(detail: impl Into<String>) -> Self {
-        SimpleJwtError::Client {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            detail: detail.into(),
-            code: "throttled",
-            fields: None,
-        }
-    }
 }
 
 impl ResponseError for SimpleJwtError {
     fn status_code(&self) -> StatusCode {
         match self {
             SimpleJwtError::Client { status, .. } => *status,
+            SimpleJwtError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             SimpleJwtError::Internal(i) => i.status(),
         }
     }
@@ -281,6 +296,13 @@ impl ResponseError for SimpleJwtError {
                 }
                 resp
             }
+            SimpleJwtError::Throttled(wait) => with_retry_after(
+                json_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({ "detail": THROTTLED, "code": "throttled" }),
+                ),
+                *wait,
+            ),
             SimpleJwtError::Internal(i) => {
                 i.log();
                 json_response(
@@ -300,6 +322,9 @@ pub enum ApiError {
         status: StatusCode,
         error: &'static str,
         description: String,
+        /// Whether a 401/403 challenge names the error; not when no token was sent at all
+        /// (RFC 6750 §3.1).
+        challenge_names_error: bool,
     },
     #[error(transparent)]
     Internal(#[from] Internal),
@@ -311,6 +336,16 @@ impl ApiError {
             status,
             error,
             description: d.into(),
+            challenge_names_error: true,
+        }
+    }
+    /// No bearer token at all: 401 with a bare challenge.
+    pub fn token_required() -> Self {
+        ApiError::Client {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_token",
+            description: "a bearer access token is required".into(),
+            challenge_names_error: false,
         }
     }
     pub fn bad_request(d: impl Into<String>) -> Self {
@@ -344,6 +379,7 @@ impl ResponseError for ApiError {
                 status,
                 error,
                 description,
+                challenge_names_error,
             } => {
                 let mut resp = json_response(
                     *status,
@@ -351,7 +387,11 @@ impl ResponseError for ApiError {
                 );
                 if matches!(*status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
                     // RFC 6750 §3: the challenge names the error; the description is ours, never the token.
-                    let challenge = format!("Bearer realm=\"gatehouse\", error=\"{error}\"");
+                    let challenge = if *challenge_names_error {
+                        format!("Bearer realm=\"gatehouse\", error=\"{error}\"")
+                    } else {
+                        "Bearer realm=\"gatehouse\"".to_string()
+                    };
                     if let Ok(v) = header::HeaderValue::from_str(&challenge) {
                         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
                     }

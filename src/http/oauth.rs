@@ -7,14 +7,16 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::body::{self, BodyError};
+use super::client_addr::client_addr;
 use super::client_auth::authenticate;
 use super::error::OAuthError;
-use crate::accounts::{self, LoginError, MAX_PASSWORD_BYTES};
+use crate::accounts::MAX_PASSWORD_BYTES;
 use crate::db::repo;
 use crate::db::repo::clients::Client;
 use crate::domain::split_scope;
 use crate::keys::encryption::digest_hex;
 use crate::passwords::Password;
+use crate::sso::throttle::{self, GuardedLoginError};
 use crate::state::AppState;
 use crate::tokens::claims::Subject;
 use crate::tokens::refresh::{self, Pair};
@@ -71,7 +73,10 @@ pub async fn token(
     )
     .await?;
     let pair = match grant.as_str() {
-        "password" => password_grant(&state, &client, form).await?,
+        "password" => {
+            let addr = client_addr(&req, &state.settings.trusted_proxies);
+            password_grant(&state, &client, form, &addr).await?
+        }
         "refresh_token" => refresh_grant(&state, &client, form).await?,
         "client_credentials" => client_credentials_grant(&state, &client, form).await?,
         "authorization_code" => {
@@ -157,6 +162,7 @@ async fn password_grant(
     state: &AppState,
     client: &Client,
     form: TokenForm,
+    client_addr: &str,
 ) -> Result<Pair, OAuthError> {
     require_grant(client, "password")?;
     let username = form
@@ -169,21 +175,22 @@ async fn password_grant(
         return Err(OAuthError::invalid_grant("invalid username or password"));
     }
     let scopes = resolve_scope(client, form.scope.as_deref(), &["admin", "offline_access"])?;
-    let user = match accounts::check_password(
-        &state.db,
-        &state.hasher,
+    let user = match throttle::check_password_guarded(
+        state,
         &username,
         Password::new(password),
+        client_addr,
+        "password_grant",
     )
     .await
     {
         Ok(u) => u,
-        Err(LoginError::BadCredentials) => {
-            state.metrics.login_failed("password_grant");
-            return Err(OAuthError::invalid_grant("invalid username or password"));
+        Err(GuardedLoginError::BadCredentials) => {
+            return Err(OAuthError::invalid_grant("invalid username or password"))
         }
-        Err(LoginError::Db(e)) => return Err(e.into()),
-        Err(LoginError::Hash(e)) => return Err(e.into()),
+        Err(GuardedLoginError::Throttled(wait)) => return Err(OAuthError::Throttled(wait)),
+        Err(GuardedLoginError::Db(e)) => return Err(e.into()),
+        Err(GuardedLoginError::Hash(e)) => return Err(e.into()),
     };
     if scopes.iter().any(|s| s == "admin") && !user.is_admin {
         return Err(OAuthError::invalid_scope(

@@ -8,10 +8,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::body::{self, BodyError};
+use super::client_addr::client_addr;
 use super::error::SimpleJwtError;
-use crate::accounts::{self, LoginError, MAX_PASSWORD_BYTES};
+use crate::accounts::MAX_PASSWORD_BYTES;
 use crate::db::repo;
 use crate::passwords::Password;
+use crate::sso::throttle::{self, GuardedLoginError};
 use crate::state::AppState;
 use crate::tokens::claims::Subject;
 use crate::tokens::refresh::{self, RefreshError};
@@ -122,21 +124,21 @@ pub async fn obtain(
             code: "disabled",
             fields: None,
         })?;
-    let user = match accounts::check_password(
-        &state.db,
-        &state.hasher,
+    let addr = client_addr(&req, &state.settings.trusted_proxies);
+    let user = match throttle::check_password_guarded(
+        &state,
         &username,
         Password::new(password),
+        &addr,
+        "simplejwt",
     )
     .await
     {
         Ok(u) => u,
-        Err(LoginError::BadCredentials) => {
-            state.metrics.login_failed("simplejwt");
-            return Err(SimpleJwtError::no_active_account());
-        }
-        Err(LoginError::Db(e)) => return Err(e.into()),
-        Err(LoginError::Hash(e)) => return Err(e.into()),
+        Err(GuardedLoginError::BadCredentials) => return Err(SimpleJwtError::no_active_account()),
+        Err(GuardedLoginError::Throttled(wait)) => return Err(SimpleJwtError::Throttled(wait)),
+        Err(GuardedLoginError::Db(e)) => return Err(e.into()),
+        Err(GuardedLoginError::Hash(e)) => return Err(e.into()),
     };
     let subject = Subject {
         sub: user.id.clone(),

@@ -8,11 +8,12 @@ use serde::Deserialize;
 use super::body;
 use super::client_addr::client_addr;
 use super::pages::{self, csrf_token, csrf_valid, ConsentPage, LoginPage, LogoutPage, PageError};
-use crate::accounts::{self, LoginError};
+use crate::accounts;
 use crate::db::repo;
 use crate::passwords::Password;
 use crate::sso::authorize::{self, AuthParams, AuthRequest, Prompt, Rejection};
-use crate::sso::{code, session, throttle};
+use crate::sso::throttle::{self, GuardedLoginError};
+use crate::sso::{code, session};
 use crate::state::AppState;
 
 fn secure(state: &AppState) -> bool {
@@ -299,43 +300,32 @@ pub async fn login(
             &shown_name,
         ));
     }
-    let now = repo::now();
-    let (user_limit, addr_limit) = state.settings.login_throttle;
-    let buckets = vec![
-        (throttle::user_bucket(&username), user_limit),
-        (
-            throttle::addr_bucket(&client_addr(&req, &state.settings.trusted_proxies)),
-            addr_limit,
-        ),
-    ];
-    if let Some(wait) = throttle::retry_after(&state.db, buckets.clone(), now).await? {
-        state.metrics.login_throttled("login_page");
-        let mut resp = login_form(
-            &state,
-            &req,
-            StatusCode::TOO_MANY_REQUESTS,
-            &back,
-            Some("Too many failed attempts. Please wait and try again."),
-            &shown_name,
-        );
-        if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return Ok(resp);
-    }
-    let user = match accounts::check_password(
-        &state.db,
-        &state.hasher,
+    let addr = client_addr(&req, &state.settings.trusted_proxies);
+    let user = match throttle::check_password_guarded(
+        &state,
         &username,
         Password::new(password),
+        &addr,
+        "login_page",
     )
     .await
     {
         Ok(u) => u,
-        Err(LoginError::BadCredentials) => {
-            throttle::record_failure(&state.db, buckets, now).await?;
-            state.metrics.login_failed("login_page");
-            tracing::info!("login failed");
+        Err(GuardedLoginError::Throttled(wait)) => {
+            let mut resp = login_form(
+                &state,
+                &req,
+                StatusCode::TOO_MANY_REQUESTS,
+                &back,
+                Some("Too many failed attempts. Please wait and try again."),
+                &shown_name,
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Ok(resp);
+        }
+        Err(GuardedLoginError::BadCredentials) => {
             return Ok(login_form(
                 &state,
                 &req,
@@ -345,10 +335,10 @@ pub async fn login(
                 &shown_name,
             ));
         }
-        Err(LoginError::Db(e)) => return Err(e.into()),
-        Err(LoginError::Hash(e)) => return Err(PageError::Internal(e.into())),
+        Err(GuardedLoginError::Db(e)) => return Err(e.into()),
+        Err(GuardedLoginError::Hash(e)) => return Err(PageError::Internal(e.into())),
     };
-    throttle::clear(&state.db, throttle::user_bucket(&username)).await?;
+    let now = repo::now();
     // A new session id at every login (no fixation); the old one ends.
     if let Some(old) = req.cookie(session::COOKIE) {
         session::end(&state.db, old.value(), now).await?;

@@ -268,6 +268,18 @@ impl TestApp {
             .expect("request")
     }
 
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("text")
+    }
+
     pub async fn jwks(&self) -> serde_json::Value {
         self.http
             .get(self.url("/.well-known/jwks.json"))

@@ -113,15 +113,7 @@ async fn metrics_count_requests_tokens_failures_and_reuse(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(!text.contains("12345"));
     assert!(text.contains(r#"route="unmatched""#));
     // No secret in the exposition.
