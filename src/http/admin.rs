@@ -18,32 +18,37 @@ use crate::passwords::Password;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/keys", web::get().to(list_keys))
-        .route("/admin/keys/rotate", web::post().to(rotate_keys))
-        .route("/admin/users", web::get().to(list_users))
-        .route("/admin/users", web::post().to(create_user))
-        .route("/admin/users/{username}", web::get().to(get_user))
-        .route("/admin/users/{username}", web::delete().to(delete_user))
-        .route(
-            "/admin/users/{username}/disable",
-            web::post().to(disable_user),
+    use super::resource;
+    use web::{delete, get, post};
+    cfg.service(resource("/admin/keys", "GET").route(get().to(list_keys)))
+        .service(resource("/admin/keys/rotate", "POST").route(post().to(rotate_keys)))
+        .service(
+            resource("/admin/users", "GET, POST")
+                .route(get().to(list_users))
+                .route(post().to(create_user)),
         )
-        .route(
-            "/admin/users/{username}/enable",
-            web::post().to(enable_user),
+        .service(
+            resource("/admin/users/{username}", "GET, DELETE")
+                .route(get().to(get_user))
+                .route(delete().to(delete_user)),
         )
-        .route("/admin/clients", web::get().to(list_clients))
-        .route("/admin/clients", web::post().to(create_client))
-        .route("/admin/clients/{id}", web::get().to(get_client))
-        .route("/admin/clients/{id}", web::delete().to(delete_client))
-        .route(
-            "/admin/clients/{id}/disable",
-            web::post().to(disable_client),
+        .service(resource("/admin/users/{username}/disable", "POST").route(post().to(disable_user)))
+        .service(resource("/admin/users/{username}/enable", "POST").route(post().to(enable_user)))
+        .service(
+            resource("/admin/clients", "GET, POST")
+                .route(get().to(list_clients))
+                .route(post().to(create_client)),
         )
-        .route("/admin/clients/{id}/enable", web::post().to(enable_client))
-        .route(
-            "/admin/clients/{id}/rotate-secret",
-            web::post().to(rotate_client_secret),
+        .service(
+            resource("/admin/clients/{id}", "GET, DELETE")
+                .route(get().to(get_client))
+                .route(delete().to(delete_client)),
+        )
+        .service(resource("/admin/clients/{id}/disable", "POST").route(post().to(disable_client)))
+        .service(resource("/admin/clients/{id}/enable", "POST").route(post().to(enable_client)))
+        .service(
+            resource("/admin/clients/{id}/rotate-secret", "POST")
+                .route(post().to(rotate_client_secret)),
         );
 }
 

@@ -15,40 +15,64 @@ pub mod simplejwt;
 pub mod sso;
 pub mod userinfo;
 
-use actix_web::web;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse, Resource};
+
+/// A path whose other methods get 405 with `Allow` (RFC 9110 §15.5.6) instead of a 404.
+/// `allow` lists the methods routed below it.
+pub(crate) fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, allow))
+            .json(serde_json::json!({
+                "error": "method_not_allowed",
+                "error_description": format!("this endpoint accepts {allow}"),
+            }))
+    }))
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(health::metrics))
-        .route("/.well-known/jwks.json", web::get().to(health::jwks))
-        .route("/.well-known/jwks.json", web::head().to(health::jwks))
-        .route(
-            "/.well-known/openid-configuration",
-            web::get().to(discovery::discovery),
+    use web::{get, head, post};
+    cfg.service(resource("/healthz", "GET").route(get().to(health::healthz)))
+        .service(resource("/readyz", "GET").route(get().to(health::readyz)))
+        .service(resource("/metrics", "GET").route(get().to(health::metrics)))
+        .service(
+            resource("/.well-known/jwks.json", "GET, HEAD")
+                .route(get().to(health::jwks))
+                .route(head().to(health::jwks)),
         )
-        .route(
-            "/.well-known/oauth-authorization-server",
-            web::get().to(discovery::discovery),
+        .service(
+            resource("/.well-known/openid-configuration", "GET")
+                .route(get().to(discovery::discovery)),
         )
-        .route("/authorize", web::get().to(sso::authorize))
-        .route("/login", web::get().to(sso::login_page))
-        .route("/login", web::post().to(sso::login))
-        .route("/consent", web::post().to(sso::consent))
-        .route("/logout", web::get().to(sso::logout))
-        .route("/logout", web::post().to(sso::logout_confirmed))
-        .route("/assets/gatehouse.css", web::get().to(sso::stylesheet))
-        .route("/token", web::post().to(oauth::token))
-        .route("/revoke", web::post().to(oauth::revoke))
-        .route("/introspect", web::post().to(oauth::introspect))
-        .route("/userinfo", web::get().to(userinfo::userinfo))
-        .route("/userinfo", web::post().to(userinfo::userinfo))
-        .route("/api/token/", web::post().to(simplejwt::obtain))
-        .route("/api/token/refresh/", web::post().to(simplejwt::refresh))
-        .route("/api/token/verify/", web::post().to(simplejwt::verify))
-        .route(
-            "/api/token/blacklist/",
-            web::post().to(simplejwt::blacklist),
+        .service(
+            resource("/.well-known/oauth-authorization-server", "GET")
+                .route(get().to(discovery::discovery)),
         )
+        .service(resource("/authorize", "GET").route(get().to(sso::authorize)))
+        .service(
+            resource("/login", "GET, POST")
+                .route(get().to(sso::login_page))
+                .route(post().to(sso::login)),
+        )
+        .service(resource("/consent", "POST").route(post().to(sso::consent)))
+        .service(
+            resource("/logout", "GET, POST")
+                .route(get().to(sso::logout))
+                .route(post().to(sso::logout_confirmed)),
+        )
+        .service(resource("/assets/gatehouse.css", "GET").route(get().to(sso::stylesheet)))
+        .service(resource("/token", "POST").route(post().to(oauth::token)))
+        .service(resource("/revoke", "POST").route(post().to(oauth::revoke)))
+        .service(resource("/introspect", "POST").route(post().to(oauth::introspect)))
+        .service(
+            resource("/userinfo", "GET, POST")
+                .route(get().to(userinfo::userinfo))
+                .route(post().to(userinfo::userinfo)),
+        )
+        .service(resource("/api/token/", "POST").route(post().to(simplejwt::obtain)))
+        .service(resource("/api/token/refresh/", "POST").route(post().to(simplejwt::refresh)))
+        .service(resource("/api/token/verify/", "POST").route(post().to(simplejwt::verify)))
+        .service(resource("/api/token/blacklist/", "POST").route(post().to(simplejwt::blacklist)))
         .configure(admin::routes);
 }
