@@ -733,6 +733,28 @@ async fn revoking_garbage_or_unknown_tokens_returns_200(backend: Backend) {
     assert_eq!(status, 200, "{next}");
 }
 
+/// `path` refuses `token` without client credentials, with a wrong secret (401 and a Basic
+/// challenge) and with a confidential client's id but no secret.
+async fn assert_client_authentication_required(
+    app: &TestApp,
+    path: &str,
+    client_id: &str,
+    token: &str,
+) {
+    let resp = app.post_form(path, &[("token", token)]).await;
+    assert_oauth_error(resp, 401, "invalid_client", "no client auth").await;
+    let resp = app
+        .post_form_basic(path, client_id, "wrong", &[("token", token)])
+        .await;
+    let challenge = header(&resp, WWW_AUTHENTICATE);
+    assert_oauth_error(resp, 401, "invalid_client", "wrong secret").await;
+    assert!(challenge.starts_with("Basic"), "{challenge:?}");
+    let resp = app
+        .post_form(path, &[("token", token), ("client_id", client_id)])
+        .await;
+    assert_oauth_error(resp, 401, "invalid_client", "confidential, no secret").await;
+}
+
 async fn revoke_requires_client_authentication(backend: Backend) {
     let Some((app, _, pw)) = setup(backend).await else {
         return;
@@ -740,18 +762,7 @@ async fn revoke_requires_client_authentication(backend: Backend) {
     let body = password_pair(&app, &pw, None).await;
     let refresh = token_of(&body, "refresh_token");
 
-    let resp = app.post_form("/revoke", &[("token", &refresh)]).await;
-    assert_oauth_error(resp, 401, "invalid_client", "no client auth").await;
-    let resp = app
-        .post_form_basic("/revoke", "app", "wrong", &[("token", &refresh)])
-        .await;
-    let challenge = header(&resp, WWW_AUTHENTICATE);
-    assert_oauth_error(resp, 401, "invalid_client", "wrong secret").await;
-    assert!(challenge.starts_with("Basic"), "{challenge:?}");
-    let resp = app
-        .post_form("/revoke", &[("token", &refresh), ("client_id", "app")])
-        .await;
-    assert_oauth_error(resp, 401, "invalid_client", "confidential, no secret").await;
+    assert_client_authentication_required(&app, "/revoke", "app", &refresh).await;
     // None of these revoked anything.
     let (status, next) = status_json(refresh_grant(&app, &pw, &refresh).await).await;
     assert_eq!(status, 200, "{next}");
@@ -940,18 +951,7 @@ async fn introspection_requires_client_authentication(backend: Backend) {
     let body = password_pair(&app, &pw, None).await;
     let access = token_of(&body, "access_token");
 
-    let resp = app.post_form("/introspect", &[("token", &access)]).await;
-    assert_oauth_error(resp, 401, "invalid_client", "no client auth").await;
-    let resp = app
-        .post_form_basic("/introspect", "cc", "wrong", &[("token", &access)])
-        .await;
-    let challenge = header(&resp, WWW_AUTHENTICATE);
-    assert_oauth_error(resp, 401, "invalid_client", "wrong secret").await;
-    assert!(challenge.starts_with("Basic"), "{challenge:?}");
-    let resp = app
-        .post_form("/introspect", &[("token", &access), ("client_id", "cc")])
-        .await;
-    assert_oauth_error(resp, 401, "invalid_client", "confidential, no secret").await;
+    assert_client_authentication_required(&app, "/introspect", "cc", &access).await;
     // A public client has no credentials to present: naming one authenticates nobody, so
     // it must not open the endpoint to token scanning (RFC 7662 §2.1, §4).
     let resp = app
