@@ -70,6 +70,15 @@ pub struct Pooled {
     broken: bool,
 }
 
+impl Pooled {
+    /// One `SELECT 1`; a connection that cannot answer it is marked for eviction.
+    fn probe(&mut self) -> bool {
+        let ok = self.conn.batch_execute("SELECT 1").is_ok();
+        self.broken = !ok;
+        ok
+    }
+}
+
 /// r2d2 manager that builds the variant named by the URL and sets SQLite's pragmas.
 pub struct DbManager {
     url: DatabaseUrl,
@@ -211,11 +220,7 @@ impl Db {
     pub async fn answers_within(&self, wait: Duration) -> bool {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || match pool.get_timeout(wait) {
-            Ok(mut pooled) => {
-                let ok = pooled.conn.batch_execute("SELECT 1").is_ok();
-                pooled.broken = !ok;
-                ok
-            }
+            Ok(mut pooled) => pooled.probe(),
             Err(_) => false,
         })
         .await
@@ -232,8 +237,8 @@ impl Db {
     {
         let mut pooled = self.get().map_err(E::from)?;
         let result = f(&mut pooled.conn);
-        if result.is_err() && pooled.conn.batch_execute("SELECT 1").is_err() {
-            pooled.broken = true;
+        if result.is_err() {
+            pooled.probe();
         }
         result
     }

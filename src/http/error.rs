@@ -147,7 +147,8 @@ impl From<RefreshError> for OAuthError {
 /// One message whether or not the account exists.
 const THROTTLED: &str = "too many failed sign-ins; try again later";
 
-fn with_retry_after(mut resp: HttpResponse, seconds: i64) -> HttpResponse {
+/// Adds `Retry-After` (at least 1 s) to a 429 or 503.
+pub(crate) fn with_retry_after(mut resp: HttpResponse, seconds: i64) -> HttpResponse {
     if let Ok(v) = header::HeaderValue::from_str(&seconds.max(1).to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }

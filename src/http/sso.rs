@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::body;
 use super::client_addr::client_addr;
+use super::error::with_retry_after;
 use super::pages::{self, csrf_token, csrf_valid, ConsentPage, LoginPage, LogoutPage, PageError};
 use crate::accounts;
 use crate::db::repo;
@@ -312,7 +313,7 @@ pub async fn login(
     {
         Ok(u) => u,
         Err(GuardedLoginError::Throttled(wait)) => {
-            let mut resp = login_form(
+            let page = login_form(
                 &state,
                 &req,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -320,10 +321,7 @@ pub async fn login(
                 Some("Too many failed attempts. Please wait and try again."),
                 &shown_name,
             );
-            if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return Ok(resp);
+            return Ok(with_retry_after(page, wait));
         }
         Err(GuardedLoginError::BadCredentials) => {
             return Ok(login_form(
