@@ -5,9 +5,9 @@ use std::io::{BufRead, IsTerminal};
 
 use clap::{Parser, Subcommand};
 
-use crate::accounts::{self, NewClientRequest, NewUserRequest};
+use crate::accounts::{Accounts, NewClientRequest, NewUserRequest};
+use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
-use crate::keys::manager;
 use crate::keys::rotation::RotationKind;
 use crate::passwords::{Hasher, Password};
 use crate::startup::{self, Application};
@@ -159,7 +159,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<Password> {
 
 async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
-    let hasher = || Hasher::new(1);
+    let accounts = Accounts::new(db, Hasher::new(1), Clock::system());
     match cmd {
         UserCommand::Add {
             name,
@@ -168,17 +168,14 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
-            let user = accounts::create_user(
-                &db,
-                &hasher(),
-                NewUserRequest {
+            let user = accounts
+                .create_user(NewUserRequest {
                     username: name,
                     email,
                     password,
                     is_admin: admin,
-                },
-            )
-            .await?;
+                })
+                .await?;
             println!(
                 "created user {} (sub {}){}",
                 user.username,
@@ -187,7 +184,7 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             );
         }
         UserCommand::List => {
-            for u in accounts::list_users(&db).await? {
+            for u in accounts.list_users().await? {
                 let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
                     .iter()
                     .filter(|(on, _)| *on)
@@ -204,15 +201,15 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Disable { name } => {
-            accounts::set_user_disabled(&db, &name, true).await?;
+            accounts.set_user_disabled(&name, true).await?;
             println!("disabled user {name}; their refresh tokens are revoked");
         }
         UserCommand::Enable { name } => {
-            accounts::set_user_disabled(&db, &name, false).await?;
+            accounts.set_user_disabled(&name, false).await?;
             println!("enabled user {name}");
         }
         UserCommand::Delete { name } => {
-            accounts::delete_user(&db, &name).await?;
+            accounts.delete_user(&name).await?;
             println!("deleted user {name}");
         }
         UserCommand::SetPassword {
@@ -220,7 +217,7 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
-            accounts::set_password(&db, &hasher(), &name, password).await?;
+            accounts.set_password(&name, password).await?;
             println!("password of {name} changed; their refresh tokens are revoked");
         }
     }
@@ -229,6 +226,8 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
 
 async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
+    // Client commands hash no password: a hasher of one worker is never used.
+    let accounts = Accounts::new(db, Hasher::new(1), Clock::system());
     match cmd {
         ClientCommand::Add {
             id,
@@ -249,7 +248,7 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 scopes,
                 consent,
             };
-            let (client, secret) = accounts::create_client(&db, req).await?;
+            let (client, secret) = accounts.create_client(req).await?;
             if json {
                 println!(
                     "{}",
@@ -268,7 +267,7 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
             }
         }
         ClientCommand::List => {
-            for c in accounts::list_clients(&db).await? {
+            for c in accounts.list_clients().await? {
                 let kind = if c.public { "public" } else { "confidential" };
                 let state = if c.disabled { "disabled" } else { "enabled" };
                 println!(
@@ -280,19 +279,19 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
             }
         }
         ClientCommand::Disable { id } => {
-            accounts::set_client_disabled(&db, &id, true).await?;
+            accounts.set_client_disabled(&id, true).await?;
             println!("disabled client {id}");
         }
         ClientCommand::Enable { id } => {
-            accounts::set_client_disabled(&db, &id, false).await?;
+            accounts.set_client_disabled(&id, false).await?;
             println!("enabled client {id}");
         }
         ClientCommand::Delete { id } => {
-            accounts::delete_client(&db, &id).await?;
+            accounts.delete_client(&id).await?;
             println!("deleted client {id}");
         }
         ClientCommand::RotateSecret { id, json } => {
-            let secret = accounts::rotate_client_secret(&db, &id).await?;
+            let secret = accounts.rotate_client_secret(&id).await?;
             if json {
                 println!(
                     "{}",
@@ -307,12 +306,12 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
 }
 
 async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
-    let (db, store) = startup::prepare(settings).await?;
+    let keys = startup::prepare(settings, Clock::system()).await?;
     match cmd {
         KeysCommand::List => {
             println!("KID\tSTATE\tBITS\tCREATED\tACTIVATED\tRETIRED\tREMOVE_AFTER");
             let show = |t: Option<i64>| t.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
-            for k in db.run(crate::db::repo::keys::list).await? {
+            for k in keys.list().await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     k.kid,
@@ -331,7 +330,7 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             } else {
                 RotationKind::Manual
             };
-            let outcome = manager::rotate(&db, &store.master().current, settings, kind).await?;
+            let outcome = keys.rotate(kind).await?;
             println!("{}", serde_json::to_string_pretty(&outcome)?);
             if let Some(w) = &outcome.warning {
                 eprintln!("warning: {w}");

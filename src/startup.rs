@@ -7,10 +7,12 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 
+use crate::accounts::Accounts;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{migrate, repo, Db};
 use crate::keys::encryption::{self, MasterKey, MasterKeys};
-use crate::keys::manager;
+use crate::keys::manager::{KeyPolicy, Keys};
 use crate::keys::store::KeyStore;
 use crate::passwords::Hasher;
 use crate::state::AppState;
@@ -85,51 +87,68 @@ pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<Ma
     Ok(keys)
 }
 
-/// Everything a command needs: the database, the master key and the key store.
-pub async fn prepare(settings: &Settings) -> anyhow::Result<(Db, Arc<KeyStore>)> {
+/// Everything a key command needs: the database, the master key and the loaded key set.
+pub async fn prepare(settings: &Settings, clock: Clock) -> anyhow::Result<Keys> {
     let db = open_database(settings).await?;
     let master = load_master_keys(settings, &db).await?;
-    manager::ensure_keys(&db, &master.current, settings.key_size).await?;
-    let store = Arc::new(KeyStore::new(master));
-    store.reload(&db, repo::now()).await?;
-    Ok((db, store))
+    let keys = Keys {
+        db,
+        store: Arc::new(KeyStore::new(master)),
+        policy: KeyPolicy::from_settings(settings),
+        clock,
+    };
+    keys.ensure_keys().await?;
+    keys.reload().await?;
+    Ok(keys)
 }
 
 pub struct Application {
     port: u16,
     server: Server,
+    state: AppState,
 }
 
 impl Application {
+    /// The server on the system clock, listening on `BIND`.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        Application::build_on(settings, listener, Clock::system()).await
+    }
+
+    /// The server on a listener bound by the caller (so a test can bind port 0 and know the
+    /// port before it sets the issuer) and on `clock` (tests pass a manual one).
+    pub async fn build_on(
+        settings: Settings,
+        listener: TcpListener,
+        clock: Clock,
+    ) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
-        let (db, keys) = prepare(&settings).await?;
+        let keys = prepare(&settings, clock.clone()).await?;
+        let db = keys.db.clone();
         let hasher = tokio::task::spawn_blocking({
             let workers = settings.hash_workers;
             move || Hasher::new(workers)
         })
         .await?;
-        tokio::spawn(manager::run_maintenance(
-            db.clone(),
-            keys.clone(),
-            settings.clone(),
-        ));
-        tokio::spawn(purge_expired(db.clone(), settings.clone()));
+        tokio::spawn(keys.clone().run_maintenance());
+        tokio::spawn(purge_expired(db.clone(), settings.clone(), clock.clone()));
 
-        let listener = TcpListener::bind(&settings.bind)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState {
+        let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),
             settings: settings.clone(),
+            accounts: Accounts::new(db.clone(), hasher.clone(), clock.clone()),
             db,
             keys,
             hasher,
             metrics: Arc::new(crate::metrics::Metrics::new()?),
-        });
+            clock,
+        };
+        let app_state = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(app_state.clone())
                 .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(middleware::from_fn(crate::telemetry::log_request))
                 .configure(crate::http::routes)
@@ -139,11 +158,21 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, issuer = %settings.issuer, database = ?settings.database_url, "gatehouse is serving");
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The services the server runs on, for in-process callers (the tests seed users and
+    /// clients through them, and move their clock).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -157,12 +186,12 @@ async fn not_found() -> HttpResponse {
 }
 
 /// Drops expired refresh records, revocation entries and spent grace pairs once a minute.
-async fn purge_expired(db: Db, settings: Arc<Settings>) {
+async fn purge_expired(db: Db, settings: Arc<Settings>, clock: Clock) {
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         ticker.tick().await;
         let grace = settings.refresh_grace.as_secs() as i64;
-        let now = repo::now();
+        let now = clock.now();
         if let Err(e) = db
             .write(move |conn| repo::refresh::purge(conn, now, grace))
             .await

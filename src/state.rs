@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
+use crate::accounts::Accounts;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::keys::store::{KeySet, KeyStore};
+use crate::keys::manager::Keys;
+use crate::keys::store::KeySet;
 use crate::metrics::Metrics;
 use crate::passwords::Hasher;
 use crate::tokens::verify::Verifier;
@@ -14,8 +17,10 @@ use crate::tokens::verify::Verifier;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
-    pub keys: Arc<KeyStore>,
+    pub keys: Keys,
     pub hasher: Hasher,
+    pub accounts: Accounts,
+    pub clock: Clock,
     pub metrics: Arc<Metrics>,
     /// The discovery document, serialised once.
     pub discovery: actix_web::web::Bytes,

@@ -9,11 +9,8 @@ use serde_json::json;
 use super::bearer;
 use super::body;
 use super::error::ApiError;
-use crate::accounts::{self, AccountError, NewClientRequest, NewUserRequest};
-use crate::db::repo;
-use crate::keys::manager;
+use crate::accounts::{AccountError, NewClientRequest, NewUserRequest};
 use crate::keys::rotation::RotationKind;
-use crate::keys::store::KeyStoreError;
 use crate::passwords::Password;
 use crate::state::AppState;
 
@@ -103,7 +100,7 @@ async fn json_body<T: for<'de> Deserialize<'de>>(
 
 async fn list_keys(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    let keys = state.db.run(repo::keys::list).await?;
+    let keys = state.keys.list().await?;
     Ok(HttpResponse::Ok().json(json!({ "keys": keys })))
 }
 
@@ -126,23 +123,7 @@ async fn rotate_keys(
     } else {
         RotationKind::Manual
     };
-    let outcome = manager::rotate(
-        &state.db,
-        &state.keys.master().current,
-        &state.settings,
-        kind,
-    )
-    .await?;
-    state
-        .keys
-        .reload(&state.db, repo::now())
-        .await
-        .map_err(|e| {
-            ApiError::Internal(match e {
-                KeyStoreError::Db(db) => db.into(),
-                other => super::error::Internal::Other(other.to_string()),
-            })
-        })?;
+    let outcome = state.keys.rotate(kind).await?;
     Ok(HttpResponse::Ok().json(outcome))
 }
 
@@ -151,7 +132,7 @@ async fn list_users(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(json!({ "users": accounts::list_users(&state.db).await? })))
+    Ok(HttpResponse::Ok().json(json!({ "users": state.accounts.list_users().await? })))
 }
 
 #[derive(Deserialize)]
@@ -171,17 +152,15 @@ async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
     let b: NewUserBody = json_body(&req, payload).await?;
-    let user = accounts::create_user(
-        &state.db,
-        &state.hasher,
-        NewUserRequest {
+    let user = state
+        .accounts
+        .create_user(NewUserRequest {
             username: b.username,
             email: b.email,
             password: Password::new(b.password),
             is_admin: b.is_admin,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(HttpResponse::Created().json(user))
 }
 
@@ -191,7 +170,7 @@ async fn get_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(accounts::find_user(&state.db, &path).await?))
+    Ok(HttpResponse::Ok().json(state.accounts.find_user(&path).await?))
 }
 
 async fn delete_user(
@@ -200,7 +179,7 @@ async fn delete_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    accounts::delete_user(&state.db, &path).await?;
+    state.accounts.delete_user(&path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -210,7 +189,7 @@ async fn disable_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(accounts::set_user_disabled(&state.db, &path, true).await?))
+    Ok(HttpResponse::Ok().json(state.accounts.set_user_disabled(&path, true).await?))
 }
 
 async fn enable_user(
@@ -219,7 +198,7 @@ async fn enable_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(accounts::set_user_disabled(&state.db, &path, false).await?))
+    Ok(HttpResponse::Ok().json(state.accounts.set_user_disabled(&path, false).await?))
 }
 
 async fn list_clients(
@@ -227,7 +206,7 @@ async fn list_clients(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(json!({ "clients": accounts::list_clients(&state.db).await? })))
+    Ok(HttpResponse::Ok().json(json!({ "clients": state.accounts.list_clients().await? })))
 }
 
 #[derive(Deserialize)]
@@ -255,9 +234,9 @@ async fn create_client(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
     let b: NewClientBody = json_body(&req, payload).await?;
-    let (client, secret) = accounts::create_client(
-        &state.db,
-        NewClientRequest {
+    let (client, secret) = state
+        .accounts
+        .create_client(NewClientRequest {
             client_id: b.client_id,
             public: b.public,
             redirect_uris: b.redirect_uris,
@@ -265,9 +244,8 @@ async fn create_client(
             grants: b.grants,
             scopes: b.scopes,
             consent: b.consent,
-        },
-    )
-    .await?;
+        })
+        .await?;
     let mut body = serde_json::to_value(&client).unwrap_or_default();
     body["client_secret"] = json!(secret);
     Ok(HttpResponse::Created()
@@ -281,7 +259,7 @@ async fn get_client(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(accounts::find_client(&state.db, &path).await?))
+    Ok(HttpResponse::Ok().json(state.accounts.find_client(&path).await?))
 }
 
 async fn delete_client(
@@ -290,7 +268,7 @@ async fn delete_client(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    accounts::delete_client(&state.db, &path).await?;
+    state.accounts.delete_client(&path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -300,7 +278,7 @@ async fn disable_client(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(accounts::set_client_disabled(&state.db, &path, true).await?))
+    Ok(HttpResponse::Ok().json(state.accounts.set_client_disabled(&path, true).await?))
 }
 
 async fn enable_client(
@@ -309,7 +287,7 @@ async fn enable_client(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(accounts::set_client_disabled(&state.db, &path, false).await?))
+    Ok(HttpResponse::Ok().json(state.accounts.set_client_disabled(&path, false).await?))
 }
 
 async fn rotate_client_secret(
@@ -318,7 +296,7 @@ async fn rotate_client_secret(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    let secret = accounts::rotate_client_secret(&state.db, &path).await?;
+    let secret = state.accounts.rotate_client_secret(&path).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({ "client_id": path.as_str(), "client_secret": secret })))

@@ -28,9 +28,9 @@ pub async fn authenticate(
     token: Option<&str>,
 ) -> Result<Authenticated, ApiError> {
     let token = token.ok_or_else(ApiError::token_required)?;
-    let keys = state.keys.snapshot();
+    let keys = state.keys.store.snapshot();
     let claims = state
-        .verifier(&keys, repo::now())
+        .verifier(&keys, state.clock.now())
         .access(token)
         .map_err(|e| ApiError::invalid_token(e.to_string()))?;
     let (hash, sub, is_user) = (

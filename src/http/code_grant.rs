@@ -43,7 +43,7 @@ pub async fn exchange(
     let code_value = form
         .code
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    let now = repo::now();
+    let now = state.clock.now();
     let record = code::redeem(
         &state.db,
         code_value,
@@ -109,7 +109,7 @@ pub async fn exchange(
             },
             email_verified: (has("email") && user.email.is_some()).then_some(user.email_verified),
         };
-        let keys = state.keys.snapshot();
+        let keys = state.keys.store.snapshot();
         let signer = keys.signer.as_ref().ok_or(IssueError::NoKey)?;
         let id_token = signer
             .sign(TokenType::Id, &claims)

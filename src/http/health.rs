@@ -17,7 +17,7 @@ const READYZ_DB_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let wait = state.settings.db_timeout.min(READYZ_DB_WAIT);
     let db_ok = state.db.answers_within(wait).await;
-    let key_ok = state.keys.snapshot().signer.is_some();
+    let key_ok = state.keys.store.snapshot().signer.is_some();
     let body = json!({ "database": if db_ok { "ok" } else { "unreachable" }, "signing_key": if key_ok { "ok" } else { "missing" } });
     if db_ok && key_ok {
         HttpResponse::Ok().json(body)
@@ -28,7 +28,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// The pre-built JWKS bytes: no serialisation or hashing per request.
 pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let keys = state.keys.snapshot();
+    let keys = state.keys.store.snapshot();
     let cache = format!("public, max-age={}", state.settings.jwks_max_age.as_secs());
     let matches = req
         .headers()
@@ -60,11 +60,11 @@ pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
 /// Prometheus text exposition. Not for the public: the shipped nginx config refuses it, and
 /// Prometheus scrapes each instance directly.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let keys = state.keys.snapshot();
+    let keys = state.keys.store.snapshot();
     let pool = state.db.state();
-    let now = crate::db::repo::now();
+    let now = state.clock.now();
     let body = state.metrics.render(crate::metrics::Gauges {
-        key_rotations: state.keys.rotations_seen(),
+        key_rotations: state.keys.store.rotations_seen(),
         current_key_age_secs: keys
             .current()
             .and_then(|k| k.activated_at)

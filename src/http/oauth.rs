@@ -297,8 +297,8 @@ pub async fn revoke(
             )));
         }
     }
-    let keys = state.keys.snapshot();
-    let verifier = state.verifier(&keys, repo::now());
+    let keys = state.keys.store.snapshot();
+    let verifier = state.verifier(&keys, state.clock.now());
     if let Ok(claims) = verifier.refresh(&token) {
         if claims.client_id == client.client_id {
             refresh::revoke_family_of(&state, &claims, "revoked by client").await?;
@@ -345,8 +345,8 @@ pub async fn introspect(
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(json!({ "active": false }))
     };
-    let keys = state.keys.snapshot();
-    let verifier = state.verifier(&keys, repo::now());
+    let keys = state.keys.store.snapshot();
+    let verifier = state.verifier(&keys, state.clock.now());
     let (claims, token_type, live) = if let Ok(c) = verifier.access(&token) {
         let hash = digest_hex(&c.jti);
         let revoked = state

@@ -211,8 +211,8 @@ pub async fn verify(
     let body: VerifyBody = read(&req, payload).await?;
     required(&[("token", &body.token)])?;
     let token = body.token.unwrap_or_default();
-    let keys = state.keys.snapshot();
-    let verifier = state.verifier(&keys, repo::now());
+    let keys = state.keys.store.snapshot();
+    let verifier = state.verifier(&keys, state.clock.now());
     let invalid = || SimpleJwtError::token_not_valid("Token is invalid or expired");
     match verifier.access(&token) {
         Ok(_) => return Ok(ok(json!({}))),

@@ -112,7 +112,7 @@ pub async fn authorize(
         Ok(a) => a,
         Err(r) => return Ok(reject(&state, r)),
     };
-    let now = repo::now();
+    let now = state.clock.now();
     let cookie = req.cookie(session::COOKIE).map(|c| c.value().to_string());
     let live = match cookie {
         Some(c) => session::find(&state.db, &c, now).await?,
@@ -336,7 +336,7 @@ pub async fn login(
         Err(GuardedLoginError::Db(e)) => return Err(e.into()),
         Err(GuardedLoginError::Hash(e)) => return Err(PageError::Internal(e.into())),
     };
-    let now = repo::now();
+    let now = state.clock.now();
     // A new session id at every login (no fixation); the old one ends.
     if let Some(old) = req.cookie(session::COOKIE) {
         session::end(&state.db, old.value(), now).await?;
@@ -382,7 +382,7 @@ pub async fn consent(
         Ok(a) => a,
         Err(r) => return Ok(reject(&state, r)),
     };
-    let now = repo::now();
+    let now = state.clock.now();
     let cookie = req
         .cookie(session::COOKIE)
         .map(|c| c.value().to_string())
@@ -468,7 +468,7 @@ async fn finish_logout(
     sid: Option<&str>,
     target: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let now = repo::now();
+    let now = state.clock.now();
     if let Some(c) = req.cookie(session::COOKIE) {
         session::end(&state.db, c.value(), now).await?;
     }
@@ -498,11 +498,13 @@ pub async fn logout(
 ) -> Result<HttpResponse, PageError> {
     let p: LogoutParams = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| PageError::bad_request("The logout request is malformed."))?;
-    let keys = state.keys.snapshot();
-    let hint = p
-        .id_token_hint
-        .as_deref()
-        .and_then(|t| state.verifier(&keys, repo::now()).id_token_hint(t).ok());
+    let keys = state.keys.store.snapshot();
+    let hint = p.id_token_hint.as_deref().and_then(|t| {
+        state
+            .verifier(&keys, state.clock.now())
+            .id_token_hint(t)
+            .ok()
+    });
     if let Some(claims) = hint {
         if p.client_id.as_deref().is_some_and(|c| c != claims.aud) {
             return Err(PageError::bad_request(

@@ -1,13 +1,13 @@
-//! Async orchestration of key changes for the server, the CLI and the admin API, and the
-//! background task that keeps every instance's key set current.
+//! Key use cases for the server, the CLI and the admin API (bootstrap, rotation, listing),
+//! and the background upkeep that keeps every instance's key set current.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::encryption::MasterKey;
-use super::lifecycle;
+use super::lifecycle::{self, KeyRecord};
 use super::rotation::{self, RotationKind, RotationOutcome, RotationPolicy};
 use super::store::{KeyStore, KeyStoreError};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{repo, Db, DbError};
 
@@ -21,12 +21,35 @@ pub enum KeyError {
     Generate(String),
 }
 
-pub fn policy(settings: &Settings) -> RotationPolicy {
-    RotationPolicy {
-        retire_for: settings.longest_token_lifetime() + settings.leeway,
-        jwks_max_age: settings.jwks_max_age,
-        interval: settings.key_rotation_interval,
+/// The settings key use cases need.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPolicy {
+    pub key_size: usize,
+    pub rotation: RotationPolicy,
+    pub poll_interval: Duration,
+}
+
+impl KeyPolicy {
+    pub fn from_settings(settings: &Settings) -> KeyPolicy {
+        KeyPolicy {
+            key_size: settings.key_size,
+            rotation: RotationPolicy {
+                retire_for: settings.longest_token_lifetime() + settings.leeway,
+                jwks_max_age: settings.jwks_max_age,
+                interval: settings.key_rotation_interval,
+            },
+            poll_interval: settings.key_poll_interval,
+        }
     }
+}
+
+/// What key use cases need: the pool, this instance's key store, the policy and the clock.
+#[derive(Clone)]
+pub struct Keys {
+    pub db: Db,
+    pub store: Arc<KeyStore>,
+    pub policy: KeyPolicy,
+    pub clock: Clock,
 }
 
 async fn generate(bits: usize, count: usize) -> Result<Vec<rotation::GeneratedKey>, KeyError> {
@@ -40,98 +63,114 @@ async fn generate(bits: usize, count: usize) -> Result<Vec<rotation::GeneratedKe
     .map_err(|e| KeyError::Generate(e.to_string()))
 }
 
-/// Makes sure a current and a next key exist (first start, or after an emergency).
-pub async fn ensure_keys(db: &Db, master: &MasterKey, bits: usize) -> Result<(), KeyError> {
-    let missing = db.run(rotation::missing_keys).await?;
-    if missing == 0 {
-        return Ok(());
-    }
-    let fresh = generate(bits, missing).await?;
-    let master = master.clone();
-    db.run(move |conn| rotation::fill_gaps(conn, fresh, &master, repo::now()))
-        .await?;
-    Ok(())
-}
-
-/// A manual or emergency rotation, effective at once.
-pub async fn rotate(
-    db: &Db,
-    master: &MasterKey,
-    settings: &Settings,
-    kind: RotationKind,
-) -> Result<RotationOutcome, KeyError> {
-    let fresh = generate(settings.key_size, 1)
-        .await?
-        .pop()
-        .ok_or_else(|| KeyError::Generate("no key".into()))?;
-    let (master_c, policy) = (master.clone(), policy(settings));
-    let mut outcome = db
-        .run(move |conn| rotation::rotate(conn, &fresh, &master_c, policy, kind, repo::now()))
-        .await?;
-    if outcome.rotated && outcome.next.is_none() {
-        ensure_keys(db, master, settings.key_size).await?;
-        let records = db.run(repo::keys::list).await?;
-        outcome.next = records
-            .iter()
-            .find(|k| k.state == lifecycle::KeyState::Next)
-            .map(|k| k.kid.clone());
-    }
-    if outcome.rotated {
-        tracing::info!(?kind, current = ?outcome.current, retired = ?outcome.retired, revoked = ?outcome.revoked, "signing keys rotated");
-    }
-    Ok(outcome)
-}
-
-/// One round of upkeep: fill gaps, rotate on schedule, drop expired keys, reload.
-pub async fn maintain_once(
-    db: &Db,
-    store: &Arc<KeyStore>,
-    settings: &Settings,
-) -> Result<(), KeyError> {
-    let now = repo::now();
-    let snapshot = store.snapshot();
-    if snapshot.current().is_none() || snapshot.next().is_none() {
-        ensure_keys(db, &store.master().current, settings.key_size).await?;
-    } else if lifecycle::rotation_due(
-        snapshot.current(),
-        snapshot.next(),
-        now,
-        settings.key_rotation_interval,
-        settings.jwks_max_age,
-    ) {
-        rotate(
-            db,
-            &store.master().current,
-            settings,
-            RotationKind::Scheduled,
-        )
-        .await?;
-    }
-    if !lifecycle::removable(&snapshot.records, now).is_empty() {
-        let removed = db
-            .run(move |conn| rotation::remove_expired(conn, now))
-            .await?;
-        if !removed.is_empty() {
-            tracing::info!(
-                ?removed,
-                "removed retired signing keys whose tokens have expired"
-            );
+impl Keys {
+    /// Makes sure a current and a next key exist (first start, or after an emergency).
+    pub async fn ensure_keys(&self) -> Result<(), KeyError> {
+        let missing = self.db.run(rotation::missing_keys).await?;
+        if missing == 0 {
+            return Ok(());
         }
+        let fresh = generate(self.policy.key_size, missing).await?;
+        let master = self.store.master().current.clone();
+        let now = self.clock.now();
+        self.db
+            .run(move |conn| rotation::fill_gaps(conn, fresh, &master, now))
+            .await?;
+        Ok(())
     }
-    store.reload(db, now).await?;
-    Ok(())
-}
 
-/// Polls the database so a rotation made by another instance is served here within
-/// `key_poll_interval` (2 s by default; the contract is 5 s).
-pub async fn run_maintenance(db: Db, store: Arc<KeyStore>, settings: Arc<Settings>) {
-    let mut ticker =
-        tokio::time::interval(settings.key_poll_interval.max(Duration::from_millis(100)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        if let Err(e) = maintain_once(&db, &store, &settings).await {
-            tracing::warn!(error = %e, "key maintenance failed; will retry");
+    /// A manual or emergency rotation, effective at once on this instance (the others
+    /// follow at their next poll).
+    pub async fn rotate(&self, kind: RotationKind) -> Result<RotationOutcome, KeyError> {
+        let outcome = self.rotate_stored(kind).await?;
+        self.reload().await?;
+        Ok(outcome)
+    }
+
+    async fn rotate_stored(&self, kind: RotationKind) -> Result<RotationOutcome, KeyError> {
+        let fresh = generate(self.policy.key_size, 1)
+            .await?
+            .pop()
+            .ok_or_else(|| KeyError::Generate("no key".into()))?;
+        let (master, policy) = (self.store.master().current.clone(), self.policy.rotation);
+        // Read after the key is generated: generation can take a while.
+        let now = self.clock.now();
+        let mut outcome = self
+            .db
+            .run(move |conn| rotation::rotate(conn, &fresh, &master, policy, kind, now))
+            .await?;
+        if outcome.rotated && outcome.next.is_none() {
+            self.ensure_keys().await?;
+            let records = self.db.run(repo::keys::list).await?;
+            outcome.next = records
+                .iter()
+                .find(|k| k.state == lifecycle::KeyState::Next)
+                .map(|k| k.kid.clone());
+        }
+        if outcome.rotated {
+            tracing::info!(?kind, current = ?outcome.current, retired = ?outcome.retired, revoked = ?outcome.revoked, "signing keys rotated");
+        }
+        Ok(outcome)
+    }
+
+    /// Every stored key's public facts, oldest first.
+    pub async fn list(&self) -> Result<Vec<KeyRecord>, KeyError> {
+        Ok(self.db.run(repo::keys::list).await?)
+    }
+
+    /// Re-reads the stored keys into this instance's key set.
+    pub async fn reload(&self) -> Result<bool, KeyError> {
+        Ok(self.store.reload(&self.db, self.clock.now()).await?)
+    }
+
+    /// One round of upkeep: fill gaps, rotate on schedule, drop expired keys, reload.
+    pub async fn maintain_once(&self) -> Result<(), KeyError> {
+        let now = self.clock.now();
+        let snapshot = self.store.snapshot();
+        let rotation = self.policy.rotation;
+        if snapshot.current().is_none() || snapshot.next().is_none() {
+            self.ensure_keys().await?;
+        } else if lifecycle::rotation_due(
+            snapshot.current(),
+            snapshot.next(),
+            now,
+            rotation.interval,
+            rotation.jwks_max_age,
+        ) {
+            self.rotate_stored(RotationKind::Scheduled).await?;
+        }
+        if !lifecycle::removable(&snapshot.records, now).is_empty() {
+            let removed = self
+                .db
+                .run(move |conn| rotation::remove_expired(conn, now))
+                .await?;
+            if !removed.is_empty() {
+                tracing::info!(
+                    ?removed,
+                    "removed retired signing keys whose tokens have expired"
+                );
+            }
+        }
+        self.reload().await?;
+        Ok(())
+    }
+
+    /// Polls the database so a rotation made by another instance is served here within
+    /// `key_poll_interval` (2 s by default; the contract is 5 s). A move of a manual clock
+    /// runs the upkeep at once.
+    pub async fn run_maintenance(self) {
+        let mut ticker =
+            tokio::time::interval(self.policy.poll_interval.max(Duration::from_millis(100)));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut moves = self.clock.moves();
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = moves.next() => {}
+            }
+            if let Err(e) = self.maintain_once().await {
+                tracing::warn!(error = %e, "key maintenance failed; will retry");
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Every endpoint that takes a password (the login page, `/api/token/`, the password grant)
 //! goes through [`check_password_guarded`].
 
-use crate::accounts::{self, LoginError};
+use crate::accounts::LoginError;
 use crate::db::repo::users::User;
 use crate::db::{repo, Db, DbError};
 use crate::keys::encryption::digest_hex;
@@ -34,7 +34,7 @@ pub async fn check_password_guarded(
     client_addr: &str,
     endpoint: &'static str,
 ) -> Result<User, GuardedLoginError> {
-    let now = repo::now();
+    let now = state.clock.now();
     let (user_limit, addr_limit) = state.settings.login_throttle;
     let buckets = vec![
         (user_bucket(username), user_limit),
@@ -45,7 +45,7 @@ pub async fn check_password_guarded(
         state.metrics.login_throttled(endpoint);
         return Err(GuardedLoginError::Throttled(wait));
     }
-    match accounts::check_password(&state.db, &state.hasher, username, password).await {
+    match state.accounts.check_password(username, password).await {
         Ok(user) => {
             // A write only when there is something to forget: most sign-ins follow no failure.
             if counted.first().is_some_and(|(failures, _)| *failures > 0) {

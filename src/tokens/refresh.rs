@@ -48,8 +48,8 @@ pub async fn issue_pair(
     subject: &Subject,
     with_refresh: bool,
 ) -> Result<Pair, RefreshError> {
-    let now = repo::now();
-    let keys = state.keys.snapshot();
+    let now = state.clock.now();
+    let keys = state.keys.store.snapshot();
     let signer = keys.signer.as_ref().ok_or(IssueError::NoKey)?;
     let settings = &state.settings;
     let access_ttl = settings.access_ttl.as_secs() as i64;
@@ -93,8 +93,8 @@ pub async fn issue_pair(
 
 /// Verifies a refresh token's signature and claims (not its server-side state).
 pub fn verify_refresh(state: &AppState, token: &str) -> Result<RefreshClaims, TokenError> {
-    let keys = state.keys.snapshot();
-    state.verifier(&keys, repo::now()).refresh(token)
+    let keys = state.keys.store.snapshot();
+    state.verifier(&keys, state.clock.now()).refresh(token)
 }
 
 enum Spend {
@@ -114,7 +114,7 @@ pub async fn rotate(
     if client_id.is_some_and(|c| c != claims.client_id) {
         return Err(RefreshError::WrongClient);
     }
-    let now = repo::now();
+    let now = state.clock.now();
     let jti_hash = digest_hex(&claims.jti);
     let lookup = jti_hash.clone();
     let (_record, family) = state
@@ -135,7 +135,7 @@ pub async fn rotate(
     }
 
     // Sign the successor before taking any lock: the transaction only records it.
-    let keys = state.keys.snapshot();
+    let keys = state.keys.store.snapshot();
     let signer = keys.signer.as_ref().ok_or(IssueError::NoKey)?;
     let settings = &state.settings;
     let subject = Subject {
@@ -160,7 +160,7 @@ pub async fn rotate(
     };
 
     let grace = settings.refresh_grace.as_secs() as i64;
-    let master = state.keys.master().current.clone();
+    let master = state.keys.store.master().current.clone();
     let sealed = (grace > 0).then(|| {
         let bytes = serde_json::to_vec(&pair).unwrap_or_default();
         master.seal(&bytes, jti_hash.as_bytes())
@@ -231,7 +231,7 @@ pub async fn rotate(
 /// Whether a refresh token is live: unspent, and its family neither revoked nor expired.
 pub async fn is_live(state: &AppState, claims: &RefreshClaims) -> Result<bool, DbError> {
     let jti_hash = digest_hex(&claims.jti);
-    let now = repo::now();
+    let now = state.clock.now();
     state
         .db
         .run(move |conn| {
@@ -254,7 +254,7 @@ pub async fn revoke_family_of(
     why: &'static str,
 ) -> Result<bool, DbError> {
     let jti_hash = digest_hex(&claims.jti);
-    let now = repo::now();
+    let now = state.clock.now();
     state
         .db
         .write(move |conn| {

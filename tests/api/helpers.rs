@@ -4,9 +4,14 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
+use clap::Parser;
 use diesel::{Connection, RunQueryDsl};
+use gatehouse::accounts::{NewClientRequest, NewUserRequest};
+use gatehouse::clock::Clock;
 use gatehouse::config::{Settings, SettingsArgs};
+use gatehouse::passwords::Password;
 use gatehouse::startup::Application;
+use gatehouse::state::AppState;
 use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +155,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub settings: Settings,
     pub storage: Storage,
+    /// The server's services, for seeding users and clients in-process.
+    pub state: AppState,
+    /// The server's clock: it stands still until a test moves it.
+    pub clock: Clock,
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
@@ -169,7 +178,10 @@ pub async fn spawn_on(
     storage: Storage,
     configure: impl FnOnce(&mut SettingsArgs),
 ) -> Option<TestApp> {
-    let port = free_port();
+    // Bound here and handed over: the port is known before the issuer is set, and no other
+    // process can take it in between.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
     let mut args = SettingsArgs {
         bind: Some(format!("127.0.0.1:{port}")),
         database_url: Some(storage.database_url.clone()),
@@ -182,10 +194,16 @@ pub async fn spawn_on(
     };
     configure(&mut args);
     let settings = Settings::from_args(&args).expect("settings");
-    let app = Application::build(settings.clone())
+    let clock = Clock::manual(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64,
+    );
+    let app = Application::build_on(settings.clone(), listener, clock.clone())
         .await
         .expect("application builds");
-    let port = app.port();
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     Some(TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -196,6 +214,8 @@ pub async fn spawn_on(
             .expect("client"),
         settings,
         storage,
+        state,
+        clock,
     })
 }
 
@@ -216,26 +236,59 @@ impl TestApp {
         run_cli(&self.storage, args, stdin).await
     }
 
-    /// Creates a user through the CLI (as an operator would).
+    /// Creates a user in-process, through the same service the CLI and admin API use.
     pub async fn add_user(&self, name: &str, password: &str, admin: bool) {
-        let mut args = vec!["user", "add", name, "--password-stdin"];
-        if admin {
-            args.push("--admin");
-        }
-        let out = self.cli(&args, &format!("{password}\n")).await;
-        assert!(out.status.success(), "user add failed: {}", out.stderr);
+        self.state
+            .accounts
+            .create_user(NewUserRequest {
+                username: name.into(),
+                email: None,
+                password: Password::new(password.into()),
+                is_admin: admin,
+            })
+            .await
+            .expect("user add");
     }
 
-    /// Registers a client through the CLI; returns its secret when confidential.
+    /// Registers a client in-process from `gatehouse client add` arguments (parsed by the
+    /// CLI's own parser); returns its secret when confidential.
     pub async fn add_client(&self, args: &[&str]) -> Option<String> {
-        let mut full = vec!["client", "add"];
-        full.extend_from_slice(args);
-        full.push("--json");
-        let out = self.cli(&full, "").await;
-        assert!(out.status.success(), "client add failed: {}", out.stderr);
-        let v: serde_json::Value =
-            serde_json::from_str(out.stdout.trim()).expect("client add --json prints JSON");
-        v["client_secret"].as_str().map(str::to_string)
+        use gatehouse::cli::{ClientCommand, Command};
+        let argv = ["gatehouse", "client", "add"].iter().chain(args);
+        let cli = gatehouse::cli::Cli::try_parse_from(argv).expect("client add arguments");
+        let Some(Command::Client(ClientCommand::Add {
+            id,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+            grants,
+            scopes,
+            consent,
+            json: _,
+        })) = cli.command
+        else {
+            panic!("not a client add command: {args:?}");
+        };
+        let (_, secret) = self
+            .state
+            .accounts
+            .create_client(NewClientRequest {
+                client_id: id,
+                public,
+                redirect_uris,
+                post_logout_redirect_uris,
+                grants,
+                scopes,
+                consent,
+            })
+            .await
+            .expect("client add");
+        secret
+    }
+
+    /// Moves the server's clock forward by `secs` seconds.
+    pub fn advance(&self, secs: u64) {
+        assert!(self.clock.advance(std::time::Duration::from_secs(secs)));
     }
 
     /// `POST /api/token/` with a form body.

@@ -473,10 +473,12 @@ async fn jwks_keeps_retired_key_until_its_tokens_expire(backend: Backend) {
     let rows = app.keys_list().await;
     assert_eq!(with_state(&rows, "retired"), std::slice::from_ref(&retired));
 
+    // Its tokens (1 s) expire one second after retirement; the upkeep runs when time moves.
+    app.advance(1);
     let removed = app
-        .eventually(10, || async { !kids(&app.jwks().await).contains(&retired) })
+        .eventually(5, || async { !kids(&app.jwks().await).contains(&retired) })
         .await;
-    assert!(removed, "the retired key outlived its tokens by 10 s");
+    assert!(removed, "the retired key outlived its tokens");
     assert_eq!(app.jwks().await["keys"].as_array().unwrap().len(), 2);
     let gone_from_db = app
         .eventually(5, || async {
@@ -499,13 +501,19 @@ async fn scheduled_rotation_promotes_the_next_key_by_itself(backend: Backend) {
     let (first, second) = (only(&before, "current"), only(&before, "next"));
     let initial = BTreeSet::from([first.clone(), second.clone()]);
 
-    // A rotation generates a new next key, which the JWKS then lists.
+    // Not due before the interval is over.
+    app.advance(1);
+    app.state.keys.maintain_once().await.expect("upkeep");
+    assert!(
+        kids(&app.jwks().await).is_subset(&initial),
+        "rotated before the interval"
+    );
+    // Then a rotation generates a new next key, which the JWKS lists.
+    app.advance(1);
     let rotated = app
-        .eventually(20, || async {
-            !kids(&app.jwks().await).is_subset(&initial)
-        })
+        .eventually(5, || async { !kids(&app.jwks().await).is_subset(&initial) })
         .await;
-    assert!(rotated, "no scheduled rotation within 20 s");
+    assert!(rotated, "no scheduled rotation once the interval was over");
 
     let after = app.keys_list().await;
     let row = |kid: &str| after.iter().find(|r| r.kid == kid).cloned();

@@ -13,7 +13,7 @@ use openidconnect::{
 };
 
 use crate::both_backends;
-use crate::helpers::{free_port, spawn_app_with, Backend};
+use crate::helpers::{spawn_app, Backend};
 use crate::sso::hidden;
 
 const REDIRECT: &str = "http://localhost:9777/rp/callback";
@@ -32,16 +32,10 @@ fn location(resp: &reqwest::Response) -> String {
 }
 
 async fn relying_party_library_completes_the_code_flow(backend: Backend) {
-    let port = free_port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let Some(app) = spawn_app_with(backend, |a| {
-        a.bind = Some(format!("127.0.0.1:{port}"));
-        a.issuer = Some(issuer.clone());
-    })
-    .await
-    else {
+    let Some(app) = spawn_app(backend).await else {
         return;
     };
+    let issuer = app.settings.issuer.clone();
     assert_eq!(app.address, issuer);
     app.add_user("alice", "alice-password-1", false).await;
     app.add_client(&[

@@ -1,0 +1,179 @@
+//! Registered clients: creating, disabling, deleting, secret rotation, and checking a
+//! presented secret.
+
+use rand::RngCore;
+use subtle::ConstantTimeEq;
+
+use super::{AccountError, Accounts};
+use crate::db::repo::clients::Client;
+use crate::db::{repo, DbError};
+use crate::domain::{split_scope, valid_scope_token, ClientId, RedirectUri, GRANTS};
+use crate::keys::encryption::digest_hex;
+
+/// A client secret: 256 random bits, base64url. Shown once; stored as a SHA-256 digest.
+pub fn generate_client_secret() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Constant-time check of a presented secret against the stored digest.
+pub fn secret_matches(presented: &str, stored_digest: Option<&str>) -> bool {
+    let presented = digest_hex(presented);
+    match stored_digest {
+        Some(stored) => presented.as_bytes().ct_eq(stored.as_bytes()).into(),
+        None => false,
+    }
+}
+
+pub struct NewClientRequest {
+    pub client_id: String,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grants: Vec<String>,
+    pub scopes: Vec<String>,
+    pub consent: bool,
+}
+
+impl Accounts {
+    /// Registers a client; returns it and, for a confidential client, its secret (shown once).
+    pub async fn create_client(
+        &self,
+        req: NewClientRequest,
+    ) -> Result<(Client, Option<String>), AccountError> {
+        let id = ClientId::parse(&req.client_id).map_err(AccountError::Invalid)?;
+        let grants = if req.grants.is_empty() {
+            vec![
+                "authorization_code".to_string(),
+                "refresh_token".to_string(),
+            ]
+        } else {
+            req.grants
+        };
+        for g in &grants {
+            if !GRANTS.contains(&g.as_str()) {
+                return Err(AccountError::Invalid(format!(
+                    "unknown grant {g:?}; expected one of {}",
+                    GRANTS.join(", ")
+                )));
+            }
+        }
+        if req.public && grants.iter().any(|g| g == "client_credentials") {
+            return Err(AccountError::Invalid(
+                "a public client cannot use client_credentials".into(),
+            ));
+        }
+        for uri in req
+            .redirect_uris
+            .iter()
+            .chain(&req.post_logout_redirect_uris)
+        {
+            RedirectUri::parse(uri).map_err(|e| AccountError::Invalid(format!("{uri}: {e}")))?;
+        }
+        if grants.iter().any(|g| g == "authorization_code") && req.redirect_uris.is_empty() {
+            return Err(AccountError::Invalid(
+                "the authorization_code grant needs at least one --redirect-uri".into(),
+            ));
+        }
+        let scopes = if req.scopes.is_empty() {
+            split_scope("openid profile email offline_access")
+        } else {
+            split_scope(&req.scopes.join(" "))
+        };
+        if let Some(bad) = scopes.iter().find(|s| !valid_scope_token(s)) {
+            return Err(AccountError::Invalid(format!("invalid scope {bad:?}")));
+        }
+        let secret = (!req.public).then(generate_client_secret);
+        let client = Client {
+            client_id: id.as_str().to_string(),
+            secret_hash: secret.as_deref().map(digest_hex),
+            public: req.public,
+            redirect_uris: req.redirect_uris,
+            post_logout_redirect_uris: req.post_logout_redirect_uris,
+            grants,
+            scopes,
+            consent: req.consent,
+            disabled: false,
+            created_at: self.clock.now(),
+        };
+        let stored = client.clone();
+        self.db
+            .write(move |conn| {
+                repo::clients::insert(conn, &stored).map_err(|e| match e {
+                    DbError::Conflict => {
+                        AccountError::Exists(format!("client {}", stored.client_id))
+                    }
+                    other => other.into(),
+                })
+            })
+            .await?;
+        Ok((client, secret))
+    }
+
+    pub async fn find_client(&self, id: &str) -> Result<Client, AccountError> {
+        if ClientId::parse(id).is_err() {
+            return Err(AccountError::NotFound(format!("client {id:?}")));
+        }
+        let key = id.to_string();
+        self.db
+            .run(move |conn| repo::clients::find(conn, &key))
+            .await?
+            .ok_or_else(|| AccountError::NotFound(format!("client {id}")))
+    }
+
+    pub async fn list_clients(&self) -> Result<Vec<Client>, AccountError> {
+        Ok(self.db.run(repo::clients::list).await?)
+    }
+
+    pub async fn set_client_disabled(
+        &self,
+        id: &str,
+        disabled: bool,
+    ) -> Result<Client, AccountError> {
+        self.find_client(id).await?;
+        let key = id.to_string();
+        let now = self.clock.now();
+        self.db
+            .write(move |conn| {
+                repo::clients::set_disabled(conn, &key, disabled)?;
+                if disabled {
+                    repo::refresh::revoke_client_families(conn, &key, "client disabled", now)?;
+                }
+                Ok::<_, DbError>(())
+            })
+            .await?;
+        self.find_client(id).await
+    }
+
+    pub async fn delete_client(&self, id: &str) -> Result<(), AccountError> {
+        if id == "simplejwt" {
+            return Err(AccountError::Invalid(
+                "the built-in simplejwt client cannot be deleted; disable it instead".into(),
+            ));
+        }
+        self.find_client(id).await?;
+        let key = id.to_string();
+        self.db
+            .write(move |conn| repo::clients::delete(conn, &key))
+            .await?;
+        Ok(())
+    }
+
+    /// A new secret for a confidential client; the old one stops working at once.
+    pub async fn rotate_client_secret(&self, id: &str) -> Result<String, AccountError> {
+        let client = self.find_client(id).await?;
+        if client.public {
+            return Err(AccountError::Invalid(format!(
+                "client {id} is public and has no secret"
+            )));
+        }
+        let secret = generate_client_secret();
+        let (key, digest) = (id.to_string(), digest_hex(&secret));
+        self.db
+            .write(move |conn| repo::clients::set_secret_hash(conn, &key, &digest))
+            .await?;
+        Ok(secret)
+    }
+}

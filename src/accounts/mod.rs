@@ -1,0 +1,216 @@
+//! Users and clients as the CLI, the admin API and the token endpoints see them: creating,
+//! disabling, deleting, password checks. Knows nothing of HTTP.
+
+pub mod clients;
+
+use crate::clock::Clock;
+use crate::db::repo::users::{NewUser, User};
+use crate::db::{repo, Db, DbError};
+use crate::domain::Username;
+use crate::passwords::{HashError, Hasher, Password};
+
+pub use clients::{generate_client_secret, secret_matches, NewClientRequest};
+
+/// What account use cases need: the pool, the password hasher and the clock.
+#[derive(Clone)]
+pub struct Accounts {
+    pub db: Db,
+    pub hasher: Hasher,
+    pub clock: Clock,
+}
+
+/// Longest password accepted; longer input is refused before any hashing.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+pub fn check_password_rules(password: &str) -> Result<(), AccountError> {
+    if password.is_empty() {
+        return Err(AccountError::Invalid("password may not be empty".into()));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AccountError::Invalid(format!(
+            "password is longer than {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+pub struct NewUserRequest {
+    pub username: String,
+    pub email: Option<String>,
+    pub password: Password,
+    pub is_admin: bool,
+}
+
+/// Why a password login failed; callers answer the same for every reason.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("invalid credentials")]
+    BadCredentials,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+impl Accounts {
+    pub fn new(db: Db, hasher: Hasher, clock: Clock) -> Accounts {
+        Accounts { db, hasher, clock }
+    }
+
+    pub async fn create_user(&self, req: NewUserRequest) -> Result<User, AccountError> {
+        let username = Username::parse(&req.username).map_err(AccountError::Invalid)?;
+        if let Some(email) = &req.email {
+            // Control characters, NUL among them (PostgreSQL refuses it in text), are no address.
+            if email.len() > 254
+                || !email.contains('@')
+                || email.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(AccountError::Invalid("email is not a valid address".into()));
+            }
+        }
+        check_password_rules(req.password.expose())?;
+        let hash = self.hasher.hash(req.password).await?;
+        let now = self.clock.now();
+        self.db
+            .write(move |conn| {
+                let new = NewUser {
+                    username: username.as_str(),
+                    email: req.email.as_deref(),
+                    password_hash: &hash,
+                    is_admin: req.is_admin,
+                    legacy_id: None,
+                };
+                let id = repo::users::insert(conn, new, now).map_err(|e| match e {
+                    DbError::Conflict => AccountError::Exists(format!("user {username}")),
+                    other => other.into(),
+                })?;
+                repo::users::find_by_id(conn, &id)?
+                    .ok_or_else(|| AccountError::NotFound(username.to_string()))
+            })
+            .await
+    }
+
+    pub async fn find_user(&self, username: &str) -> Result<User, AccountError> {
+        // Only a well-formed name reaches the database (PostgreSQL refuses a NUL byte in
+        // text): every stored name is one.
+        if Username::parse(username).is_err() {
+            return Err(AccountError::NotFound(format!("user {username:?}")));
+        }
+        let name = username.to_string();
+        self.db
+            .run(move |conn| repo::users::find_by_username(conn, &name))
+            .await?
+            .ok_or_else(|| AccountError::NotFound(format!("user {username}")))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>, AccountError> {
+        Ok(self.db.run(repo::users::list).await?)
+    }
+
+    /// Disabling a user ends their refresh families and their sessions.
+    pub async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<User, AccountError> {
+        let user = self.find_user(username).await?;
+        let id = user.id.clone();
+        let now = self.clock.now();
+        self.db
+            .write(move |conn| {
+                repo::users::set_disabled(conn, &id, disabled, now)?;
+                if disabled {
+                    repo::refresh::revoke_user_families(conn, &id, "user disabled", now)?;
+                    repo::sessions::end_user_sessions(conn, &id, now)?;
+                }
+                Ok::<_, AccountError>(())
+            })
+            .await?;
+        self.find_user(username).await
+    }
+
+    pub async fn delete_user(&self, username: &str) -> Result<(), AccountError> {
+        let user = self.find_user(username).await?;
+        self.db
+            .write(move |conn| repo::users::delete(conn, &user.id))
+            .await?;
+        Ok(())
+    }
+
+    /// A new password ends every refresh family of the user.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: Password,
+    ) -> Result<(), AccountError> {
+        check_password_rules(password.expose())?;
+        let user = self.find_user(username).await?;
+        let hash = self.hasher.hash(password).await?;
+        let now = self.clock.now();
+        self.db
+            .write(move |conn| {
+                repo::users::set_password_hash(conn, &user.id, &hash, now)?;
+                repo::refresh::revoke_user_families(conn, &user.id, "password changed", now)?;
+                Ok::<_, DbError>(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Checks a username and password. An unknown, disabled or malformed user costs one
+    /// hash like a wrong password and fails the same way.
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: Password,
+    ) -> Result<User, LoginError> {
+        let user = match Username::parse(username) {
+            Ok(name) => {
+                self.db
+                    .run(move |conn| repo::users::find_by_username(conn, name.as_str()))
+                    .await?
+            }
+            Err(_) => None,
+        };
+        let pw = password.clone();
+        let verified = self
+            .hasher
+            .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+            .await?;
+        let user = match user {
+            Some(u) if verified.ok && !u.disabled => u,
+            _ => return Err(LoginError::BadCredentials),
+        };
+        if verified.needs_rehash {
+            // Upgrade old parameters now that we hold the password; a failure only logs.
+            let (accounts, id) = (self.clone(), user.id.clone());
+            tokio::spawn(async move {
+                if let Ok(hash) = accounts.hasher.hash(pw).await {
+                    let now = accounts.clock.now();
+                    if let Err(e) = accounts
+                        .db
+                        .write(move |conn| repo::users::set_password_hash(conn, &id, &hash, now))
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not store the upgraded password hash");
+                    }
+                }
+            });
+        }
+        Ok(user)
+    }
+}
