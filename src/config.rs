@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::accounts::login_guard::LoginLimits;
 use crate::db::DatabaseUrl;
-use crate::http::client_addr::TrustedProxies;
+use crate::domain::{parse_duration, SecretString, TrustedProxies};
 
 macro_rules! settings_args {
     ($( $field:ident : $flag:literal, $env:literal, $default:expr, $help:literal; )*) => {
         /// Every setting, as a global flag with its `GATEHOUSE_*` variable.
-        #[derive(clap::Args, Debug, Default, Clone)]
+        #[derive(clap::Args, Default, Clone)]
         pub struct SettingsArgs {
             /// TOML file with settings (keys are the setting names, lower or upper case).
             #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
@@ -23,6 +24,23 @@ macro_rules! settings_args {
                 #[arg(long = $flag, global = true, env = $env, hide_env_values = true)]
                 pub $field: Option<String>,
             )*
+        }
+
+        impl std::fmt::Debug for SettingsArgs {
+            // The master keys and a database URL (which may carry a password) never print.
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut d = f.debug_struct("SettingsArgs");
+                d.field("config", &self.config);
+                $(
+                    let name = stringify!($field);
+                    let secret = matches!(name, "master_key" | "master_key_previous" | "database_url");
+                    match &self.$field {
+                        Some(_) if secret => d.field(name, &"[REDACTED]"),
+                        value => d.field(name, value),
+                    };
+                )*
+                d.finish()
+            }
         }
 
         impl SettingsArgs {
@@ -78,8 +96,8 @@ pub struct Settings {
     pub issuer: String,
     pub database_url: DatabaseUrl,
     pub master_key_file: PathBuf,
-    pub master_key: Option<String>,
-    pub master_key_previous: Option<String>,
+    pub master_key: Option<SecretString>,
+    pub master_key_previous: Option<SecretString>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub id_token_ttl: Duration,
@@ -100,7 +118,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub workers: usize,
     /// Failed logins allowed per username, then per client address.
-    pub login_throttle: (crate::sso::throttle::Limit, crate::sso::throttle::Limit),
+    pub login_throttle: LoginLimits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,19 +182,8 @@ impl Settings {
             Some("text") | None => LogFormat::Text,
             Some(other) => anyhow::bail!("setting log_format: {other:?} is neither text nor json"),
         };
-        let throttle_text = get("login_throttle").unwrap_or_default();
-        let limits = throttle_text
-            .split(',')
-            .map(|s| crate::sso::throttle::Limit::parse(s.trim()))
-            .collect::<Result<Vec<_>, _>>()
+        let login_throttle = LoginLimits::parse(&get("login_throttle").unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("setting login_throttle: {e}"))?;
-        let login_throttle = match limits.as_slice() {
-            [user] => (*user, *user),
-            [user, addr] => (*user, *addr),
-            _ => anyhow::bail!(
-                "setting login_throttle: give N/window for the username, then for the address"
-            ),
-        };
         let settings = Settings {
             login_throttle,
             default_audience: get("default_audience").unwrap_or_else(|| issuer.clone()),
@@ -184,8 +191,12 @@ impl Settings {
             bind,
             database_url,
             master_key_file: PathBuf::from(get("master_key_file").unwrap_or_default()),
-            master_key: get("master_key").filter(|s| !s.is_empty()),
-            master_key_previous: get("master_key_previous").filter(|s| !s.is_empty()),
+            master_key: get("master_key")
+                .filter(|s| !s.is_empty())
+                .map(SecretString::new),
+            master_key_previous: get("master_key_previous")
+                .filter(|s| !s.is_empty())
+                .map(SecretString::new),
             access_ttl: dur("access_ttl")?,
             refresh_ttl: dur("refresh_ttl")?,
             id_token_ttl: dur("id_token_ttl")?,
@@ -256,47 +267,9 @@ fn read_toml(path: &std::path::Path) -> anyhow::Result<BTreeMap<String, String>>
     Ok(out)
 }
 
-/// Parses `30s`, `5m`, `24h`, `30d`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 30s, 5m, 24h or 30d"))?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => {
-            return Err(format!(
-                "{text:?} is not a duration like 30s, 5m, 24h or 30d"
-            ))
-        }
-    };
-    n.checked_mul(mult)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("{text:?} is too long"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_in_every_unit() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(2_592_000)));
-        assert_eq!(parse_duration("42"), Ok(Duration::from_secs(42)));
-        assert!(parse_duration("5 weeks").is_err());
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("-5s").is_err());
-    }
 
     #[test]
     fn flags_win_over_file_and_defaults() {
@@ -318,5 +291,25 @@ mod tests {
         assert_eq!(s.key_size, 3072);
         assert_eq!(s.issuer, "http://127.0.0.1:8080");
         assert_eq!(s.default_audience, s.issuer);
+    }
+
+    #[test]
+    fn a_debug_print_of_the_settings_never_shows_the_master_keys() {
+        let key = "c2VjcmV0IG1hc3RlciBrZXkgb2YgMzIgYnl0ZXMhISE=";
+        let old = "b2xkIG1hc3RlciBrZXkgb2YgMzIgYnl0ZXMhISEhISE=";
+        let args = SettingsArgs {
+            master_key: Some(key.into()),
+            master_key_previous: Some(old.into()),
+            database_url: Some("postgres://u:db-password@h/d".into()),
+            ..Default::default()
+        };
+        let settings = Settings::from_args(&args).unwrap();
+        for shown in [format!("{settings:?}"), format!("{args:?}")] {
+            for secret in [key, old, "db-password"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("[REDACTED]"), "{shown}");
+        }
+        assert_eq!(settings.master_key.as_ref().map(|k| k.expose()), Some(key));
     }
 }

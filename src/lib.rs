@@ -7,6 +7,8 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod error;
+pub mod grants;
 pub mod http;
 pub mod keys;
 pub mod metrics;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 
+use crate::accounts::login_guard::LoginGuard;
 use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -15,7 +16,9 @@ use crate::keys::encryption::{self, MasterKey, MasterKeys};
 use crate::keys::manager::{KeyPolicy, Keys};
 use crate::keys::store::KeyStore;
 use crate::passwords::Hasher;
+use crate::sso::Sso;
 use crate::state::AppState;
+use crate::tokens::{TokenPolicy, Tokens};
 
 /// Opens the pool and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
@@ -41,12 +44,12 @@ const CHECK_PLAINTEXT: &[u8] = b"gatehouse master key check";
 pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<MasterKeys> {
     let sealed_keys = db.run(repo::keys::count).await?;
     let current = match &settings.master_key {
-        Some(b64) => MasterKey::from_base64(b64)
+        Some(b64) => MasterKey::from_base64(b64.expose())
             .map_err(|_| anyhow::anyhow!("GATEHOUSE_MASTER_KEY is not 32 bytes of base64"))?,
         None => encryption::read_or_create_file(&settings.master_key_file, sealed_keys == 0)?,
     };
     let previous = match &settings.master_key_previous {
-        Some(b64) => Some(MasterKey::from_base64(b64).map_err(|_| {
+        Some(b64) => Some(MasterKey::from_base64(b64.expose()).map_err(|_| {
             anyhow::anyhow!("GATEHOUSE_MASTER_KEY_PREVIOUS is not 32 bytes of base64")
         })?),
         None => None,
@@ -135,14 +138,28 @@ impl Application {
         tokio::spawn(purge_expired(db.clone(), settings.clone(), clock.clone()));
 
         let port = listener.local_addr()?.port();
+        let accounts = Accounts::new(db.clone(), hasher, clock.clone());
+        let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),
+            guard: LoginGuard {
+                accounts: accounts.clone(),
+                limits: settings.login_throttle,
+                metrics: metrics.clone(),
+            },
+            accounts,
+            tokens: Tokens {
+                db: db.clone(),
+                keys: keys.store.clone(),
+                policy: Arc::new(TokenPolicy::from_settings(&settings)),
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+            },
+            sso: Sso::new(db.clone(), clock.clone(), &settings),
             settings: settings.clone(),
-            accounts: Accounts::new(db.clone(), hasher.clone(), clock.clone()),
             db,
             keys,
-            hasher,
-            metrics: Arc::new(crate::metrics::Metrics::new()?),
+            metrics,
             clock,
         };
         let app_state = web::Data::new(state.clone());
@@ -150,7 +167,7 @@ impl Application {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-                .wrap(middleware::from_fn(crate::telemetry::log_request))
+                .wrap(middleware::from_fn(crate::http::middleware::log_request))
                 .configure(crate::http::routes)
                 .default_service(web::to(not_found))
         })

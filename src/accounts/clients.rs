@@ -5,9 +5,10 @@ use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 use super::{AccountError, Accounts};
-use crate::db::repo::clients::Client;
+pub use crate::db::repo::clients::Client;
 use crate::db::{repo, DbError};
 use crate::domain::{split_scope, valid_scope_token, ClientId, RedirectUri, GRANTS};
+use crate::error::Internal;
 use crate::keys::encryption::digest_hex;
 
 /// A client secret: 256 random bits, base64url. Shown once; stored as a SHA-256 digest.
@@ -175,5 +176,46 @@ impl Accounts {
             .write(move |conn| repo::clients::set_secret_hash(conn, &key, &digest))
             .await?;
         Ok(secret)
+    }
+}
+
+/// Why a client is not authenticated: one answer for an unknown client, a wrong secret and
+/// a disabled client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    #[error("client authentication failed")]
+    Failed,
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl Accounts {
+    /// A confidential client with its secret, or a public client by id alone (RFC 6749
+    /// §2.3.1). An unknown client costs the same digest work as a wrong secret.
+    pub async fn authenticate_client(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+    ) -> Result<Client, ClientAuthError> {
+        // Only a well-formed id reaches the database (PostgreSQL refuses a NUL byte in text).
+        if ClientId::parse(client_id).is_err() {
+            return Err(ClientAuthError::Failed);
+        }
+        let lookup = client_id.to_string();
+        let client = self
+            .db
+            .run(move |conn| repo::clients::find(conn, &lookup))
+            .await
+            .map_err(Internal::from)?;
+        let authenticated = match (&client, secret) {
+            (Some(c), Some(s)) => !c.public && secret_matches(s, c.secret_hash.as_deref()),
+            (Some(c), None) => c.public,
+            (None, Some(s)) => secret_matches(s, None),
+            (None, None) => false,
+        };
+        match client {
+            Some(c) if authenticated && !c.disabled => Ok(c),
+            _ => Err(ClientAuthError::Failed),
+        }
     }
 }

@@ -2,9 +2,11 @@
 //! disabling, deleting, password checks. Knows nothing of HTTP.
 
 pub mod clients;
+pub mod login_guard;
 
 use crate::clock::Clock;
-use crate::db::repo::users::{NewUser, User};
+use crate::db::repo::users::NewUser;
+pub use crate::db::repo::users::User;
 use crate::db::{repo, Db, DbError};
 use crate::domain::Username;
 use crate::passwords::{HashError, Hasher, Password};

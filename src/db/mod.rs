@@ -154,8 +154,20 @@ impl DbError {
             | Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => {
                 DbError::Unavailable(e.to_string())
             }
+            // SQLITE_BUSY after `busy_timeout`: another process holds the write lock (diesel
+            // reports SQLite's own message, not the code). Trying again later helps: a 503.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if info.message().starts_with("database is locked") =>
+            {
+                DbError::Unavailable(e.to_string())
+            }
             other => DbError::Query(other),
         }
+    }
+
+    /// The database cannot be reached or used now; the request may be retried later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, DbError::Unavailable(_))
     }
 }
 

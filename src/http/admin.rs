@@ -6,10 +6,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::bearer;
 use super::body;
 use super::error::ApiError;
-use crate::accounts::{AccountError, NewClientRequest, NewUserRequest};
+use super::userinfo::bearer_token;
+use crate::accounts::{NewClientRequest, NewUserRequest};
 use crate::keys::rotation::RotationKind;
 use crate::passwords::Password;
 use crate::state::AppState;
@@ -49,42 +49,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-impl From<AccountError> for ApiError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::Invalid(m) => ApiError::bad_request(m),
-            AccountError::Exists(m) => ApiError::conflict(format!("{m} already exists")),
-            AccountError::NotFound(m) => ApiError::not_found(format!("{m} not found")),
-            AccountError::Db(db) => db.into(),
-            AccountError::Hash(h) => h.into(),
-        }
-    }
-}
-
 /// 401 without a valid token; 403 for a valid token without admin rights.
 async fn require_admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
-    let auth = bearer::authenticate(state, bearer::header_token(req)).await?;
-    let is_admin = auth.user.as_ref().is_some_and(|u| u.is_admin);
-    if !auth.has_scope("admin") || !is_admin {
-        return Err(ApiError::insufficient_scope(
-            "an admin user's token with scope admin is required",
-        ));
-    }
-    Ok(())
+    let auth = state.tokens.authenticate(bearer_token(req)).await?;
+    Ok(auth.require_admin()?)
 }
 
 async fn json_body<T: for<'de> Deserialize<'de>>(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<T, ApiError> {
-    let bytes = body::read(req, payload).await.map_err(|e| match e {
-        body::BodyError::TooLarge => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            e.to_string(),
-        ),
-        other => ApiError::bad_request(other.to_string()),
-    })?;
+    let bytes = body::read(req, payload).await?;
     if bytes.is_empty() {
         return serde_json::from_str("{}").map_err(|e| ApiError::bad_request(e.to_string()));
     }
@@ -95,7 +70,7 @@ async fn json_body<T: for<'de> Deserialize<'de>>(
             "Content-Type must be application/json",
         ));
     }
-    body::parse(req, &bytes, false).map_err(|e| ApiError::bad_request(e.to_string()))
+    Ok(body::parse(req, &bytes, false)?)
 }
 
 async fn list_keys(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -7,38 +7,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::domain::{canonical_ip as canonical, TrustedProxies};
 use actix_web::http::header::HeaderMap;
 use actix_web::HttpRequest;
-use ipnet::IpNet;
-
-/// Configured proxies (`GATEHOUSE_TRUSTED_PROXIES`): addresses and CIDR ranges.
-#[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
-
-impl TrustedProxies {
-    /// Parses `10.0.0.0/8, 127.0.0.1, ::1`; an empty string trusts nobody.
-    pub fn parse(list: &str) -> Result<TrustedProxies, String> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| format!("{s:?} is not an IP address or CIDR range"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(TrustedProxies)
-    }
-
-    pub fn trusts(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        self.0.iter().any(|net| net.contains(&ip))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 pub fn client_addr(req: &HttpRequest, trusted: &TrustedProxies) -> String {
     match req.peer_addr() {
@@ -115,13 +86,6 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 }
 
 /// `::ffff:10.0.0.1` and `10.0.0.1` are one client (a dual-stack listener reports the former).
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

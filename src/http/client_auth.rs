@@ -8,13 +8,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::error::OAuthError;
-use crate::accounts::secret_matches;
-use crate::db::repo;
-use crate::db::repo::clients::Client;
-use crate::domain::ClientId;
+use crate::accounts::clients::Client;
 use crate::state::AppState;
 
-/// Identifies and authenticates the calling client.
+/// Reads the client's credentials from the header or the form and authenticates them.
 pub async fn authenticate(
     state: &AppState,
     req: &HttpRequest,
@@ -38,26 +35,11 @@ pub async fn authenticate(
         (None, Some(id), secret) => (id.to_string(), secret.map(str::to_string)),
         (None, None, _) => return Err(OAuthError::invalid_client(false)),
     };
-    // Only a well-formed id reaches the database (PostgreSQL refuses a NUL byte in text).
-    if ClientId::parse(&client_id).is_err() {
-        return Err(OAuthError::invalid_client(via_basic));
-    }
-    let lookup = client_id.clone();
-    let client = state
-        .db
-        .run(move |conn| repo::clients::find(conn, &lookup))
-        .await?;
-    let authenticated = match (&client, secret.as_deref()) {
-        (Some(c), Some(s)) => !c.public && secret_matches(s, c.secret_hash.as_deref()),
-        (Some(c), None) => c.public,
-        // Unknown client: do the same digest work, then fail.
-        (None, Some(s)) => secret_matches(s, None),
-        (None, None) => false,
-    };
-    match client {
-        Some(c) if authenticated && !c.disabled => Ok(c),
-        _ => Err(OAuthError::invalid_client(via_basic)),
-    }
+    state
+        .accounts
+        .authenticate_client(&client_id, secret.as_deref())
+        .await
+        .map_err(|e| OAuthError::client_auth(e, via_basic))
 }
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))`.

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::state::AppState;
 
-pub fn document(issuer: &str) -> web::Bytes {
+pub fn document(issuer: &str) -> bytes::Bytes {
     let doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -34,7 +34,7 @@ pub fn document(issuer: &str) -> web::Bytes {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
     });
-    web::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
+    bytes::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
 }
 
 pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {

@@ -1,14 +1,13 @@
-//! The HTTP surface: handlers parse, call the domain, and shape the reply.
+//! The HTTP surface: handlers parse the request, call one use case, and shape the reply.
 
 pub mod admin;
-pub mod bearer;
 pub mod body;
 pub mod client_addr;
 pub mod client_auth;
-pub mod code_grant;
 pub mod discovery;
 pub mod error;
 pub mod health;
+pub mod middleware;
 pub mod oauth;
 pub mod pages;
 pub mod simplejwt;

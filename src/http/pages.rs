@@ -1,9 +1,8 @@
-//! Server-rendered pages (askama): their security headers, the CSRF cookie, and the HTML
-//! error surface of the browser endpoints.
+//! Server-rendered pages (askama): their security headers and the CSRF cookie.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
 use subtle::ConstantTimeEq;
 
@@ -104,48 +103,5 @@ pub fn csrf_valid(req: &HttpRequest, submitted: Option<&str>) -> bool {
             cookie.value().as_bytes().ct_eq(form.as_bytes()).into()
         }
         _ => false,
-    }
-}
-
-/// A browser endpoint's failure: an HTML page, never a redirect.
-#[derive(Debug, thiserror::Error)]
-pub enum PageError {
-    #[error("{1}")]
-    Client(StatusCode, String),
-    #[error(transparent)]
-    Internal(#[from] super::error::Internal),
-}
-
-impl PageError {
-    pub fn bad_request(m: impl Into<String>) -> Self {
-        PageError::Client(StatusCode::BAD_REQUEST, m.into())
-    }
-}
-
-impl From<crate::db::DbError> for PageError {
-    fn from(e: crate::db::DbError) -> Self {
-        PageError::Internal(e.into())
-    }
-}
-
-impl ResponseError for PageError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            PageError::Client(s, _) => *s,
-            PageError::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            PageError::Client(status, msg) => message(*status, "Something is not right", msg),
-            PageError::Internal(e) => {
-                tracing::error!(error = %e, "page failed");
-                message(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Please try again",
-                    "The sign-in service is temporarily unavailable.",
-                )
-            }
-        }
     }
 }

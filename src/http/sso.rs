@@ -1,4 +1,6 @@
-//! Browser endpoints of single sign-on: `/authorize`, `/login`, `/consent`, `/logout`.
+//! Browser endpoints of single sign-on: `/authorize`, `/login`, `/consent`, `/logout`. Each
+//! parses the request, calls one [`crate::sso::Sso`] use case, and turns its outcome into a
+//! redirect or a page.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
@@ -7,14 +9,14 @@ use serde::Deserialize;
 
 use super::body;
 use super::client_addr::client_addr;
-use super::error::with_retry_after;
-use super::pages::{self, csrf_token, csrf_valid, ConsentPage, LoginPage, LogoutPage, PageError};
+use super::error::{with_retry_after, PageError};
+use super::pages::{self, csrf_token, csrf_valid, ConsentPage, LoginPage, LogoutPage};
 use crate::accounts;
-use crate::db::repo;
 use crate::passwords::Password;
-use crate::sso::authorize::{self, AuthParams, AuthRequest, Prompt, Rejection};
-use crate::sso::throttle::{self, GuardedLoginError};
-use crate::sso::{code, session};
+use crate::sso::authorize::{self, AuthParams, Rejection};
+use crate::sso::flow::{Authorization, ConsentOutcome};
+use crate::sso::logout::{Logout, LogoutRequest};
+use crate::sso::session;
 use crate::state::AppState;
 
 fn secure(state: &AppState) -> bool {
@@ -31,6 +33,16 @@ fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<
         .finish()
 }
 
+fn clear_session_cookie(state: &AppState) -> Cookie<'static> {
+    let mut c = session_cookie(state, String::new(), 0);
+    c.make_removal();
+    c
+}
+
+fn session_of(req: &HttpRequest) -> Option<String> {
+    req.cookie(session::COOKIE).map(|c| c.value().to_string())
+}
+
 fn found(location: &str) -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, location))
@@ -45,20 +57,10 @@ fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     b
 }
 
-fn parse_query(query: &str) -> Result<AuthParams, PageError> {
-    serde_urlencoded::from_str(query)
-        .map_err(|_| PageError::bad_request("The authorization request is malformed."))
-}
-
-/// The query of `/authorize` to come back to after login or consent, minus the prompt that
-/// sent us away (so a fresh login is not asked for again).
-fn return_to(params: &AuthParams) -> String {
-    let mut p = params.clone();
-    p.prompt = None;
-    format!(
-        "/authorize?{}",
-        serde_urlencoded::to_string(&p).unwrap_or_default()
-    )
+/// The login page, to come back to `return_to` afterwards.
+fn to_login(return_to: &str) -> HttpResponse {
+    let query = serde_urlencoded::to_string([("return_to", return_to)]).unwrap_or_default();
+    found(&format!("/login?{query}"))
 }
 
 fn reject(state: &AppState, r: Rejection) -> HttpResponse {
@@ -73,33 +75,28 @@ fn reject(state: &AppState, r: Rejection) -> HttpResponse {
             error,
             description,
             state: st,
-        } => {
-            let mut params = vec![
-                ("error", error),
-                ("error_description", description.as_str()),
-            ];
-            if let Some(s) = st.as_deref() {
-                params.push(("state", s));
-            }
-            params.push(("iss", state.settings.issuer.as_str()));
-            found(&authorize::redirect_with(&redirect_uri, &params))
-        }
+        } => found(&authorize::error_redirect(
+            &redirect_uri,
+            error,
+            &description,
+            st.as_deref(),
+            &state.settings.issuer,
+        )),
     }
 }
 
-async fn validated(
+/// A page with the CSRF cookie set when the browser had none.
+fn page_with_csrf(
+    req: &HttpRequest,
     state: &AppState,
-    params: &AuthParams,
-) -> Result<Result<AuthRequest, Rejection>, PageError> {
-    let id = match authorize::client_id(params) {
-        Ok(id) => id.to_string(),
-        Err(r) => return Ok(Err(r)),
-    };
-    let client = state
-        .db
-        .run(move |conn| repo::clients::find(conn, &id))
-        .await?;
-    Ok(authorize::validate(params, client))
+    render: impl FnOnce(&str) -> HttpResponse,
+) -> HttpResponse {
+    let (csrf, set) = csrf_token(req, secure(state));
+    let mut resp = render(&csrf);
+    if let Some(c) = set {
+        let _ = resp.add_cookie(&c);
+    }
+    resp
 }
 
 /// `GET /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2).
@@ -107,107 +104,31 @@ pub async fn authorize(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
-    let params = parse_query(req.query_string())?;
-    let auth = match validated(&state, &params).await? {
-        Ok(a) => a,
-        Err(r) => return Ok(reject(&state, r)),
-    };
-    let now = state.clock.now();
-    let cookie = req.cookie(session::COOKIE).map(|c| c.value().to_string());
-    let live = match cookie {
-        Some(c) => session::find(&state.db, &c, now).await?,
-        None => None,
-    };
-    let too_old = |auth_time: i64| auth.max_age.is_some_and(|m| now - auth_time > m);
-    let redirect_error = |error: &'static str, description: &str| Rejection::Redirect {
-        redirect_uri: auth.redirect_uri.clone(),
-        error,
-        description: description.into(),
-        state: auth.state.clone(),
-    };
-    let (sess, user) = match live {
-        Some((s, u)) if auth.prompt != Prompt::Login && !too_old(s.auth_time) => (s, u),
-        _ if auth.prompt == Prompt::None => {
-            return Ok(reject(
-                &state,
-                redirect_error("login_required", "the user is not signed in"),
-            ))
-        }
-        _ => {
-            let target = format!(
-                "/login?{}",
-                serde_urlencoded::to_string([("return_to", return_to(&params))])
-                    .unwrap_or_default()
-            );
-            return Ok(found(&target));
-        }
-    };
-    if auth.client.consent {
-        let (uid, cid) = (user.id.clone(), auth.client.client_id.clone());
-        let granted = state
-            .db
-            .run(move |conn| repo::sessions::find_consent(conn, &uid, &cid))
-            .await?;
-        let granted: Vec<String> = granted
-            .map(|g| crate::domain::split_scope(&g))
-            .unwrap_or_default();
-        let covered = auth.scopes.iter().all(|s| granted.contains(s));
-        if !covered || auth.prompt == Prompt::Consent {
-            if auth.prompt == Prompt::None {
-                return Ok(reject(
-                    &state,
-                    redirect_error("consent_required", "the user has not consented"),
-                ));
-            }
-            let (csrf, set) = csrf_token(&req, secure(&state));
-            let back = return_to(&params);
-            let page = ConsentPage {
-                csrf: &csrf,
-                return_to: &back,
-                client_id: &auth.client.client_id,
-                username: &user.username,
-                scopes: &auth.scopes,
-            };
-            let mut resp = pages::render(StatusCode::OK, &page);
-            if let Some(c) = set {
-                let _ = resp.add_cookie(&c);
-            }
-            return Ok(resp);
-        }
-    }
-    let ttl = state.settings.code_ttl.as_secs() as i64;
-    let code = code::issue(
-        &state.db,
-        &auth,
-        &user.id,
-        &sess.sid,
-        sess.auth_time,
-        ttl,
-        now,
+    let params: AuthParams = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| PageError::bad_request("The authorization request is malformed."))?;
+    let cookie = session_of(&req);
+    Ok(
+        match state.sso.authorize(&params, cookie.as_deref()).await? {
+            Authorization::Rejected(r) => reject(&state, r),
+            Authorization::SignIn { return_to } => to_login(&return_to),
+            Authorization::Issued { redirect } => found(&redirect),
+            Authorization::Consent {
+                return_to,
+                client_id,
+                username,
+                scopes,
+            } => page_with_csrf(&req, &state, |csrf| {
+                let page = ConsentPage {
+                    csrf,
+                    return_to: &return_to,
+                    client_id: &client_id,
+                    username: &username,
+                    scopes: &scopes,
+                };
+                pages::render(StatusCode::OK, &page)
+            }),
+        },
     )
-    .await?;
-    let mut out = vec![("code", code.as_str())];
-    if let Some(s) = auth.state.as_deref() {
-        out.push(("state", s));
-    }
-    out.push(("iss", state.settings.issuer.as_str()));
-    Ok(found(&authorize::redirect_with(&auth.redirect_uri, &out)))
-}
-
-/// Only a relative `/authorize?…` may be returned to: never an open redirect.
-fn safe_return_to(value: Option<&str>) -> &str {
-    match value {
-        Some(v) if v.starts_with("/authorize?") && !v.contains(['\\', '\r', '\n']) => v,
-        _ => "",
-    }
-}
-
-fn client_of(return_to: &str) -> Option<String> {
-    let query = return_to.strip_prefix("/authorize?")?;
-    parse_query(query)
-        .ok()?
-        .client_id
-        .filter(|c| c.len() <= 100)
 }
 
 /// A posted form of the pages, at most 64 KiB; `what` names it in the error page.
@@ -216,9 +137,7 @@ async fn read_form<T: serde::de::DeserializeOwned>(
     payload: web::Payload,
     what: &str,
 ) -> Result<T, PageError> {
-    let bytes = body::read(req, payload)
-        .await
-        .map_err(|e| PageError::Client(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?;
+    let bytes = body::read(req, payload).await?;
     serde_urlencoded::from_bytes(&bytes)
         .map_err(|_| PageError::bad_request(format!("The {what} form is malformed.")))
 }
@@ -232,7 +151,7 @@ struct LoginQuery {
 pub async fn login_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let q: LoginQuery =
         serde_urlencoded::from_str(req.query_string()).unwrap_or(LoginQuery { return_to: None });
-    let back = safe_return_to(q.return_to.as_deref()).to_string();
+    let back = authorize::safe_return_to(q.return_to.as_deref()).to_string();
     login_form(&state, &req, StatusCode::OK, &back, None, "")
 }
 
@@ -244,20 +163,19 @@ fn login_form(
     error: Option<&str>,
     username: &str,
 ) -> HttpResponse {
-    let (csrf, set) = csrf_token(req, secure(state));
-    let client = client_of(back);
-    let page = LoginPage {
-        csrf: &csrf,
-        return_to: back,
-        client_id: client.as_deref(),
-        error,
-        username,
-    };
-    let mut resp = pages::render(status, &page);
-    if let Some(c) = set {
-        let _ = resp.add_cookie(&c);
-    }
-    resp
+    let client = authorize::params_of_return_to(back)
+        .and_then(|p| p.client_id)
+        .filter(|c| c.len() <= 100);
+    page_with_csrf(req, state, |csrf| {
+        let page = LoginPage {
+            csrf,
+            return_to: back,
+            client_id: client.as_deref(),
+            error,
+            username,
+        };
+        pages::render(status, &page)
+    })
 }
 
 #[derive(Deserialize)]
@@ -268,23 +186,22 @@ struct LoginForm {
     return_to: Option<String>,
 }
 
-const BAD_LOGIN: &str = "The username or password is not right.";
-
-/// `POST /login`: check the CSRF token, the throttle, then the password.
+/// `POST /login`: check the CSRF token, then sign in through the guard.
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let form: LoginForm = read_form(&req, payload, "sign-in").await?;
-    let back = safe_return_to(form.return_to.as_deref()).to_string();
+    let back = authorize::safe_return_to(form.return_to.as_deref()).to_string();
     if !csrf_valid(&req, form.csrf.as_deref()) {
+        let expired = Some("This form has expired. Please sign in again.");
         return Ok(login_form(
             &state,
             &req,
             StatusCode::FORBIDDEN,
             &back,
-            Some("This form has expired. Please sign in again."),
+            expired,
             "",
         ));
     }
@@ -292,63 +209,51 @@ pub async fn login(
     let password = form.password.unwrap_or_default();
     let shown_name: String = username.chars().take(150).collect();
     if username.is_empty() || password.is_empty() || password.len() > accounts::MAX_PASSWORD_BYTES {
+        let bad = Some(super::error::BAD_SIGN_IN);
         return Ok(login_form(
             &state,
             &req,
             StatusCode::BAD_REQUEST,
             &back,
-            Some(BAD_LOGIN),
+            bad,
             &shown_name,
         ));
     }
     let addr = client_addr(&req, &state.settings.trusted_proxies);
-    let user = match throttle::check_password_guarded(
-        &state,
-        &username,
-        Password::new(password),
-        &addr,
-        "login_page",
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(GuardedLoginError::Throttled(wait)) => {
-            let page = login_form(
-                &state,
-                &req,
-                StatusCode::TOO_MANY_REQUESTS,
-                &back,
-                Some("Too many failed attempts. Please wait and try again."),
-                &shown_name,
-            );
-            return Ok(with_retry_after(page, wait));
+    let old = session_of(&req);
+    let signed_in = state
+        .sso
+        .sign_in(
+            &state.guard,
+            &username,
+            Password::new(password),
+            &addr,
+            old.as_deref(),
+        )
+        .await
+        .map_err(PageError::from);
+    let signed_in = match signed_in {
+        Ok(s) => s,
+        // The form again, with the refusal, the name typed and (when throttled) Retry-After.
+        Err(PageError::SignInRefused {
+            status,
+            message,
+            retry_after,
+        }) => {
+            let page = login_form(&state, &req, status, &back, Some(message), &shown_name);
+            return Ok(match retry_after {
+                Some(wait) => with_retry_after(page, wait),
+                None => page,
+            });
         }
-        Err(GuardedLoginError::BadCredentials) => {
-            return Ok(login_form(
-                &state,
-                &req,
-                StatusCode::UNAUTHORIZED,
-                &back,
-                Some(BAD_LOGIN),
-                &shown_name,
-            ));
-        }
-        Err(GuardedLoginError::Db(e)) => return Err(e.into()),
-        Err(GuardedLoginError::Hash(e)) => return Err(PageError::Internal(e.into())),
+        Err(other) => return Err(other),
     };
-    let now = state.clock.now();
-    // A new session id at every login (no fixation); the old one ends.
-    if let Some(old) = req.cookie(session::COOKIE) {
-        session::end(&state.db, old.value(), now).await?;
-    }
-    let ttl = state.settings.session_ttl.as_secs() as i64;
-    let (token, _) = session::create(&state.db, &user.id, ttl, now).await?;
-    let cookie = session_cookie(&state, token, ttl);
+    let cookie = session_cookie(&state, signed_in.cookie, state.sso.session_ttl);
     if back.is_empty() {
         let mut resp = pages::message(
             StatusCode::OK,
             "Signed in",
-            &format!("You are signed in as {}.", user.username),
+            &format!("You are signed in as {}.", signed_in.user.username),
         );
         let _ = resp.add_cookie(&cookie);
         return Ok(resp);
@@ -376,42 +281,16 @@ pub async fn consent(
             "This form has expired. Please start again from the application.".into(),
         ));
     }
-    let back = safe_return_to(form.return_to.as_deref()).to_string();
-    let params = parse_query(back.strip_prefix("/authorize?").unwrap_or_default())?;
-    let auth = match validated(&state, &params).await? {
-        Ok(a) => a,
-        Err(r) => return Ok(reject(&state, r)),
-    };
-    let now = state.clock.now();
-    let cookie = req
-        .cookie(session::COOKIE)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    let Some((_, user)) = session::find(&state.db, &cookie, now).await? else {
-        return Ok(found(&format!(
-            "/login?{}",
-            serde_urlencoded::to_string([("return_to", back.as_str())]).unwrap_or_default()
-        )));
-    };
-    if form.decision.as_deref() != Some("allow") {
-        let denied = Rejection::Redirect {
-            redirect_uri: auth.redirect_uri,
-            error: "access_denied",
-            description: "the user denied access".into(),
-            state: auth.state,
-        };
-        return Ok(reject(&state, denied));
-    }
-    let (uid, cid, scope) = (
-        user.id.clone(),
-        auth.client.client_id.clone(),
-        auth.scopes.join(" "),
-    );
-    state
-        .db
-        .write(move |conn| repo::sessions::store_consent(conn, &uid, &cid, &scope, now))
-        .await?;
-    Ok(see_other(&back).finish())
+    let back = authorize::safe_return_to(form.return_to.as_deref());
+    let allowed = form.decision.as_deref() == Some("allow");
+    let cookie = session_of(&req);
+    Ok(
+        match state.sso.consent(back, cookie.as_deref(), allowed).await? {
+            ConsentOutcome::Rejected(r) => reject(&state, r),
+            ConsentOutcome::SignIn { return_to } => to_login(&return_to),
+            ConsentOutcome::Continue { return_to } => see_other(&return_to).finish(),
+        },
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -423,62 +302,20 @@ struct LogoutParams {
     csrf: Option<String>,
 }
 
-fn clear_session_cookie(state: &AppState) -> Cookie<'static> {
-    let mut c = session_cookie(state, String::new(), 0);
-    c.make_removal();
-    c
-}
-
-/// Where to send the browser after logout: only a URI registered for the client.
-async fn logout_target(
-    state: &AppState,
-    client_id: Option<&str>,
-    uri: Option<&str>,
-    st: Option<&str>,
-) -> Result<Option<String>, PageError> {
-    let (Some(cid), Some(uri)) = (client_id, uri.filter(|u| !u.is_empty())) else {
-        return Ok(None);
-    };
-    let cid = cid.to_string();
-    let client = state
-        .db
-        .run(move |conn| repo::clients::find(conn, &cid))
-        .await?;
-    match client {
-        Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
-            let params: Vec<(&str, &str)> = st
-                .filter(|s| !s.is_empty())
-                .map(|s| vec![("state", s)])
-                .unwrap_or_default();
-            Ok(Some(if params.is_empty() {
-                uri.to_string()
-            } else {
-                authorize::redirect_with(uri, &params)
-            }))
+impl LogoutParams {
+    fn request(&self) -> LogoutRequest {
+        LogoutRequest {
+            id_token_hint: self.id_token_hint.clone(),
+            client_id: self.client_id.clone(),
+            post_logout_redirect_uri: self.post_logout_redirect_uri.clone(),
+            state: self.state.clone(),
         }
-        _ => Err(PageError::bad_request(
-            "The post_logout_redirect_uri is not registered for this application.",
-        )),
     }
 }
 
-async fn finish_logout(
-    state: &AppState,
-    req: &HttpRequest,
-    sid: Option<&str>,
-    target: Option<String>,
-) -> Result<HttpResponse, PageError> {
-    let now = state.clock.now();
-    if let Some(c) = req.cookie(session::COOKIE) {
-        session::end(&state.db, c.value(), now).await?;
-    }
-    if let Some(sid) = sid.map(str::to_string) {
-        state
-            .db
-            .write(move |conn| repo::sessions::end_session_by_sid(conn, &sid, now))
-            .await?;
-    }
-    let mut resp = match target {
+/// The browser is signed out: on to the registered URI, or a "signed out" page.
+fn signed_out(state: &AppState, redirect: Option<String>) -> HttpResponse {
+    let mut resp = match redirect {
         Some(uri) => found(&uri),
         None => pages::message(
             StatusCode::OK,
@@ -487,7 +324,7 @@ async fn finish_logout(
         ),
     };
     let _ = resp.add_cookie(&clear_session_cookie(state));
-    Ok(resp)
+    resp
 }
 
 /// `GET /logout` (OIDC RP-Initiated Logout): with a valid `id_token_hint` the session ends
@@ -498,48 +335,23 @@ pub async fn logout(
 ) -> Result<HttpResponse, PageError> {
     let p: LogoutParams = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| PageError::bad_request("The logout request is malformed."))?;
-    let keys = state.keys.store.snapshot();
-    let hint = p.id_token_hint.as_deref().and_then(|t| {
-        state
-            .verifier(&keys, state.clock.now())
-            .id_token_hint(t)
-            .ok()
-    });
-    if let Some(claims) = hint {
-        if p.client_id.as_deref().is_some_and(|c| c != claims.aud) {
-            return Err(PageError::bad_request(
-                "client_id does not match the id_token_hint.",
-            ));
-        }
-        let target = logout_target(
-            &state,
-            Some(&claims.aud),
-            p.post_logout_redirect_uri.as_deref(),
-            p.state.as_deref(),
-        )
-        .await?;
-        return finish_logout(&state, &req, Some(&claims.sid), target).await;
+    let cookie = session_of(&req);
+    match state
+        .sso
+        .logout(&state.tokens, &p.request(), cookie.as_deref())
+        .await?
+    {
+        Logout::Ended { redirect } => Ok(signed_out(&state, redirect)),
+        Logout::Confirm => Ok(page_with_csrf(&req, &state, |csrf| {
+            let page = LogoutPage {
+                csrf,
+                client_id: p.client_id.as_deref().unwrap_or(""),
+                post_logout_redirect_uri: p.post_logout_redirect_uri.as_deref().unwrap_or(""),
+                state: p.state.as_deref().unwrap_or(""),
+            };
+            pages::render(StatusCode::OK, &page)
+        })),
     }
-    // Validate the target now so the confirmation cannot be abused as a redirector.
-    logout_target(
-        &state,
-        p.client_id.as_deref(),
-        p.post_logout_redirect_uri.as_deref(),
-        p.state.as_deref(),
-    )
-    .await?;
-    let (csrf, set) = csrf_token(&req, secure(&state));
-    let page = LogoutPage {
-        csrf: &csrf,
-        client_id: p.client_id.as_deref().unwrap_or(""),
-        post_logout_redirect_uri: p.post_logout_redirect_uri.as_deref().unwrap_or(""),
-        state: p.state.as_deref().unwrap_or(""),
-    };
-    let mut resp = pages::render(StatusCode::OK, &page);
-    if let Some(c) = set {
-        let _ = resp.add_cookie(&c);
-    }
-    Ok(resp)
 }
 
 /// `POST /logout`: the confirmation.
@@ -555,15 +367,12 @@ pub async fn logout_confirmed(
             "This form has expired. Please try signing out again.".into(),
         ));
     }
-    let client_id = p.client_id.as_deref().filter(|c| !c.is_empty());
-    let target = logout_target(
-        &state,
-        client_id,
-        p.post_logout_redirect_uri.as_deref(),
-        p.state.as_deref(),
-    )
-    .await?;
-    finish_logout(&state, &req, None, target).await
+    let cookie = session_of(&req);
+    let redirect = state
+        .sso
+        .logout_confirmed(&p.request(), cookie.as_deref())
+        .await?;
+    Ok(signed_out(&state, redirect))
 }
 
 /// The stylesheet of the pages, served from the binary (no external assets).

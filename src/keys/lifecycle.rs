@@ -3,56 +3,7 @@
 
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    Next,
-    Current,
-    Retired,
-    Revoked,
-}
-
-impl KeyState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Next => "next",
-            KeyState::Current => "current",
-            KeyState::Retired => "retired",
-            KeyState::Revoked => "revoked",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<KeyState> {
-        match s {
-            "next" => Some(KeyState::Next),
-            "current" => Some(KeyState::Current),
-            "retired" => Some(KeyState::Retired),
-            "revoked" => Some(KeyState::Revoked),
-            _ => None,
-        }
-    }
-}
-
-/// A signing key's public facts (never its private half).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct KeyRecord {
-    pub kid: String,
-    #[serde(serialize_with = "serialize_state")]
-    pub state: KeyState,
-    pub bits: i32,
-    #[serde(skip)]
-    pub n: String,
-    #[serde(skip)]
-    pub e: String,
-    pub created_at: i64,
-    pub activated_at: Option<i64>,
-    pub retired_at: Option<i64>,
-    pub remove_after: Option<i64>,
-    pub revoked_at: Option<i64>,
-}
-
-fn serialize_state<S: serde::Serializer>(state: &KeyState, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(state.as_str())
-}
+pub use crate::db::repo::keys::{KeyRecord, KeyState};
 
 /// What one rotation changes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -86,7 +86,7 @@ pub struct KeySet {
     pub records: Vec<KeyRecord>,
     pub signer: Option<Arc<Signer>>,
     verifiers: HashMap<String, DecodingKey>,
-    pub jwks_body: actix_web::web::Bytes,
+    pub jwks_body: bytes::Bytes,
     pub jwks_etag: String,
     fingerprint: String,
 }

@@ -206,6 +206,46 @@ pub fn validate(params: &AuthParams, client: Option<Client>) -> Result<AuthReque
     })
 }
 
+/// The relative `/authorize?…` to come back to after login or consent, minus the prompt
+/// that sent the browser away (so a fresh login is not asked for again).
+pub fn return_to(params: &AuthParams) -> String {
+    let mut p = params.clone();
+    p.prompt = None;
+    format!(
+        "/authorize?{}",
+        serde_urlencoded::to_string(&p).unwrap_or_default()
+    )
+}
+
+/// Only a relative `/authorize?…` may be returned to: never an open redirect.
+pub fn safe_return_to(value: Option<&str>) -> &str {
+    match value {
+        Some(v) if v.starts_with("/authorize?") && !v.contains(['\\', '\r', '\n']) => v,
+        _ => "",
+    }
+}
+
+/// The authorization request a (safe) `return_to` carries.
+pub fn params_of_return_to(return_to: &str) -> Option<AuthParams> {
+    serde_urlencoded::from_str(return_to.strip_prefix("/authorize?")?).ok()
+}
+
+/// Where an error goes once the redirect URI is known: with `state` and our `iss` (RFC 9207).
+pub fn error_redirect(
+    redirect_uri: &str,
+    error: &str,
+    description: &str,
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
+    let mut params = vec![("error", error), ("error_description", description)];
+    if let Some(s) = state {
+        params.push(("state", s));
+    }
+    params.push(("iss", issuer));
+    redirect_with(redirect_uri, &params)
+}
+
 /// `redirect_uri` with `params` appended to its query (RFC 6749 §3.1.2: keep its own query).
 pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
     let query = serde_urlencoded::to_string(params).unwrap_or_default();

@@ -2,6 +2,7 @@
 //! against a fresh PostgreSQL database (when GATEHOUSE_TEST_POSTGRES_URL is set).
 
 mod admin;
+mod architecture;
 mod browser;
 mod cli;
 mod helpers;
@@ -9,6 +10,7 @@ mod keys;
 mod oauth;
 mod observability;
 mod oidc_rp;
+mod outage;
 mod simplejwt;
 mod smoke;
 mod sso;

@@ -1,0 +1,42 @@
+//! The client credentials grant (RFC 6749 §4.4): a confidential client's own access token,
+//! with `sub` = the client id and no refresh token (§4.4.3).
+
+use super::{require_grant, resolve_scope, GrantError};
+use crate::db::repo::clients::Client;
+use crate::tokens::claims::Subject;
+use crate::tokens::refresh::Pair;
+use crate::tokens::Tokens;
+
+/// Scopes that only make sense for a user.
+const USER_SCOPES: [&str; 3] = ["openid", "offline_access", "admin"];
+
+pub async fn grant(
+    tokens: &Tokens,
+    client: &Client,
+    scope: Option<&str>,
+) -> Result<Pair, GrantError> {
+    if client.public {
+        return Err(GrantError::UnauthorizedClient(
+            "public clients cannot use client_credentials".into(),
+        ));
+    }
+    require_grant(client, "client_credentials")?;
+    let scopes = resolve_scope(
+        client,
+        scope,
+        &["openid", "profile", "email", "offline_access", "admin"],
+    )?;
+    if scopes.iter().any(|s| USER_SCOPES.contains(&s.as_str())) {
+        return Err(GrantError::InvalidScope(
+            "openid, offline_access and admin need a user".into(),
+        ));
+    }
+    let subject = Subject {
+        sub: client.client_id.clone(),
+        user_id: None,
+        client_id: client.client_id.clone(),
+        scope: scopes.join(" "),
+        audience: tokens.policy.default_audience.clone(),
+    };
+    Ok(tokens.issue_pair(&subject, false).await?)
+}

@@ -1,0 +1,68 @@
+//! Every conversion from a domain error to an HTTP answer, one file per surface: OAuth JSON
+//! (RFC 6749 §5.2), simplejwt's `{detail, code}`, the admin API's JSON, and the HTML pages.
+//! A client error says what is wrong; an internal one is logged once here with its cause
+//! chain and answered opaquely: 503 (with `Retry-After`) when the database is unavailable,
+//! else 500.
+
+mod api;
+mod oauth;
+mod page;
+mod simplejwt;
+
+pub use api::ApiError;
+pub use oauth::OAuthError;
+pub use page::{PageError, BAD_SIGN_IN};
+pub use simplejwt::SimpleJwtError;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::HttpResponse;
+
+use crate::error::Internal;
+
+/// One message whether or not the account exists.
+const THROTTLED: &str = "too many failed sign-ins; try again later";
+
+/// How long a client should wait before retrying after a 503.
+const UNAVAILABLE_RETRY_SECS: i64 = 1;
+
+/// Adds `Retry-After` (at least 1 s) to a 429 or 503.
+pub(crate) fn with_retry_after(mut resp: HttpResponse, seconds: i64) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&seconds.max(1).to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
+fn internal_status(i: &Internal) -> StatusCode {
+    if i.is_unavailable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+fn internal_description(i: &Internal) -> &'static str {
+    if i.is_unavailable() {
+        "the service is temporarily unavailable; try again shortly"
+    } else {
+        "internal server error"
+    }
+}
+
+/// The one log line of an internal failure (request id and client come from the span),
+/// and `Retry-After` on a 503.
+fn answer_internal(i: &Internal, resp: HttpResponse) -> HttpResponse {
+    tracing::error!(error = %i.chain(), "request failed");
+    if i.is_unavailable() {
+        with_retry_after(resp, UNAVAILABLE_RETRY_SECS)
+    } else {
+        resp
+    }
+}

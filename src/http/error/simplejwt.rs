@@ -1,0 +1,181 @@
+//! Errors of the simplejwt-compatible endpoints: `{"detail", "code"}` like Django REST
+//! Framework, with its field errors where DRF has them.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use super::{answer_internal, internal_description, internal_status, json_response};
+use super::{with_retry_after, THROTTLED};
+use crate::db::DbError;
+use crate::error::Internal;
+use crate::grants::password::ObtainError;
+use crate::grants::GrantError;
+use crate::http::body::BodyError;
+use crate::tokens::refresh::RefreshError;
+use crate::tokens::verify::TokenError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimpleJwtError {
+    #[error("{detail}")]
+    Client {
+        status: StatusCode,
+        detail: String,
+        code: &'static str,
+        fields: Option<serde_json::Value>,
+    },
+    /// Too many failed sign-ins: 429 with `Retry-After`, DRF's `code: "throttled"`.
+    #[error("throttled")]
+    Throttled(i64),
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl SimpleJwtError {
+    pub fn token_not_valid(detail: impl Into<String>) -> Self {
+        SimpleJwtError::Client {
+            status: StatusCode::UNAUTHORIZED,
+            detail: detail.into(),
+            code: "token_not_valid",
+            fields: None,
+        }
+    }
+    /// DRF's field errors (`{"username": ["This field is required."]}`) beside detail/code.
+    pub fn invalid(detail: impl Into<String>, fields: Option<serde_json::Value>) -> Self {
+        SimpleJwtError::Client {
+            status: StatusCode::BAD_REQUEST,
+            detail: detail.into(),
+            code: "invalid",
+            fields,
+        }
+    }
+    fn parse_error(detail: String, status: StatusCode) -> Self {
+        SimpleJwtError::Client {
+            status,
+            detail,
+            code: "parse_error",
+            fields: None,
+        }
+    }
+}
+
+impl From<DbError> for SimpleJwtError {
+    fn from(e: DbError) -> Self {
+        SimpleJwtError::Internal(e.into())
+    }
+}
+
+impl From<BodyError> for SimpleJwtError {
+    fn from(e: BodyError) -> Self {
+        let status = match e {
+            BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            BodyError::Malformed(_) => StatusCode::BAD_REQUEST,
+        };
+        SimpleJwtError::parse_error(e.to_string(), status)
+    }
+}
+
+/// simplejwt's wording for a token that is not acceptable.
+impl From<TokenError> for SimpleJwtError {
+    fn from(e: TokenError) -> Self {
+        SimpleJwtError::token_not_valid(match e {
+            TokenError::Expired => "Token is expired",
+            TokenError::WrongType => "Token has wrong type",
+            _ => "Token is invalid",
+        })
+    }
+}
+
+impl From<RefreshError> for SimpleJwtError {
+    fn from(e: RefreshError) -> Self {
+        match e {
+            RefreshError::Db(db) => db.into(),
+            RefreshError::Issue(i) => SimpleJwtError::Internal(i.into()),
+            RefreshError::Reused | RefreshError::Revoked => {
+                SimpleJwtError::token_not_valid("Token is blacklisted")
+            }
+            RefreshError::Token(t) => t.into(),
+            RefreshError::Unknown | RefreshError::WrongClient => {
+                SimpleJwtError::token_not_valid("Token is invalid")
+            }
+        }
+    }
+}
+
+impl From<GrantError> for SimpleJwtError {
+    fn from(e: GrantError) -> Self {
+        match e {
+            GrantError::BadCredentials => SimpleJwtError::Client {
+                status: StatusCode::UNAUTHORIZED,
+                detail: "No active account found with the given credentials".into(),
+                code: "no_active_account",
+                fields: None,
+            },
+            GrantError::Throttled(wait) => SimpleJwtError::Throttled(wait),
+            GrantError::Refresh(r) => r.into(),
+            GrantError::Internal(i) => i.into(),
+            other => SimpleJwtError::invalid(other.to_string(), None),
+        }
+    }
+}
+
+impl From<ObtainError> for SimpleJwtError {
+    fn from(e: ObtainError) -> Self {
+        match e {
+            ObtainError::Disabled => SimpleJwtError::Client {
+                status: StatusCode::FORBIDDEN,
+                detail: e.to_string(),
+                code: "disabled",
+                fields: None,
+            },
+            ObtainError::Grant(g) => g.into(),
+        }
+    }
+}
+
+impl ResponseError for SimpleJwtError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            SimpleJwtError::Client { status, .. } => *status,
+            SimpleJwtError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            SimpleJwtError::Internal(i) => internal_status(i),
+        }
+    }
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            SimpleJwtError::Client {
+                status,
+                detail,
+                code,
+                fields,
+            } => {
+                let mut body = json!({ "detail": detail, "code": code });
+                if let (Some(serde_json::Value::Object(f)), Some(obj)) =
+                    (fields, body.as_object_mut())
+                {
+                    obj.extend(f.clone());
+                }
+                let mut resp = json_response(*status, body);
+                if *status == StatusCode::UNAUTHORIZED {
+                    resp.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        header::HeaderValue::from_static("Bearer realm=\"api\""),
+                    );
+                }
+                resp
+            }
+            SimpleJwtError::Throttled(wait) => with_retry_after(
+                json_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({ "detail": THROTTLED, "code": "throttled" }),
+                ),
+                *wait,
+            ),
+            SimpleJwtError::Internal(i) => {
+                let body = json!({ "detail": internal_description(i), "code": "server_error" });
+                answer_internal(i, json_response(internal_status(i), body))
+            }
+        }
+    }
+}

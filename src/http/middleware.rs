@@ -1,0 +1,80 @@
+//! Request accounting: one log line per request, and every line logged while serving a
+//! request carries its request id and the client's address (span fields); the request
+//! metrics. Nothing here sees bodies or credentials, so no secret can reach a log line.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web;
+use tracing::Instrument;
+
+use super::client_addr;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A proxy's request id is kept when the proxy is trusted and the id looks like one, so a
+/// request can be followed from nginx's log into ours; otherwise we make one.
+fn request_id(req: &ServiceRequest, state: Option<&AppState>) -> String {
+    let from_proxy = state
+        .filter(|s| {
+            req.peer_addr()
+                .is_some_and(|p| s.settings.trusted_proxies.trusts(p.ip()))
+        })
+        .and_then(|_| req.headers().get(&REQUEST_ID))
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    match from_proxy {
+        Some(id) => id.to_string(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    }
+}
+
+pub async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let request_id = request_id(&req, state.as_ref().map(|d| d.get_ref()));
+    let client = match (req.peer_addr(), state.as_ref()) {
+        (Some(peer), Some(s)) => {
+            client_addr::resolve(peer.ip(), req.headers(), &s.settings.trusted_proxies).to_string()
+        }
+        _ => "unknown".into(),
+    };
+    let span = tracing::info_span!("request", id = %request_id, client = %client, method = %req.method(), path = %req.path());
+    let method = req.method().clone();
+    let started = Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let _entered = span.enter();
+    match result {
+        Ok(mut resp) => {
+            let status = resp.status().as_u16();
+            tracing::info!(status, ms = elapsed * 1000.0, "served");
+            if let Some(state) = &state {
+                let route = resp.request().match_pattern();
+                let route = route.as_deref().unwrap_or("unmatched");
+                state
+                    .metrics
+                    .request(route, method.as_str(), status, elapsed);
+            }
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                resp.headers_mut().insert(REQUEST_ID, v);
+            }
+            Ok(resp)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "request failed before a response");
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The browser's way through sign-on: `/authorize` decides between an error, the login
+//! page, the consent page and a code; signing in starts a session; consent is remembered per
+//! user, client and scope set.
+
+use super::authorize::{self, AuthParams, AuthRequest, Prompt, Rejection};
+use super::{code, session, Sso};
+use crate::accounts::login_guard::{GuardError, LoginGuard, PasswordSurface};
+use crate::db::repo;
+use crate::db::repo::users::User;
+use crate::domain::split_scope;
+use crate::error::Internal;
+use crate::passwords::Password;
+
+/// What `/authorize` does with a request.
+pub enum Authorization {
+    /// An error page, or an error sent to the registered redirect URI.
+    Rejected(Rejection),
+    /// No usable session: sign in, then come back to `return_to`.
+    SignIn { return_to: String },
+    /// The user has not consented to these scopes for this third-party client yet.
+    Consent {
+        return_to: String,
+        client_id: String,
+        username: String,
+        scopes: Vec<String>,
+    },
+    /// A code was issued: send the browser to this URL (code, state, iss).
+    Issued { redirect: String },
+}
+
+/// What a consent decision leads to.
+pub enum ConsentOutcome {
+    Rejected(Rejection),
+    SignIn {
+        return_to: String,
+    },
+    /// Back to `/authorize`, which now finds the consent.
+    Continue {
+        return_to: String,
+    },
+}
+
+/// A new session after a successful sign-in.
+pub struct SignedIn {
+    /// The session cookie's value (only its digest is stored).
+    pub cookie: String,
+    pub user: User,
+}
+
+impl Sso {
+    /// Validates the request against its client (looked up by `client_id`).
+    async fn validated(
+        &self,
+        params: &AuthParams,
+    ) -> Result<Result<AuthRequest, Rejection>, Internal> {
+        let id = match authorize::client_id(params) {
+            Ok(id) => id.to_string(),
+            Err(r) => return Ok(Err(r)),
+        };
+        let client = self
+            .db
+            .run(move |conn| repo::clients::find(conn, &id))
+            .await?;
+        Ok(authorize::validate(params, client))
+    }
+
+    fn redirect_error(
+        &self,
+        auth: &AuthRequest,
+        error: &'static str,
+        description: &str,
+    ) -> Rejection {
+        Rejection::Redirect {
+            redirect_uri: auth.redirect_uri.clone(),
+            error,
+            description: description.into(),
+            state: auth.state.clone(),
+        }
+    }
+
+    /// `GET /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2) for the browser's session cookie.
+    pub async fn authorize(
+        &self,
+        params: &AuthParams,
+        session_cookie: Option<&str>,
+    ) -> Result<Authorization, Internal> {
+        let auth = match self.validated(params).await? {
+            Ok(a) => a,
+            Err(r) => return Ok(Authorization::Rejected(r)),
+        };
+        let now = self.clock.now();
+        let live = match session_cookie {
+            Some(c) => session::find(&self.db, c, now).await?,
+            None => None,
+        };
+        let too_old = |auth_time: i64| auth.max_age.is_some_and(|m| now - auth_time > m);
+        let (sess, user) = match live {
+            Some((s, u)) if auth.prompt != Prompt::Login && !too_old(s.auth_time) => (s, u),
+            _ if auth.prompt == Prompt::None => {
+                let r = self.redirect_error(&auth, "login_required", "the user is not signed in");
+                return Ok(Authorization::Rejected(r));
+            }
+            _ => {
+                return Ok(Authorization::SignIn {
+                    return_to: authorize::return_to(params),
+                })
+            }
+        };
+        if auth.client.consent {
+            let (uid, cid) = (user.id.clone(), auth.client.client_id.clone());
+            let granted = self
+                .db
+                .run(move |conn| repo::sessions::find_consent(conn, &uid, &cid))
+                .await?;
+            let granted: Vec<String> = granted.map(|g| split_scope(&g)).unwrap_or_default();
+            let covered = auth.scopes.iter().all(|s| granted.contains(s));
+            if !covered || auth.prompt == Prompt::Consent {
+                if auth.prompt == Prompt::None {
+                    let r = self.redirect_error(
+                        &auth,
+                        "consent_required",
+                        "the user has not consented",
+                    );
+                    return Ok(Authorization::Rejected(r));
+                }
+                return Ok(Authorization::Consent {
+                    return_to: authorize::return_to(params),
+                    client_id: auth.client.client_id.clone(),
+                    username: user.username.clone(),
+                    scopes: auth.scopes.clone(),
+                });
+            }
+        }
+        let code = code::issue(
+            &self.db,
+            &auth,
+            &user.id,
+            &sess.sid,
+            sess.auth_time,
+            self.code_ttl,
+            now,
+        )
+        .await?;
+        let mut out = vec![("code", code.as_str())];
+        if let Some(s) = auth.state.as_deref() {
+            out.push(("state", s));
+        }
+        out.push(("iss", self.issuer.as_str()));
+        Ok(Authorization::Issued {
+            redirect: authorize::redirect_with(&auth.redirect_uri, &out),
+        })
+    }
+
+    /// Checks the password through the guard and starts a new session; the browser's old
+    /// session (if any) ends, so a session id is never carried across a sign-in (fixation).
+    pub async fn sign_in(
+        &self,
+        guard: &LoginGuard,
+        username: &str,
+        password: Password,
+        client_addr: &str,
+        old_cookie: Option<&str>,
+    ) -> Result<SignedIn, GuardError> {
+        let user = guard
+            .check_password(username, password, client_addr, PasswordSurface::LoginPage)
+            .await?;
+        let now = self.clock.now();
+        if let Some(old) = old_cookie {
+            session::end(&self.db, old, now).await?;
+        }
+        let (cookie, _) = session::create(&self.db, &user.id, self.session_ttl, now).await?;
+        Ok(SignedIn { cookie, user })
+    }
+
+    /// `POST /consent`: remembers an allowed scope set, or sends `access_denied`.
+    pub async fn consent(
+        &self,
+        return_to: &str,
+        session_cookie: Option<&str>,
+        allowed: bool,
+    ) -> Result<ConsentOutcome, Internal> {
+        let Some(params) = authorize::params_of_return_to(return_to) else {
+            let malformed = Rejection::Page("The authorization request is malformed.".into());
+            return Ok(ConsentOutcome::Rejected(malformed));
+        };
+        let auth = match self.validated(&params).await? {
+            Ok(a) => a,
+            Err(r) => return Ok(ConsentOutcome::Rejected(r)),
+        };
+        let now = self.clock.now();
+        let live = session::find(&self.db, session_cookie.unwrap_or_default(), now).await?;
+        let Some((_, user)) = live else {
+            return Ok(ConsentOutcome::SignIn {
+                return_to: return_to.to_string(),
+            });
+        };
+        if !allowed {
+            let r = self.redirect_error(&auth, "access_denied", "the user denied access");
+            return Ok(ConsentOutcome::Rejected(r));
+        }
+        let (uid, cid, scope) = (
+            user.id.clone(),
+            auth.client.client_id.clone(),
+            auth.scopes.join(" "),
+        );
+        self.db
+            .write(move |conn| repo::sessions::store_consent(conn, &uid, &cid, &scope, now))
+            .await?;
+        Ok(ConsentOutcome::Continue {
+            return_to: return_to.to_string(),
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): with a valid
+//! `id_token_hint` the session ends at once; without one the user confirms first, so an
+//! `<img src=/logout>` logs nobody out. The browser is sent on only to a URI registered for
+//! the client.
+
+use super::{authorize, session, Sso};
+use crate::db::{repo, DbError};
+use crate::error::Internal;
+use crate::tokens::Tokens;
+
+/// The parameters of `/logout`, as sent.
+#[derive(Debug, Default, Clone)]
+pub struct LogoutRequest {
+    pub id_token_hint: Option<String>,
+    pub client_id: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogoutError {
+    #[error("client_id does not match the id_token_hint.")]
+    ClientMismatch,
+    #[error("The post_logout_redirect_uri is not registered for this application.")]
+    UnregisteredRedirect,
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<DbError> for LogoutError {
+    fn from(e: DbError) -> Self {
+        LogoutError::Internal(e.into())
+    }
+}
+
+/// What `GET /logout` does.
+pub enum Logout {
+    /// The session ended; send the browser here, or show "signed out".
+    Ended { redirect: Option<String> },
+    /// Ask the user to confirm (a POST with a CSRF token).
+    Confirm,
+}
+
+impl Sso {
+    /// `GET /logout`.
+    pub async fn logout(
+        &self,
+        tokens: &Tokens,
+        req: &LogoutRequest,
+        session_cookie: Option<&str>,
+    ) -> Result<Logout, LogoutError> {
+        let keys = tokens.keys.snapshot();
+        let hint = req
+            .id_token_hint
+            .as_deref()
+            .and_then(|t| tokens.verifier(&keys).id_token_hint(t).ok());
+        let Some(claims) = hint else {
+            // Validate the target now so the confirmation cannot be abused as a redirector.
+            self.logout_target(req.client_id.as_deref(), req).await?;
+            return Ok(Logout::Confirm);
+        };
+        if req.client_id.as_deref().is_some_and(|c| c != claims.aud) {
+            return Err(LogoutError::ClientMismatch);
+        }
+        let redirect = self.logout_target(Some(&claims.aud), req).await?;
+        self.end_session(session_cookie, Some(&claims.sid)).await?;
+        Ok(Logout::Ended { redirect })
+    }
+
+    /// `POST /logout`: the user confirmed (the caller checked the CSRF token).
+    pub async fn logout_confirmed(
+        &self,
+        req: &LogoutRequest,
+        session_cookie: Option<&str>,
+    ) -> Result<Option<String>, LogoutError> {
+        let client_id = req.client_id.as_deref().filter(|c| !c.is_empty());
+        let redirect = self.logout_target(client_id, req).await?;
+        self.end_session(session_cookie, None).await?;
+        Ok(redirect)
+    }
+
+    /// Where to send the browser after logout: only a URI registered for the client.
+    async fn logout_target(
+        &self,
+        client_id: Option<&str>,
+        req: &LogoutRequest,
+    ) -> Result<Option<String>, LogoutError> {
+        let uri = req
+            .post_logout_redirect_uri
+            .as_deref()
+            .filter(|u| !u.is_empty());
+        let (Some(cid), Some(uri)) = (client_id, uri) else {
+            return Ok(None);
+        };
+        let cid = cid.to_string();
+        let client = self
+            .db
+            .run(move |conn| repo::clients::find(conn, &cid))
+            .await?;
+        match client {
+            Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
+                let state = req.state.as_deref().filter(|s| !s.is_empty());
+                Ok(Some(match state {
+                    Some(s) => authorize::redirect_with(uri, &[("state", s)]),
+                    None => uri.to_string(),
+                }))
+            }
+            _ => Err(LogoutError::UnregisteredRedirect),
+        }
+    }
+
+    /// Ends the browser's session and, with an id_token's `sid`, that session too.
+    async fn end_session(&self, cookie: Option<&str>, sid: Option<&str>) -> Result<(), DbError> {
+        let now = self.clock.now();
+        if let Some(c) = cookie {
+            session::end(&self.db, c, now).await?;
+        }
+        if let Some(sid) = sid.map(str::to_string) {
+            self.db
+                .write(move |conn| repo::sessions::end_session_by_sid(conn, &sid, now))
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+//! RFC 6750 bearer authentication, without HTTP: a verified access token that has not been
+//! revoked, whose user (for user-bound tokens) still exists and is enabled.
+
+use super::claims::AccessClaims;
+use super::verify::TokenError;
+use super::Tokens;
+use crate::db::repo::users::User;
+use crate::db::{repo, DbError};
+use crate::error::Internal;
+use crate::keys::encryption::digest_hex;
+
+/// A verified access token and the user it names (none for client_credentials tokens).
+pub struct Authenticated {
+    pub claims: AccessClaims,
+    pub user: Option<User>,
+}
+
+/// Why a bearer token does not authenticate; the description is ours, never the token.
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    /// No token at all (RFC 6750 §3.1: a bare challenge).
+    #[error("a bearer access token is required")]
+    Missing,
+    #[error("{0}")]
+    Invalid(TokenError),
+    #[error("token has been revoked")]
+    Revoked,
+    #[error("the token's user is disabled or gone")]
+    UserGone,
+    /// A client_credentials token where a user is needed.
+    #[error("the token has no user (client_credentials)")]
+    NoUser,
+    /// A valid token without the admin rights asked for (403).
+    #[error("an admin user's token with scope admin is required")]
+    NotAdmin,
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<DbError> for BearerError {
+    fn from(e: DbError) -> Self {
+        BearerError::Internal(e.into())
+    }
+}
+
+impl Tokens {
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<Authenticated, BearerError> {
+        let token = token.ok_or(BearerError::Missing)?;
+        let claims = self.verify_access(token).map_err(BearerError::Invalid)?;
+        let (hash, sub, is_user) = (
+            digest_hex(&claims.jti),
+            claims.sub.clone(),
+            claims.user_id.is_some(),
+        );
+        let (revoked, user) = self
+            .db
+            .run(move |conn| {
+                let revoked = repo::refresh::access_revoked(conn, &hash)?;
+                let user = if is_user {
+                    repo::users::find_by_id(conn, &sub)?
+                } else {
+                    None
+                };
+                Ok::<_, DbError>((revoked, user))
+            })
+            .await?;
+        if revoked {
+            return Err(BearerError::Revoked);
+        }
+        if is_user && user.as_ref().is_none_or(|u| u.disabled) {
+            return Err(BearerError::UserGone);
+        }
+        Ok(Authenticated { claims, user })
+    }
+}
+
+impl Authenticated {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.claims.scope.split(' ').any(|s| s == scope)
+    }
+
+    /// The token's user; a client_credentials token has none.
+    pub fn user(&self) -> Result<&User, BearerError> {
+        self.user.as_ref().ok_or(BearerError::NoUser)
+    }
+
+    /// An enabled admin user's token carrying scope `admin`.
+    pub fn require_admin(&self) -> Result<(), BearerError> {
+        let is_admin = self.user.as_ref().is_some_and(|u| u.is_admin);
+        if self.has_scope("admin") && is_admin {
+            Ok(())
+        } else {
+            Err(BearerError::NotAdmin)
+        }
+    }
+}

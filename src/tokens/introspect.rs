@@ -1,0 +1,88 @@
+//! RFC 7662 token introspection: active only for a valid, unrevoked token whose user (for
+//! user-bound tokens) still exists and is enabled.
+
+use serde_json::{json, Value};
+
+use super::Tokens;
+use crate::db::repo::clients::Client;
+use crate::db::{repo, DbError};
+use crate::error::Internal;
+use crate::keys::encryption::digest_hex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntrospectError {
+    /// §2.1, §4: a public client presents no credentials, so naming one (the built-in
+    /// `simplejwt` client, say) authenticates nobody and would open the endpoint to token
+    /// scanning.
+    #[error("public clients may not introspect")]
+    PublicClient,
+    #[error("token is required")]
+    TokenRequired,
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<DbError> for IntrospectError {
+    fn from(e: DbError) -> Self {
+        IntrospectError::Internal(e.into())
+    }
+}
+
+/// The answer of §2.2: `{"active": false}`, or the claims with `active`, `token_type` and,
+/// for a user's token, `username`.
+pub fn inactive() -> Value {
+    json!({ "active": false })
+}
+
+impl Tokens {
+    pub async fn introspect(
+        &self,
+        client: &Client,
+        token: Option<&str>,
+    ) -> Result<Value, IntrospectError> {
+        if client.public {
+            return Err(IntrospectError::PublicClient);
+        }
+        let token = token.ok_or(IntrospectError::TokenRequired)?;
+        let (claims, token_type, live) = if let Ok(c) = self.verify_access(token) {
+            let hash = digest_hex(&c.jti);
+            let revoked = self
+                .db
+                .run(move |conn| repo::refresh::access_revoked(conn, &hash))
+                .await?;
+            (
+                serde_json::to_value(&c).unwrap_or_default(),
+                "Bearer",
+                !revoked,
+            )
+        } else if let Ok(c) = self.verify_refresh(token) {
+            let live = self.is_live(&c).await?;
+            (
+                serde_json::to_value(&c).unwrap_or_default(),
+                "refresh_token",
+                live,
+            )
+        } else {
+            return Ok(inactive());
+        };
+        if !live {
+            return Ok(inactive());
+        }
+        let mut body = claims;
+        // Only user-bound tokens name a user; RFC 7662 §2.2 has `username` a string.
+        if body.get("user_id").is_some() {
+            let sub = body["sub"].as_str().unwrap_or_default().to_string();
+            let user = self
+                .db
+                .run(move |conn| repo::users::find_by_id(conn, &sub))
+                .await?;
+            match user {
+                Some(u) if !u.disabled => body["username"] = json!(u.username),
+                _ => return Ok(inactive()),
+            }
+        }
+        body["active"] = json!(true);
+        body["token_type"] = json!(token_type);
+        Ok(body)
+    }
+}
