@@ -115,9 +115,10 @@ pub struct LoginGuard {
 }
 
 impl LoginGuard {
-    /// Checks a password unless the username or the client address is throttled; records a
-    /// failure in both windows, and clears the username's window on success. A throttled
-    /// attempt is refused before any hash, whether or not the account exists.
+    /// Checks a password unless the username or the client address is throttled. The
+    /// attempt is reserved in both windows before the hash (refused, before any hash, when
+    /// either is full, whether or not the account exists); a wrong password keeps it as a
+    /// failure, a right one clears the username's window and gives the address's back.
     pub async fn check_password(
         &self,
         username: &str,
@@ -125,53 +126,85 @@ impl LoginGuard {
         client_addr: &str,
         surface: PasswordSurface,
     ) -> Result<User, GuardError> {
-        let db = &self.accounts.db;
-        let now = self.accounts.clock.now();
-        let buckets = vec![
+        let buckets = [
             (user_bucket(username), self.limits.per_username),
             (addr_bucket(client_addr), self.limits.per_address),
         ];
-        let counted = {
-            let buckets = buckets.clone();
-            db.run(move |conn| {
-                buckets
-                    .iter()
-                    .map(|(bucket, limit)| {
-                        repo::throttle::current(conn, bucket, now, limit.window_secs)
-                    })
-                    .collect::<Result<Vec<_>, DbError>>()
-            })
-            .await?
-        };
-        if let Some(wait) = retry_after(&buckets, &counted, now) {
+        if let Err(wait) = self.reserve(&buckets).await? {
             self.metrics.login_throttled(surface.label());
             return Err(GuardError::Throttled(wait));
         }
+        let [(user, _), (addr, _)] = buckets;
+        let db = &self.accounts.db;
         match self.accounts.check_password(username, password).await {
-            Ok(user) => {
-                // A write only when there is something to forget: most sign-ins follow no failure.
-                if counted.first().is_some_and(|(failures, _)| *failures > 0) {
-                    let bucket = user_bucket(username);
-                    db.write(move |conn| repo::throttle::clear(conn, &bucket))
-                        .await?;
-                }
-                Ok(user)
-            }
-            Err(LoginError::BadCredentials) => {
+            Ok(found) => {
                 db.write(move |conn| {
-                    for (bucket, limit) in &buckets {
-                        repo::throttle::record_failure(conn, bucket, now, limit.window_secs)?;
-                    }
-                    Ok::<_, DbError>(())
+                    repo::throttle::clear(conn, &user)?;
+                    repo::throttle::release(conn, &addr)
                 })
                 .await?;
+                Ok(found)
+            }
+            Err(LoginError::BadCredentials) => {
                 self.metrics.login_failed(surface.label());
                 tracing::info!(endpoint = surface.label(), "sign-in failed");
                 Err(GuardError::BadCredentials)
             }
-            Err(LoginError::Db(e)) => Err(e.into()),
-            Err(LoginError::Hash(e)) => Err(GuardError::Internal(e.into())),
+            Err(other) => {
+                // Not the caller's failure: give both reservations back.
+                db.write(move |conn| {
+                    repo::throttle::release(conn, &user)?;
+                    repo::throttle::release(conn, &addr)
+                })
+                .await?;
+                Err(match other {
+                    LoginError::Db(e) => e.into(),
+                    LoginError::Hash(e) => GuardError::Internal(e.into()),
+                    LoginError::BadCredentials => GuardError::BadCredentials,
+                })
+            }
         }
+    }
+
+    /// Reserves one attempt in every window, all or none: `Err(seconds)` to wait when one
+    /// is full.
+    async fn reserve(&self, buckets: &[(String, Limit); 2]) -> Result<Result<(), i64>, DbError> {
+        let now = self.accounts.clock.now();
+        let buckets = buckets.clone();
+        let outcome = self
+            .accounts
+            .db
+            .write(move |conn| {
+                for (bucket, limit) in &buckets {
+                    let max = limit.max_failures;
+                    if repo::throttle::reserve(conn, bucket, now, limit.window_secs, max)?.is_none()
+                    {
+                        let (_, window_end) =
+                            repo::throttle::current(conn, bucket, now, limit.window_secs)?;
+                        // Roll back what this attempt reserved in the other window.
+                        return Err(Reservation::Full((window_end - now).max(1)));
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        match outcome {
+            Ok(()) => Ok(Ok(())),
+            Err(Reservation::Full(wait)) => Ok(Err(wait)),
+            Err(Reservation::Db(e)) => Err(e),
+        }
+    }
+}
+
+/// Why a reservation transaction rolled back.
+enum Reservation {
+    Full(i64),
+    Db(DbError),
+}
+
+impl From<DbError> for Reservation {
+    fn from(e: DbError) -> Self {
+        Reservation::Db(e)
     }
 }
 
@@ -182,18 +215,16 @@ pub fn user_bucket(username: &str) -> String {
     format!("user:{}", digest_hex(&folded))
 }
 
+/// The address's window. IPv6 clients are grouped by their /64: one host usually holds a
+/// whole /64, so counting each address apart would give an attacker 2^64 windows.
 pub fn addr_bucket(addr: &str) -> String {
-    format!("addr:{addr}")
-}
-
-/// When some bucket is full: the seconds until the caller may try again.
-fn retry_after(buckets: &[(String, Limit)], windows: &[(i32, i64)], now: i64) -> Option<i64> {
-    buckets
-        .iter()
-        .zip(windows)
-        .filter(|((_, limit), (failures, _))| *failures >= limit.max_failures)
-        .map(|(_, (_, window_end))| (window_end - now).max(1))
-        .max()
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("addr:{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+        _ => format!("addr:{addr}"),
+    }
 }
 
 #[cfg(test)]
@@ -218,5 +249,20 @@ mod tests {
             3
         );
         assert!(LoginLimits::parse("1/1m,2/2m,3/3m").is_err());
+    }
+
+    #[test]
+    fn ipv6_addresses_share_the_window_of_their_64() {
+        assert_eq!(
+            addr_bucket("2001:db8:1:2:aaaa::1"),
+            addr_bucket("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_eq!(addr_bucket("2001:db8:1:2::7"), "addr:2001:db8:1:2::/64");
+        assert_ne!(
+            addr_bucket("2001:db8:1:2::1"),
+            addr_bucket("2001:db8:1:3::1")
+        );
+        assert_eq!(addr_bucket("192.0.2.7"), "addr:192.0.2.7");
+        assert_ne!(addr_bucket("192.0.2.7"), addr_bucket("192.0.2.8"));
     }
 }

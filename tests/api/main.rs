@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod helpers;
 mod keys;
+mod login_guard;
 mod oauth;
 mod observability;
 mod oidc_rp;

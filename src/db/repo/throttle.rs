@@ -1,6 +1,9 @@
 //! Failed-login counters in fixed windows, in the database so every instance shares them.
+//! An attempt is reserved before its password is hashed, by one conditional upsert, so
+//! parallel attempts cannot overshoot the limit on any backend or instance.
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
 
 use crate::db::schema::login_throttle::dsl as t;
 use crate::db::{DbConn, DbError};
@@ -24,33 +27,64 @@ pub fn current(
     })
 }
 
-/// Counts one failure (inside a write transaction).
-pub fn record_failure(
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = Integer)]
+    failures: i32,
+}
+
+// Starts a new window when the old one is over; otherwise counts one more, but only while
+// the window holds fewer than `max`. No row comes back when it is full.
+const RESERVE_PG: &str = "INSERT INTO login_throttle (bucket, window_start, failures) \
+     VALUES ($1, $2, 1) ON CONFLICT (bucket) DO UPDATE SET \
+     window_start = CASE WHEN login_throttle.window_start + $3 <= $2 THEN $2 ELSE login_throttle.window_start END, \
+     failures = CASE WHEN login_throttle.window_start + $3 <= $2 THEN 1 ELSE login_throttle.failures + 1 END \
+     WHERE login_throttle.window_start + $3 <= $2 OR login_throttle.failures < $4 \
+     RETURNING failures";
+const RESERVE_SQLITE: &str = "INSERT INTO login_throttle (bucket, window_start, failures) \
+     VALUES (?1, ?2, 1) ON CONFLICT (bucket) DO UPDATE SET \
+     window_start = CASE WHEN login_throttle.window_start + ?3 <= ?2 THEN ?2 ELSE login_throttle.window_start END, \
+     failures = CASE WHEN login_throttle.window_start + ?3 <= ?2 THEN 1 ELSE login_throttle.failures + 1 END \
+     WHERE login_throttle.window_start + ?3 <= ?2 OR login_throttle.failures < ?4 \
+     RETURNING failures";
+
+/// Reserves one attempt in the bucket's window: the new count, or `None` when the window
+/// already holds `max` attempts (nothing is changed then).
+pub fn reserve(
     conn: &mut DbConn,
     bucket: &str,
     now: i64,
     window: i64,
-) -> Result<(), DbError> {
-    let (failures, _) = current(conn, bucket, now, window)?;
-    if failures == 0 {
-        diesel::delete(t::login_throttle.filter(t::bucket.eq(bucket)))
-            .execute(conn)
-            .map_err(DbError::from_diesel)?;
-        diesel::insert_into(t::login_throttle)
-            .values((
-                t::bucket.eq(bucket),
-                t::window_start.eq(now),
-                t::failures.eq(1),
-            ))
-            .execute(conn)
-            .map_err(DbError::from_diesel)?;
-    } else {
-        diesel::update(t::login_throttle.filter(t::bucket.eq(bucket)))
-            .set(t::failures.eq(t::failures + 1))
-            .execute(conn)
-            .map_err(DbError::from_diesel)?;
+    max: i32,
+) -> Result<Option<i32>, DbError> {
+    let sql = match conn {
+        DbConn::Pg(_) => RESERVE_PG,
+        DbConn::Sqlite(_) => RESERVE_SQLITE,
+    };
+    let query = diesel::sql_query(sql)
+        .bind::<Text, _>(bucket)
+        .bind::<BigInt, _>(now)
+        .bind::<BigInt, _>(window)
+        .bind::<Integer, _>(max);
+    let counted: Option<Counted> = match conn {
+        DbConn::Pg(c) => query.get_result(c).optional(),
+        DbConn::Sqlite(c) => query.get_result(c).optional(),
     }
-    Ok(())
+    .map_err(DbError::from_diesel)?;
+    Ok(counted.map(|c| c.failures))
+}
+
+/// Gives back one reserved attempt that turned out not to be a failure.
+pub fn release(conn: &mut DbConn, bucket: &str) -> Result<(), DbError> {
+    diesel::update(
+        t::login_throttle
+            .filter(t::bucket.eq(bucket))
+            .filter(t::failures.gt(0)),
+    )
+    .set(t::failures.eq(t::failures - 1))
+    .execute(conn)
+    .map(drop)
+    .map_err(DbError::from_diesel)
 }
 
 pub fn clear(conn: &mut DbConn, bucket: &str) -> Result<(), DbError> {
@@ -60,6 +94,7 @@ pub fn clear(conn: &mut DbConn, bucket: &str) -> Result<(), DbError> {
         .map_err(DbError::from_diesel)
 }
 
+/// Housekeeping: windows that started before `older_than` are over.
 pub fn purge(conn: &mut DbConn, older_than: i64) -> Result<(), DbError> {
     diesel::delete(t::login_throttle.filter(t::window_start.lt(older_than)))
         .execute(conn)

@@ -1,0 +1,82 @@
+//! The failed-login guard under a burst: an attempt is reserved before its password is
+//! hashed, so parallel wrong guesses for one username cannot overshoot the limit, on either
+//! backend and across instances sharing the database.
+
+use futures_util::future::join_all;
+use gatehouse::clock::Clock;
+use gatehouse::config::{Settings, SettingsArgs};
+use gatehouse::startup::Application;
+use reqwest::StatusCode;
+
+use crate::both_backends;
+use crate::helpers::{spawn_app_with, Backend, TestApp};
+
+both_backends!(fifty_parallel_wrong_guesses_over_two_instances_get_at_most_the_limit_hashed);
+
+/// A second instance on the first one's database and master key, on its own pool.
+async fn second_instance(app: &TestApp) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let args = SettingsArgs {
+        bind: Some(format!("127.0.0.1:{port}")),
+        issuer: Some(app.settings.issuer.clone()),
+        database_url: Some(app.storage.database_url.clone()),
+        master_key_file: Some(app.storage.master_key_file().display().to_string()),
+        login_throttle: Some("5/15m,1000/15m".into()),
+        hash_workers: Some("2".into()),
+        db_pool_size: Some("4".into()),
+        ..Default::default()
+    };
+    let settings = Settings::from_args(&args).expect("settings");
+    let second = Application::build_on(settings, listener, Clock::manual(app.clock.now()))
+        .await
+        .expect("second instance");
+    tokio::spawn(second.run_until_stopped());
+    format!("http://127.0.0.1:{port}")
+}
+
+async fn fifty_parallel_wrong_guesses_over_two_instances_get_at_most_the_limit_hashed(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app_with(backend, |a| {
+        a.login_throttle = Some("5/15m,1000/15m".into());
+    })
+    .await
+    else {
+        return;
+    };
+    app.add_user("alice", "the right password", false).await;
+    let other = second_instance(&app).await;
+    let guesses = (0..50).map(|i| {
+        let base = if i % 2 == 0 { &app.address } else { &other };
+        app.http
+            .post(format!("{base}/api/token/"))
+            .form(&[("username", "alice"), ("password", "a wrong guess")])
+            .send()
+    });
+    let mut refused = 0;
+    let mut throttled = 0;
+    for resp in join_all(guesses).await {
+        match resp.expect("answered").status() {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => throttled += 1,
+            other => panic!("a wrong guess answered {other}"),
+        }
+    }
+    assert!(
+        refused <= 5,
+        "{refused} guesses were checked; the limit is 5"
+    );
+    assert_eq!(refused + throttled, 50);
+    // The window is full on both instances, for the right password too.
+    for base in [&app.address, &other] {
+        let resp = app
+            .http
+            .post(format!("{base}/api/token/"))
+            .form(&[("username", "alice"), ("password", "the right password")])
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+}
