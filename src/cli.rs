@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal};
 
 use clap::{Parser, Subcommand};
 
-use crate::accounts::{Accounts, NewClientRequest, NewUserRequest};
+use crate::accounts::{Accounts, LastAdmin, NewClientRequest, NewUserRequest};
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
 use crate::keys::rotation::RotationKind;
@@ -89,6 +89,9 @@ pub enum ClientCommand {
         scopes: Vec<String>,
         #[arg(long)]
         consent: bool,
+        /// A resource server that may introspect tokens issued to other clients.
+        #[arg(long)]
+        introspect_any: bool,
         /// Print {"client_id","client_secret"} as JSON.
         #[arg(long)]
         json: bool,
@@ -201,15 +204,19 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Disable { name } => {
-            accounts.set_user_disabled(&name, true).await?;
+            accounts
+                .set_user_disabled(&name, true, LastAdmin::MayRemove)
+                .await?;
             println!("disabled user {name}; their refresh tokens are revoked");
         }
         UserCommand::Enable { name } => {
-            accounts.set_user_disabled(&name, false).await?;
+            accounts
+                .set_user_disabled(&name, false, LastAdmin::MayRemove)
+                .await?;
             println!("enabled user {name}");
         }
         UserCommand::Delete { name } => {
-            accounts.delete_user(&name).await?;
+            accounts.delete_user(&name, LastAdmin::MayRemove).await?;
             println!("deleted user {name}");
         }
         UserCommand::SetPassword {
@@ -237,9 +244,11 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
             grants,
             scopes,
             consent,
+            introspect_any,
             json,
         } => {
             let req = NewClientRequest {
+                introspect_any,
                 client_id: id,
                 public,
                 redirect_uris,

@@ -96,6 +96,26 @@ impl RedirectUri {
     }
 }
 
+/// The CSP source of a registered URI's origin: `https://host:port` for http(s), the bare
+/// `scheme:` for an app's custom scheme; `None` when it is not safe to write into a header.
+pub fn csp_origin(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        let ok = scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+        return ok.then(|| format!("{scheme}:"));
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    ok.then(|| format!("{scheme}://{host}"))
+}
+
 /// The grant types a client may be registered for.
 pub const GRANTS: [&str; 4] = [
     "authorization_code",
@@ -238,6 +258,21 @@ mod tests {
         assert!(RedirectUri::parse("/cb").is_err());
         assert!(RedirectUri::parse("https://app.example/cb#frag").is_err());
         assert!(RedirectUri::parse("https://app.example/c b").is_err());
+    }
+
+    #[test]
+    fn csp_origins_of_registered_uris() {
+        assert_eq!(
+            csp_origin("https://app.example:8443/cb?x=1").as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(
+            csp_origin("com.example.app://cb").as_deref(),
+            Some("com.example.app:")
+        );
+        assert_eq!(csp_origin("https://a;b/cb"), None);
+        assert_eq!(csp_origin("https://x'y/cb"), None);
+        assert_eq!(csp_origin("/relative"), None);
     }
 
     #[test]

@@ -142,11 +142,7 @@ impl Application {
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),
-            guard: LoginGuard {
-                accounts: accounts.clone(),
-                limits: settings.login_throttle,
-                metrics: metrics.clone(),
-            },
+            guard: LoginGuard::new(accounts.clone(), settings.login_throttle, metrics.clone()),
             accounts,
             tokens: Tokens {
                 db: db.clone(),

@@ -36,6 +36,8 @@ pub struct NewClientRequest {
     pub grants: Vec<String>,
     pub scopes: Vec<String>,
     pub consent: bool,
+    /// A resource server that may introspect other clients' tokens.
+    pub introspect_any: bool,
 }
 
 impl Accounts {
@@ -98,6 +100,7 @@ impl Accounts {
             consent: req.consent,
             disabled: false,
             created_at: self.clock.now(),
+            introspect_any: req.introspect_any,
         };
         let stored = client.clone();
         self.db

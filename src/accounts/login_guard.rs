@@ -3,9 +3,14 @@
 //! together. Every surface that takes a password (the login page, `/api/token/`, the password
 //! grant) checks it through [`LoginGuard::check_password`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use super::{Accounts, LoginError};
+use crate::db::repo::throttle::Outcome;
 use crate::db::repo::users::User;
 use crate::db::{repo, DbError};
 use crate::domain::parse_duration;
@@ -106,19 +111,38 @@ impl From<DbError> for GuardError {
     }
 }
 
-/// What the guard needs: the accounts it checks passwords against, its limits, the metrics.
+/// What the guard needs: the accounts it checks passwords against, its limits, the metrics,
+/// and the attempts of this instance waiting for a window's pending attempts to resolve.
 #[derive(Clone)]
 pub struct LoginGuard {
     pub accounts: Accounts,
     pub limits: LoginLimits,
     pub metrics: Arc<Metrics>,
+    pub waiting: Arc<Waiting>,
 }
 
+/// How long an attempt waits for a window that is full of pending (not failed) attempts.
+const MAX_WAIT: Duration = Duration::from_secs(10);
+/// How often a waiting attempt looks again without being woken (another instance's attempts
+/// resolve without waking anybody here).
+const RECHECK: Duration = Duration::from_millis(250);
+
 impl LoginGuard {
+    pub fn new(accounts: Accounts, limits: LoginLimits, metrics: Arc<Metrics>) -> LoginGuard {
+        LoginGuard {
+            accounts,
+            limits,
+            metrics,
+            waiting: Arc::new(Waiting::default()),
+        }
+    }
+
     /// Checks a password unless the username or the client address is throttled. The
-    /// attempt is reserved in both windows before the hash (refused, before any hash, when
-    /// either is full, whether or not the account exists); a wrong password keeps it as a
-    /// failure, a right one clears the username's window and gives the address's back.
+    /// attempt is reserved in both windows before the hash: refused (before any hash, whether
+    /// or not the account exists) when a window holds its limit of failures, queued while it
+    /// holds its limit of failures and pending attempts together. A wrong password turns the
+    /// reservation into a failure; a right one clears the username's window and gives the
+    /// address's back.
     pub async fn check_password(
         &self,
         username: &str,
@@ -130,45 +154,64 @@ impl LoginGuard {
             (user_bucket(username), self.limits.per_username),
             (addr_bucket(client_addr), self.limits.per_address),
         ];
-        if let Err(wait) = self.reserve(&buckets).await? {
+        if let Err(wait) = self.reserve_waiting(&buckets).await? {
             self.metrics.login_throttled(surface.label());
             return Err(GuardError::Throttled(wait));
         }
+        let checked = self.accounts.check_password(username, password).await;
+        let (user_outcome, addr_outcome) = match &checked {
+            Ok(_) => (Outcome::Cleared, Outcome::Released),
+            Err(LoginError::BadCredentials) => (Outcome::Failed, Outcome::Failed),
+            Err(_) => (Outcome::Released, Outcome::Released),
+        };
         let [(user, _), (addr, _)] = buckets;
-        let db = &self.accounts.db;
-        match self.accounts.check_password(username, password).await {
-            Ok(found) => {
-                db.write(move |conn| {
-                    repo::throttle::clear(conn, &user)?;
-                    repo::throttle::release(conn, &addr)
-                })
-                .await?;
-                Ok(found)
-            }
+        let resolved = [(user.clone(), user_outcome), (addr.clone(), addr_outcome)];
+        self.accounts
+            .db
+            .write(move |conn| {
+                for (bucket, outcome) in &resolved {
+                    repo::throttle::resolve(conn, bucket, *outcome)?;
+                }
+                Ok::<_, DbError>(())
+            })
+            .await?;
+        self.waiting.wake(&user);
+        self.waiting.wake(&addr);
+        match checked {
+            Ok(found) => Ok(found),
             Err(LoginError::BadCredentials) => {
                 self.metrics.login_failed(surface.label());
                 tracing::info!(endpoint = surface.label(), "sign-in failed");
                 Err(GuardError::BadCredentials)
             }
-            Err(other) => {
-                // Not the caller's failure: give both reservations back.
-                db.write(move |conn| {
-                    repo::throttle::release(conn, &user)?;
-                    repo::throttle::release(conn, &addr)
-                })
-                .await?;
-                Err(match other {
-                    LoginError::Db(e) => e.into(),
-                    LoginError::Hash(e) => GuardError::Internal(e.into()),
-                    LoginError::BadCredentials => GuardError::BadCredentials,
-                })
-            }
+            Err(LoginError::Db(e)) => Err(e.into()),
+            Err(LoginError::Hash(e)) => Err(GuardError::Internal(e.into())),
         }
     }
 
-    /// Reserves one attempt in every window, all or none: `Err(seconds)` to wait when one
-    /// is full.
-    async fn reserve(&self, buckets: &[(String, Limit); 2]) -> Result<Result<(), i64>, DbError> {
+    /// Reserves, waiting while a window is full of pending attempts: `Err(seconds)` when a
+    /// window is full of failures (or stayed full too long).
+    async fn reserve_waiting(
+        &self,
+        buckets: &[(String, Limit); 2],
+    ) -> Result<Result<(), i64>, DbError> {
+        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+        loop {
+            let busy = match self.reserve(buckets).await? {
+                Reservation::Made => return Ok(Ok(())),
+                Reservation::Throttled(wait) => return Ok(Err(wait)),
+                Reservation::Busy(bucket) => bucket,
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(Err(1));
+            }
+            let woken = self.waiting.notify_for(&busy);
+            let _ = tokio::time::timeout(RECHECK, woken.notified()).await;
+        }
+    }
+
+    /// Reserves one attempt in every window, all or none.
+    async fn reserve(&self, buckets: &[(String, Limit); 2]) -> Result<Reservation, DbError> {
         let now = self.accounts.clock.now();
         let buckets = buckets.clone();
         let outcome = self
@@ -176,35 +219,81 @@ impl LoginGuard {
             .db
             .write(move |conn| {
                 for (bucket, limit) in &buckets {
-                    let max = limit.max_failures;
-                    if repo::throttle::reserve(conn, bucket, now, limit.window_secs, max)?.is_none()
-                    {
-                        let (_, window_end) =
-                            repo::throttle::current(conn, bucket, now, limit.window_secs)?;
-                        // Roll back what this attempt reserved in the other window.
-                        return Err(Reservation::Full((window_end - now).max(1)));
+                    let (window, max) = (limit.window_secs, limit.max_failures);
+                    if !repo::throttle::reserve(conn, bucket, now, window, max)? {
+                        let current = repo::throttle::current(conn, bucket, now, window)?;
+                        // Returned as an error, so what this attempt reserved in the other
+                        // window rolls back.
+                        return Err(if current.failures >= max {
+                            Refused::Throttled((current.ends_at - now).max(1))
+                        } else {
+                            Refused::Busy(bucket.clone())
+                        });
                     }
                 }
                 Ok(())
             })
             .await;
         match outcome {
-            Ok(()) => Ok(Ok(())),
-            Err(Reservation::Full(wait)) => Ok(Err(wait)),
-            Err(Reservation::Db(e)) => Err(e),
+            Ok(()) => Ok(Reservation::Made),
+            Err(Refused::Throttled(wait)) => Ok(Reservation::Throttled(wait)),
+            Err(Refused::Busy(bucket)) => Ok(Reservation::Busy(bucket)),
+            Err(Refused::Db(e)) => Err(e),
         }
     }
 }
 
-/// Why a reservation transaction rolled back.
 enum Reservation {
-    Full(i64),
+    Made,
+    /// A window holds its limit of failures: the seconds until it ends.
+    Throttled(i64),
+    /// A window is full of pending attempts; wait for one to resolve.
+    Busy(String),
+}
+
+/// Why a reservation transaction rolled back.
+enum Refused {
+    Throttled(i64),
+    Busy(String),
     Db(DbError),
 }
 
-impl From<DbError> for Reservation {
+impl From<DbError> for Refused {
     fn from(e: DbError) -> Self {
-        Reservation::Db(e)
+        Refused::Db(e)
+    }
+}
+
+/// Attempts of this instance waiting for a window, by bucket: each resolved attempt wakes
+/// one of them, instead of all of them retrying at once.
+#[derive(Default)]
+pub struct Waiting(std::sync::Mutex<HashMap<String, Weak<Notify>>>);
+
+impl Waiting {
+    fn notify_for(&self, bucket: &str) -> Arc<Notify> {
+        let mut map = match self.0.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(n) = map.get(bucket).and_then(Weak::upgrade) {
+            return n;
+        }
+        if map.len() > 1024 {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        let n = Arc::new(Notify::new());
+        map.insert(bucket.to_string(), Arc::downgrade(&n));
+        n
+    }
+
+    fn wake(&self, bucket: &str) {
+        let map = match self.0.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(n) = map.get(bucket).and_then(Weak::upgrade) {
+            n.notify_one();
+        }
     }
 }
 

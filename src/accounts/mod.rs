@@ -32,6 +32,9 @@ pub enum AccountError {
     Exists(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// The admin API may not lock every admin out (the CLI, an operator's tool, may).
+    #[error("the last enabled admin cannot be disabled or deleted")]
+    LastAdmin,
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
@@ -50,11 +53,30 @@ pub fn check_password_rules(password: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
+/// Whether a change may leave no enabled admin: the operator's CLI may, the admin API may
+/// not (an admin would lock every admin out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastAdmin {
+    Keep,
+    MayRemove,
+}
+
 pub struct NewUserRequest {
     pub username: String,
     pub email: Option<String>,
     pub password: Password,
     pub is_admin: bool,
+}
+
+/// Inside a write transaction: refuses when `id` is the only enabled admin. The enabled
+/// admins are locked first (PostgreSQL), so two admins removing each other at the same
+/// moment cannot both succeed.
+fn keep_an_admin(conn: &mut crate::db::DbConn, id: &str) -> Result<(), AccountError> {
+    let admins = repo::users::lock_enabled_admins(conn)?;
+    if admins.iter().any(|a| a == id) && admins.len() == 1 {
+        return Err(AccountError::LastAdmin);
+    }
+    Ok(())
 }
 
 /// Why a password login failed; callers answer the same for every reason.
@@ -128,12 +150,16 @@ impl Accounts {
         &self,
         username: &str,
         disabled: bool,
+        last_admin: LastAdmin,
     ) -> Result<User, AccountError> {
         let user = self.find_user(username).await?;
         let id = user.id.clone();
         let now = self.clock.now();
         self.db
             .write(move |conn| {
+                if disabled && last_admin == LastAdmin::Keep {
+                    keep_an_admin(conn, &id)?;
+                }
                 repo::users::set_disabled(conn, &id, disabled, now)?;
                 if disabled {
                     repo::refresh::revoke_user_families(conn, &id, "user disabled", now)?;
@@ -145,15 +171,24 @@ impl Accounts {
         self.find_user(username).await
     }
 
-    pub async fn delete_user(&self, username: &str) -> Result<(), AccountError> {
+    pub async fn delete_user(
+        &self,
+        username: &str,
+        last_admin: LastAdmin,
+    ) -> Result<(), AccountError> {
         let user = self.find_user(username).await?;
         self.db
-            .write(move |conn| repo::users::delete(conn, &user.id))
-            .await?;
-        Ok(())
+            .write(move |conn| {
+                if last_admin == LastAdmin::Keep {
+                    keep_an_admin(conn, &user.id)?;
+                }
+                repo::users::delete(conn, &user.id)?;
+                Ok::<_, AccountError>(())
+            })
+            .await
     }
 
-    /// A new password ends every refresh family of the user.
+    /// A new password ends every refresh family and every session of the user.
     pub async fn set_password(
         &self,
         username: &str,
@@ -167,6 +202,7 @@ impl Accounts {
             .write(move |conn| {
                 repo::users::set_password_hash(conn, &user.id, &hash, now)?;
                 repo::refresh::revoke_user_families(conn, &user.id, "password changed", now)?;
+                repo::sessions::end_user_sessions(conn, &user.id, now)?;
                 Ok::<_, DbError>(())
             })
             .await?;
@@ -199,13 +235,15 @@ impl Accounts {
         };
         if verified.needs_rehash {
             // Upgrade old parameters now that we hold the password; a failure only logs.
-            let (accounts, id) = (self.clone(), user.id.clone());
+            let (accounts, id, old) = (self.clone(), user.id.clone(), user.password_hash.clone());
             tokio::spawn(async move {
                 if let Ok(hash) = accounts.hasher.hash(pw).await {
                     let now = accounts.clock.now();
                     if let Err(e) = accounts
                         .db
-                        .write(move |conn| repo::users::set_password_hash(conn, &id, &hash, now))
+                        .write(move |conn| {
+                            repo::users::upgrade_password_hash(conn, &id, &old, &hash, now)
+                        })
                         .await
                     {
                         tracing::warn!(error = %e, "could not store the upgraded password hash");

@@ -34,6 +34,7 @@ diesel::table! {
         consent -> Bool,
         disabled -> Bool,
         created_at -> BigInt,
+        introspect_any -> Bool,
     }
 }
 
@@ -75,6 +76,7 @@ diesel::table! {
         spent_at -> Nullable<BigInt>,
         successor_hash -> Nullable<Text>,
         successor_sealed -> Nullable<Binary>,
+        access_jti_hash -> Nullable<Text>,
     }
 }
 
@@ -145,5 +147,6 @@ diesel::table! {
         bucket -> Text,
         window_start -> BigInt,
         failures -> Integer,
+        pending -> Integer,
     }
 }

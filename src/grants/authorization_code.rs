@@ -9,7 +9,7 @@ use crate::db::repo::clients::Client;
 use crate::domain::split_scope;
 use crate::keys::store::TokenType;
 use crate::metrics::TokenKind;
-use crate::sso::code;
+use crate::sso::code::{self, CodeError};
 use crate::sso::id_token::{at_hash, IdClaims};
 use crate::tokens::issue::IssueError;
 use crate::tokens::refresh::Pair;
@@ -37,7 +37,7 @@ pub async fn grant(
         .code
         .ok_or_else(|| GrantError::InvalidRequest("code is required".into()))?;
     let now = tokens.clock.now();
-    let record = code::redeem(
+    let record = code::check(
         &tokens.db,
         code_value,
         &client.client_id,
@@ -55,17 +55,30 @@ pub async fn grant(
         .ok_or_else(|| GrantError::InvalidGrant("the user is disabled or gone".into()))?;
     let scopes = split_scope(&record.scope);
     let has = |s: &str| scopes.iter().any(|x| x == s);
+    // Checked again here: the user may have lost admin rights since the code was issued.
+    if has("admin") && !user.is_admin {
+        return Err(GrantError::InvalidScope(
+            "scope admin is only for admin users".into(),
+        ));
+    }
     let subject = user_subject(tokens, &user, client, record.scope.clone());
     let with_refresh = has("offline_access") && client.allows_grant("refresh_token");
-    let pair = tokens.issue_pair(&subject, with_refresh).await?;
-    code::record_issued(
-        &tokens.db,
-        &record,
-        pair.family_id.clone(),
-        &pair.jti,
-        now + pair.expires_in,
-    )
-    .await?;
+    // Signed first; spending the code and storing what it issued is one transaction.
+    let minted = tokens.mint_pair(&subject, with_refresh)?;
+    let (spent, minted) = {
+        let code = record.clone();
+        tokens
+            .db
+            .write(move |conn| code::spend(conn, &code, &minted, now).map(|won| (won, minted)))
+            .await?
+    };
+    if !spent {
+        // Another redemption of the same code won: this one is a replay.
+        code::revoke_after_replay(&tokens.db, &record, now).await?;
+        return Err(CodeError::Replayed.into());
+    }
+    tokens.count_issued(&minted.pair);
+    let pair = minted.pair;
 
     let id_token = if has("openid") {
         let claims = IdClaims {

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::body;
 use super::error::ApiError;
 use super::userinfo::bearer_token;
-use crate::accounts::{NewClientRequest, NewUserRequest};
+use crate::accounts::{LastAdmin, NewClientRequest, NewUserRequest};
 use crate::keys::rotation::RotationKind;
 use crate::passwords::Password;
 use crate::state::AppState;
@@ -154,7 +154,7 @@ async fn delete_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    state.accounts.delete_user(&path).await?;
+    state.accounts.delete_user(&path, LastAdmin::Keep).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -164,7 +164,12 @@ async fn disable_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.accounts.set_user_disabled(&path, true).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .accounts
+            .set_user_disabled(&path, true, LastAdmin::Keep)
+            .await?,
+    ))
 }
 
 async fn enable_user(
@@ -173,7 +178,12 @@ async fn enable_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.accounts.set_user_disabled(&path, false).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .accounts
+            .set_user_disabled(&path, false, LastAdmin::Keep)
+            .await?,
+    ))
 }
 
 async fn list_clients(
@@ -200,6 +210,8 @@ struct NewClientBody {
     scopes: Vec<String>,
     #[serde(default)]
     consent: bool,
+    #[serde(default)]
+    introspect_any: bool,
 }
 
 async fn create_client(
@@ -219,6 +231,7 @@ async fn create_client(
             grants: b.grants,
             scopes: b.scopes,
             consent: b.consent,
+            introspect_any: b.introspect_any,
         })
         .await?;
     let mut body = serde_json::to_value(&client).unwrap_or_default();

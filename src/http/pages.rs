@@ -8,8 +8,6 @@ use subtle::ConstantTimeEq;
 
 use crate::sso::session::random_token;
 
-pub const CSRF_COOKIE: &str = "gh_csrf";
-
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
@@ -46,26 +44,76 @@ pub struct MessagePage<'a> {
     pub message: &'a str,
 }
 
-/// Headers every page carries: not frameable, no sniffing, no referrer, never cached.
-pub fn page_builder(status: StatusCode) -> HttpResponseBuilder {
+/// The browser's cookies. With an `https` issuer they carry the `__Host-` prefix, so the
+/// browser accepts them only Secure, for the whole host and from the host itself: no
+/// sibling subdomain can plant a session or CSRF cookie.
+#[derive(Debug, Clone, Copy)]
+pub struct Cookies {
+    pub secure: bool,
+}
+
+impl Cookies {
+    pub fn session(self) -> &'static str {
+        if self.secure {
+            "__Host-gh_session"
+        } else {
+            "gh_session"
+        }
+    }
+    pub fn csrf(self) -> &'static str {
+        if self.secure {
+            "__Host-gh_csrf"
+        } else {
+            "gh_csrf"
+        }
+    }
+    /// HttpOnly, SameSite=Lax, Path=/, no Domain; Secure with https.
+    pub fn build(self, name: &'static str, value: String) -> Cookie<'static> {
+        Cookie::build(name, value)
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .finish()
+    }
+}
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Headers every page carries: not frameable, no sniffing, no referrer, never cached, and
+/// forms that post only here (`form_targets` adds the origins a form's answer redirects to:
+/// browsers apply `form-action` to those redirects too).
+fn page_builder(status: StatusCode, form_targets: &[String]) -> HttpResponseBuilder {
+    let csp = if form_targets.is_empty() {
+        CSP.to_string()
+    } else {
+        format!("{CSP} {}", form_targets.join(" "))
+    };
     let mut b = HttpResponse::build(status);
-    b.insert_header((
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-    ))
-    .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-    .insert_header((header::REFERRER_POLICY, "no-referrer"))
-    .insert_header((header::CACHE_CONTROL, "no-store"))
-    .content_type("text/html; charset=utf-8");
+    b.insert_header((header::CONTENT_SECURITY_POLICY, csp))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("text/html; charset=utf-8");
     b
 }
 
 pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
+    render_form(status, page, &[])
+}
+
+/// A page whose form's answer redirects to one of `form_targets` (CSP sources).
+pub fn render_form(
+    status: StatusCode,
+    page: &impl Template,
+    form_targets: &[String],
+) -> HttpResponse {
     match page.render() {
-        Ok(html) => page_builder(status).body(html),
+        Ok(html) => page_builder(status, form_targets).body(html),
         Err(e) => {
             tracing::error!(error = %e, "template rendering failed");
-            page_builder(StatusCode::INTERNAL_SERVER_ERROR).body("internal server error")
+            page_builder(StatusCode::INTERNAL_SERVER_ERROR, &[]).body("internal server error")
         }
     }
 }
@@ -76,29 +124,24 @@ pub fn message(status: StatusCode, title: &str, message: &str) -> HttpResponse {
 
 /// The browser's CSRF token (double-submit: an HttpOnly cookie the form must echo), and the
 /// cookie to set when the browser had none.
-pub fn csrf_token(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'static>>) {
+pub fn csrf_token(req: &HttpRequest, cookies: Cookies) -> (String, Option<Cookie<'static>>) {
     match req
-        .cookie(CSRF_COOKIE)
+        .cookie(cookies.csrf())
         .map(|c| c.value().to_string())
         .filter(|v| v.len() == 43)
     {
         Some(token) => (token, None),
         None => {
             let token = random_token();
-            let cookie = Cookie::build(CSRF_COOKIE, token.clone())
-                .path("/")
-                .http_only(true)
-                .secure(secure)
-                .same_site(SameSite::Lax)
-                .finish();
+            let cookie = cookies.build(cookies.csrf(), token.clone());
             (token, Some(cookie))
         }
     }
 }
 
 /// The submitted token equals the browser's cookie (constant time).
-pub fn csrf_valid(req: &HttpRequest, submitted: Option<&str>) -> bool {
-    match (req.cookie(CSRF_COOKIE), submitted) {
+pub fn csrf_valid(req: &HttpRequest, cookies: Cookies, submitted: Option<&str>) -> bool {
+    match (req.cookie(cookies.csrf()), submitted) {
         (Some(cookie), Some(form)) if cookie.value().len() == 43 => {
             cookie.value().as_bytes().ct_eq(form.as_bytes()).into()
         }

@@ -2,7 +2,7 @@
 //! parses the request, calls one [`crate::sso::Sso`] use case, and turns its outcome into a
 //! redirect or a page.
 
-use actix_web::cookie::{Cookie, SameSite};
+use actix_web::cookie::Cookie;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -10,27 +10,26 @@ use serde::Deserialize;
 use super::body;
 use super::client_addr::client_addr;
 use super::error::{with_retry_after, PageError};
-use super::pages::{self, csrf_token, csrf_valid, ConsentPage, LoginPage, LogoutPage};
+use super::pages::{self, csrf_token, csrf_valid, ConsentPage, Cookies, LoginPage, LogoutPage};
 use crate::accounts;
+use crate::domain::csp_origin;
 use crate::passwords::Password;
 use crate::sso::authorize::{self, AuthParams, Rejection};
-use crate::sso::flow::{Authorization, ConsentOutcome};
+use crate::sso::flow::{Authorization, ConsentOutcome, PageClient};
 use crate::sso::logout::{Logout, LogoutRequest};
-use crate::sso::session;
 use crate::state::AppState;
 
-fn secure(state: &AppState) -> bool {
-    state.settings.issuer.starts_with("https://")
+fn cookies(state: &AppState) -> Cookies {
+    Cookies {
+        secure: state.settings.issuer.starts_with("https://"),
+    }
 }
 
 fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
-    Cookie::build(session::COOKIE, value)
-        .path("/")
-        .http_only(true)
-        .secure(secure(state))
-        .same_site(SameSite::Lax)
-        .max_age(actix_web::cookie::time::Duration::seconds(max_age_secs))
-        .finish()
+    let c = cookies(state);
+    let mut cookie = c.build(c.session(), value);
+    cookie.set_max_age(actix_web::cookie::time::Duration::seconds(max_age_secs));
+    cookie
 }
 
 fn clear_session_cookie(state: &AppState) -> Cookie<'static> {
@@ -39,8 +38,9 @@ fn clear_session_cookie(state: &AppState) -> Cookie<'static> {
     c
 }
 
-fn session_of(req: &HttpRequest) -> Option<String> {
-    req.cookie(session::COOKIE).map(|c| c.value().to_string())
+fn session_of(state: &AppState, req: &HttpRequest) -> Option<String> {
+    req.cookie(cookies(state).session())
+        .map(|c| c.value().to_string())
 }
 
 fn found(location: &str) -> HttpResponse {
@@ -91,7 +91,7 @@ fn page_with_csrf(
     state: &AppState,
     render: impl FnOnce(&str) -> HttpResponse,
 ) -> HttpResponse {
-    let (csrf, set) = csrf_token(req, secure(state));
+    let (csrf, set) = csrf_token(req, cookies(state));
     let mut resp = render(&csrf);
     if let Some(c) = set {
         let _ = resp.add_cookie(&c);
@@ -106,7 +106,7 @@ pub async fn authorize(
 ) -> Result<HttpResponse, PageError> {
     let params: AuthParams = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| PageError::bad_request("The authorization request is malformed."))?;
-    let cookie = session_of(&req);
+    let cookie = session_of(&state, &req);
     Ok(
         match state.sso.authorize(&params, cookie.as_deref()).await? {
             Authorization::Rejected(r) => reject(&state, r),
@@ -115,6 +115,7 @@ pub async fn authorize(
             Authorization::Consent {
                 return_to,
                 client_id,
+                redirect_origins,
                 username,
                 scopes,
             } => page_with_csrf(&req, &state, |csrf| {
@@ -125,7 +126,7 @@ pub async fn authorize(
                     username: &username,
                     scopes: &scopes,
                 };
-                pages::render(StatusCode::OK, &page)
+                pages::render_form(StatusCode::OK, &page, &redirect_origins)
             }),
         },
     )
@@ -148,38 +149,56 @@ struct LoginQuery {
 }
 
 /// `GET /login`: the form.
-pub async fn login_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+pub async fn login_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
     let q: LoginQuery =
         serde_urlencoded::from_str(req.query_string()).unwrap_or(LoginQuery { return_to: None });
     let back = authorize::safe_return_to(q.return_to.as_deref()).to_string();
-    login_form(&state, &req, StatusCode::OK, &back, None, "")
+    let form = LoginForm::for_return_to(&state, back).await?;
+    Ok(form.render(&state, &req, StatusCode::OK, None, ""))
 }
 
-fn login_form(
-    state: &AppState,
-    req: &HttpRequest,
-    status: StatusCode,
-    back: &str,
-    error: Option<&str>,
-    username: &str,
-) -> HttpResponse {
-    let client = authorize::params_of_return_to(back)
-        .and_then(|p| p.client_id)
-        .filter(|c| c.len() <= 100);
-    page_with_csrf(req, state, |csrf| {
-        let page = LoginPage {
-            csrf,
-            return_to: back,
-            client_id: client.as_deref(),
-            error,
-            username,
-        };
-        pages::render(status, &page)
-    })
+/// The sign-in form: where it returns to, and the registered, enabled client it names.
+struct LoginForm {
+    back: String,
+    client: Option<PageClient>,
+}
+
+impl LoginForm {
+    async fn for_return_to(state: &AppState, back: String) -> Result<LoginForm, PageError> {
+        let client = state.sso.page_client(&back).await?;
+        Ok(LoginForm { back, client })
+    }
+
+    fn render(
+        &self,
+        state: &AppState,
+        req: &HttpRequest,
+        status: StatusCode,
+        error: Option<&str>,
+        username: &str,
+    ) -> HttpResponse {
+        page_with_csrf(req, state, |csrf| {
+            let page = LoginPage {
+                csrf,
+                return_to: &self.back,
+                client_id: self.client.as_ref().map(|c| c.client_id.as_str()),
+                error,
+                username,
+            };
+            let targets = self
+                .client
+                .as_ref()
+                .map_or(&[][..], |c| &c.redirect_origins[..]);
+            pages::render_form(status, &page, targets)
+        })
+    }
 }
 
 #[derive(Deserialize)]
-struct LoginForm {
+struct SignInForm {
     username: Option<String>,
     password: Option<String>,
     csrf: Option<String>,
@@ -192,35 +211,22 @@ pub async fn login(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form: LoginForm = read_form(&req, payload, "sign-in").await?;
+    let form: SignInForm = read_form(&req, payload, "sign-in").await?;
     let back = authorize::safe_return_to(form.return_to.as_deref()).to_string();
-    if !csrf_valid(&req, form.csrf.as_deref()) {
+    let page = LoginForm::for_return_to(&state, back).await?;
+    if !csrf_valid(&req, cookies(&state), form.csrf.as_deref()) {
         let expired = Some("This form has expired. Please sign in again.");
-        return Ok(login_form(
-            &state,
-            &req,
-            StatusCode::FORBIDDEN,
-            &back,
-            expired,
-            "",
-        ));
+        return Ok(page.render(&state, &req, StatusCode::FORBIDDEN, expired, ""));
     }
     let username = form.username.unwrap_or_default();
     let password = form.password.unwrap_or_default();
     let shown_name: String = username.chars().take(150).collect();
     if username.is_empty() || password.is_empty() || password.len() > accounts::MAX_PASSWORD_BYTES {
         let bad = Some(super::error::BAD_SIGN_IN);
-        return Ok(login_form(
-            &state,
-            &req,
-            StatusCode::BAD_REQUEST,
-            &back,
-            bad,
-            &shown_name,
-        ));
+        return Ok(page.render(&state, &req, StatusCode::BAD_REQUEST, bad, &shown_name));
     }
     let addr = client_addr(&req, &state.settings.trusted_proxies);
-    let old = session_of(&req);
+    let old = session_of(&state, &req);
     let signed_in = state
         .sso
         .sign_in(
@@ -240,16 +246,16 @@ pub async fn login(
             message,
             retry_after,
         }) => {
-            let page = login_form(&state, &req, status, &back, Some(message), &shown_name);
+            let form = page.render(&state, &req, status, Some(message), &shown_name);
             return Ok(match retry_after {
-                Some(wait) => with_retry_after(page, wait),
-                None => page,
+                Some(wait) => with_retry_after(form, wait),
+                None => form,
             });
         }
         Err(other) => return Err(other),
     };
     let cookie = session_cookie(&state, signed_in.cookie, state.sso.session_ttl);
-    if back.is_empty() {
+    if page.back.is_empty() {
         let mut resp = pages::message(
             StatusCode::OK,
             "Signed in",
@@ -258,7 +264,7 @@ pub async fn login(
         let _ = resp.add_cookie(&cookie);
         return Ok(resp);
     }
-    Ok(see_other(&back).cookie(cookie).finish())
+    Ok(see_other(&page.back).cookie(cookie).finish())
 }
 
 #[derive(Deserialize)]
@@ -275,7 +281,7 @@ pub async fn consent(
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let form: ConsentForm = read_form(&req, payload, "consent").await?;
-    if !csrf_valid(&req, form.csrf.as_deref()) {
+    if !csrf_valid(&req, cookies(&state), form.csrf.as_deref()) {
         return Err(PageError::Client(
             StatusCode::FORBIDDEN,
             "This form has expired. Please start again from the application.".into(),
@@ -283,7 +289,7 @@ pub async fn consent(
     }
     let back = authorize::safe_return_to(form.return_to.as_deref());
     let allowed = form.decision.as_deref() == Some("allow");
-    let cookie = session_of(&req);
+    let cookie = session_of(&state, &req);
     Ok(
         match state.sso.consent(back, cookie.as_deref(), allowed).await? {
             ConsentOutcome::Rejected(r) => reject(&state, r),
@@ -335,21 +341,29 @@ pub async fn logout(
 ) -> Result<HttpResponse, PageError> {
     let p: LogoutParams = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| PageError::bad_request("The logout request is malformed."))?;
-    let cookie = session_of(&req);
+    let cookie = session_of(&state, &req);
     match state
         .sso
         .logout(&state.tokens, &p.request(), cookie.as_deref())
         .await?
     {
         Logout::Ended { redirect } => Ok(signed_out(&state, redirect)),
-        Logout::Confirm => Ok(page_with_csrf(&req, &state, |csrf| {
+        Logout::Confirm {
+            client_id,
+            redirect,
+        } => Ok(page_with_csrf(&req, &state, |csrf| {
             let page = LogoutPage {
                 csrf,
-                client_id: p.client_id.as_deref().unwrap_or(""),
+                client_id: client_id.as_deref().unwrap_or(""),
                 post_logout_redirect_uri: p.post_logout_redirect_uri.as_deref().unwrap_or(""),
                 state: p.state.as_deref().unwrap_or(""),
             };
-            pages::render(StatusCode::OK, &page)
+            let targets: Vec<String> = redirect
+                .as_deref()
+                .and_then(csp_origin)
+                .into_iter()
+                .collect();
+            pages::render_form(StatusCode::OK, &page, &targets)
         })),
     }
 }
@@ -361,13 +375,13 @@ pub async fn logout_confirmed(
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let p: LogoutParams = read_form(&req, payload, "logout").await?;
-    if !csrf_valid(&req, p.csrf.as_deref()) {
+    if !csrf_valid(&req, cookies(&state), p.csrf.as_deref()) {
         return Err(PageError::Client(
             StatusCode::FORBIDDEN,
             "This form has expired. Please try signing out again.".into(),
         ));
     }
-    let cookie = session_of(&req);
+    let cookie = session_of(&state, &req);
     let redirect = state
         .sso
         .logout_confirmed(&p.request(), cookie.as_deref())

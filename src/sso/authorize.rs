@@ -269,6 +269,7 @@ mod tests {
             consent: false,
             disabled: false,
             created_at: 0,
+            introspect_any: false,
         }
     }
 

@@ -2,8 +2,9 @@
 //! PKCE challenge, short-lived (RFC 6749 §4.1.2, §10.5; RFC 7636).
 
 use crate::db::repo::sessions::AuthCode;
-use crate::db::{repo, Db, DbError};
+use crate::db::{repo, Db, DbConn, DbError};
 use crate::keys::encryption::digest_hex;
+use crate::tokens::refresh::Minted;
 
 use super::authorize::AuthRequest;
 use super::session::random_token;
@@ -56,8 +57,9 @@ pub enum CodeError {
     Db(#[from] DbError),
 }
 
-/// Checks and spends a code. On a second use, revokes what its first use issued.
-pub async fn redeem(
+/// Checks a code for this client, redirect URI and PKCE verifier, without spending it (see
+/// [`spend`]). A code that was already used revokes what its first use issued.
+pub async fn check(
     db: &Db,
     code: &str,
     client_id: &str,
@@ -69,9 +71,8 @@ pub async fn redeem(
         return Err(CodeError::Invalid);
     }
     let hash = digest_hex(code);
-    let lookup = hash.clone();
     let record = db
-        .run(move |conn| repo::sessions::find_code(conn, &lookup))
+        .run(move |conn| repo::sessions::find_code(conn, &hash))
         .await?
         .ok_or(CodeError::Invalid)?;
     if record.client_id != client_id {
@@ -93,36 +94,43 @@ pub async fn redeem(
         // A verifier without a challenge is a downgrade attempt (Security BCP §2.1.1).
         _ => return Err(CodeError::Pkce),
     }
-    let spend = hash.clone();
-    if !db
-        .write(move |conn| repo::sessions::try_use_code(conn, &spend, now))
-        .await?
-    {
-        // Lost a race with another redemption of the same code.
-        let again = db
-            .run(move |conn| repo::sessions::find_code(conn, &hash))
-            .await?;
-        if let Some(r) = again {
-            revoke_issued(db, &r, now).await?;
-        }
-        return Err(CodeError::Replayed);
-    }
     Ok(record)
 }
 
-/// Records what the first use issued, so that a replay can revoke it.
-pub async fn record_issued(
-    db: &Db,
+/// Spends the code and records what it issued, in the caller's write transaction, so that a
+/// replay arriving at any moment finds the tokens to revoke. False when another redemption
+/// spent it first (nothing is recorded then).
+pub fn spend(
+    conn: &mut DbConn,
     code: &AuthCode,
-    family_id: Option<String>,
-    access_jti: &str,
-    access_exp: i64,
-) -> Result<(), DbError> {
-    let (hash, jti_hash) = (code.code_hash.clone(), digest_hex(access_jti));
-    db.write(move |conn| {
-        repo::sessions::record_issued(conn, &hash, family_id.as_deref(), &jti_hash, access_exp)
-    })
-    .await
+    minted: &Minted,
+    now: i64,
+) -> Result<bool, DbError> {
+    if !repo::sessions::try_use_code(conn, &code.code_hash, now)? {
+        return Ok(false);
+    }
+    minted.record(conn)?;
+    let pair = &minted.pair;
+    repo::sessions::record_issued(
+        conn,
+        &code.code_hash,
+        pair.family_id.as_deref(),
+        &digest_hex(&pair.jti),
+        now + pair.expires_in,
+    )?;
+    Ok(true)
+}
+
+/// After losing the race to spend a code: revoke what the winner issued with it.
+pub async fn revoke_after_replay(db: &Db, code: &AuthCode, now: i64) -> Result<(), DbError> {
+    let hash = code.code_hash.clone();
+    let again = db
+        .run(move |conn| repo::sessions::find_code(conn, &hash))
+        .await?;
+    if let Some(r) = again {
+        revoke_issued(db, &r, now).await?;
+    }
+    Ok(())
 }
 
 async fn revoke_issued(db: &Db, code: &AuthCode, now: i64) -> Result<(), DbError> {

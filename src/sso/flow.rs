@@ -7,9 +7,11 @@ use super::{code, session, Sso};
 use crate::accounts::login_guard::{GuardError, LoginGuard, PasswordSurface};
 use crate::db::repo;
 use crate::db::repo::users::User;
-use crate::domain::split_scope;
+use crate::domain::{csp_origin, split_scope, ClientId};
 use crate::error::Internal;
 use crate::passwords::Password;
+
+const ADMIN_ONLY: &str = "scope admin is only for admin users";
 
 /// What `/authorize` does with a request.
 pub enum Authorization {
@@ -21,6 +23,8 @@ pub enum Authorization {
     Consent {
         return_to: String,
         client_id: String,
+        /// CSP sources of the client's redirect URIs (the consent ends in a redirect there).
+        redirect_origins: Vec<String>,
         username: String,
         scopes: Vec<String>,
     },
@@ -47,7 +51,37 @@ pub struct SignedIn {
     pub user: User,
 }
 
+/// The registered, enabled client a login page is for.
+pub struct PageClient {
+    pub client_id: String,
+    /// CSP sources of its redirect URIs: the sign-in ends in a redirect there.
+    pub redirect_origins: Vec<String>,
+}
+
 impl Sso {
+    /// The client of the authorization request a `return_to` carries, when it is
+    /// registered and enabled (the page never names anything else).
+    pub async fn page_client(&self, return_to: &str) -> Result<Option<PageClient>, Internal> {
+        let Some(id) = authorize::params_of_return_to(return_to).and_then(|p| p.client_id) else {
+            return Ok(None);
+        };
+        if ClientId::parse(&id).is_err() {
+            return Ok(None);
+        }
+        let client = self
+            .db
+            .run(move |conn| repo::clients::find(conn, &id))
+            .await?;
+        Ok(client.filter(|c| !c.disabled).map(|c| PageClient {
+            redirect_origins: c
+                .redirect_uris
+                .iter()
+                .filter_map(|u| csp_origin(u))
+                .collect(),
+            client_id: c.client_id,
+        }))
+    }
+
     /// Validates the request against its client (looked up by `client_id`).
     async fn validated(
         &self,
@@ -106,6 +140,11 @@ impl Sso {
                 })
             }
         };
+        // RFC 6749 §3.3: the server may refuse a scope; admin is for admin users only.
+        if auth.scopes.iter().any(|s| s == "admin") && !user.is_admin {
+            let r = self.redirect_error(&auth, "invalid_scope", ADMIN_ONLY);
+            return Ok(Authorization::Rejected(r));
+        }
         if auth.client.consent {
             let (uid, cid) = (user.id.clone(), auth.client.client_id.clone());
             let granted = self
@@ -126,6 +165,12 @@ impl Sso {
                 return Ok(Authorization::Consent {
                     return_to: authorize::return_to(params),
                     client_id: auth.client.client_id.clone(),
+                    redirect_origins: auth
+                        .client
+                        .redirect_uris
+                        .iter()
+                        .filter_map(|u| csp_origin(u))
+                        .collect(),
                     username: user.username.clone(),
                     scopes: auth.scopes.clone(),
                 });

@@ -1,7 +1,8 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): with a valid
-//! `id_token_hint` the session ends at once; without one the user confirms first, so an
-//! `<img src=/logout>` logs nobody out. The browser is sent on only to a URI registered for
-//! the client.
+//! `id_token_hint` that belongs to the browser's current session (same `sub` and `sid`) the
+//! session ends at once; without one, or with someone else's, the user confirms first, so
+//! neither an `<img src=/logout>` nor a link carrying an attacker's own id_token logs the
+//! victim out. The browser is sent on only to a URI registered for the client.
 
 use super::{authorize, session, Sso};
 use crate::db::{repo, DbError};
@@ -37,8 +38,13 @@ impl From<DbError> for LogoutError {
 pub enum Logout {
     /// The session ended; send the browser here, or show "signed out".
     Ended { redirect: Option<String> },
-    /// Ask the user to confirm (a POST with a CSRF token).
-    Confirm,
+    /// Ask the user to confirm (a POST with a CSRF token); the client named by the request
+    /// or its id_token_hint, whose registered URI the confirmation may go on to.
+    Confirm {
+        client_id: Option<String>,
+        /// Where the confirmed logout will send the browser (already validated).
+        redirect: Option<String>,
+    },
 }
 
 impl Sso {
@@ -54,16 +60,36 @@ impl Sso {
             .id_token_hint
             .as_deref()
             .and_then(|t| tokens.verifier(&keys).id_token_hint(t).ok());
-        let Some(claims) = hint else {
-            // Validate the target now so the confirmation cannot be abused as a redirector.
-            self.logout_target(req.client_id.as_deref(), req).await?;
-            return Ok(Logout::Confirm);
-        };
-        if req.client_id.as_deref().is_some_and(|c| c != claims.aud) {
-            return Err(LogoutError::ClientMismatch);
+        if let Some(claims) = &hint {
+            if req.client_id.as_deref().is_some_and(|c| c != claims.aud) {
+                return Err(LogoutError::ClientMismatch);
+            }
         }
-        let redirect = self.logout_target(Some(&claims.aud), req).await?;
-        self.end_session(session_cookie, Some(&claims.sid)).await?;
+        // The hint names the client when the request does not.
+        let client_id = req
+            .client_id
+            .clone()
+            .or(hint.as_ref().map(|c| c.aud.clone()));
+        // Validated now, so that the confirmation cannot be abused as a redirector either.
+        let redirect = self.logout_target(client_id.as_deref(), req).await?;
+        let now = self.clock.now();
+        let current = match session_cookie {
+            Some(c) => session::find(&self.db, c, now).await?,
+            None => None,
+        };
+        let ours = match (&hint, &current) {
+            (Some(claims), Some((session, user))) => {
+                claims.sub == user.id && claims.sid == session.sid
+            }
+            _ => false,
+        };
+        if !ours {
+            return Ok(Logout::Confirm {
+                client_id,
+                redirect,
+            });
+        }
+        self.end_session(session_cookie, None).await?;
         Ok(Logout::Ended { redirect })
     }
 

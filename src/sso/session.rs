@@ -10,8 +10,6 @@ use crate::db::repo::users::User;
 use crate::db::{repo, Db, DbError};
 use crate::keys::encryption::digest_hex;
 
-pub const COOKIE: &str = "gh_session";
-
 /// 256 random bits, base64url.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];

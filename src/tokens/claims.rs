@@ -18,7 +18,8 @@ pub struct AccessClaims {
     pub user_id: Option<String>,
 }
 
-/// A refresh token. Its `aud` is the issuer itself: only Gatehouse accepts it.
+/// A refresh token. Its `aud` is [`refresh_audience`], which is never an access token's, so
+/// a downstream verifier that checks `aud` but not `typ` refuses it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RefreshClaims {
     pub iss: String,
@@ -43,4 +44,9 @@ pub struct Subject {
     pub client_id: String,
     pub scope: String,
     pub audience: String,
+}
+
+/// The `aud` of every refresh token: the token endpoint, `{issuer}/token`.
+pub fn refresh_audience(issuer: &str) -> String {
+    format!("{issuer}/token")
 }

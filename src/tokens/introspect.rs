@@ -1,5 +1,7 @@
-//! RFC 7662 token introspection: active only for a valid, unrevoked token whose user (for
-//! user-bound tokens) still exists and is enabled.
+//! RFC 7662 token introspection: active only for a valid, unrevoked token whose client still
+//! exists and is enabled, and whose user (for user-bound tokens) too. A client learns only
+//! about its own tokens, unless it is registered as a resource server that may introspect
+//! others' (`introspect_any`, §4: the server decides what to reveal to whom).
 
 use serde_json::{json, Value};
 
@@ -26,6 +28,10 @@ impl From<DbError> for IntrospectError {
     fn from(e: DbError) -> Self {
         IntrospectError::Internal(e.into())
     }
+}
+
+fn body_str(claims: &Value, name: &str) -> String {
+    claims[name].as_str().unwrap_or_default().to_string()
 }
 
 /// The answer of §2.2: `{"active": false}`, or the claims with `active`, `token_type` and,
@@ -65,13 +71,21 @@ impl Tokens {
         } else {
             return Ok(inactive());
         };
-        if !live {
+        let token_client = body_str(&claims, "client_id");
+        if !live || (token_client != client.client_id && !client.introspect_any) {
+            return Ok(inactive());
+        }
+        let owner = self
+            .db
+            .run(move |conn| repo::clients::find(conn, &token_client))
+            .await?;
+        if owner.is_none_or(|c| c.disabled) {
             return Ok(inactive());
         }
         let mut body = claims;
         // Only user-bound tokens name a user; RFC 7662 §2.2 has `username` a string.
         if body.get("user_id").is_some() {
-            let sub = body["sub"].as_str().unwrap_or_default().to_string();
+            let sub = body_str(&body, "sub");
             let user = self
                 .db
                 .run(move |conn| repo::users::find_by_id(conn, &sub))

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 
-use super::claims::{AccessClaims, RefreshClaims, Subject};
+use super::claims::{refresh_audience, AccessClaims, RefreshClaims, Subject};
 use crate::keys::store::{Signer, TokenType};
 
 /// 128 random bits, base64url: a token id.
@@ -54,7 +54,7 @@ pub fn refresh_token(
     let claims = RefreshClaims {
         iss: issuer.to_string(),
         sub: subject.sub.clone(),
-        aud: issuer.to_string(),
+        aud: refresh_audience(issuer),
         client_id: subject.client_id.clone(),
         exp,
         iat: now,

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::{Db, DbError};
+use crate::db::{repo, Db, DbError};
+use crate::keys::encryption::digest_hex;
 use crate::keys::store::{KeySet, KeyStore};
 use crate::metrics::Metrics;
 use claims::{AccessClaims, RefreshClaims};
@@ -83,11 +84,23 @@ impl Tokens {
         self.verifier(&keys).refresh(token)
     }
 
-    /// simplejwt's verify: an access token by its signature and claims, a refresh token
-    /// also by its family's state.
+    /// simplejwt's verify: a token by its signature and claims, and by its server-side
+    /// state: a refresh token's family, an access token's own revocation and its family's.
     pub async fn check(&self, token: &str) -> Result<TokenCheck, DbError> {
         match self.verify_access(token) {
-            Ok(_) => return Ok(TokenCheck::Valid),
+            Ok(claims) => {
+                // Revoked by itself, or with the refresh family it was issued with.
+                let hash = digest_hex(&claims.jti);
+                let revoked = self
+                    .db
+                    .run(move |conn| repo::refresh::access_revoked(conn, &hash))
+                    .await?;
+                return Ok(if revoked {
+                    TokenCheck::Revoked
+                } else {
+                    TokenCheck::Valid
+                });
+            }
             Err(TokenError::WrongType) => {}
             Err(_) => return Ok(TokenCheck::Invalid),
         }

@@ -7,7 +7,7 @@ use super::claims::{RefreshClaims, Subject};
 use super::issue::{self, IssueError};
 use super::verify::TokenError;
 use super::Tokens;
-use crate::db::{repo, DbError};
+use crate::db::{repo, DbConn, DbError};
 use crate::keys::encryption::digest_hex;
 use crate::metrics::TokenKind;
 
@@ -36,19 +36,53 @@ pub enum RefreshError {
     Revoked,
     #[error("refresh token was issued to another client")]
     WrongClient,
+    /// A token carrying scope `admin` whose user is no longer an enabled admin.
+    #[error("scope admin is only for admin users")]
+    AdminScopeRevoked,
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
     Issue(#[from] IssueError),
 }
 
+/// A freshly signed pair and the refresh family to store with it, not yet stored.
+pub struct Minted {
+    pub pair: Pair,
+    family: Option<NewFamily>,
+}
+
+struct NewFamily {
+    family: repo::refresh::Family,
+    refresh_jti_hash: String,
+    refresh_exp: i64,
+    access_jti_hash: String,
+}
+
+impl Minted {
+    /// Stores the pair's refresh family and token record, inside the caller's write
+    /// transaction (so a code's spending and what it issued commit together).
+    pub fn record(&self, conn: &mut DbConn) -> Result<(), DbError> {
+        let Some(f) = &self.family else {
+            return Ok(());
+        };
+        repo::refresh::create_family(conn, &f.family)?;
+        repo::refresh::insert_token(
+            conn,
+            &repo::refresh::NewToken {
+                jti_hash: &f.refresh_jti_hash,
+                family_id: &f.family.id,
+                issued_at: f.family.created_at,
+                expires_at: f.refresh_exp,
+                access_jti_hash: &f.access_jti_hash,
+            },
+        )
+    }
+}
+
 impl Tokens {
-    /// Mints an access token, and with `with_refresh` a refresh token in a new family.
-    pub async fn issue_pair(
-        &self,
-        subject: &Subject,
-        with_refresh: bool,
-    ) -> Result<Pair, RefreshError> {
+    /// Signs an access token, and with `with_refresh` a refresh token in a new family;
+    /// stores nothing (see [`Minted::record`]).
+    pub fn mint_pair(&self, subject: &Subject, with_refresh: bool) -> Result<Minted, RefreshError> {
         let now = self.clock.now();
         let keys = self.keys.snapshot();
         let signer = keys.signer.as_ref().ok_or(IssueError::NoKey)?;
@@ -64,33 +98,59 @@ impl Tokens {
             jti: claims.jti,
             family_id: None,
         };
-        if with_refresh {
-            let family_end = now + policy.refresh_max_lifetime;
-            let exp = (now + policy.refresh_ttl).min(family_end);
-            let (refresh, rclaims) =
-                issue::refresh_token(signer, &policy.issuer, subject, now, exp)?;
-            let family = repo::refresh::Family {
-                id: uuid::Uuid::new_v4().to_string(),
-                client_id: subject.client_id.clone(),
-                user_id: subject.user_id.as_ref().map(|_| subject.sub.clone()),
-                created_at: now,
-                expires_at: family_end,
-                revoked_at: None,
-                revoked_why: None,
-            };
-            let jti_hash = digest_hex(&rclaims.jti);
-            pair.family_id = Some(family.id.clone());
-            self.db
-                .write(move |conn| {
-                    repo::refresh::create_family(conn, &family)?;
-                    repo::refresh::insert_token(conn, &jti_hash, &family.id, now, exp)
-                })
-                .await?;
-            pair.refresh = Some(refresh);
+        if !with_refresh {
+            return Ok(Minted { pair, family: None });
+        }
+        let family_end = now + policy.refresh_max_lifetime;
+        let exp = (now + policy.refresh_ttl).min(family_end);
+        let (refresh, rclaims) = issue::refresh_token(signer, &policy.issuer, subject, now, exp)?;
+        let family = repo::refresh::Family {
+            id: uuid::Uuid::new_v4().to_string(),
+            client_id: subject.client_id.clone(),
+            user_id: subject.user_id.as_ref().map(|_| subject.sub.clone()),
+            created_at: now,
+            expires_at: family_end,
+            revoked_at: None,
+            revoked_why: None,
+        };
+        pair.family_id = Some(family.id.clone());
+        pair.refresh = Some(refresh);
+        let access_jti_hash = digest_hex(&pair.jti);
+        Ok(Minted {
+            pair,
+            family: Some(NewFamily {
+                family,
+                refresh_jti_hash: digest_hex(&rclaims.jti),
+                refresh_exp: exp,
+                access_jti_hash,
+            }),
+        })
+    }
+
+    /// Counts a stored pair in the metrics.
+    pub fn count_issued(&self, pair: &Pair) {
+        self.metrics.token_issued(TokenKind::Access);
+        if pair.refresh.is_some() {
             self.metrics.token_issued(TokenKind::Refresh);
         }
-        self.metrics.token_issued(TokenKind::Access);
-        Ok(pair)
+    }
+
+    /// Mints a pair and stores its family.
+    pub async fn issue_pair(
+        &self,
+        subject: &Subject,
+        with_refresh: bool,
+    ) -> Result<Pair, RefreshError> {
+        let minted = self.mint_pair(subject, with_refresh)?;
+        let minted = if minted.family.is_some() {
+            self.db
+                .write(move |conn| minted.record(conn).map(|()| minted))
+                .await?
+        } else {
+            minted
+        };
+        self.count_issued(&minted.pair);
+        Ok(minted.pair)
     }
 
     /// Spends `token` and returns its successor pair. `client_id`, when given, must be the
@@ -103,16 +163,26 @@ impl Tokens {
         let now = self.clock.now();
         let jti_hash = digest_hex(&claims.jti);
         let lookup = jti_hash.clone();
-        let (_record, family) = self
+        // Scope admin is re-checked at every refresh: a demoted user keeps none of it.
+        let admin_scope = claims.scope.split(' ').any(|s| s == "admin");
+        let sub = claims.sub.clone();
+        let (_record, family, still_admin) = self
             .db
             .run(move |conn| {
                 let Some(record) = repo::refresh::find_token(conn, &lookup)? else {
                     return Ok::<_, DbError>(None);
                 };
-                Ok(repo::refresh::find_family(conn, &record.family_id)?.map(|f| (record, f)))
+                let still_admin = !admin_scope
+                    || repo::users::find_by_id(conn, &sub)?
+                        .is_some_and(|u| u.is_admin && !u.disabled);
+                Ok(repo::refresh::find_family(conn, &record.family_id)?
+                    .map(|f| (record, f, still_admin)))
             })
             .await?
             .ok_or(RefreshError::Unknown)?;
+        if !still_admin {
+            return Err(RefreshError::AdminScopeRevoked);
+        }
         if family.revoked_at.is_some() {
             return Err(RefreshError::Revoked);
         }
@@ -152,6 +222,7 @@ impl Tokens {
             master.seal(&bytes, jti_hash.as_bytes())
         });
         let successor_hash = digest_hex(&rclaims.jti);
+        let access_hash = digest_hex(&pair.jti);
         let family_id = family.id.clone();
         let spent_hash = jti_hash.clone();
         let outcome = self
@@ -162,7 +233,14 @@ impl Tokens {
                     if family.is_none_or(|f| f.revoked_at.is_some()) {
                         return Ok::<_, DbError>(None);
                     }
-                    repo::refresh::insert_token(conn, &successor_hash, &family_id, now, exp)?;
+                    let successor = repo::refresh::NewToken {
+                        jti_hash: &successor_hash,
+                        family_id: &family_id,
+                        issued_at: now,
+                        expires_at: exp,
+                        access_jti_hash: &access_hash,
+                    };
+                    repo::refresh::insert_token(conn, &successor)?;
                     repo::refresh::set_successor(
                         conn,
                         &spent_hash,

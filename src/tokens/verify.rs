@@ -6,7 +6,7 @@ use base64::Engine;
 use jsonwebtoken::Algorithm;
 use serde::de::DeserializeOwned;
 
-use super::claims::{AccessClaims, RefreshClaims};
+use super::claims::{refresh_audience, AccessClaims, RefreshClaims};
 use crate::keys::store::{KeySet, TokenType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +23,8 @@ pub enum TokenError {
     Signature,
     #[error("token was issued by someone else")]
     Issuer,
+    #[error("token is meant for another audience")]
+    Audience,
     #[error("token has expired")]
     Expired,
     #[error("token is not valid yet")]
@@ -86,12 +88,23 @@ pub struct Verifier<'a> {
 }
 
 impl Verifier<'_> {
+    /// Any audience but the refresh tokens' one (resource servers have their own).
     pub fn access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        self.verify(token, TokenType::Access, "access")
+        let claims: AccessClaims = self.verify(token, TokenType::Access, "access")?;
+        if claims.aud == refresh_audience(self.issuer) {
+            return Err(TokenError::Audience);
+        }
+        Ok(claims)
     }
 
+    /// Audience `{issuer}/token`; the issuer itself was the audience of refresh tokens
+    /// minted before, which stay acceptable here until they expire.
     pub fn refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
-        self.verify(token, TokenType::Refresh, "refresh")
+        let claims: RefreshClaims = self.verify(token, TokenType::Refresh, "refresh")?;
+        if claims.aud != refresh_audience(self.issuer) && claims.aud != self.issuer {
+            return Err(TokenError::Audience);
+        }
+        Ok(claims)
     }
 
     /// An id_token we issued, as an RP-initiated logout hint: signed by a published key and

@@ -264,6 +264,7 @@ impl TestApp {
             grants,
             scopes,
             consent,
+            introspect_any,
             json: _,
         })) = cli.command
         else {
@@ -280,6 +281,7 @@ impl TestApp {
                 grants,
                 scopes,
                 consent,
+                introspect_any,
             })
             .await
             .expect("client add");

@@ -1,6 +1,7 @@
 //! The failed-login guard under a burst: an attempt is reserved before its password is
 //! hashed, so parallel wrong guesses for one username cannot overshoot the limit, on either
-//! backend and across instances sharing the database.
+//! backend and across instances sharing the database; parallel right passwords wait their
+//! turn instead of being refused.
 
 use futures_util::future::join_all;
 use gatehouse::clock::Clock;
@@ -11,7 +12,10 @@ use reqwest::StatusCode;
 use crate::both_backends;
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 
-both_backends!(fifty_parallel_wrong_guesses_over_two_instances_get_at_most_the_limit_hashed);
+both_backends!(
+    fifty_parallel_wrong_guesses_over_two_instances_get_at_most_the_limit_hashed,
+    thirty_parallel_right_passwords_for_one_user_all_sign_in,
+);
 
 /// A second instance on the first one's database and master key, on its own pool.
 async fn second_instance(app: &TestApp) -> String {
@@ -78,5 +82,21 @@ async fn fifty_parallel_wrong_guesses_over_two_instances_get_at_most_the_limit_h
             .await
             .expect("answered");
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+}
+
+async fn thirty_parallel_right_passwords_for_one_user_all_sign_in(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |a| {
+        a.login_throttle = Some("5/15m,20/15m".into());
+    })
+    .await
+    else {
+        return;
+    };
+    app.add_user("svc", "the right password", false).await;
+    // More at once than either window's limit: pending attempts queue, none is refused.
+    let logins = (0..30).map(|_| app.simplejwt_login("svc", "the right password"));
+    for resp in join_all(logins).await {
+        assert_eq!(resp.status(), StatusCode::OK);
     }
 }

@@ -5,6 +5,7 @@ mod admin;
 mod architecture;
 mod browser;
 mod cli;
+mod hardening;
 mod helpers;
 mod keys;
 mod login_guard;

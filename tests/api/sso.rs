@@ -8,11 +8,11 @@ use sha2::Digest;
 use crate::both_backends;
 use crate::helpers::{peek, spawn_app, spawn_app_with, verify_with_jwks, Backend, TestApp};
 
-const REDIRECT: &str = "http://localhost:9999/cb";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const REDIRECT: &str = "http://localhost:9999/cb";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -20,7 +20,7 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-async fn setup(app: &TestApp, consent: bool) {
+pub(crate) async fn setup(app: &TestApp, consent: bool) {
     app.add_user("alice", "alice-password-1", false).await;
     let mut args = vec![
         "app",
@@ -41,7 +41,7 @@ async fn setup(app: &TestApp, consent: bool) {
     app.add_client(&args).await;
 }
 
-fn authorize_url(app: &TestApp, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(app: &TestApp, extra: &[(&str, &str)]) -> String {
     let mut params = vec![
         ("response_type", "code"),
         ("client_id", "app"),
@@ -65,14 +65,14 @@ fn authorize_url(app: &TestApp, extra: &[(&str, &str)]) -> String {
     )
 }
 
-fn location(resp: &reqwest::Response) -> String {
+pub(crate) fn location(resp: &reqwest::Response) -> String {
     resp.headers()
         .get("location")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
 }
 
-fn query_param(url: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
@@ -125,7 +125,12 @@ fn unescape(s: &str) -> String {
 }
 
 /// Follows /authorize to the login form, signs in, and returns the callback URL.
-async fn sign_in(app: &TestApp, b: &reqwest::Client, url: &str, password: &str) -> String {
+pub(crate) async fn sign_in(
+    app: &TestApp,
+    b: &reqwest::Client,
+    url: &str,
+    password: &str,
+) -> String {
     let resp = b.get(url).send().await.unwrap();
     let status = resp.status();
     let login = location(&resp);
@@ -163,7 +168,7 @@ async fn sign_in(app: &TestApp, b: &reqwest::Client, url: &str, password: &str) 
     location(&resp)
 }
 
-async fn exchange(
+pub(crate) async fn exchange(
     app: &TestApp,
     code: &str,
     verifier: Option<&str>,

@@ -17,6 +17,7 @@ type Row = (
     bool,
     bool,
     i64,
+    bool,
 );
 
 /// A registered client. Its secret exists only as a SHA-256 digest.
@@ -33,6 +34,8 @@ pub struct Client {
     pub consent: bool,
     pub disabled: bool,
     pub created_at: i64,
+    /// A resource server that may introspect tokens issued to other clients (RFC 7662 §4).
+    pub introspect_any: bool,
 }
 
 impl Client {
@@ -62,6 +65,7 @@ fn from_row(r: Row) -> Client {
         consent: r.7,
         disabled: r.8,
         created_at: r.9,
+        introspect_any: r.10,
     }
 }
 
@@ -76,6 +80,7 @@ const COLUMNS: (
     c::consent,
     c::disabled,
     c::created_at,
+    c::introspect_any,
 ) = (
     c::id,
     c::secret_hash,
@@ -87,6 +92,7 @@ const COLUMNS: (
     c::consent,
     c::disabled,
     c::created_at,
+    c::introspect_any,
 );
 
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<Client>, DbError> {
@@ -125,6 +131,7 @@ pub fn insert(conn: &mut DbConn, client: &Client) -> Result<(), DbError> {
             c::consent.eq(client.consent),
             c::disabled.eq(client.disabled),
             c::created_at.eq(client.created_at),
+            c::introspect_any.eq(client.introspect_any),
         ))
         .execute(conn)
         .map(drop)

@@ -2,6 +2,7 @@
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 
 use crate::db::schema::meta::dsl as m;
 use crate::db::{lock_clause, DbConn, DbError};
@@ -15,19 +16,24 @@ pub fn get(conn: &mut DbConn, name: &str) -> Result<Option<String>, DbError> {
         .map_err(DbError::from_diesel)
 }
 
-/// Inserts or replaces a value.
+/// Inserts or replaces a value, in one statement (two writers never meet a unique violation).
 pub fn set(conn: &mut DbConn, name: &str, value: &str) -> Result<(), DbError> {
-    let updated = diesel::update(m::meta.filter(m::name.eq(name)))
-        .set(m::value.eq(value))
+    let sql = match conn {
+        DbConn::Pg(_) => {
+            "INSERT INTO meta (name, value) VALUES ($1, $2) \
+                          ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+        }
+        DbConn::Sqlite(_) => {
+            "INSERT INTO meta (name, value) VALUES (?1, ?2) \
+                              ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+        }
+    };
+    diesel::sql_query(sql)
+        .bind::<Text, _>(name)
+        .bind::<Text, _>(value)
         .execute(conn)
-        .map_err(DbError::from_diesel)?;
-    if updated == 0 {
-        diesel::insert_into(m::meta)
-            .values((m::name.eq(name), m::value.eq(value)))
-            .execute(conn)
-            .map_err(DbError::from_diesel)?;
-    }
-    Ok(())
+        .map(drop)
+        .map_err(DbError::from_diesel)
 }
 
 /// Serialises key rotations: a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already holds

@@ -29,6 +29,8 @@ pub struct TokenRecord {
     pub spent_at: Option<i64>,
     pub successor_hash: Option<String>,
     pub successor_sealed: Option<Vec<u8>>,
+    /// The access token issued together with this refresh token.
+    pub access_jti_hash: Option<String>,
 }
 
 pub fn create_family(conn: &mut DbConn, fam: &Family) -> Result<(), DbError> {
@@ -45,19 +47,23 @@ pub fn create_family(conn: &mut DbConn, fam: &Family) -> Result<(), DbError> {
         .map_err(DbError::from_diesel)
 }
 
-pub fn insert_token(
-    conn: &mut DbConn,
-    jti_hash: &str,
-    family_id: &str,
-    issued_at: i64,
-    expires_at: i64,
-) -> Result<(), DbError> {
+/// A refresh token's record, with the access token issued beside it.
+pub struct NewToken<'a> {
+    pub jti_hash: &'a str,
+    pub family_id: &'a str,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub access_jti_hash: &'a str,
+}
+
+pub fn insert_token(conn: &mut DbConn, token: &NewToken<'_>) -> Result<(), DbError> {
     diesel::insert_into(t::refresh_tokens)
         .values((
-            t::jti_hash.eq(jti_hash),
-            t::family_id.eq(family_id),
-            t::issued_at.eq(issued_at),
-            t::expires_at.eq(expires_at),
+            t::jti_hash.eq(token.jti_hash),
+            t::family_id.eq(token.family_id),
+            t::issued_at.eq(token.issued_at),
+            t::expires_at.eq(token.expires_at),
+            t::access_jti_hash.eq(token.access_jti_hash),
         ))
         .execute(conn)
         .map(drop)
@@ -168,13 +174,25 @@ pub fn revoke_access(conn: &mut DbConn, jti_hash: &str, expires_at: i64) -> Resu
     }
 }
 
+/// Whether an access token is revoked: by itself (RFC 7009), or because the refresh family
+/// it was issued with was revoked (reuse detection, logout, a password change).
 pub fn access_revoked(conn: &mut DbConn, jti_hash: &str) -> Result<bool, DbError> {
     let n: i64 = r::revoked_access_tokens
         .filter(r::jti_hash.eq(jti_hash))
         .count()
         .get_result(conn)
         .map_err(DbError::from_diesel)?;
-    Ok(n > 0)
+    if n > 0 {
+        return Ok(true);
+    }
+    let families: i64 = t::refresh_tokens
+        .inner_join(f::refresh_families)
+        .filter(t::access_jti_hash.eq(jti_hash))
+        .filter(f::revoked_at.is_not_null())
+        .count()
+        .get_result(conn)
+        .map_err(DbError::from_diesel)?;
+    Ok(families > 0)
 }
 
 /// Housekeeping: drops expired records and sealed successors whose grace window is over.

@@ -2,6 +2,7 @@
 //! stored as SHA-256 digests.
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 
 use crate::db::schema::auth_codes::dsl as a;
 use crate::db::schema::consents::dsl as c;
@@ -184,20 +185,24 @@ pub fn store_consent(
     scope: &str,
     now: i64,
 ) -> Result<(), DbError> {
-    diesel::delete(
-        c::consents
-            .filter(c::user_id.eq(user_id))
-            .filter(c::client_id.eq(client_id)),
-    )
-    .execute(conn)
-    .map_err(DbError::from_diesel)?;
-    diesel::insert_into(c::consents)
-        .values((
-            c::user_id.eq(user_id),
-            c::client_id.eq(client_id),
-            c::scope.eq(scope),
-            c::granted_at.eq(now),
-        ))
+    // One statement: two consents at the same moment never meet a unique violation.
+    let sql = match conn {
+        DbConn::Pg(_) => {
+            "INSERT INTO consents (user_id, client_id, scope, granted_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_id) \
+             DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at"
+        }
+        DbConn::Sqlite(_) => {
+            "INSERT INTO consents (user_id, client_id, scope, granted_at) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, client_id) \
+             DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at"
+        }
+    };
+    diesel::sql_query(sql)
+        .bind::<Text, _>(user_id)
+        .bind::<Text, _>(client_id)
+        .bind::<Text, _>(scope)
+        .bind::<BigInt, _>(now)
         .execute(conn)
         .map(drop)
         .map_err(DbError::from_diesel)

@@ -109,6 +109,40 @@ pub fn set_password_hash(
         .map_err(DbError::from_diesel)
 }
 
+/// Replaces the hash only if it is still `old`: an upgrade made after a login never undoes a
+/// password change made at the same moment. True when it was replaced.
+pub fn upgrade_password_hash(
+    conn: &mut DbConn,
+    id: &str,
+    old: &str,
+    new: &str,
+    now: i64,
+) -> Result<bool, DbError> {
+    diesel::update(
+        u::users
+            .filter(u::id.eq(id))
+            .filter(u::password_hash.eq(old)),
+    )
+    .set((u::password_hash.eq(new), u::updated_at.eq(now)))
+    .execute(conn)
+    .map(|n| n > 0)
+    .map_err(DbError::from_diesel)
+}
+
+/// The ids of the enabled admins, row-locked until the transaction ends on PostgreSQL
+/// (SQLite's write transaction already excludes other writers).
+pub fn lock_enabled_admins(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    let query = u::users
+        .filter(u::is_admin.eq(true))
+        .filter(u::disabled.eq(false))
+        .select(u::id);
+    match conn {
+        DbConn::Pg(c) => query.for_update().load(c),
+        DbConn::Sqlite(c) => query.load(c),
+    }
+    .map_err(DbError::from_diesel)
+}
+
 /// Deletes a user; their refresh families go with them (ON DELETE CASCADE).
 pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, DbError> {
     diesel::delete(u::users.filter(u::id.eq(id)))

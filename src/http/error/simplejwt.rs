@@ -96,7 +96,7 @@ impl From<RefreshError> for SimpleJwtError {
                 SimpleJwtError::token_not_valid("Token is blacklisted")
             }
             RefreshError::Token(t) => t.into(),
-            RefreshError::Unknown | RefreshError::WrongClient => {
+            RefreshError::Unknown | RefreshError::WrongClient | RefreshError::AdminScopeRevoked => {
                 SimpleJwtError::token_not_valid("Token is invalid")
             }
         }
