@@ -4,6 +4,7 @@
 //! every query runs on tokio's blocking pool, never on an actix worker thread.
 
 pub mod migrate;
+pub mod pool;
 pub mod repo;
 pub mod schema;
 
@@ -11,9 +12,10 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{self, ManageConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
+
+use pool::{Pool, PooledConn};
 
 /// A parsed `GATEHOUSE_DATABASE_URL`.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,76 +63,6 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
     Pg(PgConnection),
 }
-
-/// A pooled connection, with the mark that keeps a dead one out of the pool.
-pub struct Pooled {
-    pub conn: DbConn,
-    /// Set when a failed call found the connection itself dead (the server restarted,
-    /// the network dropped it): r2d2 then discards it instead of handing it out again.
-    broken: bool,
-}
-
-impl Pooled {
-    /// One `SELECT 1`; a connection that cannot answer it is marked for eviction.
-    fn probe(&mut self) -> bool {
-        let ok = self.conn.batch_execute("SELECT 1").is_ok();
-        self.broken = !ok;
-        ok
-    }
-}
-
-/// r2d2 manager that builds the variant named by the URL and sets SQLite's pragmas.
-pub struct DbManager {
-    url: DatabaseUrl,
-    busy_timeout_ms: u64,
-}
-
-impl ManageConnection for DbManager {
-    type Connection = Pooled;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<Pooled, r2d2::Error> {
-        self.establish().map(|conn| Pooled {
-            conn,
-            broken: false,
-        })
-    }
-
-    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
-        pooled
-            .conn
-            .batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, pooled: &mut Pooled) -> bool {
-        pooled.broken
-    }
-}
-
-impl DbManager {
-    fn establish(&self) -> Result<DbConn, r2d2::Error> {
-        match &self.url {
-            DatabaseUrl::Sqlite(path) => {
-                let mut conn =
-                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
-                    self.busy_timeout_ms
-                ))
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConn::Sqlite(conn))
-            }
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConn::Pg)
-                .map_err(r2d2::Error::ConnectionError),
-        }
-    }
-}
-
-pub type Pool = r2d2::Pool<DbManager>;
-pub type PooledConn = r2d2::PooledConnection<DbManager>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -191,19 +123,8 @@ impl Db {
                 }
             }
         }
-        let manager = DbManager {
-            url: url.clone(),
-            busy_timeout_ms: timeout.as_millis() as u64,
-        };
-        let pool = r2d2::Pool::builder()
-            .max_size(size.max(1))
-            .min_idle(Some(0))
-            .connection_timeout(timeout)
-            .test_on_check_out(false)
-            .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build_unchecked(manager);
         Ok(Db {
-            pool,
+            pool: Pool::new(url, size, timeout),
             url: url.clone(),
         })
     }
@@ -212,7 +133,7 @@ impl Db {
         &self.url
     }
 
-    pub fn state(&self) -> r2d2::State {
+    pub fn state(&self) -> diesel::r2d2::State {
         self.pool.state()
     }
 
@@ -220,18 +141,21 @@ impl Db {
         self.pool.max_size()
     }
 
-    /// Checks a connection out on the current (blocking) thread.
+    /// Whether the database is known to be down (the outage breaker is open).
+    pub fn known_down(&self) -> bool {
+        self.pool.health().is_down()
+    }
+
+    /// Checks a live connection out on the current (blocking) thread (see [`pool`]).
     pub fn get(&self) -> Result<PooledConn, DbError> {
-        self.pool
-            .get()
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+        self.pool.get_within(Duration::MAX)
     }
 
     /// Whether the database answers `SELECT 1` within `wait` (for `/readyz`, which must
     /// answer quickly even when the database is gone).
     pub async fn answers_within(&self, wait: Duration) -> bool {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || match pool.get_timeout(wait) {
+        tokio::task::spawn_blocking(move || match pool.get_within(wait) {
             Ok(mut pooled) => pooled.probe(),
             Err(_) => false,
         })
@@ -240,8 +164,8 @@ impl Db {
     }
 
     /// Runs `f` on a pooled connection on the current (blocking) thread. When `f` fails,
-    /// one cheap probe tells a dead connection from a failed query, so a database restart
-    /// costs each pooled connection one failed request, not the rest of its life.
+    /// one cheap probe tells a dead connection from a failed query; a dead one is evicted
+    /// and makes the pool validate the others before their next use.
     pub fn with_conn<T, E, F>(&self, f: F) -> Result<T, E>
     where
         E: From<DbError>,
@@ -250,7 +174,7 @@ impl Db {
         let mut pooled = self.get().map_err(E::from)?;
         let result = f(&mut pooled.conn);
         if result.is_err() {
-            pooled.probe();
+            self.pool.found_dead(&mut pooled);
         }
         result
     }

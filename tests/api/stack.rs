@@ -1005,3 +1005,119 @@ async fn sigterm_lets_requests_in_flight_finish_and_exits_cleanly() {
     // Nothing new is accepted once it has stopped.
     assert!(http.get(server.url("/healthz")).send().await.is_err());
 }
+
+/// Opens several pooled connections on `base`: concurrent requests that each read the
+/// database.
+async fn fill_pool(stack: &Stack, base: &str, refresh: &str) {
+    let verifies = (0..16).map(|_| {
+        stack
+            .http
+            .post(format!("{base}/api/token/verify/"))
+            .json(&json!({ "token": refresh }))
+            .send()
+    });
+    for resp in futures_util::future::join_all(verifies).await {
+        assert_eq!(resp.expect("verify").status(), 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_costs_no_request_once_it_is_back_and_the_outage_is_answered_at_once() {
+    let Some(nginx_bin) = nginx_binary() else {
+        skip("nginx (Debian package nginx)");
+        return;
+    };
+    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_err() {
+        skip("PostgreSQL (GATEHOUSE_TEST_POSTGRES_URL)");
+        return;
+    }
+    let Some(pg) = PrivatePostgres::start_new() else {
+        return;
+    };
+    let storage = Storage {
+        dir: tempfile::tempdir().expect("tempdir"),
+        database_url: pg.url(),
+        pg: None,
+    };
+    // DB_TIMEOUT stays at its default (5 s): an outage must not cost each request that long.
+    let stack = Stack::start_on(storage, &nginx_bin, &[("GATEHOUSE_DB_POOL_SIZE", "8")]).await;
+    let (_, refresh) = stack.login(&stack.nginx.address).await;
+    for instance in [&stack.a, &stack.b] {
+        fill_pool(&stack, &instance.address, &refresh).await;
+    }
+
+    pg.stop();
+    // Only A is asked during the outage, which lasts about three seconds as a restart does;
+    // B sits idle with its pooled connections, now dead.
+    let asking = async {
+        let mut answers = Vec::new();
+        let outage = std::time::Instant::now();
+        while outage.elapsed() < Duration::from_secs(3) {
+            let started = std::time::Instant::now();
+            let resp = stack
+                .http
+                .post(stack.a.url("/api/token/"))
+                .json(&json!({ "username": "alice", "password": ALICE_PASSWORD }))
+                .send()
+                .await
+                .expect("answered");
+            let retry_after = resp.headers().contains_key("retry-after");
+            answers.push((resp.status(), retry_after, started.elapsed()));
+        }
+        answers
+    };
+    let answers = asking.await;
+    pg.start();
+    for (status, retry_after, took) in &answers {
+        assert_eq!(*status, 503);
+        assert!(retry_after, "a 503 without Retry-After");
+        // A bound, not a benchmark: the default DB_TIMEOUT would be 5 s per request.
+        assert!(
+            *took < Duration::from_secs(1),
+            "a 503 took {took:?} during the outage"
+        );
+    }
+    let answered = answers.len();
+    let back = wait_until(30, || async {
+        stack
+            .http
+            .get(stack.a.url("/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(back, "A did not recover: {}", stack.a.log_text());
+    eprintln!("during the outage, {answered} logins at A were each answered 503 within 1 s");
+
+    // A run over B (idle through the outage), nginx and A: not one request may fail.
+    let mut failed = Vec::new();
+    for round in 0..12 {
+        for base in [&stack.b.address, &stack.nginx.address, &stack.a.address] {
+            let resp = stack
+                .http
+                .post(format!("{base}/api/token/"))
+                .json(&json!({ "username": "alice", "password": ALICE_PASSWORD }))
+                .send()
+                .await
+                .expect("answered");
+            if resp.status() != 200 {
+                failed.push(format!("round {round} at {base}: {}", resp.status()));
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "failed after the database was back: {failed:?}\nB: {}",
+        stack.b.log_text()
+    );
+    let resp = stack
+        .refresh(&stack.b.address, &refresh)
+        .await
+        .expect("refresh");
+    assert_eq!(
+        resp.status(),
+        200,
+        "the refresh token from before the outage"
+    );
+}

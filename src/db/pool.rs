@@ -1,0 +1,299 @@
+//! The connection pool (r2d2) and what makes it survive a database restart and an outage.
+//!
+//! - Validation on check-out, as HikariCP does it: only a connection idle for more than
+//!   [`IDLE_BEFORE_VALIDATION`] is probed (`SELECT 1`) before use, so a busy pool adds no round
+//!   trip, and an idle instance finds its dead connections before a request does. When one is
+//!   found dead, every connection returned before that moment is probed at its next check-out.
+//! - An outage breaker: while the last attempts to connect failed within [`DOWN_FOR`], a
+//!   check-out fails at once (the caller answers 503 with `Retry-After`) instead of waiting
+//!   `DB_TIMEOUT`; one background thread keeps trying to connect and closes the breaker as
+//!   soon as the database answers.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+
+use super::{DatabaseUrl, DbConn, DbError};
+
+/// A connection idle for longer than this is probed before use.
+pub const IDLE_BEFORE_VALIDATION: Duration = Duration::from_millis(500);
+/// How long a failed attempt to connect keeps the breaker open.
+pub const DOWN_FOR: Duration = Duration::from_secs(1);
+/// How often the background prober tries to connect while the database is down, and how
+/// often one request is let through to try for itself (so the first request after the
+/// database returns does not fail on a breaker that has not noticed yet).
+const PROBE_EVERY: Duration = Duration::from_millis(100);
+/// The slice a check-out waits for a connection before it looks at the breaker again.
+const WAIT_SLICE: Duration = Duration::from_millis(50);
+
+/// A pooled connection, with the marks that keep a dead one out of the pool.
+pub struct Pooled {
+    pub conn: DbConn,
+    /// Set when the connection was found dead (the server restarted, the network dropped
+    /// it): r2d2 then discards it instead of handing it out again.
+    broken: bool,
+    /// When it was last returned to the pool (milliseconds on the pool's clock).
+    returned_at: u64,
+}
+
+impl Pooled {
+    /// One `SELECT 1`; a connection that cannot answer it is marked for eviction.
+    pub fn probe(&mut self) -> bool {
+        let ok = self.conn.batch_execute("SELECT 1").is_ok();
+        self.broken = !ok;
+        ok
+    }
+}
+
+/// What the pool knows about the database, shared by its connections and check-outs.
+pub struct Health {
+    started: Instant,
+    /// Connections returned before this moment are probed at their next check-out.
+    suspect_before: AtomicU64,
+    /// When an attempt to connect last failed (0: never), and whether one succeeded since.
+    last_connect_failure: AtomicU64,
+    down: AtomicBool,
+    prober_running: AtomicBool,
+    /// When a request last went through the open breaker to try the database itself.
+    last_trial: AtomicU64,
+}
+
+impl Health {
+    fn new() -> Health {
+        Health {
+            started: Instant::now(),
+            suspect_before: AtomicU64::new(0),
+            last_connect_failure: AtomicU64::new(0),
+            down: AtomicBool::new(false),
+            prober_running: AtomicBool::new(false),
+            last_trial: AtomicU64::new(0),
+        }
+    }
+
+    /// Milliseconds since the pool was built (never 0, so 0 can mean "never").
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64 + 1
+    }
+
+    fn connect_failed(&self) {
+        self.last_connect_failure
+            .store(self.now_ms(), Ordering::SeqCst);
+        self.down.store(true, Ordering::SeqCst);
+    }
+
+    fn connected(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+
+    /// The database is known to be down: the last attempt to connect failed, recently.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::SeqCst)
+            && self.now_ms() - self.last_connect_failure.load(Ordering::SeqCst)
+                < DOWN_FOR.as_millis() as u64
+    }
+
+    /// While the breaker is open, one request in every [`PROBE_EVERY`] may try anyway.
+    fn claim_trial(&self) -> bool {
+        let (now, last) = (self.now_ms(), self.last_trial.load(Ordering::SeqCst));
+        now - last >= PROBE_EVERY.as_millis() as u64
+            && self
+                .last_trial
+                .compare_exchange(last, now, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+    }
+
+    /// A dead connection was found: the others returned before now are suspect too.
+    fn suspect_all(&self) {
+        self.suspect_before.store(self.now_ms(), Ordering::SeqCst);
+    }
+
+    fn needs_probe(&self, pooled: &Pooled) -> bool {
+        let idle = self.now_ms().saturating_sub(pooled.returned_at);
+        idle > IDLE_BEFORE_VALIDATION.as_millis() as u64
+            || pooled.returned_at <= self.suspect_before.load(Ordering::SeqCst)
+    }
+}
+
+/// r2d2 manager that builds the variant named by the URL and sets SQLite's pragmas.
+pub struct DbManager {
+    url: DatabaseUrl,
+    busy_timeout_ms: u64,
+    health: Arc<Health>,
+}
+
+impl DbManager {
+    fn establish(&self) -> Result<DbConn, r2d2::Error> {
+        let conn = match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                    self.busy_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                DbConn::Sqlite(conn)
+            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Pg)
+                .map_err(r2d2::Error::ConnectionError)?,
+        };
+        Ok(conn)
+    }
+}
+
+impl ManageConnection for DbManager {
+    type Connection = Pooled;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        match self.establish() {
+            Ok(conn) => {
+                self.health.connected();
+                Ok(Pooled {
+                    conn,
+                    broken: false,
+                    returned_at: self.health.now_ms(),
+                })
+            }
+            Err(e) => {
+                self.health.connect_failed();
+                Err(e)
+            }
+        }
+    }
+
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    /// Called by r2d2 as the connection goes back to the pool.
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.returned_at = self.health.now_ms();
+        pooled.broken
+    }
+}
+
+pub type PooledConn = r2d2::PooledConnection<DbManager>;
+
+/// The pool with its health; cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    pool: r2d2::Pool<DbManager>,
+    health: Arc<Health>,
+    url: DatabaseUrl,
+    timeout: Duration,
+}
+
+impl Pool {
+    /// Lazily: no connection is made here, so a server can start, report itself unready,
+    /// and recover when the database comes back.
+    pub fn new(url: &DatabaseUrl, size: u32, timeout: Duration) -> Pool {
+        let health = Arc::new(Health::new());
+        let manager = DbManager {
+            url: url.clone(),
+            busy_timeout_ms: timeout.as_millis() as u64,
+            health: health.clone(),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(timeout)
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(manager);
+        Pool {
+            pool,
+            health,
+            url: url.clone(),
+            timeout,
+        }
+    }
+
+    pub fn state(&self) -> r2d2::State {
+        self.pool.state()
+    }
+
+    pub fn max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// A live connection within `wait` (at most `DB_TIMEOUT`), on the current (blocking)
+    /// thread: at once `Unavailable` while the database is known to be down.
+    pub fn get_within(&self, wait: Duration) -> Result<PooledConn, DbError> {
+        let deadline = Instant::now() + wait.min(self.timeout);
+        let mut trial = false;
+        loop {
+            if self.health.is_down() {
+                self.probe_in_background();
+                trial = !trial && self.health.claim_trial();
+                if !trial {
+                    return Err(DbError::Unavailable("the database is down".into()));
+                }
+            }
+            let slice = deadline
+                .saturating_duration_since(Instant::now())
+                .min(WAIT_SLICE);
+            match self.pool.get_timeout(slice) {
+                Ok(mut pooled) => {
+                    if !self.health.needs_probe(&pooled) || pooled.probe() {
+                        return Ok(pooled);
+                    }
+                    // Dead: dropped (evicted); the others returned before now are suspect.
+                    self.health.suspect_all();
+                }
+                Err(_) if Instant::now() >= deadline => {
+                    return Err(DbError::Unavailable(
+                        "no database connection within DB_TIMEOUT".into(),
+                    ))
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// A connection found dead after a failed call: evict it, and suspect the others.
+    pub fn found_dead(&self, pooled: &mut Pooled) {
+        if !pooled.probe() {
+            self.health.suspect_all();
+        }
+    }
+
+    /// One thread that tries to connect until the database answers, then closes the breaker.
+    fn probe_in_background(&self) {
+        if self.health.prober_running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let manager = DbManager {
+            url: self.url.clone(),
+            busy_timeout_ms: 0,
+            health: self.health.clone(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name("gatehouse-db-probe".into())
+            .spawn(move || {
+                while manager.connect().is_err() {
+                    std::thread::sleep(PROBE_EVERY);
+                }
+                manager.health.prober_running.store(false, Ordering::SeqCst);
+                tracing::info!("the database answers again");
+            });
+        if spawned.is_err() {
+            self.health.prober_running.store(false, Ordering::SeqCst);
+        }
+    }
+}
