@@ -164,7 +164,11 @@ impl ManageConnection for DbManager {
                 })
             }
             Err(e) => {
-                self.health.connect_failed();
+                // Only an unreachable server opens the breaker; a setup statement refused
+                // (SQLite busy while another process migrates) is retried as usual.
+                if matches!(e, r2d2::Error::ConnectionError(_)) {
+                    self.health.connect_failed();
+                }
                 Err(e)
             }
         }
