@@ -80,7 +80,11 @@ pub fn parse<T: DeserializeOwned>(
         Some("application/x-www-form-urlencoded") | None => serde_urlencoded::from_bytes(body)
             .map_err(|e| BodyError::Malformed(without_quoted(&e.to_string()))),
         Some(m) if !form_only && (m == "application/json" || m.ends_with("+json")) => {
-            serde_json::from_slice(body).map_err(|e| BodyError::Malformed(short(&e.to_string())))
+            // RFC 8259 §8.1: JSON is UTF-8. serde_json does not look at the bytes of a field
+            // it skips, so check the whole body first.
+            let text = std::str::from_utf8(body)
+                .map_err(|_| BodyError::Malformed("the body is not UTF-8".into()))?;
+            serde_json::from_str(text).map_err(|e| BodyError::Malformed(short(&e.to_string())))
         }
         _ => Err(BodyError::UnsupportedType),
     }

@@ -107,6 +107,7 @@ impl From<RevokeError> for OAuthError {
                 "unsupported_token_type",
                 e.to_string(),
             ),
+            RevokeError::NotYours => OAuthError::invalid_request(e.to_string()),
             RevokeError::Internal(i) => i.into(),
         }
     }
