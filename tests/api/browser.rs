@@ -13,7 +13,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use sha2::Digest;
 
 use crate::both_backends;
-use crate::helpers::{b64url, free_port, peek, spawn_app, verify_with_jwks, wait_until, Backend};
+use crate::helpers::{b64url, eventually, free_port, peek, spawn_app, verify_with_jwks, Backend};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -45,7 +45,7 @@ async fn start_driver(log: &Path) -> Driver {
     let url = format!("http://127.0.0.1:{port}");
     let status = format!("{url}/status");
     let http = reqwest::Client::new();
-    let ready = wait_until(30, || {
+    let ready = eventually(30, || {
         let (http, status) = (http.clone(), status.clone());
         async move {
             match http.get(&status).send().await {
@@ -408,7 +408,7 @@ async fn scenario(gatehouse: &str, a: &str, b: &str, browser: &Client) -> Result
         .await
         .map_err(|e| format!("no logout confirmation: {e}"))?;
     button.click().await.map_err(|e| e.to_string())?;
-    let ok = wait_until(30, || async {
+    let ok = eventually(30, || async {
         browser
             .find_all(Locator::XPath("//button[normalize-space()='Sign out']"))
             .await

@@ -343,24 +343,6 @@ impl TestApp {
             .await
             .expect("json")
     }
-
-    /// Polls `check` until it holds or `secs` pass (no fixed sleeps in assertions).
-    pub async fn eventually<F, Fut>(&self, secs: u64, mut check: F) -> bool
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        loop {
-            if check().await {
-                return true;
-            }
-            if std::time::Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    }
 }
 
 pub async fn run_cli(storage: &Storage, args: &[&str], stdin: &str) -> CliOutput {
@@ -488,8 +470,10 @@ pub async fn run_cli_env(
     }
 }
 
-/// Polls `check` until it holds or `secs` pass; for code that has no [`TestApp`].
-pub async fn wait_until<F, Fut>(secs: u64, mut check: F) -> bool
+/// Polls `check` until it holds or `secs` pass: for what a background task or another
+/// process does, never for time to pass (move the clock instead). The deadline only bounds
+/// a failing test; a passing one returns as soon as `check` holds.
+pub async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -502,7 +486,7 @@ where
         if std::time::Instant::now() > deadline {
             return false;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

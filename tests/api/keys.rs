@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::both_backends;
 use crate::helpers::{
-    keys_list, password_grant, run_cli, run_cli_env, spawn_app, spawn_app_with, verify_with_jwks,
-    wait_until, Backend, KeyRow, ServerProcess, Storage, TestApp,
+    eventually, keys_list, password_grant, run_cli, run_cli_env, spawn_app, spawn_app_with,
+    verify_with_jwks, Backend, KeyRow, ServerProcess, Storage, TestApp,
 };
 
 both_backends!(
@@ -258,9 +258,7 @@ async fn keys_have_the_configured_size(backend: Backend) {
     assert!(out.status.success(), "{}", out.stderr);
     let outcome: Value = serde_json::from_str(&out.stdout).unwrap();
     let new_next = outcome["next"].as_str().unwrap().to_string();
-    let served = app
-        .eventually(5, || async { kids(&app.jwks().await).contains(&new_next) })
-        .await;
+    let served = eventually(5, || async { kids(&app.jwks().await).contains(&new_next) }).await;
     assert!(served);
     check(&app.jwks().await);
 }
@@ -298,9 +296,7 @@ async fn cli_rotation_keeps_earlier_tokens_valid_and_signs_with_the_former_next_
     assert!(out.stderr.contains("warning"), "{}", out.stderr);
 
     // The server notices by polling (KEY_POLL_INTERVAL is 1 s in tests).
-    let noticed = app
-        .eventually(5, || async { jwks_etag(&app).await != old_etag })
-        .await;
+    let noticed = eventually(5, || async { jwks_etag(&app).await != old_etag }).await;
     assert!(
         noticed,
         "the server did not pick up the rotation within 5 s"
@@ -359,11 +355,10 @@ async fn emergency_rotation_via_cli_revokes_the_current_key_and_its_tokens(backe
         .expect("a new next key")
         .to_string();
 
-    let gone = app
-        .eventually(5, || async {
-            !kids(&app.jwks().await).contains(&compromised)
-        })
-        .await;
+    let gone = eventually(5, || async {
+        !kids(&app.jwks().await).contains(&compromised)
+    })
+    .await;
     assert!(gone, "the revoked key is still published after 5 s");
     let jwks = app.jwks().await;
     assert_eq!(
@@ -475,16 +470,13 @@ async fn jwks_keeps_retired_key_until_its_tokens_expire(backend: Backend) {
 
     // Its tokens (1 s) expire one second after retirement; the upkeep runs when time moves.
     app.advance(1);
-    let removed = app
-        .eventually(5, || async { !kids(&app.jwks().await).contains(&retired) })
-        .await;
+    let removed = eventually(5, || async { !kids(&app.jwks().await).contains(&retired) }).await;
     assert!(removed, "the retired key outlived its tokens");
     assert_eq!(app.jwks().await["keys"].as_array().unwrap().len(), 2);
-    let gone_from_db = app
-        .eventually(5, || async {
-            !app.keys_list().await.iter().any(|r| r.kid == retired)
-        })
-        .await;
+    let gone_from_db = eventually(5, || async {
+        !app.keys_list().await.iter().any(|r| r.kid == retired)
+    })
+    .await;
     assert!(gone_from_db, "the expired retired key was not removed");
 }
 
@@ -510,9 +502,7 @@ async fn scheduled_rotation_promotes_the_next_key_by_itself(backend: Backend) {
     );
     // Then a rotation generates a new next key, which the JWKS lists.
     app.advance(1);
-    let rotated = app
-        .eventually(5, || async { !kids(&app.jwks().await).is_subset(&initial) })
-        .await;
+    let rotated = eventually(5, || async { !kids(&app.jwks().await).is_subset(&initial) }).await;
     assert!(rotated, "no scheduled rotation once the interval was over");
 
     let after = app.keys_list().await;
@@ -721,7 +711,7 @@ async fn two_processes_rotating_at_once_keep_one_current_and_one_next(backend: B
     expected.insert(current.clone());
     expected.insert(next.clone());
     let (a_base, b_base) = (a.address.clone(), b.address.clone());
-    let converged = wait_until(5, || {
+    let converged = eventually(5, || {
         let (fa, fb) = (fetch(a_base.clone()), fetch(b_base.clone()));
         let expected = &expected;
         async move {
@@ -794,7 +784,7 @@ async fn scheduled_rotation_on_two_processes_rotates_once_per_interval(backend: 
                 .expect("json")
         }
     };
-    let rotated_thrice = wait_until(30, || {
+    let rotated_thrice = eventually(30, || {
         let fetch = jwks_of(&a);
         async move { fetch.await["keys"].as_array().map_or(0, Vec::len) >= 5 }
     })
@@ -829,7 +819,7 @@ async fn scheduled_rotation_on_two_processes_rotates_once_per_interval(backend: 
             later - row.created_at
         );
     }
-    let converged = wait_until(5, || {
+    let converged = eventually(5, || {
         let (fa, fb) = (jwks_of(&a), jwks_of(&b));
         async move { fa.await == fb.await }
     })

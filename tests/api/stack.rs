@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    free_port, keys_list, password_grant, peek, run_cli, skip, status_json, wait_until, Backend,
+    eventually, free_port, keys_list, password_grant, peek, run_cli, skip, status_json, Backend,
     ServerProcess, Storage,
 };
 
@@ -185,7 +185,7 @@ impl Stack {
             host_port(&a.address),
             host_port(&b.address),
         );
-        let up = wait_until(30, || {
+        let up = eventually(30, || {
             let http = http.clone();
             let url = nginx.url("/healthz");
             async move { http.get(url).send().await.is_ok_and(|r| r.status() == 200) }
@@ -330,7 +330,7 @@ async fn a_pair_from_instance_a_refreshes_on_b_and_both_publish_one_jwks() {
     assert_eq!(resp.status(), 200);
     let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     assert!(request_id.len() == 32, "nginx's $request_id: {request_id}");
-    let logged = wait_until(10, || {
+    let logged = eventually(10, || {
         let request_id = request_id.clone();
         let logs = [stack.a.log_text(), stack.b.log_text()];
         async move {
@@ -395,7 +395,7 @@ async fn a_rotation_on_a_is_used_by_b_within_five_seconds() {
     assert_eq!(status, 200, "rotate: {outcome}");
     let new_kid = outcome["current"].as_str().expect("current").to_string();
     assert_ne!(new_kid, kid_of(&before));
-    let signs_with_new_key = wait_until(5, || {
+    let signs_with_new_key = eventually(5, || {
         let stack = &stack;
         let new_kid = new_kid.clone();
         async move {
@@ -408,7 +408,7 @@ async fn a_rotation_on_a_is_used_by_b_within_five_seconds() {
         signs_with_new_key,
         "B still signs with the old key after 5 s"
     );
-    let same_jwks = wait_until(5, || async {
+    let same_jwks = eventually(5, || async {
         stack.jwks_body(&stack.a.address).await == stack.jwks_body(&stack.b.address).await
     })
     .await;
@@ -464,7 +464,7 @@ async fn twenty_concurrent_rotations_over_both_instances_leave_one_current_and_o
         20,
         "each call was one real rotation: {rows:?}"
     );
-    let same_jwks = wait_until(5, || async {
+    let same_jwks = eventually(5, || async {
         stack.jwks_body(&stack.a.address).await == stack.jwks_body(&stack.b.address).await
     })
     .await;
@@ -907,7 +907,7 @@ async fn a_stopped_database_gives_prompt_503s_and_service_resumes_when_it_return
 
     pg.start();
     for instance in [&stack.a, &stack.b] {
-        let back = wait_until(30, || async {
+        let back = eventually(30, || async {
             prompt
                 .get(instance.url("/readyz"))
                 .send()
