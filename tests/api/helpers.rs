@@ -321,6 +321,16 @@ impl TestApp {
             .expect("request")
     }
 
+    /// `GET /userinfo` with `token` as the bearer token.
+    pub async fn userinfo(&self, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url("/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// `GET /metrics` as text.
     pub async fn metrics(&self) -> String {
         self.http
@@ -665,4 +675,35 @@ pub async fn status_json(resp: reqwest::Response) -> (reqwest::StatusCode, serde
     let body = serde_json::from_str(&text)
         .unwrap_or_else(|_| panic!("{status}: the body is not JSON: {text:?}"));
     (status, body)
+}
+
+/// RFC 6750 §3.1: a bearer token was presented and refused: 401 `invalid_token`, and a
+/// challenge that names the error.
+pub async fn assert_invalid_token(resp: reqwest::Response, what: &str) {
+    let challenge = www_authenticate(&resp);
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, 401, "{what}: {body}");
+    assert_eq!(body["error"], "invalid_token", "{what}: {body}");
+    assert_eq!(
+        challenge, r#"Bearer realm="gatehouse", error="invalid_token""#,
+        "{what}"
+    );
+}
+
+/// RFC 6750 §3.1: no bearer token at all (none sent, or another scheme): 401 with a bare
+/// challenge that names no error.
+pub async fn assert_bearer_token_required(resp: reqwest::Response, what: &str) {
+    let challenge = www_authenticate(&resp);
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, 401, "{what}: {body}");
+    assert_eq!(body["error"], "invalid_token", "{what}: {body}");
+    assert_eq!(challenge, r#"Bearer realm="gatehouse""#, "{what}");
+}
+
+fn www_authenticate(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }

@@ -368,10 +368,10 @@ async fn a_pair_from_instance_a_refreshes_on_b_and_both_publish_one_jwks() {
         .send()
         .await
         .expect("metrics via nginx");
-    assert!(
-        resp.status() == 403 || resp.status() == 404,
-        "{}",
-        resp.status()
+    assert_eq!(
+        resp.status(),
+        403,
+        "deploy/nginx.conf answers /metrics itself"
     );
     drop(stack.storage);
 }
@@ -575,7 +575,9 @@ async fn step(stack: &Stack, chain: &mut Chain, retry_lost: bool) -> bool {
                 chain.acknowledged.push(pair);
                 return true;
             }
-            Ok(resp) if resp.status() == 502 || resp.status() == 504 => {}
+            // The instance died holding the request: nginx answers 502 (it never replays a
+            // POST, and a killed process closes its sockets at once, so no 504).
+            Ok(resp) if resp.status() == 502 => {}
             Ok(resp) => {
                 let status = resp.status();
                 let text = resp.text().await.unwrap_or_default();

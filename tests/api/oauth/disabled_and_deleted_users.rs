@@ -4,11 +4,10 @@
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{status_json, Backend};
+use crate::helpers::{assert_invalid_token, status_json, Backend};
 
 use super::{
-    assert_bearer_refused, assert_inactive, assert_oauth_error, password_pair, refresh_grant,
-    setup, token_of, userinfo, PASSWORD,
+    assert_inactive, assert_oauth_error, password_pair, refresh_grant, setup, token_of, PASSWORD,
 };
 
 both_backends!(
@@ -26,17 +25,13 @@ async fn disabled_user_loses_userinfo_and_refresh(backend: Backend) {
         token_of(&body, "refresh_token"),
     );
     let (sj_access, sj_refresh) = app.tokens("alice", PASSWORD).await;
-    assert_eq!(userinfo(&app, &access).await.status(), 200);
+    assert_eq!(app.userinfo(&access).await.status(), 200);
 
     let out = app.cli(&["user", "disable", "alice"], "").await;
     assert!(out.status.success(), "{}", out.stderr);
 
-    assert_bearer_refused(userinfo(&app, &access).await, "disabled, oauth token").await;
-    assert_bearer_refused(
-        userinfo(&app, &sj_access).await,
-        "disabled, simplejwt token",
-    )
-    .await;
+    assert_invalid_token(app.userinfo(&access).await, "disabled, oauth token").await;
+    assert_invalid_token(app.userinfo(&sj_access).await, "disabled, simplejwt token").await;
     assert_oauth_error(
         refresh_grant(&app, &pw, &refresh).await,
         400,
@@ -80,7 +75,7 @@ async fn deleted_user_loses_userinfo_and_refresh(backend: Backend) {
     );
     let out = app.cli(&["user", "delete", "alice"], "").await;
     assert!(out.status.success(), "{}", out.stderr);
-    assert_bearer_refused(userinfo(&app, &access).await, "deleted user").await;
+    assert_invalid_token(app.userinfo(&access).await, "deleted user").await;
     assert_oauth_error(
         refresh_grant(&app, &pw, &refresh).await,
         400,
@@ -91,5 +86,5 @@ async fn deleted_user_loses_userinfo_and_refresh(backend: Backend) {
     assert_inactive(&app, &cc, &access, "deleted user's access").await;
     // A new alice is another person: the old tokens do not come back to life.
     app.add_user("alice", PASSWORD, false).await;
-    assert_bearer_refused(userinfo(&app, &access).await, "old token, new alice").await;
+    assert_invalid_token(app.userinfo(&access).await, "old token, new alice").await;
 }

@@ -4,12 +4,13 @@
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{assemble_jwt, peek, spawn_app_with, status_json, Backend};
+use crate::helpers::{
+    assemble_jwt, assert_invalid_token, peek, spawn_app_with, status_json, Backend,
+};
 
 use super::{
-    assert_bearer_refused, assert_client_authentication_required, assert_inactive,
-    assert_oauth_error, introspect, password_pair, prepare, refresh_grant, setup, token_of,
-    userinfo, PASSWORD,
+    assert_client_authentication_required, assert_inactive, assert_oauth_error, introspect,
+    password_pair, prepare, refresh_grant, setup, token_of, PASSWORD,
 };
 
 both_backends!(
@@ -137,7 +138,7 @@ async fn introspection_reports_an_expired_access_token_inactive(backend: Backend
         json!({ "active": false }),
         "an expired access token must introspect inactive"
     );
-    assert_bearer_refused(userinfo(&app, &access).await, "expired access").await;
+    assert_invalid_token(app.userinfo(&access).await, "expired access").await;
     // The refresh token lives on.
     assert_eq!(introspect(&app, &cc, &refresh).await["active"], true);
     let (status, next) = status_json(refresh_grant(&app, &pw, &refresh).await).await;

@@ -110,27 +110,6 @@ pub(super) async fn assert_inactive(app: &TestApp, secret: &str, token: &str, wh
     assert_eq!(body, json!({ "active": false }), "{what}");
 }
 
-pub(super) async fn userinfo(app: &TestApp, token: &str) -> reqwest::Response {
-    app.http
-        .get(app.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-}
-
-/// 401 with an RFC 6750 `WWW-Authenticate: Bearer` challenge.
-pub(super) async fn assert_bearer_refused(resp: reqwest::Response, what: &str) {
-    let challenge = header(&resp, WWW_AUTHENTICATE);
-    let (status, body) = status_json(resp).await;
-    assert_eq!(status, 401, "{what}: {body}");
-    assert!(
-        challenge.starts_with("Bearer"),
-        "{what}: WWW-Authenticate is {challenge:?}"
-    );
-    assert!(body["error"].is_string(), "{what}: {body}");
-}
-
 pub(super) fn token_of(body: &Value, field: &str) -> String {
     body[field]
         .as_str()

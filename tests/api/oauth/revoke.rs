@@ -3,11 +3,11 @@
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{assemble_jwt, peek, status_json, Backend};
+use crate::helpers::{assemble_jwt, assert_invalid_token, peek, status_json, Backend};
 
 use super::{
-    assert_bearer_refused, assert_client_authentication_required, assert_inactive,
-    assert_oauth_error, password_pair, refresh_grant, setup, token_of, userinfo, PASSWORD,
+    assert_client_authentication_required, assert_inactive, assert_oauth_error, password_pair,
+    refresh_grant, setup, token_of, PASSWORD,
 };
 
 both_backends!(
@@ -112,7 +112,7 @@ async fn revoked_access_token_is_refused_at_userinfo_and_introspection(backend: 
     };
     let body = password_pair(&app, &pw, None).await;
     let access = token_of(&body, "access_token");
-    assert_eq!(userinfo(&app, &access).await.status(), 200);
+    assert_eq!(app.userinfo(&access).await.status(), 200);
     let resp = app
         .post_form_basic(
             "/revoke",
@@ -122,7 +122,7 @@ async fn revoked_access_token_is_refused_at_userinfo_and_introspection(backend: 
         )
         .await;
     assert_eq!(resp.status(), 200);
-    assert_bearer_refused(userinfo(&app, &access).await, "revoked access").await;
+    assert_invalid_token(app.userinfo(&access).await, "revoked access").await;
     assert_inactive(&app, &cc, &access, "revoked access").await;
 }
 
@@ -143,7 +143,7 @@ async fn another_client_cannot_revoke_my_refresh_token(backend: Backend) {
             resp.status()
         );
     }
-    assert_eq!(userinfo(&app, &access).await.status(), 200);
+    assert_eq!(app.userinfo(&access).await.status(), 200);
     let (status, next) = status_json(refresh_grant(&app, &pw, &refresh).await).await;
     assert_eq!(status, 200, "{next}");
 }

@@ -6,9 +6,11 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{assemble_jwt, peek, status_json, Backend};
+use crate::helpers::{
+    assemble_jwt, assert_bearer_token_required, assert_invalid_token, peek, status_json, Backend,
+};
 
-use super::{assert_bearer_refused, header, password_pair, setup, token_of, userinfo, PASSWORD};
+use super::{header, password_pair, setup, token_of, PASSWORD};
 
 both_backends!(
     userinfo_returns_sub_and_preferred_username,
@@ -25,7 +27,7 @@ async fn userinfo_returns_sub_and_preferred_username(backend: Backend) {
     let access = token_of(&body, "access_token");
     let sub = peek(&access).1["sub"].clone();
 
-    let resp = userinfo(&app, &access).await;
+    let resp = app.userinfo(&access).await;
     assert_eq!(header(&resp, CACHE_CONTROL), "no-store");
     let (status, me) = status_json(resp).await;
     assert_eq!(status, 200, "{me}");
@@ -49,7 +51,7 @@ async fn userinfo_returns_sub_and_preferred_username(backend: Backend) {
     assert_eq!((status, &form), (StatusCode::OK, &me));
     // The simplejwt token of the same user names the same subject.
     let (sj, _) = app.tokens("alice", PASSWORD).await;
-    let (status, again) = status_json(userinfo(&app, &sj).await).await;
+    let (status, again) = status_json(app.userinfo(&sj).await).await;
     assert_eq!(status, 200);
     assert_eq!(again["sub"], sub);
 }
@@ -59,7 +61,7 @@ async fn userinfo_without_profile_scope_has_no_preferred_username(backend: Backe
         return;
     };
     let body = password_pair(&app, &pw, Some("openid")).await;
-    let (status, me) = status_json(userinfo(&app, &token_of(&body, "access_token")).await).await;
+    let (status, me) = status_json(app.userinfo(&token_of(&body, "access_token")).await).await;
     assert_eq!(status, 200, "{me}");
     assert!(me["sub"].is_string());
     assert!(me.get("preferred_username").is_none(), "{me}");
@@ -78,7 +80,7 @@ async fn userinfo_refuses_bad_tokens_with_a_bearer_challenge(backend: Backend) {
         "",
     );
     for token in ["garbage", "a.b.c", forged.as_str(), &format!("{access}x")] {
-        assert_bearer_refused(userinfo(&app, token).await, token).await;
+        assert_invalid_token(app.userinfo(token).await, token).await;
     }
     // No token at all, or another scheme.
     let resp = app
@@ -87,7 +89,7 @@ async fn userinfo_refuses_bad_tokens_with_a_bearer_challenge(backend: Backend) {
         .send()
         .await
         .expect("request");
-    assert_bearer_refused(resp, "no token").await;
+    assert_bearer_token_required(resp, "no token").await;
     let resp = app
         .http
         .get(app.url("/userinfo"))
@@ -95,8 +97,8 @@ async fn userinfo_refuses_bad_tokens_with_a_bearer_challenge(backend: Backend) {
         .send()
         .await
         .expect("request");
-    assert_bearer_refused(resp, "basic credentials").await;
-    // A hostile body on POST is a 4xx, not a 5xx.
+    assert_bearer_token_required(resp, "basic credentials").await;
+    // A body over the 64 KiB limit on POST is a malformed request (RFC 6750 §3.1), not a 5xx.
     let resp = app
         .http
         .post(app.url("/userinfo"))
@@ -105,12 +107,13 @@ async fn userinfo_refuses_bad_tokens_with_a_bearer_challenge(backend: Backend) {
         .send()
         .await
         .expect("request");
-    assert!(
-        resp.status().is_client_error(),
-        "1 MB at /userinfo: {}",
-        resp.status()
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, 400, "1 MB at /userinfo: {body}");
+    assert_eq!(
+        body["error"], "invalid_request",
+        "1 MB at /userinfo: {body}"
     );
-    assert_eq!(userinfo(&app, &access).await.status(), 200);
+    assert_eq!(app.userinfo(&access).await.status(), 200);
 }
 
 async fn userinfo_refuses_a_client_credentials_token(backend: Backend) {
@@ -123,8 +126,8 @@ async fn userinfo_refuses_a_client_credentials_token(backend: Backend) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_bearer_refused(
-        userinfo(&app, &token_of(&body, "access_token")).await,
+    assert_invalid_token(
+        app.userinfo(&token_of(&body, "access_token")).await,
         "client_credentials token",
     )
     .await;

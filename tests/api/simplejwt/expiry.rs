@@ -9,7 +9,7 @@ use crate::helpers::{peek, spawn_app_with, status_json, Backend};
 
 use super::{
     assert_still_refreshes, assert_token_not_valid, pair_of, post_blacklist, post_refresh,
-    post_verify, userinfo, PASSWORD,
+    post_verify, PASSWORD,
 };
 
 both_backends!(
@@ -35,9 +35,9 @@ async fn expired_access_token_is_rejected(backend: Backend) {
         1
     );
 
-    assert_eq!(userinfo(&app, &access).await.status(), StatusCode::OK);
+    assert_eq!(app.userinfo(&access).await.status(), StatusCode::OK);
     app.advance(1);
-    let (_, refusal) = status_json(userinfo(&app, &access).await).await;
+    let (_, refusal) = status_json(app.userinfo(&access).await).await;
     assert_eq!(refusal["error"], "invalid_token", "{refusal}");
     assert!(
         refusal["error_description"]

@@ -5,11 +5,13 @@
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{assemble_jwt, b64url, peek, status_json, Backend, TestApp};
+use crate::helpers::{
+    assemble_jwt, assert_invalid_token, b64url, peek, status_json, Backend, TestApp,
+};
 
 use super::{
-    app_with_alice, assert_bearer_refused, assert_still_refreshes, assert_token_not_valid,
-    post_blacklist, post_refresh, post_verify, userinfo, PASSWORD,
+    app_with_alice, assert_still_refreshes, assert_token_not_valid, post_blacklist, post_refresh,
+    post_verify, PASSWORD,
 };
 
 both_backends!(
@@ -34,7 +36,7 @@ async fn assert_forgery_rejected(app: &TestApp, forged_access: &str, forged_refr
         &what("verify refresh"),
     )
     .await;
-    assert_bearer_refused(userinfo(app, forged_access).await, &what("userinfo")).await;
+    assert_invalid_token(app.userinfo(forged_access).await, &what("userinfo")).await;
     assert_token_not_valid(post_refresh(app, forged_refresh).await, &what("refresh")).await;
     assert_token_not_valid(
         post_blacklist(app, forged_refresh).await,
@@ -202,7 +204,7 @@ async fn token_with_tampered_claims_is_rejected(backend: Backend) {
     assert_forgery_rejected(&app, &forged_access, &forged_refresh).await;
 
     // Alice is still alice, and her refresh token was neither spent nor revoked.
-    let (status, me) = status_json(userinfo(&app, &access).await).await;
+    let (status, me) = status_json(app.userinfo(&access).await).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["preferred_username"], "alice");
     assert_still_refreshes(&app, &refresh).await;

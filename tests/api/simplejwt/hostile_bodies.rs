@@ -2,10 +2,10 @@
 //! `{detail, code}` shape (DRF field errors where DRF has them) and changes nothing stored.
 
 use reqwest::header::CONTENT_TYPE;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{status_json, Backend};
+use crate::helpers::{status_json, Backend, TestApp};
 
 use super::{app_with_alice, assert_still_refreshes, PASSWORD};
 
@@ -17,56 +17,100 @@ both_backends!(
     unsupported_content_type_is_refused_with_415,
 );
 
+const OBTAIN: &str = "/api/token/";
+const REFRESH: &str = "/api/token/refresh/";
+const VERIFY: &str = "/api/token/verify/";
+const BLACKLIST: &str = "/api/token/blacklist/";
+
+/// The fields an endpoint requires, as its DRF field errors name them.
+fn required_fields(path: &str) -> &'static [&'static str] {
+    match path {
+        OBTAIN => &["username", "password"],
+        VERIFY => &["token"],
+        _ => &["refresh"],
+    }
+}
+
+/// POSTs `body` as JSON to `path`; the refusal must be a 400 that does not echo the body.
+async fn post_raw_json(app: &TestApp, path: &str, body: &[u8]) -> Value {
+    let resp = app
+        .http
+        .post(app.url(path))
+        .header(CONTENT_TYPE, "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("request");
+    let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
+    let (status, answer) = status_json(resp).await;
+    assert_eq!(status, 400, "{path} {shown:?}: {answer}");
+    let detail = answer["detail"].as_str().unwrap_or_default();
+    assert!(!detail.is_empty(), "{path} {shown:?}: {answer}");
+    assert!(
+        !detail.contains("hunter2"),
+        "the error must not echo the body: {answer}"
+    );
+    answer
+}
+
 async fn malformed_json_is_a_400_parse_error(backend: Backend) {
     let Some(app) = app_with_alice(backend).await else {
         return;
     };
     let (_, refresh) = app.tokens("alice", PASSWORD).await;
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
-    let bodies: Vec<Vec<u8>> = vec![
-        br#"{"username": "alice", "password": "hunter2-SECRET""#.to_vec(),
-        b"not json".to_vec(),
-        b"".to_vec(),
-        b"null".to_vec(),
-        b"[]".to_vec(),
-        b"[1, 2, 3]".to_vec(),
-        br#""alice""#.to_vec(),
-        br#"{"username": 5, "password": "x"}"#.to_vec(),
-        br#"{"username": ["alice"], "password": "x"}"#.to_vec(),
-        br#"{"refresh": {"nested": true}, "token": 1.5}"#.to_vec(),
-        b"{\"username\": \"\xff\xfe\", \"password\": \"x\"}".to_vec(),
-        deep.into_bytes(),
+    // Each body, with the endpoints to which it is a JSON object that merely lacks their
+    // fields (unknown fields are ignored): those answer `invalid` with DRF's "This field is
+    // required." per missing field. To every other endpoint the body is not its JSON
+    // object (not JSON, not an object, a field of the wrong type, nested too deep):
+    // `parse_error`.
+    let cases: Vec<(Vec<u8>, Vec<&str>)> = vec![
+        (
+            br#"{"username": "alice", "password": "hunter2-SECRET""#.to_vec(),
+            vec![],
+        ),
+        (b"not json".to_vec(), vec![]),
+        (b"".to_vec(), vec![]),
+        (b"null".to_vec(), vec![]),
+        (b"[]".to_vec(), vec![]),
+        (b"[1, 2, 3]".to_vec(), vec![]),
+        (br#""alice""#.to_vec(), vec![]),
+        (
+            br#"{"username": 5, "password": "x"}"#.to_vec(),
+            vec![REFRESH, VERIFY, BLACKLIST],
+        ),
+        (
+            br#"{"username": ["alice"], "password": "x"}"#.to_vec(),
+            vec![REFRESH, VERIFY, BLACKLIST],
+        ),
+        (
+            br#"{"refresh": {"nested": true}, "token": 1.5}"#.to_vec(),
+            vec![OBTAIN],
+        ),
+        (deep.into_bytes(), vec![]),
     ];
-    for path in [
-        "/api/token/",
-        "/api/token/refresh/",
-        "/api/token/verify/",
-        "/api/token/blacklist/",
-    ] {
-        for body in &bodies {
-            let resp = app
-                .http
-                .post(app.url(path))
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone())
-                .send()
-                .await
-                .expect("request");
-            let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
-            let (status, answer) = status_json(resp).await;
-            assert_eq!(status, 400, "{path} {shown:?}: {answer}");
-            // Unparseable, or (unknown fields being ignored) a body without the field.
-            assert!(
-                answer["code"] == "parse_error" || answer["code"] == "invalid",
-                "{path} {shown:?}: {answer}"
-            );
-            let detail = answer["detail"].as_str().unwrap_or_default();
-            assert!(!detail.is_empty(), "{path} {shown:?}: {answer}");
-            assert!(
-                !detail.contains("hunter2"),
-                "the error must not echo the body: {answer}"
-            );
+    let required = json!(["This field is required."]);
+    for (body, lacking_fields) in &cases {
+        for path in [OBTAIN, REFRESH, VERIFY, BLACKLIST] {
+            let answer = post_raw_json(&app, path, body).await;
+            if lacking_fields.contains(&path) {
+                assert_eq!(answer["code"], "invalid", "{path}: {answer}");
+                for field in required_fields(path) {
+                    assert_eq!(answer[field], required, "{path}: {answer}");
+                }
+            } else {
+                assert_eq!(answer["code"], "parse_error", "{path}: {answer}");
+            }
         }
+    }
+    // Bytes that are not UTF-8 are not JSON (RFC 8259 §8.1).
+    let not_utf8 = b"{\"username\": \"\xff\xfe\", \"password\": \"x\"}";
+    for path in [OBTAIN, REFRESH, VERIFY, BLACKLIST] {
+        let answer = post_raw_json(&app, path, not_utf8).await;
+        assert!(
+            answer["code"] == "parse_error" || answer["code"] == "invalid",
+            "{path}: {answer}"
+        );
     }
     assert_still_refreshes(&app, &refresh).await;
 }

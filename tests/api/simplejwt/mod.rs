@@ -14,7 +14,6 @@ mod throttle;
 mod token_types;
 mod verify;
 
-use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -44,15 +43,6 @@ pub(super) async fn post_blacklist(app: &TestApp, token: &str) -> reqwest::Respo
         .await
 }
 
-pub(super) async fn userinfo(app: &TestApp, token: &str) -> reqwest::Response {
-    app.http
-        .get(app.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-}
-
 /// A successful refresh; returns the new (access, refresh).
 pub(super) async fn rotate(app: &TestApp, token: &str) -> (String, String) {
     let (status, body) = status_json(post_refresh(app, token).await).await;
@@ -75,23 +65,6 @@ pub(super) async fn assert_token_not_valid(resp: reqwest::Response, what: &str) 
     assert!(
         body["detail"].as_str().is_some_and(|d| !d.is_empty()),
         "{what}: no detail in {body}"
-    );
-}
-
-/// A 401 from a bearer-protected endpoint, with an RFC 6750 challenge.
-pub(super) async fn assert_bearer_refused(resp: reqwest::Response, what: &str) {
-    let challenge = resp
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let (status, body) = status_json(resp).await;
-    assert_eq!(status, 401, "{what}: {body}");
-    assert_eq!(body["error"], "invalid_token", "{what}: {body}");
-    assert!(
-        challenge.starts_with("Bearer"),
-        "{what}: WWW-Authenticate is {challenge:?}"
     );
 }
 

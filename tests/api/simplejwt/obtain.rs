@@ -145,6 +145,8 @@ async fn wrong_password_gets_the_same_answer_as_an_unknown_user(backend: Backend
         if password.is_empty() {
             // Blank is a field error before any check, as in DRF.
             assert_eq!(status, 400, "{body}");
+            assert_eq!(body["code"], "invalid", "{body}");
+            assert_eq!(body["password"], json!(["This field may not be blank."]));
             continue;
         }
         assert_eq!(status, 401, "{username}: {body}");

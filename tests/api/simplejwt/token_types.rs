@@ -4,11 +4,11 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{status_json, Backend};
+use crate::helpers::{assert_invalid_token, status_json, Backend};
 
 use super::{
-    app_with_alice, assert_bearer_refused, assert_still_refreshes, assert_token_not_valid,
-    post_blacklist, post_refresh, post_verify, userinfo, PASSWORD,
+    app_with_alice, assert_still_refreshes, assert_token_not_valid, post_blacklist, post_refresh,
+    post_verify, PASSWORD,
 };
 
 both_backends!(
@@ -21,8 +21,8 @@ async fn refresh_token_is_not_accepted_as_an_access_token(backend: Backend) {
         return;
     };
     let (_, refresh) = app.tokens("alice", PASSWORD).await;
-    assert_bearer_refused(
-        userinfo(&app, &refresh).await,
+    assert_invalid_token(
+        app.userinfo(&refresh).await,
         "refresh token at GET /userinfo",
     )
     .await;
@@ -33,11 +33,11 @@ async fn refresh_token_is_not_accepted_as_an_access_token(backend: Backend) {
         .send()
         .await
         .expect("request");
-    assert_bearer_refused(resp, "refresh token at POST /userinfo").await;
+    assert_invalid_token(resp, "refresh token at POST /userinfo").await;
     let resp = app
         .post_form("/userinfo", &[("access_token", &refresh)])
         .await;
-    assert_bearer_refused(resp, "refresh token as a form access_token").await;
+    assert_invalid_token(resp, "refresh token as a form access_token").await;
     // Verify accepts refresh tokens by design (like simplejwt), without spending them.
     let (status, _) = status_json(post_verify(&app, &refresh).await).await;
     assert_eq!(status, 200);
@@ -69,7 +69,7 @@ async fn access_token_is_not_accepted_as_a_refresh_token(backend: Backend) {
         "{body}"
     );
     // Neither token was harmed.
-    let (status, _) = status_json(userinfo(&app, &access).await).await;
+    let (status, _) = status_json(app.userinfo(&access).await).await;
     assert_eq!(status, 200);
     assert_still_refreshes(&app, &refresh).await;
 }
