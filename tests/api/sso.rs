@@ -567,6 +567,16 @@ async fn repeated_login_failures_are_throttled_without_revealing_the_account(bac
             "{user}"
         );
     }
+    // Once the window has ended, the right password signs alice in.
+    app.advance(900);
+    let cb = sign_in(
+        &app,
+        &browser(),
+        &authorize_url(&app, &[]),
+        "alice-password-1",
+    )
+    .await;
+    assert!(cb.starts_with(REDIRECT), "{cb}");
 }
 
 async fn prompt_none_without_a_session_returns_login_required(backend: Backend) {

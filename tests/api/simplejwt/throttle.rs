@@ -63,6 +63,32 @@ async fn repeated_password_failures_are_throttled_on_the_json_endpoints(backend:
     let metrics = app.metrics().await;
     assert!(metrics.contains(r#"gatehouse_login_throttled_total{endpoint="simplejwt"} 2"#));
     assert!(metrics.contains(r#"gatehouse_login_throttled_total{endpoint="password_grant"} 1"#));
+
+    // One second before the window ends, still refused, and told so to the second.
+    app.advance(899);
+    let resp = app.simplejwt_login("alice", PASSWORD).await;
+    assert_eq!(resp.headers()["retry-after"], "1");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Once it has ended, the right password works again, at both endpoints.
+    app.advance(1);
+    let (status, body) = status_json(app.simplejwt_login("alice", PASSWORD).await).await;
+    assert_eq!(status, StatusCode::OK, "after the window: {body}");
+    let resp = crate::helpers::password_grant(
+        &app.http,
+        &app.address,
+        "pw",
+        &secret,
+        "alice",
+        PASSWORD,
+        "openid",
+    )
+    .await;
+    let (status, body) = status_json(resp).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "password grant after the window: {body}"
+    );
 }
 
 async fn the_address_window_throttles_a_spray_over_many_usernames(backend: Backend) {
@@ -81,4 +107,8 @@ async fn the_address_window_throttles_a_spray_over_many_usernames(backend: Backe
     let (status, body) = status_json(resp).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["code"], "throttled", "{body}");
+    // The address's window ends 15 minutes after its first failure.
+    app.advance(900);
+    let (status, body) = status_json(app.simplejwt_login("alice", PASSWORD).await).await;
+    assert_eq!(status, StatusCode::OK, "after the window: {body}");
 }
