@@ -697,12 +697,12 @@ async fn sigkill_under_load_with_grace_lets_clients_retry_lost_answers() {
     sigkill_under_load("10s").await;
 }
 
-/// A throwaway PostgreSQL server of our own (initdb + pg_ctl on a free port), so a test
-/// can stop and restart it without touching the shared server other tests use.
+/// A throwaway PostgreSQL server of our own (initdb + pg_ctl), so a test can stop and
+/// restart it without touching the shared server other tests use. It listens on a Unix
+/// socket in its own directory only: no TCP port to pick, so none to lose to a race.
 struct PrivatePostgres {
     bin: PathBuf,
     dir: tempfile::TempDir,
-    port: u16,
 }
 
 impl PrivatePostgres {
@@ -751,11 +751,7 @@ impl PrivatePostgres {
                 .expect("chown");
             assert!(status.success());
         }
-        let pg = PrivatePostgres {
-            bin,
-            dir,
-            port: free_port(),
-        };
+        let pg = PrivatePostgres { bin, dir };
         let data = pg.data();
         let out = pg.tool(
             "initdb",
@@ -776,8 +772,7 @@ impl PrivatePostgres {
 
     fn start(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
+            "-k {} -c listen_addresses='' -c fsync=off",
             self.dir.path().display()
         );
         let log = self.dir.path().join("postgres.log").display().to_string();
@@ -813,7 +808,10 @@ impl PrivatePostgres {
     }
 
     fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        format!(
+            "postgres://postgres@/postgres?host={}",
+            self.dir.path().display()
+        )
     }
 }
 
