@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256};
 
 use crate::both_backends;
 use crate::helpers::{
-    eventually, keys_list, password_grant, run_cli, run_cli_env, spawn_app, spawn_app_with,
-    verify_with_jwks, Backend, KeyRow, ServerProcess, Storage, TestApp,
+    cli_keys_list, eventually, password_grant, run_cli, run_cli_env, spawn_app,
+    spawn_app_first_start, spawn_app_with, verify_with_jwks, Backend, KeyRow, ServerProcess,
+    Storage, TestApp,
 };
 
 both_backends!(
@@ -105,7 +106,7 @@ async fn refresh(app: &TestApp, refresh: &str) -> reqwest::Response {
 }
 
 async fn jwks_lists_current_and_next_public_keys_with_thumbprint_kids(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
+    let Some(app) = spawn_app_first_start(backend).await else {
         return;
     };
     let resp = app
@@ -144,7 +145,7 @@ async fn jwks_lists_current_and_next_public_keys_with_thumbprint_kids(backend: B
         }
     }
 
-    let rows = app.keys_list().await;
+    let rows = app.stored_keys().await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     let (current, next) = (only(&rows, "current"), only(&rows, "next"));
     assert_eq!(kids(&jwks), BTreeSet::from([current.clone(), next]));
@@ -269,7 +270,7 @@ async fn cli_rotation_keeps_earlier_tokens_valid_and_signs_with_the_former_next_
     };
     app.add_user("alice", "correct horse battery", false).await;
     let (old_access, old_refresh) = app.tokens("alice", "correct horse battery").await;
-    let before = app.keys_list().await;
+    let before = app.stored_keys().await;
     let (old_current, old_next) = (only(&before, "current"), only(&before, "next"));
     assert_eq!(kid_of(&old_access), old_current);
     let old_etag = jwks_etag(&app).await;
@@ -324,7 +325,7 @@ async fn cli_rotation_keeps_earlier_tokens_valid_and_signs_with_the_former_next_
     assert_eq!(kid_of(pair["access"].as_str().unwrap()), old_next);
     assert_eq!(kid_of(pair["refresh"].as_str().unwrap()), old_next);
 
-    let after = app.keys_list().await;
+    let after = app.stored_keys().await;
     assert_eq!(only(&after, "current"), old_next);
     assert_eq!(only(&after, "next"), new_next);
     assert_eq!(only(&after, "retired"), old_current);
@@ -337,7 +338,7 @@ async fn emergency_rotation_via_cli_revokes_the_current_key_and_its_tokens(backe
     };
     app.add_user("alice", "correct horse battery", false).await;
     let (old_access, old_refresh) = app.tokens("alice", "correct horse battery").await;
-    let before = app.keys_list().await;
+    let before = app.stored_keys().await;
     let (compromised, next) = (only(&before, "current"), only(&before, "next"));
 
     let out = app.cli(&["keys", "rotate", "--emergency"], "").await;
@@ -387,7 +388,7 @@ async fn emergency_rotation_via_cli_revokes_the_current_key_and_its_tokens(backe
     assert_eq!(verify_status(&app, &new_access).await, 200);
     assert_eq!(refresh(&app, &new_refresh).await.status(), 200);
 
-    let after = app.keys_list().await;
+    let after = app.stored_keys().await;
     assert_eq!(with_state(&after, "revoked"), [compromised]);
     assert_eq!(only(&after, "current"), next);
     assert_eq!(only(&after, "next"), new_next);
@@ -470,7 +471,7 @@ async fn jwks_keeps_retired_key_until_its_tokens_expire(backend: Backend) {
         kids(&app.jwks().await).contains(&retired),
         "a freshly retired key stays published"
     );
-    let rows = app.keys_list().await;
+    let rows = app.stored_keys().await;
     assert_eq!(with_state(&rows, "retired"), std::slice::from_ref(&retired));
 
     // Its tokens (1 s) expire one second after retirement; the upkeep runs when time moves.
@@ -479,7 +480,7 @@ async fn jwks_keeps_retired_key_until_its_tokens_expire(backend: Backend) {
     assert!(removed, "the retired key outlived its tokens");
     assert_eq!(app.jwks().await["keys"].as_array().unwrap().len(), 2);
     let gone_from_db = eventually(5, || async {
-        !app.keys_list().await.iter().any(|r| r.kid == retired)
+        !app.stored_keys().await.iter().any(|r| r.kid == retired)
     })
     .await;
     assert!(gone_from_db, "the expired retired key was not removed");
@@ -494,7 +495,7 @@ async fn scheduled_rotation_promotes_the_next_key_by_itself(backend: Backend) {
     else {
         return;
     };
-    let before = app.keys_list().await;
+    let before = app.stored_keys().await;
     let (first, second) = (only(&before, "current"), only(&before, "next"));
     let initial = BTreeSet::from([first.clone(), second.clone()]);
 
@@ -510,7 +511,7 @@ async fn scheduled_rotation_promotes_the_next_key_by_itself(backend: Backend) {
     let rotated = eventually(5, || async { !kids(&app.jwks().await).is_subset(&initial) }).await;
     assert!(rotated, "no scheduled rotation once the interval was over");
 
-    let after = app.keys_list().await;
+    let after = app.stored_keys().await;
     let row = |kid: &str| after.iter().find(|r| r.kid == kid).cloned();
     assert_eq!(row(&first).expect("first key").state, "retired");
     assert_ne!(row(&second).expect("second key").state, "next");
@@ -622,7 +623,7 @@ async fn two_processes_rotating_at_once_keep_one_current_and_one_next(backend: B
         .as_str()
         .unwrap()
         .to_string();
-    let before = keys_list(&storage).await;
+    let before = cli_keys_list(&storage).await;
     assert_eq!(before.len(), 2, "{before:?}");
 
     // Ten rotations at the same moment: three on each server, four from the CLI.
@@ -690,7 +691,7 @@ async fn two_processes_rotating_at_once_keep_one_current_and_one_next(backend: B
     assert_eq!(retired_by.len(), outcomes.len(), "{outcomes:#?}");
     assert_eq!(promoted.len(), outcomes.len(), "{outcomes:#?}");
 
-    let rows = keys_list(&storage).await;
+    let rows = cli_keys_list(&storage).await;
     let current = only(&rows, "current");
     let next = only(&rows, "next");
     let retired: BTreeSet<String> = with_state(&rows, "retired").into_iter().collect();
@@ -801,7 +802,7 @@ async fn scheduled_rotation_on_two_processes_rotates_once_per_interval(backend: 
         b.log_text()
     );
 
-    let rows = keys_list(&storage).await;
+    let rows = cli_keys_list(&storage).await;
     assert_eq!(with_state(&rows, "current").len(), 1, "{rows:#?}");
     assert_eq!(with_state(&rows, "next").len(), 1, "{rows:#?}");
     assert!(with_state(&rows, "revoked").is_empty());
@@ -870,7 +871,7 @@ async fn processes_starting_together_on_a_fresh_database_all_start(backend: Back
             1,
             "round {round}: one key set: {listings:#?}"
         );
-        let rows = keys_list(&storage).await;
+        let rows = cli_keys_list(&storage).await;
         assert_eq!(with_state(&rows, "current").len(), 1, "{rows:?}");
         assert_eq!(with_state(&rows, "next").len(), 1, "{rows:?}");
         assert_eq!(rows.len(), 2, "{rows:?}");
@@ -884,7 +885,7 @@ async fn processes_starting_together_on_a_fresh_database_all_start(backend: Back
 }
 
 async fn a_different_master_key_is_refused_with_a_plain_message(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
+    let Some(app) = spawn_app_first_start(backend).await else {
         return;
     };
     let path = app.storage.master_key_file();
@@ -903,7 +904,7 @@ async fn a_different_master_key_is_refused_with_a_plain_message(backend: Backend
     }
     let right = std::fs::read_to_string(&path).unwrap().trim().to_string();
     let other = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
-    let keys_before = app.keys_list().await;
+    let keys_before = app.stored_keys().await;
 
     let plain_refusal = |out: &crate::helpers::CliOutput, what: &str| {
         assert!(
@@ -997,7 +998,7 @@ async fn a_different_master_key_is_refused_with_a_plain_message(backend: Backend
     )
     .await;
     assert!(out.status.success(), "{}", out.stderr);
-    assert_eq!(app.keys_list().await, keys_before);
+    assert_eq!(app.stored_keys().await, keys_before);
     let jwks = app.jwks().await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
 }

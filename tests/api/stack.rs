@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    eventually, free_port, keys_list, password_grant, peek, run_cli, skip, status_json, Backend,
-    ServerProcess, Storage,
+    cli_keys_list, eventually, free_port, password_grant, peek, run_cli, skip, status_json,
+    Backend, ServerProcess, Storage,
 };
 
 const ALICE_PASSWORD: &str = "correct horse battery staple";
@@ -455,7 +455,7 @@ async fn twenty_concurrent_rotations_over_both_instances_leave_one_current_and_o
         statuses.iter().all(|s| *s == 200),
         "every rotation is answered: {statuses:?}"
     );
-    let rows = keys_list(&stack.storage).await;
+    let rows = cli_keys_list(&stack.storage).await;
     let count = |state: &str| rows.iter().filter(|r| r.state == state).count();
     assert_eq!(count("current"), 1, "{rows:?}");
     assert_eq!(count("next"), 1, "{rows:?}");

@@ -1,5 +1,6 @@
 //! Disabling or deleting a user ends their refresh families at once, and their access
-//! tokens at `/userinfo` and `/introspect`.
+//! tokens at `/userinfo` and `/introspect`. The user is changed in-process, through the use
+//! case the CLI and the admin API share (cli.rs and admin.rs prove those two surfaces).
 
 use serde_json::json;
 
@@ -27,8 +28,11 @@ async fn disabled_user_loses_userinfo_and_refresh(backend: Backend) {
     let (sj_access, sj_refresh) = app.tokens("alice", PASSWORD).await;
     assert_eq!(app.userinfo(&access).await.status(), 200);
 
-    let out = app.cli(&["user", "disable", "alice"], "").await;
-    assert!(out.status.success(), "{}", out.stderr);
+    app.state
+        .accounts
+        .set_user_disabled("alice", true)
+        .await
+        .expect("disable alice");
 
     assert_invalid_token(app.userinfo(&access).await, "disabled, oauth token").await;
     assert_invalid_token(app.userinfo(&sj_access).await, "disabled, simplejwt token").await;
@@ -52,8 +56,11 @@ async fn disabled_user_loses_userinfo_and_refresh(backend: Backend) {
     assert_eq!(answer["code"], "no_active_account");
 
     // Enabling again lets alice log in, but the old refresh tokens stay dead.
-    let out = app.cli(&["user", "enable", "alice"], "").await;
-    assert!(out.status.success(), "{}", out.stderr);
+    app.state
+        .accounts
+        .set_user_disabled("alice", false)
+        .await
+        .expect("enable alice");
     app.tokens("alice", PASSWORD).await;
     assert_oauth_error(
         refresh_grant(&app, &pw, &refresh).await,
@@ -73,8 +80,11 @@ async fn deleted_user_loses_userinfo_and_refresh(backend: Backend) {
         token_of(&body, "access_token"),
         token_of(&body, "refresh_token"),
     );
-    let out = app.cli(&["user", "delete", "alice"], "").await;
-    assert!(out.status.success(), "{}", out.stderr);
+    app.state
+        .accounts
+        .delete_user("alice")
+        .await
+        .expect("delete alice");
     assert_invalid_token(app.userinfo(&access).await, "deleted user").await;
     assert_oauth_error(
         refresh_grant(&app, &pw, &refresh).await,
