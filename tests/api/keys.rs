@@ -444,11 +444,11 @@ async fn emergency_rotation_via_admin_api_takes_effect_at_once(backend: Backend)
 }
 
 async fn jwks_keeps_retired_key_until_its_tokens_expire(backend: Backend) {
-    // Every token lives 1 s, no leeway: a retired key is needed for 1 s after retirement.
+    // Every token lives 2 s, no leeway: a retired key is needed for 2 s after retirement.
     let Some(app) = spawn_app_with(backend, |args| {
-        args.access_ttl = Some("1s".into());
-        args.refresh_ttl = Some("1s".into());
-        args.id_token_ttl = Some("1s".into());
+        args.access_ttl = Some("2s".into());
+        args.refresh_ttl = Some("2s".into());
+        args.id_token_ttl = Some("2s".into());
         args.leeway = Some("0s".into());
     })
     .await
@@ -474,7 +474,14 @@ async fn jwks_keeps_retired_key_until_its_tokens_expire(backend: Backend) {
     let rows = app.stored_keys().await;
     assert_eq!(with_state(&rows, "retired"), std::slice::from_ref(&retired));
 
-    // Its tokens (1 s) expire one second after retirement; the upkeep runs when time moves.
+    // A second later its last tokens are still alive: the upkeep keeps it.
+    app.advance(1);
+    app.state.keys.maintain_once().await.expect("upkeep");
+    assert!(
+        kids(&app.jwks().await).contains(&retired),
+        "removed while tokens it signed were still alive"
+    );
+    // They expire two seconds after retirement; the upkeep runs when time moves.
     app.advance(1);
     let removed = eventually(5, || async { !kids(&app.jwks().await).contains(&retired) }).await;
     assert!(removed, "the retired key outlived its tokens");
