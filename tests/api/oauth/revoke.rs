@@ -133,15 +133,14 @@ async fn another_client_cannot_revoke_my_refresh_token(backend: Backend) {
     let body = password_pair(&app, &pw, None).await;
     let refresh = token_of(&body, "refresh_token");
     let access = token_of(&body, "access_token");
-    for token in [&refresh, &access] {
+    // RFC 7009 §2.1: the server verifies that the token was issued to the client asking;
+    // if not, "the request is refused and the client is informed of the error" (400
+    // invalid_request, as node-oidc-provider answers).
+    for (what, token) in [("refresh", &refresh), ("access", &access)] {
         let resp = app
             .post_form_basic("/revoke", "cc", &cc, &[("token", token)])
             .await;
-        assert!(
-            resp.status().is_client_error() || resp.status() == 200,
-            "{}",
-            resp.status()
-        );
+        assert_oauth_error(resp, 400, "invalid_request", what).await;
     }
     assert_eq!(app.userinfo(&access).await.status(), 200);
     let (status, next) = status_json(refresh_grant(&app, &pw, &refresh).await).await;

@@ -87,6 +87,11 @@ async fn malformed_json_is_a_400_parse_error(backend: Backend) {
             br#"{"refresh": {"nested": true}, "token": 1.5}"#.to_vec(),
             vec![OBTAIN],
         ),
+        // Not UTF-8, so not JSON (RFC 8259 §8.1), whichever field holds the bytes.
+        (
+            b"{\"username\": \"\xff\xfe\", \"password\": \"x\"}".to_vec(),
+            vec![],
+        ),
         (deep.into_bytes(), vec![]),
     ];
     let required = json!(["This field is required."]);
@@ -102,15 +107,6 @@ async fn malformed_json_is_a_400_parse_error(backend: Backend) {
                 assert_eq!(answer["code"], "parse_error", "{path}: {answer}");
             }
         }
-    }
-    // Bytes that are not UTF-8 are not JSON (RFC 8259 §8.1).
-    let not_utf8 = b"{\"username\": \"\xff\xfe\", \"password\": \"x\"}";
-    for path in [OBTAIN, REFRESH, VERIFY, BLACKLIST] {
-        let answer = post_raw_json(&app, path, not_utf8).await;
-        assert!(
-            answer["code"] == "parse_error" || answer["code"] == "invalid",
-            "{path}: {answer}"
-        );
     }
     assert_still_refreshes(&app, &refresh).await;
 }

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{peek, status_json, verify_with_jwks, Backend};
+use crate::helpers::{assert_invalid_token, peek, status_json, verify_with_jwks, Backend};
 
 use super::{
     app_with_alice, assert_still_refreshes, assert_token_not_valid, pair_of, post_blacklist,
@@ -18,6 +18,7 @@ both_backends!(
     refresh_returns_a_new_pair,
     refresh_token_cannot_be_used_twice,
     reusing_a_spent_refresh_token_revokes_the_whole_family,
+    reuse_detection_also_ends_the_access_tokens_of_the_family,
     concurrent_refreshes_of_one_token_yield_exactly_one_pair,
 );
 
@@ -87,6 +88,40 @@ async fn reusing_a_spent_refresh_token_revokes_the_whole_family(backend: Backend
     .await;
     // Another login of the same user is another family.
     assert_still_refreshes(&app, &other_family).await;
+}
+
+/// DESIGN.md, Revocation: after reuse detection revokes a family, the access tokens it
+/// issued fail at `/userinfo`, `/introspect` and `/api/token/verify/` too (downstream
+/// verifiers still accept them until `exp`).
+async fn reuse_detection_also_ends_the_access_tokens_of_the_family(backend: Backend) {
+    let Some(app) = app_with_alice(backend).await else {
+        return;
+    };
+    let secret = app
+        .add_client(&["rs", "--grant", "client_credentials"])
+        .await
+        .expect("rs is confidential");
+    let (other_access, _) = app.tokens("alice", PASSWORD).await;
+    let (access0, refresh0) = app.tokens("alice", PASSWORD).await;
+    let (access1, _) = rotate(&app, &refresh0).await;
+    assert_token_not_valid(post_refresh(&app, &refresh0).await, "reuse").await;
+
+    for (what, access) in [("the first", &access0), ("the successor's", &access1)] {
+        assert_invalid_token(app.userinfo(access).await, what).await;
+        let (status, info) = status_json(
+            app.post_form_basic("/introspect", "rs", &secret, &[("token", access)])
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (status, &info),
+            (StatusCode::OK, &json!({ "active": false })),
+            "{what}"
+        );
+        assert_token_not_valid(post_verify(&app, access).await, what).await;
+    }
+    // Another family of the same user is untouched.
+    assert_eq!(app.userinfo(&other_access).await.status(), StatusCode::OK);
 }
 
 async fn concurrent_refreshes_of_one_token_yield_exactly_one_pair(backend: Backend) {
