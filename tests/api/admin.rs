@@ -76,7 +76,8 @@ async fn json_of(resp: reqwest::Response) -> Value {
     resp.json().await.expect("a JSON body")
 }
 
-async fn assert_error(resp: reqwest::Response, status: u16, what: &str) -> Value {
+/// An admin API error: `status`, a JSON body with exactly `error` and a description.
+async fn assert_error(resp: reqwest::Response, status: u16, error: &str, what: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status, "{what}");
     let ctype = resp
         .headers()
@@ -85,8 +86,13 @@ async fn assert_error(resp: reqwest::Response, status: u16, what: &str) -> Value
         .unwrap_or_default();
     assert!(ctype.starts_with("application/json"), "{what}: {ctype}");
     let body = json_of(resp).await;
-    assert!(body["error"].is_string(), "{what}: {body}");
-    assert!(body["error_description"].is_string(), "{what}: {body}");
+    assert_eq!(body["error"], error, "{what}: {body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{what}: {body}"
+    );
     body
 }
 
@@ -101,8 +107,7 @@ async fn admin_api_without_a_valid_token_is_401_with_a_bearer_challenge(backend:
         .to_string();
     // RFC 6750 §3.1: no token sent, so the challenge names no error.
     assert_eq!(challenge, "Bearer realm=\"gatehouse\"");
-    let body = assert_error(resp, 401, "no token").await;
-    assert_eq!(body["error"], "invalid_token");
+    assert_error(resp, 401, "invalid_token", "no token").await;
 
     let unsigned = {
         use base64::Engine;
@@ -119,8 +124,7 @@ async fn admin_api_without_a_valid_token_is_401_with_a_bearer_challenge(backend:
             .to_str()
             .unwrap()
             .contains("error=\"invalid_token\""));
-        let body = assert_error(resp, 401, garbage).await;
-        assert_eq!(body["error"], "invalid_token");
+        let body = assert_error(resp, 401, "invalid_token", garbage).await;
         if garbage.len() > 10 {
             assert!(!body.to_string().contains(garbage), "the token is echoed");
         }
@@ -133,7 +137,7 @@ async fn admin_api_without_a_valid_token_is_401_with_a_bearer_challenge(backend:
         .send()
         .await
         .unwrap();
-    assert_error(resp, 401, "basic auth").await;
+    assert_error(resp, 401, "invalid_token", "basic auth").await;
 
     // A refresh token is never an access token.
     app.add_user("root", ADMIN_PASSWORD, true).await;
@@ -141,6 +145,7 @@ async fn admin_api_without_a_valid_token_is_401_with_a_bearer_challenge(backend:
     assert_error(
         app.admin_get(&refresh, "/admin/keys").await,
         401,
+        "invalid_token",
         "refresh token",
     )
     .await;
@@ -189,13 +194,12 @@ async fn admin_api_refuses_tokens_without_an_admin_user_and_scope_admin(backend:
         for path in ["/admin/keys", "/admin/users", "/admin/clients"] {
             let resp = app.admin_get(token, path).await;
             assert!(resp.headers().contains_key("www-authenticate"), "{what}");
-            let body = assert_error(resp, 403, what).await;
-            assert_eq!(body["error"], "insufficient_scope");
+            assert_error(resp, 403, "insufficient_scope", what).await;
         }
         let resp = app
             .admin_post(token, "/admin/keys/rotate", Some(json!({})))
             .await;
-        assert_error(resp, 403, what).await;
+        assert_error(resp, 403, "insufficient_scope", what).await;
     }
 
     // A non-admin user cannot even obtain scope admin.
@@ -235,7 +239,13 @@ async fn admin_api_refuses_tokens_without_an_admin_user_and_scope_admin(backend:
     assert_eq!(resp.status(), 400);
     let cc = json_of(app.client_credentials("svc", &svc).await).await;
     let cc = cc["access_token"].as_str().unwrap();
-    assert_error(app.admin_get(cc, "/admin/keys").await, 403, "client token").await;
+    assert_error(
+        app.admin_get(cc, "/admin/keys").await,
+        403,
+        "insufficient_scope",
+        "client token",
+    )
+    .await;
 
     // Nothing was rotated by the refused calls.
     let keys = json_of(app.admin_get(&admin, "/admin/keys").await).await;
@@ -364,13 +374,15 @@ async fn admin_rotation_answers_current_next_retired_and_warns_on_a_young_next_k
 
 async fn admin_rotation_does_not_warn_when_the_next_key_is_old_enough(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |args| {
-        args.jwks_max_age = Some("0s".into());
+        args.jwks_max_age = Some("60s".into());
     })
     .await
     else {
         return;
     };
     let admin = app.admin_token().await;
+    // The next key has been published for JWKS_MAX_AGE: every honest cache holds it.
+    app.advance(60);
     let resp = app
         .admin_post(&admin, "/admin/keys/rotate", Some(json!({})))
         .await;
@@ -459,12 +471,14 @@ async fn admin_creates_lists_disables_enables_and_deletes_users(backend: Backend
     assert_error(
         app.admin_get(&admin, "/admin/users/carol").await,
         404,
+        "not_found",
         "deleted",
     )
     .await;
     assert_error(
         app.admin_delete(&admin, "/admin/users/carol").await,
         404,
+        "not_found",
         "again",
     )
     .await;
@@ -490,7 +504,7 @@ async fn admin_creates_lists_disables_enables_and_deletes_users(backend: Backend
         let resp = app
             .admin_post(&admin, &format!("/admin/users/nobody/{verb}"), None)
             .await;
-        assert_error(resp, 404, verb).await;
+        assert_error(resp, 404, "not_found", verb).await;
     }
 
     // An admin created through the API can administer; once disabled, their token stops.
@@ -530,6 +544,7 @@ async fn admin_creates_lists_disables_enables_and_deletes_users(backend: Backend
     assert_error(
         app.admin_get(&dave, "/admin/users").await,
         401,
+        "invalid_token",
         "disabled admin",
     )
     .await;
@@ -634,7 +649,7 @@ async fn admin_manages_clients_and_rotates_their_secrets(backend: Backend) {
     let resp = app
         .admin_post(&admin, "/admin/clients/spa/rotate-secret", None)
         .await;
-    assert_error(resp, 400, "public rotate-secret").await;
+    assert_error(resp, 400, "invalid_request", "public rotate-secret").await;
 
     let resp = app
         .admin_post(
@@ -643,15 +658,16 @@ async fn admin_manages_clients_and_rotates_their_secrets(backend: Backend) {
             Some(json!({ "client_id": "svc" , "grants": ["client_credentials"]})),
         )
         .await;
-    assert_error(resp, 409, "duplicate client").await;
+    assert_error(resp, 409, "conflict", "duplicate client").await;
     let resp = app.admin_delete(&admin, "/admin/clients/simplejwt").await;
-    assert_error(resp, 400, "built-in client").await;
+    assert_error(resp, 400, "invalid_request", "built-in client").await;
 
     let resp = app.admin_delete(&admin, "/admin/clients/svc").await;
     assert_eq!(resp.status(), 204);
     assert_error(
         app.admin_get(&admin, "/admin/clients/svc").await,
         404,
+        "not_found",
         "deleted",
     )
     .await;
@@ -664,11 +680,18 @@ async fn admin_manages_clients_and_rotates_their_secrets(backend: Backend) {
         "/admin/clients/ghost/disable",
         "/admin/clients/ghost/enable",
     ] {
-        assert_error(app.admin_post(&admin, path, None).await, 404, path).await;
+        assert_error(
+            app.admin_post(&admin, path, None).await,
+            404,
+            "not_found",
+            path,
+        )
+        .await;
     }
     assert_error(
         app.admin_delete(&admin, "/admin/clients/ghost").await,
         404,
+        "not_found",
         "ghost",
     )
     .await;
@@ -822,7 +845,13 @@ async fn admin_api_rejects_hostile_bodies_without_writing(backend: Backend) {
     ];
     for (path, ctype, body, status) in cases {
         let resp = app.admin_post_raw(&admin, path, ctype, body.clone()).await;
-        let err = assert_error(resp, status, &format!("{path} {body}")).await;
+        // A name already taken is a conflict; everything else here is a malformed request.
+        let error = if status == 409 {
+            "conflict"
+        } else {
+            "invalid_request"
+        };
+        let err = assert_error(resp, status, error, &format!("{path} {body}")).await;
         if body.contains("long enough") || body.contains("another one") {
             assert!(
                 !err.to_string().contains("long enough")
@@ -841,7 +870,7 @@ async fn admin_api_rejects_hostile_bodies_without_writing(backend: Backend) {
             b"{\"username\": \"\xff\xfe\", \"password\": \"long enough\"}".to_vec(),
         )
         .await;
-    assert_error(resp, 400, "invalid UTF-8").await;
+    assert_error(resp, 400, "invalid_request", "invalid UTF-8").await;
     // Odd names in the path are unknown, not errors.
     for path in [
         format!("/admin/users/{}", "x".repeat(300)),
@@ -849,7 +878,7 @@ async fn admin_api_rejects_hostile_bodies_without_writing(backend: Backend) {
         "/admin/users/%00".to_string(),
         "/admin/clients/%E2%80%AE".to_string(),
     ] {
-        assert_error(app.admin_get(&admin, &path).await, 404, &path).await;
+        assert_error(app.admin_get(&admin, &path).await, 404, "not_found", &path).await;
     }
 
     // A 1 MB body is refused before it is read whole.
@@ -860,7 +889,7 @@ async fn admin_api_rejects_hostile_bodies_without_writing(backend: Backend) {
     let resp = app
         .admin_post_raw(&admin, "/admin/users", json_type, big)
         .await;
-    assert_error(resp, 413, "1 MB body").await;
+    assert_error(resp, 413, "invalid_request", "1 MB body").await;
     let big_rotate = format!(
         r#"{{"emergency": true, "pad": "{}"}}"#,
         "x".repeat(1024 * 1024)
@@ -868,7 +897,7 @@ async fn admin_api_rejects_hostile_bodies_without_writing(backend: Backend) {
     let resp = app
         .admin_post_raw(&admin, "/admin/keys/rotate", json_type, big_rotate)
         .await;
-    assert_error(resp, 413, "1 MB rotate body").await;
+    assert_error(resp, 413, "invalid_request", "1 MB rotate body").await;
 
     // Nothing above wrote anything.
     assert_eq!(

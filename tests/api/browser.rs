@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use sha2::Digest;
 
 use crate::both_backends;
-use crate::helpers::{b64url, free_port, peek, spawn_app, verify_with_jwks, wait_until, Backend};
+use crate::helpers::{b64url, eventually, peek, spawn_app, verify_with_jwks, Backend};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -31,21 +30,36 @@ impl Drop for Driver {
     }
 }
 
+/// Starts chromedriver on a port of its own choosing (`--port=0`), read from the line it
+/// prints once it listens, and waits until it is ready.
 async fn start_driver(log: &Path) -> Driver {
-    let port = free_port();
     let log_file = std::fs::File::create(log).expect("chromedriver log");
+    let out_path = log.with_extension("out");
+    let out_file = std::fs::File::create(&out_path).expect("chromedriver output");
     let child = tokio::process::Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
+        .arg("--port=0")
         .arg("--allowed-ips=127.0.0.1")
-        .stdout(Stdio::null())
+        .stdout(out_file)
         .stderr(log_file)
         .kill_on_drop(true)
         .spawn()
         .expect("spawn chromedriver");
-    let url = format!("http://127.0.0.1:{port}");
+    let port = std::cell::Cell::new(None);
+    let listening = eventually(30, || {
+        port.set(driver_port(
+            &std::fs::read_to_string(&out_path).unwrap_or_default(),
+        ));
+        async { port.get().is_some() }
+    })
+    .await;
+    assert!(
+        listening,
+        "chromedriver did not say which port it listens on"
+    );
+    let url = format!("http://127.0.0.1:{}", port.get().expect("port"));
     let status = format!("{url}/status");
     let http = reqwest::Client::new();
-    let ready = wait_until(30, || {
+    let ready = eventually(30, || {
         let (http, status) = (http.clone(), status.clone());
         async move {
             match http.get(&status).send().await {
@@ -60,6 +74,13 @@ async fn start_driver(log: &Path) -> Driver {
     .await;
     assert!(ready, "chromedriver did not become ready on {url}");
     Driver { child, url }
+}
+
+/// The port in chromedriver's `ChromeDriver was started successfully on port N.`
+fn driver_port(output: &str) -> Option<u16> {
+    let (_, rest) = output.split_once("started successfully on port ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 async fn start_browser(driver: &Driver, profile: &Path) -> Client {
@@ -408,7 +429,7 @@ async fn scenario(gatehouse: &str, a: &str, b: &str, browser: &Client) -> Result
         .await
         .map_err(|e| format!("no logout confirmation: {e}"))?;
     button.click().await.map_err(|e| e.to_string())?;
-    let ok = wait_until(30, || async {
+    let ok = eventually(30, || async {
         browser
             .find_all(Locator::XPath("//button[normalize-space()='Sign out']"))
             .await

@@ -4,7 +4,9 @@
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{run_cli, run_cli_env, spawn_app, Backend, CliOutput, Storage, TestApp};
+use crate::helpers::{
+    cli_keys_list, run_cli, run_cli_env, spawn_app, Backend, CliOutput, Storage, TestApp,
+};
 
 both_backends!(
     cli_user_add_reads_the_password_from_stdin_and_never_prints_it,
@@ -429,7 +431,7 @@ async fn cli_keys_list_and_migrate_work_on_a_fresh_and_a_served_database(backend
     let out = run_cli(&storage, &["migrate"], "").await;
     ok(&out, "migrate again");
     assert!(out.stdout.contains("up to date"), "{}", out.stdout);
-    let rows = crate::helpers::keys_list(&storage).await;
+    let rows = cli_keys_list(&storage).await;
     let mut states: Vec<&str> = rows.iter().map(|r| r.state.as_str()).collect();
     states.sort();
     assert_eq!(states, ["current", "next"], "{rows:?}");
@@ -456,7 +458,7 @@ async fn cli_keys_list_and_migrate_work_on_a_fresh_and_a_served_database(backend
             "REMOVE_AFTER"
         ]
     );
-    let rows = app.keys_list().await;
+    let rows = cli_keys_list(&app.storage).await;
     assert_eq!(rows.len(), 2);
     let jwks = app.jwks().await;
     for row in &rows {
@@ -471,7 +473,7 @@ async fn cli_keys_list_and_migrate_work_on_a_fresh_and_a_served_database(backend
         );
     }
     // keys list only reads: listing twice changes nothing.
-    assert_eq!(app.keys_list().await, rows);
+    assert_eq!(cli_keys_list(&app.storage).await, rows);
     assert!(!out.stdout.contains("PRIVATE") && !out.stdout.contains("BEGIN"));
 }
 

@@ -4,13 +4,15 @@
 use std::collections::BTreeSet;
 
 use base64::Engine;
+use gatehouse::keys::rotation::RotationKind;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::both_backends;
 use crate::helpers::{
-    keys_list, password_grant, run_cli, run_cli_env, spawn_app, spawn_app_with, verify_with_jwks,
-    wait_until, Backend, KeyRow, ServerProcess, Storage, TestApp,
+    cli_keys_list, eventually, password_grant, run_cli, run_cli_env, spawn_app,
+    spawn_app_first_start, spawn_app_with, verify_with_jwks, Backend, KeyRow, ServerProcess,
+    Storage, TestApp,
 };
 
 both_backends!(
@@ -104,7 +106,7 @@ async fn refresh(app: &TestApp, refresh: &str) -> reqwest::Response {
 }
 
 async fn jwks_lists_current_and_next_public_keys_with_thumbprint_kids(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
+    let Some(app) = spawn_app_first_start(backend).await else {
         return;
     };
     let resp = app
@@ -143,7 +145,7 @@ async fn jwks_lists_current_and_next_public_keys_with_thumbprint_kids(backend: B
         }
     }
 
-    let rows = app.keys_list().await;
+    let rows = app.stored_keys().await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     let (current, next) = (only(&rows, "current"), only(&rows, "next"));
     assert_eq!(kids(&jwks), BTreeSet::from([current.clone(), next]));
@@ -247,22 +249,17 @@ async fn keys_have_the_configured_size(backend: Backend) {
         }
     };
     check(&app.jwks().await);
-    // Keys made by a rotation (here from the CLI, with the same setting) too.
-    let out = run_cli_env(
-        &app.storage,
-        &["keys", "rotate"],
-        "",
-        &[("GATEHOUSE_KEY_SIZE", "3072")],
-    )
-    .await;
-    assert!(out.status.success(), "{}", out.stderr);
-    let outcome: Value = serde_json::from_str(&out.stdout).unwrap();
-    let new_next = outcome["next"].as_str().unwrap().to_string();
-    let served = app
-        .eventually(5, || async { kids(&app.jwks().await).contains(&new_next) })
-        .await;
-    assert!(served);
-    check(&app.jwks().await);
+    // Keys made by a rotation too (the same use case as the CLI's and the admin API's).
+    let outcome = app
+        .state
+        .keys
+        .rotate(RotationKind::Manual)
+        .await
+        .expect("rotation");
+    let new_next = outcome.next.expect("a new next key");
+    let jwks = app.jwks().await;
+    assert!(kids(&jwks).contains(&new_next), "served at once: {jwks}");
+    check(&jwks);
 }
 
 async fn cli_rotation_keeps_earlier_tokens_valid_and_signs_with_the_former_next_key(
@@ -273,7 +270,7 @@ async fn cli_rotation_keeps_earlier_tokens_valid_and_signs_with_the_former_next_
     };
     app.add_user("alice", "correct horse battery", false).await;
     let (old_access, old_refresh) = app.tokens("alice", "correct horse battery").await;
-    let before = app.keys_list().await;
+    let before = app.stored_keys().await;
     let (old_current, old_next) = (only(&before, "current"), only(&before, "next"));
     assert_eq!(kid_of(&old_access), old_current);
     let old_etag = jwks_etag(&app).await;
@@ -297,13 +294,13 @@ async fn cli_rotation_keeps_earlier_tokens_valid_and_signs_with_the_former_next_
     );
     assert!(out.stderr.contains("warning"), "{}", out.stderr);
 
-    // The server notices by polling (KEY_POLL_INTERVAL is 1 s in tests).
-    let noticed = app
-        .eventually(5, || async { jwks_etag(&app).await != old_etag })
-        .await;
+    // Another process rotated: the server picks it up at its next key upkeep, which a move
+    // of its clock runs at once (stack.rs holds real instances to the 5 s of the contract).
+    app.advance(1);
+    let noticed = eventually(5, || async { jwks_etag(&app).await != old_etag }).await;
     assert!(
         noticed,
-        "the server did not pick up the rotation within 5 s"
+        "the server did not pick up the rotation at its next upkeep"
     );
     let jwks = app.jwks().await;
     assert_eq!(
@@ -328,7 +325,7 @@ async fn cli_rotation_keeps_earlier_tokens_valid_and_signs_with_the_former_next_
     assert_eq!(kid_of(pair["access"].as_str().unwrap()), old_next);
     assert_eq!(kid_of(pair["refresh"].as_str().unwrap()), old_next);
 
-    let after = app.keys_list().await;
+    let after = app.stored_keys().await;
     assert_eq!(only(&after, "current"), old_next);
     assert_eq!(only(&after, "next"), new_next);
     assert_eq!(only(&after, "retired"), old_current);
@@ -341,7 +338,7 @@ async fn emergency_rotation_via_cli_revokes_the_current_key_and_its_tokens(backe
     };
     app.add_user("alice", "correct horse battery", false).await;
     let (old_access, old_refresh) = app.tokens("alice", "correct horse battery").await;
-    let before = app.keys_list().await;
+    let before = app.stored_keys().await;
     let (compromised, next) = (only(&before, "current"), only(&before, "next"));
 
     let out = app.cli(&["keys", "rotate", "--emergency"], "").await;
@@ -359,12 +356,16 @@ async fn emergency_rotation_via_cli_revokes_the_current_key_and_its_tokens(backe
         .expect("a new next key")
         .to_string();
 
-    let gone = app
-        .eventually(5, || async {
-            !kids(&app.jwks().await).contains(&compromised)
-        })
-        .await;
-    assert!(gone, "the revoked key is still published after 5 s");
+    // Picked up at the server's next key upkeep, which a move of its clock runs at once.
+    app.advance(1);
+    let gone = eventually(5, || async {
+        !kids(&app.jwks().await).contains(&compromised)
+    })
+    .await;
+    assert!(
+        gone,
+        "the revoked key is still published after the next upkeep"
+    );
     let jwks = app.jwks().await;
     assert_eq!(
         kids(&jwks),
@@ -387,7 +388,7 @@ async fn emergency_rotation_via_cli_revokes_the_current_key_and_its_tokens(backe
     assert_eq!(verify_status(&app, &new_access).await, 200);
     assert_eq!(refresh(&app, &new_refresh).await.status(), 200);
 
-    let after = app.keys_list().await;
+    let after = app.stored_keys().await;
     assert_eq!(with_state(&after, "revoked"), [compromised]);
     assert_eq!(only(&after, "current"), next);
     assert_eq!(only(&after, "next"), new_next);
@@ -443,11 +444,11 @@ async fn emergency_rotation_via_admin_api_takes_effect_at_once(backend: Backend)
 }
 
 async fn jwks_keeps_retired_key_until_its_tokens_expire(backend: Backend) {
-    // Every token lives 1 s, no leeway: a retired key is needed for 1 s after retirement.
+    // Every token lives 2 s, no leeway: a retired key is needed for 2 s after retirement.
     let Some(app) = spawn_app_with(backend, |args| {
-        args.access_ttl = Some("1s".into());
-        args.refresh_ttl = Some("1s".into());
-        args.id_token_ttl = Some("1s".into());
+        args.access_ttl = Some("2s".into());
+        args.refresh_ttl = Some("2s".into());
+        args.id_token_ttl = Some("2s".into());
         args.leeway = Some("0s".into());
     })
     .await
@@ -470,21 +471,25 @@ async fn jwks_keeps_retired_key_until_its_tokens_expire(backend: Backend) {
         kids(&app.jwks().await).contains(&retired),
         "a freshly retired key stays published"
     );
-    let rows = app.keys_list().await;
+    let rows = app.stored_keys().await;
     assert_eq!(with_state(&rows, "retired"), std::slice::from_ref(&retired));
 
-    // Its tokens (1 s) expire one second after retirement; the upkeep runs when time moves.
+    // A second later its last tokens are still alive: the upkeep keeps it.
     app.advance(1);
-    let removed = app
-        .eventually(5, || async { !kids(&app.jwks().await).contains(&retired) })
-        .await;
+    app.state.keys.maintain_once().await.expect("upkeep");
+    assert!(
+        kids(&app.jwks().await).contains(&retired),
+        "removed while tokens it signed were still alive"
+    );
+    // They expire two seconds after retirement; the upkeep runs when time moves.
+    app.advance(1);
+    let removed = eventually(5, || async { !kids(&app.jwks().await).contains(&retired) }).await;
     assert!(removed, "the retired key outlived its tokens");
     assert_eq!(app.jwks().await["keys"].as_array().unwrap().len(), 2);
-    let gone_from_db = app
-        .eventually(5, || async {
-            !app.keys_list().await.iter().any(|r| r.kid == retired)
-        })
-        .await;
+    let gone_from_db = eventually(5, || async {
+        !app.stored_keys().await.iter().any(|r| r.kid == retired)
+    })
+    .await;
     assert!(gone_from_db, "the expired retired key was not removed");
 }
 
@@ -497,7 +502,7 @@ async fn scheduled_rotation_promotes_the_next_key_by_itself(backend: Backend) {
     else {
         return;
     };
-    let before = app.keys_list().await;
+    let before = app.stored_keys().await;
     let (first, second) = (only(&before, "current"), only(&before, "next"));
     let initial = BTreeSet::from([first.clone(), second.clone()]);
 
@@ -510,12 +515,10 @@ async fn scheduled_rotation_promotes_the_next_key_by_itself(backend: Backend) {
     );
     // Then a rotation generates a new next key, which the JWKS lists.
     app.advance(1);
-    let rotated = app
-        .eventually(5, || async { !kids(&app.jwks().await).is_subset(&initial) })
-        .await;
+    let rotated = eventually(5, || async { !kids(&app.jwks().await).is_subset(&initial) }).await;
     assert!(rotated, "no scheduled rotation once the interval was over");
 
-    let after = app.keys_list().await;
+    let after = app.stored_keys().await;
     let row = |kid: &str| after.iter().find(|r| r.kid == kid).cloned();
     assert_eq!(row(&first).expect("first key").state, "retired");
     assert_ne!(row(&second).expect("second key").state, "next");
@@ -627,7 +630,7 @@ async fn two_processes_rotating_at_once_keep_one_current_and_one_next(backend: B
         .as_str()
         .unwrap()
         .to_string();
-    let before = keys_list(&storage).await;
+    let before = cli_keys_list(&storage).await;
     assert_eq!(before.len(), 2, "{before:?}");
 
     // Ten rotations at the same moment: three on each server, four from the CLI.
@@ -695,7 +698,7 @@ async fn two_processes_rotating_at_once_keep_one_current_and_one_next(backend: B
     assert_eq!(retired_by.len(), outcomes.len(), "{outcomes:#?}");
     assert_eq!(promoted.len(), outcomes.len(), "{outcomes:#?}");
 
-    let rows = keys_list(&storage).await;
+    let rows = cli_keys_list(&storage).await;
     let current = only(&rows, "current");
     let next = only(&rows, "next");
     let retired: BTreeSet<String> = with_state(&rows, "retired").into_iter().collect();
@@ -721,7 +724,7 @@ async fn two_processes_rotating_at_once_keep_one_current_and_one_next(backend: B
     expected.insert(current.clone());
     expected.insert(next.clone());
     let (a_base, b_base) = (a.address.clone(), b.address.clone());
-    let converged = wait_until(5, || {
+    let converged = eventually(5, || {
         let (fa, fb) = (fetch(a_base.clone()), fetch(b_base.clone()));
         let expected = &expected;
         async move {
@@ -794,7 +797,7 @@ async fn scheduled_rotation_on_two_processes_rotates_once_per_interval(backend: 
                 .expect("json")
         }
     };
-    let rotated_thrice = wait_until(30, || {
+    let rotated_thrice = eventually(30, || {
         let fetch = jwks_of(&a);
         async move { fetch.await["keys"].as_array().map_or(0, Vec::len) >= 5 }
     })
@@ -806,7 +809,7 @@ async fn scheduled_rotation_on_two_processes_rotates_once_per_interval(backend: 
         b.log_text()
     );
 
-    let rows = keys_list(&storage).await;
+    let rows = cli_keys_list(&storage).await;
     assert_eq!(with_state(&rows, "current").len(), 1, "{rows:#?}");
     assert_eq!(with_state(&rows, "next").len(), 1, "{rows:#?}");
     assert!(with_state(&rows, "revoked").is_empty());
@@ -829,7 +832,7 @@ async fn scheduled_rotation_on_two_processes_rotates_once_per_interval(backend: 
             later - row.created_at
         );
     }
-    let converged = wait_until(5, || {
+    let converged = eventually(5, || {
         let (fa, fb) = (jwks_of(&a), jwks_of(&b));
         async move { fa.await == fb.await }
     })
@@ -875,7 +878,7 @@ async fn processes_starting_together_on_a_fresh_database_all_start(backend: Back
             1,
             "round {round}: one key set: {listings:#?}"
         );
-        let rows = keys_list(&storage).await;
+        let rows = cli_keys_list(&storage).await;
         assert_eq!(with_state(&rows, "current").len(), 1, "{rows:?}");
         assert_eq!(with_state(&rows, "next").len(), 1, "{rows:?}");
         assert_eq!(rows.len(), 2, "{rows:?}");
@@ -889,7 +892,7 @@ async fn processes_starting_together_on_a_fresh_database_all_start(backend: Back
 }
 
 async fn a_different_master_key_is_refused_with_a_plain_message(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
+    let Some(app) = spawn_app_first_start(backend).await else {
         return;
     };
     let path = app.storage.master_key_file();
@@ -908,7 +911,7 @@ async fn a_different_master_key_is_refused_with_a_plain_message(backend: Backend
     }
     let right = std::fs::read_to_string(&path).unwrap().trim().to_string();
     let other = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
-    let keys_before = app.keys_list().await;
+    let keys_before = app.stored_keys().await;
 
     let plain_refusal = |out: &crate::helpers::CliOutput, what: &str| {
         assert!(
@@ -935,15 +938,16 @@ async fn a_different_master_key_is_refused_with_a_plain_message(backend: Backend
     plain_refusal(&out, "keys list");
 
     // `serve` refuses to start (and exits rather than serving).
-    let port = crate::helpers::free_port().to_string();
-    let bind = format!("127.0.0.1:{port}");
     let serve = tokio::time::timeout(
         std::time::Duration::from_secs(60),
         run_cli_env(
             &app.storage,
             &["serve"],
             "",
-            &[("GATEHOUSE_MASTER_KEY", &other), ("GATEHOUSE_BIND", &bind)],
+            &[
+                ("GATEHOUSE_MASTER_KEY", &other),
+                ("GATEHOUSE_BIND", "127.0.0.1:0"),
+            ],
         ),
     )
     .await
@@ -1001,7 +1005,7 @@ async fn a_different_master_key_is_refused_with_a_plain_message(backend: Backend
     )
     .await;
     assert!(out.status.success(), "{}", out.stderr);
-    assert_eq!(app.keys_list().await, keys_before);
+    assert_eq!(app.stored_keys().await, keys_before);
     let jwks = app.jwks().await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
 }

@@ -550,15 +550,38 @@ async fn repeated_login_failures_are_throttled_without_revealing_the_account(bac
                 .send()
                 .await
                 .unwrap();
-            statuses.push((resp.status(), resp.headers().get("retry-after").is_some()));
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            statuses.push((resp.status(), retry_after));
         }
         assert_eq!(
             statuses[..3],
-            [(StatusCode::UNAUTHORIZED, false); 3],
+            [
+                (StatusCode::UNAUTHORIZED, None),
+                (StatusCode::UNAUTHORIZED, None),
+                (StatusCode::UNAUTHORIZED, None)
+            ],
             "{user}"
         );
-        assert_eq!(statuses[3], (StatusCode::TOO_MANY_REQUESTS, true), "{user}");
+        // The window opened at the first failure and the clock has not moved: all of it.
+        assert_eq!(
+            statuses[3],
+            (StatusCode::TOO_MANY_REQUESTS, Some("900".to_string())),
+            "{user}"
+        );
     }
+    // Once the window has ended, the right password signs alice in.
+    app.advance(900);
+    let cb = sign_in(
+        &app,
+        &browser(),
+        &authorize_url(&app, &[]),
+        "alice-password-1",
+    )
+    .await;
+    assert!(cb.starts_with(REDIRECT), "{cb}");
 }
 
 async fn prompt_none_without_a_session_returns_login_required(backend: Backend) {
