@@ -16,6 +16,7 @@ use super::lifecycle::{self, KeyState};
 use crate::db::{repo, write_transaction, DbConn, DbError};
 
 /// A freshly generated key, not yet stored.
+#[derive(Clone)]
 pub struct GeneratedKey {
     pub kid: String,
     pub bits: usize,

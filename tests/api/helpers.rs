@@ -12,6 +12,7 @@ use diesel::{Connection, RunQueryDsl};
 use gatehouse::accounts::{NewClientRequest, NewUserRequest};
 use gatehouse::clock::Clock;
 use gatehouse::config::{Settings, SettingsArgs};
+use gatehouse::keys::rotation::{self, GeneratedKey};
 use gatehouse::passwords::Password;
 use gatehouse::startup::Application;
 use gatehouse::state::AppState;
@@ -476,47 +477,22 @@ pub const ADMIN_PASSWORD: &str = "root password for tests";
 
 const SEED_KEY_BITS: usize = 2048;
 
-/// A signing key made once per test process.
-struct SeedKey {
-    kid: String,
-    n: String,
-    e: String,
-    pkcs1_der: Vec<u8>,
-}
-
 /// The current and next signing keys of the servers [`spawn_app`] starts. A first start
 /// generates two RSA keys, a quarter of a second of CPU: more than most tests take, and
 /// testing nothing but the first start, which [`spawn_app_first_start`] tests. So they are
 /// generated once per test process, and each test seals them under its own master key.
-fn seed_keys() -> &'static [SeedKey; 2] {
-    static KEYS: std::sync::OnceLock<[SeedKey; 2]> = std::sync::OnceLock::new();
+fn seed_keys() -> &'static [GeneratedKey; 2] {
+    static KEYS: std::sync::OnceLock<[GeneratedKey; 2]> = std::sync::OnceLock::new();
     KEYS.get_or_init(|| {
-        let generate = || {
-            use rsa::pkcs1::EncodeRsaPrivateKey;
-            use rsa::traits::PublicKeyParts;
-            let key =
-                rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, SEED_KEY_BITS).expect("RSA key");
-            let (n, e) = (
-                b64url(&key.n().to_bytes_be()),
-                b64url(&key.e().to_bytes_be()),
-            );
-            SeedKey {
-                kid: gatehouse::keys::jwks::rsa_thumbprint(&n, &e),
-                pkcs1_der: key.to_pkcs1_der().expect("DER").as_bytes().to_vec(),
-                n,
-                e,
-            }
-        };
+        let generate = || rotation::generate(SEED_KEY_BITS).expect("RSA key");
         [generate(), generate()]
     })
 }
 
-/// Stores the seed keys as current and next, sealed under this test's master key, as a
-/// server's first start stores the keys it generates (`gatehouse::keys::rotation`): the
-/// database is migrated and the master key file created by the server's own start-up code.
+/// Stores the seed keys as current and next, sealed under this test's master key, by the
+/// code a server's first start stores the keys it generates with; the database is migrated
+/// and the master key file created by the server's own start-up code.
 async fn seed_signing_keys(settings: &Settings, now: i64) {
-    use gatehouse::db::repo::keys::{insert, NewKey};
-    use gatehouse::keys::lifecycle::KeyState;
     let seeds = tokio::task::spawn_blocking(seed_keys)
         .await
         .expect("seed keys");
@@ -527,25 +503,9 @@ async fn seed_signing_keys(settings: &Settings, now: i64) {
         .await
         .expect("master key")
         .current;
-    db.write(move |conn| {
-        for (key, state) in seeds.iter().zip([KeyState::Current, KeyState::Next]) {
-            let key = NewKey {
-                kid: &key.kid,
-                state,
-                bits: SEED_KEY_BITS as i32,
-                n: &key.n,
-                e: &key.e,
-                // The kid is the associated data of the seal, as for every stored key.
-                sealed: &master.seal(&key.pkcs1_der, key.kid.as_bytes()),
-                master_key_id: master.id(),
-                now,
-            };
-            insert(conn, key)?;
-        }
-        Ok::<_, gatehouse::db::DbError>(())
-    })
-    .await
-    .expect("seed signing keys");
+    db.run(move |conn| rotation::fill_gaps(conn, seeds.to_vec(), &master, now))
+        .await
+        .expect("seed signing keys");
 }
 
 // ---------------------------------------------------------------------------------------
