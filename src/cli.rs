@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal};
 use clap::{Parser, Subcommand};
 
 use crate::accounts::{Accounts, LastAdmin, NewClientRequest, NewUserRequest};
+use crate::audit::{self, AuditFilter, RequestContext};
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
 use crate::keys::rotation::RotationKind;
@@ -40,6 +41,20 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Read the audit trail (admin actions and security events), newest first.
+    Audit {
+        /// One JSON object per line, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// Only this kind, e.g. sign_in, key.rotated, user.deleted.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only events of this actor (an admin's username, or cli:USER).
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -125,7 +140,21 @@ pub enum KeysCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_args(&cli.settings)?;
-    match cli.command.unwrap_or(Command::Serve) {
+    // What a command changes is recorded with the operator as its actor.
+    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let context = RequestContext {
+        actor: Some(format!("cli:{operator}")),
+        ..Default::default()
+    };
+    audit::within(
+        context,
+        command(settings, cli.command.unwrap_or(Command::Serve)),
+    )
+    .await
+}
+
+async fn command(settings: Settings, command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve => {
             Application::build(settings)
                 .await?
@@ -139,6 +168,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user(&settings, cmd).await?,
         Command::Client(cmd) => client(&settings, cmd).await?,
         Command::Keys(cmd) => keys(&settings, cmd).await?,
+        Command::Audit {
+            json,
+            kind,
+            actor,
+            limit,
+        } => {
+            let db = startup::open_database(&settings).await?;
+            let filter = AuditFilter {
+                kind,
+                actor,
+                limit: Some(limit),
+                ..Default::default()
+            };
+            let page = audit::page(&db, filter).await?;
+            for r in &page.records {
+                if json {
+                    println!("{}", serde_json::to_string(r)?);
+                } else {
+                    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        crate::domain::utc_datetime(r.at),
+                        r.kind,
+                        r.outcome,
+                        show(&r.actor),
+                        show(&r.subject),
+                        show(&r.client_addr),
+                        show(&r.detail)
+                    );
+                }
+            }
+        }
     }
     Ok(())
 }

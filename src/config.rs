@@ -87,6 +87,7 @@ settings_args! {
     log_format: "log-format", "GATEHOUSE_LOG_FORMAT", Some("text"), "text or json";
     workers: "workers", "GATEHOUSE_WORKERS", None, "HTTP worker threads (default: number of cores)";
     login_throttle: "login-throttle", "GATEHOUSE_LOGIN_THROTTLE", Some("5/15m,50/15m"), "Failed logins allowed per username and per client address, as N/window each";
+    audit_retention: "audit-retention", "GATEHOUSE_AUDIT_RETENTION", Some("90d"), "How long audit records are kept";
 }
 
 /// Fully parsed settings.
@@ -119,6 +120,7 @@ pub struct Settings {
     pub workers: usize,
     /// Failed logins allowed per username, then per client address.
     pub login_throttle: LoginLimits,
+    pub audit_retention: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +206,7 @@ impl Settings {
             session_ttl: dur("session_ttl")?,
             refresh_grace: dur("refresh_grace")?,
             refresh_max_lifetime: dur("refresh_max_lifetime")?,
+            audit_retention: dur("audit_retention")?,
             leeway: dur("leeway")?,
             key_rotation_interval: dur("key_rotation_interval")?,
             key_poll_interval: dur("key_poll_interval")?,

@@ -206,6 +206,27 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Unix seconds as an RFC 3339 UTC date and time, `2026-12-02T03:04:05Z` (proleptic
+/// Gregorian calendar; days from civil, H. Hinnant).
+pub fn utc_datetime(unix: i64) -> String {
+    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// A secret setting (the master key): its `Debug` never shows it, and it is wiped on drop.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretString(Zeroizing<String>);
@@ -258,6 +279,14 @@ mod tests {
         assert!(RedirectUri::parse("/cb").is_err());
         assert!(RedirectUri::parse("https://app.example/cb#frag").is_err());
         assert!(RedirectUri::parse("https://app.example/c b").is_err());
+    }
+
+    #[test]
+    fn unix_seconds_read_as_utc_dates() {
+        assert_eq!(utc_datetime(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_datetime(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_datetime(1_796_180_645), "2026-12-02T03:04:05Z");
+        assert_eq!(utc_datetime(-1), "1969-12-31T23:59:59Z");
     }
 
     #[test]

@@ -211,5 +211,9 @@ async fn purge_expired(db: Db, settings: Arc<Settings>, clock: Clock) {
         {
             tracing::warn!(error = %e, "purging expired tokens failed; will retry");
         }
+        let retention = settings.audit_retention.as_secs() as i64;
+        if let Err(e) = crate::audit::purge(&db, &clock, retention).await {
+            tracing::warn!(error = %e, "purging old audit records failed; will retry");
+        }
     }
 }

@@ -5,6 +5,7 @@ use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 use super::{AccountError, Accounts};
+use crate::audit::{Event, Kind};
 pub use crate::db::repo::clients::Client;
 use crate::db::{repo, DbError};
 use crate::domain::{split_scope, valid_scope_token, ClientId, RedirectUri, GRANTS};
@@ -113,6 +114,13 @@ impl Accounts {
                 })
             })
             .await?;
+        let kind = if client.public {
+            "public"
+        } else {
+            "confidential"
+        };
+        self.audit(Event::success(Kind::ClientCreated, &client.client_id).detail(kind))
+            .await;
         Ok((client, secret))
     }
 
@@ -148,6 +156,12 @@ impl Accounts {
                 Ok::<_, DbError>(())
             })
             .await?;
+        let kind = if disabled {
+            Kind::ClientDisabled
+        } else {
+            Kind::ClientEnabled
+        };
+        self.audit(Event::success(kind, id)).await;
         self.find_client(id).await
     }
 
@@ -162,6 +176,7 @@ impl Accounts {
         self.db
             .write(move |conn| repo::clients::delete(conn, &key))
             .await?;
+        self.audit(Event::success(Kind::ClientDeleted, id)).await;
         Ok(())
     }
 
@@ -178,6 +193,8 @@ impl Accounts {
         self.db
             .write(move |conn| repo::clients::set_secret_hash(conn, &key, &digest))
             .await?;
+        self.audit(Event::success(Kind::ClientSecretRotated, id))
+            .await;
         Ok(secret)
     }
 }

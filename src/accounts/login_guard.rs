@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::{Accounts, LoginError};
+use crate::audit::{self, Event, Kind};
 use crate::db::repo::throttle::Outcome;
 use crate::db::repo::users::User;
 use crate::db::{repo, DbError};
@@ -156,12 +157,19 @@ impl LoginGuard {
         ];
         if let Err(wait) = self.reserve_waiting(&buckets).await? {
             self.metrics.login_throttled(surface.label());
+            let event = Event {
+                kind: Kind::SignInThrottled,
+                outcome: audit::Outcome::Failure,
+                subject: None,
+                detail: Some(surface.label().into()),
+            };
+            audit::record(&self.accounts.db, &self.accounts.clock, event).await;
             return Err(GuardError::Throttled(wait));
         }
         let checked = self.accounts.check_password(username, password).await;
         let (user_outcome, addr_outcome) = match &checked {
             Ok(_) => (Outcome::Cleared, Outcome::Released),
-            Err(LoginError::BadCredentials) => (Outcome::Failed, Outcome::Failed),
+            Err(LoginError::BadCredentials { .. }) => (Outcome::Failed, Outcome::Failed),
             Err(_) => (Outcome::Released, Outcome::Released),
         };
         let [(user, _), (addr, _)] = buckets;
@@ -177,11 +185,23 @@ impl LoginGuard {
             .await?;
         self.waiting.wake(&user);
         self.waiting.wake(&addr);
+        let (db, clock) = (&self.accounts.db, &self.accounts.clock);
         match checked {
-            Ok(found) => Ok(found),
-            Err(LoginError::BadCredentials) => {
+            Ok(found) => {
+                let event = Event::success(Kind::SignIn, &found.username).detail(surface.label());
+                audit::record(db, clock, event).await;
+                Ok(found)
+            }
+            Err(LoginError::BadCredentials { account }) => {
                 self.metrics.login_failed(surface.label());
                 tracing::info!(endpoint = surface.label(), "sign-in failed");
+                let event = Event {
+                    kind: Kind::SignIn,
+                    outcome: audit::Outcome::Failure,
+                    subject: account,
+                    detail: Some(surface.label().into()),
+                };
+                audit::record(db, clock, event).await;
                 Err(GuardError::BadCredentials)
             }
             Err(LoginError::Db(e)) => Err(e.into()),

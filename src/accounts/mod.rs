@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod login_guard;
 
+use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
 use crate::db::repo::users::NewUser;
 pub use crate::db::repo::users::User;
@@ -82,8 +83,10 @@ fn keep_an_admin(conn: &mut crate::db::DbConn, id: &str) -> Result<(), AccountEr
 /// Why a password login failed; callers answer the same for every reason.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
+    /// `account` names the account when the username was one (for the audit trail only:
+    /// callers answer the same either way).
     #[error("invalid credentials")]
-    BadCredentials,
+    BadCredentials { account: Option<String> },
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
@@ -109,7 +112,8 @@ impl Accounts {
         check_password_rules(req.password.expose())?;
         let hash = self.hasher.hash(req.password).await?;
         let now = self.clock.now();
-        self.db
+        let user = self
+            .db
             .write(move |conn| {
                 let new = NewUser {
                     username: username.as_str(),
@@ -125,7 +129,16 @@ impl Accounts {
                 repo::users::find_by_id(conn, &id)?
                     .ok_or_else(|| AccountError::NotFound(username.to_string()))
             })
-            .await
+            .await?;
+        let kind = if user.is_admin { "admin" } else { "user" };
+        self.audit(Event::success(Kind::UserCreated, &user.username).detail(kind))
+            .await;
+        Ok(user)
+    }
+
+    /// Records an account change in the audit trail.
+    pub(crate) async fn audit(&self, event: Event) {
+        audit::record(&self.db, &self.clock, event).await;
     }
 
     pub async fn find_user(&self, username: &str) -> Result<User, AccountError> {
@@ -168,6 +181,12 @@ impl Accounts {
                 Ok::<_, AccountError>(())
             })
             .await?;
+        let kind = if disabled {
+            Kind::UserDisabled
+        } else {
+            Kind::UserEnabled
+        };
+        self.audit(Event::success(kind, username)).await;
         self.find_user(username).await
     }
 
@@ -185,7 +204,10 @@ impl Accounts {
                 repo::users::delete(conn, &user.id)?;
                 Ok::<_, AccountError>(())
             })
-            .await
+            .await?;
+        self.audit(Event::success(Kind::UserDeleted, username))
+            .await;
+        Ok(())
     }
 
     /// A new password ends every refresh family and every session of the user.
@@ -206,6 +228,8 @@ impl Accounts {
                 Ok::<_, DbError>(())
             })
             .await?;
+        self.audit(Event::success(Kind::UserPasswordChanged, username))
+            .await;
         Ok(())
     }
 
@@ -231,7 +255,11 @@ impl Accounts {
             .await?;
         let user = match user {
             Some(u) if verified.ok && !u.disabled => u,
-            _ => return Err(LoginError::BadCredentials),
+            other => {
+                return Err(LoginError::BadCredentials {
+                    account: other.map(|u| u.username),
+                })
+            }
         };
         if verified.needs_rehash {
             // Upgrade old parameters now that we hold the password; a failure only logs.

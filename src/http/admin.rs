@@ -10,6 +10,7 @@ use super::body;
 use super::error::ApiError;
 use super::userinfo::bearer_token;
 use crate::accounts::{LastAdmin, NewClientRequest, NewUserRequest};
+use crate::audit::{self, AuditFilter};
 use crate::keys::rotation::RotationKind;
 use crate::passwords::Password;
 use crate::state::AppState;
@@ -46,13 +47,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/admin/clients/{id}/rotate-secret", "POST")
                 .route(post().to(rotate_client_secret)),
-        );
+        )
+        .service(resource("/admin/audit", "GET").route(get().to(list_audit)));
 }
 
-/// 401 without a valid token; 403 for a valid token without admin rights.
+/// 401 without a valid token; 403 for a valid token without admin rights. The admin is
+/// the actor of what the request changes (audit trail).
 async fn require_admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     let auth = state.tokens.authenticate(bearer_token(req)).await?;
-    Ok(auth.require_admin()?)
+    auth.require_admin()?;
+    if let Some(admin) = &auth.user {
+        audit::set_actor(&admin.username);
+    }
+    Ok(())
 }
 
 async fn json_body<T: for<'de> Deserialize<'de>>(
@@ -288,4 +295,19 @@ async fn rotate_client_secret(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({ "client_id": path.as_str(), "client_secret": secret })))
+}
+
+/// `GET /admin/audit?kind=&actor=&since=&until=&before=&limit=`: newest first; `before` is
+/// the `cursor` of the previous page (absent on the last page).
+async fn list_audit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let filter: AuditFilter = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::bad_request("the audit query is malformed"))?;
+    let page = audit::page(&state.db, filter).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(page))
 }

@@ -12,6 +12,7 @@ use actix_web::web;
 use tracing::Instrument;
 
 use super::client_addr;
+use crate::audit::{self, RequestContext};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -53,7 +54,12 @@ pub async fn log_request(
     let span = tracing::info_span!("request", id = %request_id, client = %client, method = %req.method(), path = %req.path());
     let method = req.method().clone();
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    let context = RequestContext {
+        actor: None,
+        client_addr: Some(client.clone()),
+        request_id: Some(request_id.clone()),
+    };
+    let result = audit::within(context, next.call(req).instrument(span.clone())).await;
     let elapsed = started.elapsed().as_secs_f64();
     let _entered = span.enter();
     match result {

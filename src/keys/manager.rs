@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::lifecycle::{self, KeyRecord};
 use super::rotation::{self, RotationKind, RotationOutcome, RotationPolicy};
 use super::store::{KeyStore, KeyStoreError};
+use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{repo, Db, DbError};
@@ -109,6 +110,22 @@ impl Keys {
         }
         if outcome.rotated {
             tracing::info!(?kind, current = ?outcome.current, retired = ?outcome.retired, revoked = ?outcome.revoked, "signing keys rotated");
+            let (event_kind, old) = match kind {
+                RotationKind::Emergency => (Kind::KeyRevoked, outcome.revoked.clone()),
+                _ => (Kind::KeyRotated, outcome.retired.clone()),
+            };
+            let how = match kind {
+                RotationKind::Manual => "manual",
+                RotationKind::Emergency => "emergency",
+                RotationKind::Scheduled => "scheduled",
+            };
+            let mut detail = how.to_string();
+            if let Some(old) = old {
+                detail.push_str(&format!("; was {old}"));
+            }
+            let event = Event::success(event_kind, outcome.current.clone().unwrap_or_default())
+                .detail(detail);
+            audit::record(&self.db, &self.clock, event).await;
         }
         Ok(outcome)
     }

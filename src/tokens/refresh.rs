@@ -7,6 +7,7 @@ use super::claims::{RefreshClaims, Subject};
 use super::issue::{self, IssueError};
 use super::verify::TokenError;
 use super::Tokens;
+use crate::audit::{self, Event, Kind};
 use crate::db::{repo, DbConn, DbError};
 use crate::keys::encryption::digest_hex;
 use crate::metrics::TokenKind;
@@ -286,6 +287,13 @@ impl Tokens {
             }
             Some(Spend::Reused) => {
                 tracing::warn!(family = %family.id, client_id = %claims.client_id, "refresh token reuse detected; family revoked");
+                let event = Event {
+                    kind: Kind::RefreshReuse,
+                    outcome: audit::Outcome::Failure,
+                    subject: Some(claims.client_id.clone()),
+                    detail: Some(format!("family {} revoked", family.id)),
+                };
+                audit::record(&self.db, &self.clock, event).await;
                 self.metrics.refresh_reuse(true);
                 Err(RefreshError::Reused)
             }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod architecture;
+mod audit;
 mod browser;
 mod cli;
 mod hardening;

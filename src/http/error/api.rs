@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::{answer_internal, internal_description, internal_status, json_response};
 use crate::accounts::AccountError;
+use crate::audit::AuditError;
 use crate::db::DbError;
 use crate::error::Internal;
 use crate::http::body::BodyError;
@@ -87,6 +88,15 @@ impl From<AccountError> for ApiError {
             AccountError::LastAdmin => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             AccountError::Db(db) => db.into(),
             AccountError::Hash(h) => ApiError::Internal(h.into()),
+        }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Invalid(m) => ApiError::bad_request(m),
+            AuditError::Db(db) => db.into(),
         }
     }
 }

@@ -1,0 +1,259 @@
+//! The audit trail: admin actions and security events (sign-ins and their failures,
+//! throttling, key rotations and emergency revocations, refresh-token reuse, user and client
+//! changes), each with its time, actor, client address, request id and outcome, in the
+//! database. Never a secret: no password, token, client secret or key material is recorded,
+//! and a failed sign-in names the account only when it exists (a password typed into the
+//! username field stays out of the log).
+//!
+//! Use cases record events; who asked and from where comes from the request's context,
+//! which the HTTP middleware (or the CLI) sets around each request, so no use case takes
+//! HTTP types or extra parameters for it.
+
+use std::cell::RefCell;
+use std::future::Future;
+
+use crate::clock::Clock;
+use crate::db::repo::audit::{AuditQuery, AuditRecord};
+use crate::db::{repo, Db, DbError};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    SignIn,
+    SignInThrottled,
+    KeyRotated,
+    KeyRevoked,
+    RefreshReuse,
+    UserCreated,
+    UserDisabled,
+    UserEnabled,
+    UserDeleted,
+    UserPasswordChanged,
+    UserImported,
+    ClientCreated,
+    ClientDisabled,
+    ClientEnabled,
+    ClientDeleted,
+    ClientSecretRotated,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 16] = [
+        Kind::SignIn,
+        Kind::SignInThrottled,
+        Kind::KeyRotated,
+        Kind::KeyRevoked,
+        Kind::RefreshReuse,
+        Kind::UserCreated,
+        Kind::UserDisabled,
+        Kind::UserEnabled,
+        Kind::UserDeleted,
+        Kind::UserPasswordChanged,
+        Kind::UserImported,
+        Kind::ClientCreated,
+        Kind::ClientDisabled,
+        Kind::ClientEnabled,
+        Kind::ClientDeleted,
+        Kind::ClientSecretRotated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::SignIn => "sign_in",
+            Kind::SignInThrottled => "sign_in.throttled",
+            Kind::KeyRotated => "key.rotated",
+            Kind::KeyRevoked => "key.revoked",
+            Kind::RefreshReuse => "refresh.reuse_detected",
+            Kind::UserCreated => "user.created",
+            Kind::UserDisabled => "user.disabled",
+            Kind::UserEnabled => "user.enabled",
+            Kind::UserDeleted => "user.deleted",
+            Kind::UserPasswordChanged => "user.password_changed",
+            Kind::UserImported => "user.imported",
+            Kind::ClientCreated => "client.created",
+            Kind::ClientDisabled => "client.disabled",
+            Kind::ClientEnabled => "client.enabled",
+            Kind::ClientDeleted => "client.deleted",
+            Kind::ClientSecretRotated => "client.secret_rotated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// How it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// One event, before it is recorded.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: Kind,
+    pub outcome: Outcome,
+    /// What it concerns: a username, a client id, a kid.
+    pub subject: Option<String>,
+    /// A word more (the endpoint of a sign-in, the key retired by a rotation), never a secret.
+    pub detail: Option<String>,
+}
+
+impl Event {
+    pub fn success(kind: Kind, subject: impl Into<String>) -> Event {
+        Event {
+            kind,
+            outcome: Outcome::Success,
+            subject: Some(subject.into()),
+            detail: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Event {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// Who asks and from where, for the events a request causes.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub actor: Option<String>,
+    pub client_addr: Option<String>,
+    pub request_id: Option<String>,
+}
+
+tokio::task_local! {
+    static CONTEXT: RefCell<RequestContext>;
+}
+
+/// Runs `f` with `ctx` as the context of the events it records.
+pub async fn within<F: Future>(ctx: RequestContext, f: F) -> F::Output {
+    CONTEXT.scope(RefCell::new(ctx), f).await
+}
+
+/// Names the actor of the current request once known (an authenticated admin).
+pub fn set_actor(actor: &str) {
+    let _ = CONTEXT.try_with(|c| c.borrow_mut().actor = Some(actor.to_string()));
+}
+
+fn context() -> RequestContext {
+    CONTEXT.try_with(|c| c.borrow().clone()).unwrap_or_default()
+}
+
+/// Records an event; a failure to record is logged and does not fail what was done (the
+/// action already happened, and its own log line stays).
+pub async fn record(db: &Db, clock: &Clock, event: Event) {
+    let ctx = context();
+    let row = AuditRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: clock.now(),
+        kind: event.kind.as_str().to_string(),
+        outcome: event.outcome.as_str().to_string(),
+        actor: ctx.actor,
+        subject: event.subject,
+        client_addr: ctx.client_addr,
+        request_id: ctx.request_id,
+        detail: event.detail,
+    };
+    let kind = row.kind.clone();
+    if let Err(e) = db.write(move |conn| repo::audit::insert(conn, &row)).await {
+        tracing::error!(error = %e, kind, "could not record an audit event");
+    }
+}
+
+/// Newest first, filtered (see [`AuditQuery`]).
+pub async fn list(db: &Db, query: AuditQuery) -> Result<Vec<AuditRecord>, DbError> {
+    db.run(move |conn| repo::audit::list(conn, &query)).await
+}
+
+/// Drops records older than `retention_secs`; returns how many.
+pub async fn purge(db: &Db, clock: &Clock, retention_secs: i64) -> Result<usize, DbError> {
+    let older_than = clock.now() - retention_secs;
+    db.write(move |conn| repo::audit::purge(conn, older_than))
+        .await
+}
+
+/// A query of the audit trail as an admin or the CLI asks it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFilter {
+    pub kind: Option<String>,
+    pub actor: Option<String>,
+    /// Unix seconds, inclusive.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// The `cursor` of the previous page.
+    pub before: Option<String>,
+    /// 1 to 500; 50 by default.
+    pub limit: Option<i64>,
+}
+
+/// One page of records, and the cursor of the next (older) one.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page {
+    pub records: Vec<AuditRecord>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Reads one page: newest first.
+pub async fn page(db: &Db, filter: AuditFilter) -> Result<Page, AuditError> {
+    if let Some(kind) = filter.kind.as_deref() {
+        if Kind::parse(kind).is_none() {
+            let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            return Err(AuditError::Invalid(format!(
+                "unknown kind; expected one of {}",
+                known.join(", ")
+            )));
+        }
+    }
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(AuditError::Invalid("limit must be 1 to 500".into()));
+    }
+    let before =
+        match filter.before.as_deref() {
+            None => None,
+            Some(cursor) => Some(parse_cursor(cursor).ok_or_else(|| {
+                AuditError::Invalid("before is not a cursor of this trail".into())
+            })?),
+        };
+    let query = AuditQuery {
+        kind: filter.kind,
+        actor: filter.actor.filter(|a| a.len() <= 200),
+        since: filter.since,
+        until: filter.until,
+        before,
+        limit,
+    };
+    let records = list(db, query).await?;
+    let cursor = (records.len() as i64 == limit)
+        .then(|| records.last().map(|r| format!("{}.{}", r.at, r.id)))
+        .flatten();
+    Ok(Page { records, cursor })
+}
+
+fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
+    let (at, id) = cursor.split_once('.')?;
+    let id = uuid::Uuid::parse_str(id).ok()?;
+    Some((at.parse().ok()?, id.to_string()))
+}
