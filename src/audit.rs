@@ -13,7 +13,8 @@ use std::cell::RefCell;
 use std::future::Future;
 
 use crate::clock::Clock;
-use crate::db::repo::audit::{AuditQuery, AuditRecord};
+use crate::db::repo::audit::AuditQuery;
+pub use crate::db::repo::audit::AuditRecord;
 use crate::db::{repo, Db, DbError};
 
 /// What happened.

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod body;
 pub mod client_addr;
 pub mod client_auth;
+pub mod console;
 pub mod discovery;
 pub mod error;
 pub mod health;
@@ -73,5 +74,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/token/refresh/", "POST").route(post().to(simplejwt::refresh)))
         .service(resource("/api/token/verify/", "POST").route(post().to(simplejwt::verify)))
         .service(resource("/api/token/blacklist/", "POST").route(post().to(simplejwt::blacklist)))
-        .configure(admin::routes);
+        .configure(admin::routes)
+        .configure(console::routes);
 }

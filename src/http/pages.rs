@@ -2,10 +2,12 @@
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
 use subtle::ConstantTimeEq;
 
+use super::body;
+use super::error::PageError;
 use crate::sso::session::random_token;
 
 #[derive(Template)]
@@ -118,6 +120,11 @@ pub fn render_form(
     }
 }
 
+/// A rendered page's HTML with the pages' headers.
+pub fn html(status: StatusCode, body: String) -> HttpResponse {
+    page_builder(status, &[]).body(body)
+}
+
 pub fn message(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     render(status, &MessagePage { title, message })
 }
@@ -147,4 +154,15 @@ pub fn csrf_valid(req: &HttpRequest, cookies: Cookies, submitted: Option<&str>) 
         }
         _ => false,
     }
+}
+
+/// A posted form of the pages, at most 64 KiB; `what` names it in the error page.
+pub async fn read_form<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    what: &str,
+) -> Result<T, PageError> {
+    let bytes = body::read(req, payload).await?;
+    serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| PageError::bad_request(format!("The {what} form is malformed.")))
 }

@@ -7,10 +7,11 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::body;
 use super::client_addr::client_addr;
 use super::error::{with_retry_after, PageError};
-use super::pages::{self, csrf_token, csrf_valid, ConsentPage, Cookies, LoginPage, LogoutPage};
+use super::pages::{
+    self, csrf_token, csrf_valid, read_form, ConsentPage, Cookies, LoginPage, LogoutPage,
+};
 use crate::accounts;
 use crate::domain::csp_origin;
 use crate::passwords::Password;
@@ -130,17 +131,6 @@ pub async fn authorize(
             }),
         },
     )
-}
-
-/// A posted form of the pages, at most 64 KiB; `what` names it in the error page.
-async fn read_form<T: serde::de::DeserializeOwned>(
-    req: &HttpRequest,
-    payload: web::Payload,
-    what: &str,
-) -> Result<T, PageError> {
-    let bytes = body::read(req, payload).await?;
-    serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| PageError::bad_request(format!("The {what} form is malformed.")))
 }
 
 #[derive(Deserialize)]

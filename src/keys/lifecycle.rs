@@ -90,6 +90,29 @@ pub fn rotation_due(
             <= now
 }
 
+/// What happens next to a key, and when (Unix seconds): for the console.
+pub fn next_step(
+    key: &KeyRecord,
+    interval: Duration,
+    jwks_max_age: Duration,
+) -> Option<(&'static str, i64)> {
+    let secs = |d: Duration| d.as_secs() as i64;
+    match key.state {
+        KeyState::Current => Some((
+            "retires at the scheduled rotation",
+            key.activated_at
+                .unwrap_or(key.created_at)
+                .saturating_add(secs(interval)),
+        )),
+        KeyState::Next => Some((
+            "may sign from",
+            key.created_at.saturating_add(secs(jwks_max_age)),
+        )),
+        KeyState::Retired => key.remove_after.map(|t| ("removed from the JWKS", t)),
+        KeyState::Revoked => None,
+    }
+}
+
 /// The keys the JWKS publishes, current first, then next, then retired keys newest first.
 pub fn published(records: &[KeyRecord], now: i64) -> Vec<&KeyRecord> {
     let rank = |k: &KeyRecord| match k.state {

@@ -217,10 +217,19 @@ pub fn return_to(params: &AuthParams) -> String {
     )
 }
 
-/// Only a relative `/authorize?…` may be returned to: never an open redirect.
+/// Only a relative `/authorize?…` or a page of the admin console may be returned to: never
+/// an open redirect (no scheme, no `//` host, no backslash or line break).
 pub fn safe_return_to(value: Option<&str>) -> &str {
+    let console = |v: &str| {
+        (v == "/console" || v.starts_with("/console/") || v.starts_with("/console?"))
+            && !v.contains("//")
+    };
     match value {
-        Some(v) if v.starts_with("/authorize?") && !v.contains(['\\', '\r', '\n']) => v,
+        Some(v)
+            if (v.starts_with("/authorize?") || console(v)) && !v.contains(['\\', '\r', '\n']) =>
+        {
+            v
+        }
         _ => "",
     }
 }

@@ -32,6 +32,13 @@ pub enum Authorization {
     Issued { redirect: String },
 }
 
+/// Who a browser's session is, as the admin console asks.
+pub enum SessionUser {
+    None,
+    NotAdmin,
+    Admin(User),
+}
+
 /// What a consent decision leads to.
 pub enum ConsentOutcome {
     Rejected(Rejection),
@@ -80,6 +87,20 @@ impl Sso {
                 .collect(),
             client_id: c.client_id,
         }))
+    }
+
+    /// The enabled admin user of a live session, for the admin console.
+    pub async fn admin_of(&self, session_cookie: Option<&str>) -> Result<SessionUser, Internal> {
+        let Some(cookie) = session_cookie else {
+            return Ok(SessionUser::None);
+        };
+        Ok(
+            match session::find(&self.db, cookie, self.clock.now()).await? {
+                Some((_, user)) if user.is_admin => SessionUser::Admin(user),
+                Some(_) => SessionUser::NotAdmin,
+                None => SessionUser::None,
+            },
+        )
     }
 
     /// Validates the request against its client (looked up by `client_id`).

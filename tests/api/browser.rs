@@ -14,12 +14,12 @@ use sha2::Digest;
 use crate::both_backends;
 use crate::helpers::{b64url, eventually, peek, spawn_app, verify_with_jwks, Backend};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// A chromedriver child process; killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: tokio::process::Child,
     url: String,
 }
@@ -32,7 +32,7 @@ impl Drop for Driver {
 
 /// Starts chromedriver on a port of its own choosing (`--port=0`), read from the line it
 /// prints once it listens, and waits until it is ready.
-async fn start_driver(log: &Path) -> Driver {
+pub(crate) async fn start_driver(log: &Path) -> Driver {
     let log_file = std::fs::File::create(log).expect("chromedriver log");
     let out_path = log.with_extension("out");
     let out_file = std::fs::File::create(&out_path).expect("chromedriver output");
@@ -83,7 +83,7 @@ fn driver_port(output: &str) -> Option<u16> {
     digits.parse().ok()
 }
 
-async fn start_browser(driver: &Driver, profile: &Path) -> Client {
+pub(crate) async fn start_browser(driver: &Driver, profile: &Path) -> Client {
     let args = vec![
         "--headless".to_string(),
         "--no-sandbox".into(),
@@ -271,7 +271,7 @@ fn start_rp(
     base
 }
 
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join("screenshots");
@@ -280,7 +280,7 @@ fn screenshot_dir() -> PathBuf {
 }
 
 /// Saves a PNG atomically (the two backends' runs may save at the same moment).
-async fn screenshot(browser: &Client, name: &str) {
+pub(crate) async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.expect("screenshot");
     let dir = screenshot_dir();
     let tmp = dir.join(format!(".{name}.{}", uuid::Uuid::new_v4().simple()));

@@ -6,6 +6,7 @@ mod architecture;
 mod audit;
 mod browser;
 mod cli;
+mod console;
 mod hardening;
 mod helpers;
 mod keys;

@@ -1,0 +1,502 @@
+//! The admin console over HTTP with a cookie-keeping client: only for a signed-in admin,
+//! every change behind the pages' CSRF token, rotations and deletes behind a confirmation,
+//! a new client's secret shown once, and the audit log. In Chromium: tests/api/browser.rs.
+
+use reqwest::StatusCode;
+
+use crate::both_backends;
+use crate::helpers::{spawn_app, Backend, TestApp, ADMIN_PASSWORD};
+use crate::sso::{browser, hidden, location};
+
+both_backends!(
+    the_console_sends_strangers_to_sign_in_and_refuses_non_admins,
+    an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token,
+    an_admin_manages_users_and_the_last_admin_stays,
+    a_new_clients_secret_is_shown_once,
+    the_audit_log_page_lists_and_filters_events,
+);
+
+/// Signs `username` in through the login page, coming back to `return_to`.
+async fn signed_in(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+    return_to: &str,
+) -> reqwest::Client {
+    let b = browser();
+    let query = serde_urlencoded::to_string([("return_to", return_to)]).expect("query");
+    let page = b
+        .get(app.url(&format!("/login?{query}")))
+        .send()
+        .await
+        .expect("login page");
+    let html = page.text().await.expect("html");
+    let resp = b
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", hidden(&html, "csrf")),
+            ("return_to", hidden(&html, "return_to")),
+            ("username", username.to_string()),
+            ("password", password.to_string()),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "sign-in of {username}"
+    );
+    assert_eq!(
+        location(&resp),
+        return_to,
+        "back to where the console sent us"
+    );
+    b
+}
+
+async fn admin_console(app: &TestApp) -> reqwest::Client {
+    let _ = app.admin_token().await; // creates the admin user root
+    signed_in(app, "root", ADMIN_PASSWORD, "/console/keys").await
+}
+
+async fn page(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+    let resp = b.get(app.url(path)).send().await.expect("page");
+    let status = resp.status();
+    (status, resp.text().await.expect("html"))
+}
+
+async fn post(
+    b: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let resp = b.post(app.url(path)).form(form).send().await.expect("post");
+    let status = resp.status();
+    (status, resp.text().await.expect("html"))
+}
+
+async fn current_kid(app: &TestApp) -> String {
+    let keys = app.state.keys.list().await.expect("keys");
+    keys.iter()
+        .find(|k| k.state.as_str() == "current")
+        .expect("a current key")
+        .kid
+        .clone()
+}
+
+async fn the_console_sends_strangers_to_sign_in_and_refuses_non_admins(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let stranger = browser();
+    let resp = stranger
+        .get(app.url("/console/users"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(location(&resp), "/login?return_to=%2Fconsole%2Fusers");
+    // Nothing changes without a session, whatever is posted.
+    let resp = stranger
+        .post(app.url("/console/users"))
+        .form(&[("username", "mallory"), ("password", "mallory's password")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert!(app.state.accounts.find_user("mallory").await.is_err());
+
+    app.add_user("alice", "alice's long password", false).await;
+    let alice = signed_in(&app, "alice", "alice's long password", "/console/keys").await;
+    for path in [
+        "/console/keys",
+        "/console/users",
+        "/console/clients",
+        "/console/audit",
+    ] {
+        let (status, html) = page(&alice, &app, path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(html.contains("admin users"), "{html}");
+    }
+    // The login page may return only to the console or /authorize, never elsewhere.
+    let resp = stranger
+        .get(app.url("/login?return_to=%2F%2Fevil.example%2Fconsole"))
+        .send()
+        .await
+        .expect("page");
+    let html = resp.text().await.expect("html");
+    assert_eq!(hidden(&html, "return_to"), "");
+}
+
+async fn an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let b = admin_console(&app).await;
+    let before = current_kid(&app).await;
+    let (status, html) = page(&b, &app, "/console/keys").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&before), "{html}");
+    assert!(html.contains("retires at the scheduled rotation"), "{html}");
+    assert!(html.contains("may sign from"), "{html}");
+
+    let (status, confirm) = page(&b, &app, "/console/keys/rotate").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(current_kid(&app).await, before, "a GET rotates nothing");
+    let csrf = hidden(&confirm, "csrf");
+    let (status, _) = post(
+        &b,
+        &app,
+        "/console/keys/rotate",
+        &[("emergency", "0"), ("csrf", "forged")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        current_kid(&app).await,
+        before,
+        "a forged form rotates nothing"
+    );
+    let (status, html) = post(
+        &b,
+        &app,
+        "/console/keys/rotate",
+        &[("emergency", "0"), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let after = current_kid(&app).await;
+    assert_ne!(after, before);
+    assert!(
+        html.contains(&format!("Rotated: {after} now signs.")),
+        "{html}"
+    );
+    assert!(html.contains("retired"), "{html}");
+
+    let (_, confirm) = page(&b, &app, "/console/keys/rotate?emergency=1").await;
+    assert!(confirm.contains("revoked at once"), "{confirm}");
+    let (status, html) = post(
+        &b,
+        &app,
+        "/console/keys/rotate",
+        &[("emergency", "1"), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("revoked"), "{html}");
+    assert_ne!(current_kid(&app).await, after);
+}
+
+async fn an_admin_manages_users_and_the_last_admin_stays(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let b = admin_console(&app).await;
+    let (_, html) = page(&b, &app, "/console/users").await;
+    let csrf = hidden(&html, "csrf");
+    let add = [
+        ("csrf", csrf.as_str()),
+        ("username", "bob"),
+        ("email", "bob@example.com"),
+        ("password", "bob's long password"),
+    ];
+    let (status, html) = post(&b, &app, "/console/users", &add).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Added bob."), "{html}");
+    assert!(html.contains("bob@example.com"), "{html}");
+    assert_eq!(
+        app.simplejwt_login("bob", "bob's long password")
+            .await
+            .status(),
+        200
+    );
+    let (status, html) = post(&b, &app, "/console/users", &add).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("already exists"), "{html}");
+    let (status, _) = post(
+        &b,
+        &app,
+        "/console/users",
+        &[
+            ("csrf", "forged"),
+            ("username", "eve"),
+            ("password", "eve's password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(app.state.accounts.find_user("eve").await.is_err());
+
+    let (status, html) = post(&b, &app, "/console/users/bob/disable", &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Disabled bob."), "{html}");
+    assert_eq!(
+        app.simplejwt_login("bob", "bob's long password")
+            .await
+            .status(),
+        401
+    );
+    // Deleting asks first.
+    let (status, confirm) = page(&b, &app, "/console/users/bob/delete").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(confirm.contains("cannot be undone"), "{confirm}");
+    assert!(
+        app.state.accounts.find_user("bob").await.is_ok(),
+        "a GET deletes nothing"
+    );
+    let (status, html) = post(&b, &app, "/console/users/bob/delete", &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Deleted bob."), "{html}");
+    assert!(app.state.accounts.find_user("bob").await.is_err());
+    // The admin cannot lock every admin out from here.
+    let (status, html) = post(&b, &app, "/console/users/root/disable", &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("last enabled admin"), "{html}");
+}
+
+async fn a_new_clients_secret_is_shown_once(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let b = admin_console(&app).await;
+    let (_, html) = page(&b, &app, "/console/clients").await;
+    let csrf = hidden(&html, "csrf");
+    let (status, html) = post(
+        &b,
+        &app,
+        "/console/clients",
+        &[
+            ("csrf", csrf.as_str()),
+            ("client_id", "svc"),
+            ("grants", "client_credentials"),
+            ("scopes", "api"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let marker = "id=\"client-secret\">";
+    let start = html.find(marker).expect("the secret is shown") + marker.len();
+    let secret = &html[start..start + html[start..].find('<').expect("end")];
+    assert_eq!(secret.len(), 43, "{secret}");
+    let resp = app
+        .post_form_basic(
+            "/token",
+            "svc",
+            secret,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK, "the shown secret works");
+    let (_, again) = page(&b, &app, "/console/clients").await;
+    assert!(!again.contains(secret), "the secret is shown only once");
+    assert!(again.contains("svc"));
+    let (status, html) = post(
+        &b,
+        &app,
+        "/console/clients",
+        &[("csrf", &csrf), ("client_id", "bad id with spaces")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    let (status, html) = post(&b, &app, "/console/clients/svc/disable", &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Disabled svc."), "{html}");
+    let resp = app
+        .post_form_basic(
+            "/token",
+            "svc",
+            secret,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn the_audit_log_page_lists_and_filters_events(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let b = admin_console(&app).await;
+    let (_, html) = page(&b, &app, "/console/users").await;
+    let csrf = hidden(&html, "csrf");
+    post(
+        &b,
+        &app,
+        "/console/users",
+        &[
+            ("csrf", csrf.as_str()),
+            ("username", "carol"),
+            ("password", "carol's long password"),
+        ],
+    )
+    .await;
+    let resp = b.get(app.url("/console/audit")).send().await.expect("page");
+    assert_eq!(resp.status(), StatusCode::OK);
+    for header in [
+        "content-security-policy",
+        "x-frame-options",
+        "referrer-policy",
+    ] {
+        assert!(resp.headers().contains_key(header), "{header}");
+    }
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let html = resp.text().await.expect("html");
+    assert!(html.contains("user.created"), "{html}");
+    assert!(html.contains("carol"), "{html}");
+    assert!(html.contains("sign_in"), "the admin's own sign-in: {html}");
+    let (_, filtered) = page(&b, &app, "/console/audit?kind=user.created&actor=root").await;
+    assert!(filtered.contains("carol"), "{filtered}");
+    assert!(!filtered.contains("<td>sign_in</td>"), "{filtered}");
+    let (status, _) = page(&b, &app, "/console/audit?kind=nonsense").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// The console in a real headless Chromium: sign in, rotate behind the confirmation, register
+/// a client and see its secret once, read the audit log. Screenshots in target/screenshots/.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_uses_the_console_in_chromium() {
+    use crate::browser::{start_browser, start_driver, CHROMEDRIVER, CHROMIUM};
+    use std::path::Path;
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        crate::helpers::skip("Chromium and chromedriver");
+        return;
+    }
+    let Some(app) = spawn_app(Backend::Sqlite).await else {
+        return;
+    };
+    let _ = app.admin_token().await;
+    let driver = start_driver(&app.storage.dir.path().join("chromedriver.log")).await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = start_browser(&driver, profile.path()).await;
+    let before = current_kid(&app).await;
+    let outcome = console_in_chromium(&app, &browser).await;
+    let _ = browser.close().await;
+    drop(driver);
+    outcome.unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(current_kid(&app).await, before, "the rotation happened");
+    assert!(app.state.accounts.find_client("web").await.is_ok());
+}
+
+async fn console_in_chromium(app: &TestApp, browser: &fantoccini::Client) -> Result<(), String> {
+    use crate::browser::{screenshot, WAIT};
+    use fantoccini::Locator;
+    let fail = |e: fantoccini::error::CmdError| e.to_string();
+    browser.goto(&app.url("/console")).await.map_err(fail)?;
+    let username = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("username"))
+        .await
+        .map_err(|e| format!("no login form: {e}"))?;
+    username.send_keys("root").await.map_err(fail)?;
+    let password = browser.find(Locator::Id("password")).await.map_err(fail)?;
+    password.send_keys(ADMIN_PASSWORD).await.map_err(fail)?;
+    browser
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .map_err(fail)?
+        .click()
+        .await
+        .map_err(fail)?;
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::LinkText("Rotate…"))
+        .await
+        .map_err(|e| format!("no keys page after sign-in: {e}"))?;
+    screenshot(browser, "console-keys.png").await;
+
+    browser
+        .find(Locator::LinkText("Rotate…"))
+        .await
+        .map_err(fail)?
+        .click()
+        .await
+        .map_err(fail)?;
+    let confirm = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("button[type=submit]"))
+        .await
+        .map_err(|e| format!("no confirmation: {e}"))?;
+    screenshot(browser, "console-rotate-confirm.png").await;
+    confirm.click().await.map_err(fail)?;
+    let notice = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(".notice"))
+        .await
+        .map_err(|e| format!("no notice after the rotation: {e}"))?
+        .text()
+        .await
+        .map_err(fail)?;
+    if !notice.starts_with("Rotated:") {
+        return Err(format!("the keys page says: {notice}"));
+    }
+    screenshot(browser, "console-rotated.png").await;
+
+    browser
+        .goto(&app.url("/console/clients"))
+        .await
+        .map_err(fail)?;
+    let id = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("client_id"))
+        .await
+        .map_err(|e| format!("no client form: {e}"))?;
+    id.send_keys("web").await.map_err(fail)?;
+    browser
+        .find(Locator::Id("redirect_uris"))
+        .await
+        .map_err(fail)?
+        .send_keys("https://web.example/callback")
+        .await
+        .map_err(fail)?;
+    browser
+        .find(Locator::Css("form[action='/console/clients'] button"))
+        .await
+        .map_err(fail)?
+        .click()
+        .await
+        .map_err(fail)?;
+    let secret = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("client-secret"))
+        .await
+        .map_err(|e| format!("no secret shown: {e}"))?
+        .text()
+        .await
+        .map_err(fail)?;
+    if secret.len() != 43 {
+        return Err(format!("the shown secret: {secret:?}"));
+    }
+    screenshot(browser, "console-client-secret.png").await;
+
+    browser
+        .goto(&app.url("/console/audit"))
+        .await
+        .map_err(fail)?;
+    let body = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("table"))
+        .await
+        .map_err(|e| format!("no audit table: {e}"))?
+        .text()
+        .await
+        .map_err(fail)?;
+    for kind in ["key.rotated", "client.created", "sign_in"] {
+        if !body.contains(kind) {
+            return Err(format!("the audit log lacks {kind}: {body}"));
+        }
+    }
+    if body.contains(&secret) {
+        return Err("the client secret is in the audit log".into());
+    }
+    screenshot(browser, "console-audit.png").await;
+    Ok(())
+}
