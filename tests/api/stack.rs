@@ -831,25 +831,33 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stopped_database_gives_prompt_503s_and_service_resumes_when_it_returns() {
+/// The stack on a PostgreSQL cluster of its own, which a test may stop and start; `None`
+/// (after a visible SKIP) when nginx or PostgreSQL is missing.
+async fn stack_on_private_postgres(env: &[(&str, &str)]) -> Option<(PrivatePostgres, Stack)> {
     let Some(nginx_bin) = nginx_binary() else {
         skip("nginx (Debian package nginx)");
-        return;
+        return None;
     };
     if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_err() {
         skip("PostgreSQL (GATEHOUSE_TEST_POSTGRES_URL)");
-        return;
+        return None;
     }
-    let Some(pg) = PrivatePostgres::start_new() else {
-        return;
-    };
+    let pg = PrivatePostgres::start_new()?;
     let storage = Storage {
         dir: tempfile::tempdir().expect("tempdir"),
         database_url: pg.url(),
         pg: None,
     };
-    let stack = Stack::start_on(storage, &nginx_bin, &[("GATEHOUSE_DB_TIMEOUT", "1s")]).await;
+    let stack = Stack::start_on(storage, &nginx_bin, env).await;
+    Some((pg, stack))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_database_gives_prompt_503s_and_service_resumes_when_it_returns() {
+    let Some((pg, stack)) = stack_on_private_postgres(&[("GATEHOUSE_DB_TIMEOUT", "1s")]).await
+    else {
+        return;
+    };
     let (_, refresh) = stack.login(&stack.nginx.address).await;
 
     pg.stop();
@@ -1023,24 +1031,11 @@ async fn fill_pool(stack: &Stack, base: &str, refresh: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_restart_costs_no_request_once_it_is_back_and_the_outage_is_answered_at_once() {
-    let Some(nginx_bin) = nginx_binary() else {
-        skip("nginx (Debian package nginx)");
-        return;
-    };
-    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_err() {
-        skip("PostgreSQL (GATEHOUSE_TEST_POSTGRES_URL)");
-        return;
-    }
-    let Some(pg) = PrivatePostgres::start_new() else {
-        return;
-    };
-    let storage = Storage {
-        dir: tempfile::tempdir().expect("tempdir"),
-        database_url: pg.url(),
-        pg: None,
-    };
     // DB_TIMEOUT stays at its default (5 s): an outage must not cost each request that long.
-    let stack = Stack::start_on(storage, &nginx_bin, &[("GATEHOUSE_DB_POOL_SIZE", "8")]).await;
+    let Some((pg, stack)) = stack_on_private_postgres(&[("GATEHOUSE_DB_POOL_SIZE", "8")]).await
+    else {
+        return;
+    };
     let (_, refresh) = stack.login(&stack.nginx.address).await;
     for instance in [&stack.a, &stack.b] {
         fill_pool(&stack, &instance.address, &refresh).await;
