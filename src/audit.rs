@@ -156,21 +156,40 @@ fn context() -> RequestContext {
 /// Records an event; a failure to record is logged and does not fail what was done (the
 /// action already happened, and its own log line stays).
 pub async fn record(db: &Db, clock: &Clock, event: Event) {
-    let ctx = context();
-    let row = AuditRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        at: clock.now(),
-        kind: event.kind.as_str().to_string(),
-        outcome: event.outcome.as_str().to_string(),
-        actor: ctx.actor,
-        subject: event.subject,
-        client_addr: ctx.client_addr,
-        request_id: ctx.request_id,
-        detail: event.detail,
-    };
+    let row = row(&context(), clock.now(), event);
     let kind = row.kind.clone();
     if let Err(e) = db.write(move |conn| repo::audit::insert(conn, &row)).await {
         tracing::error!(error = %e, kind, "could not record an audit event");
+    }
+}
+
+/// The context of the current request, for events recorded inside a transaction
+/// (which runs on a blocking thread, outside the request's task).
+pub fn current_context() -> RequestContext {
+    context()
+}
+
+/// Records an event in the caller's transaction, so it lands with what it describes.
+pub fn record_in(
+    conn: &mut crate::db::DbConn,
+    ctx: &RequestContext,
+    at: i64,
+    event: Event,
+) -> Result<(), DbError> {
+    repo::audit::insert(conn, &row(ctx, at, event))
+}
+
+fn row(ctx: &RequestContext, at: i64, event: Event) -> AuditRecord {
+    AuditRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        at,
+        kind: event.kind.as_str().to_string(),
+        outcome: event.outcome.as_str().to_string(),
+        actor: ctx.actor.clone(),
+        subject: event.subject,
+        client_addr: ctx.client_addr.clone(),
+        request_id: ctx.request_id.clone(),
+        detail: event.detail,
     }
 }
 

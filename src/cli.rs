@@ -9,6 +9,7 @@ use crate::accounts::{Accounts, LastAdmin, NewClientRequest, NewUserRequest};
 use crate::audit::{self, AuditFilter, RequestContext};
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
+use crate::domain::utc_datetime;
 use crate::keys::rotation::RotationKind;
 use crate::passwords::{Hasher, Password};
 use crate::startup::{self, Application};
@@ -22,6 +23,9 @@ use crate::startup::{self, Application};
 pub struct Cli {
     #[command(flatten)]
     pub settings: SettingsArgs,
+    /// Log lines on a terminal too (`-v` info, `-vv` debug); `serve` always logs.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -55,6 +59,11 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Check the settings, the database, the master key and the signing keys; changes
+    /// nothing. Exit status 1 when something would stop the server.
+    Check,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,6 +93,11 @@ pub enum UserCommand {
         name: String,
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Import users from Django's `manage.py dumpdata auth.user` JSON; they keep their
+    /// passwords and primary keys. Running it again changes nothing.
+    Import {
+        file: std::path::PathBuf,
     },
 }
 
@@ -138,7 +152,42 @@ pub enum KeysCommand {
     },
 }
 
+/// The log filter: `GATEHOUSE_LOG` when set; `info` for the server; for the other
+/// commands nothing on a terminal (their results go to stdout) unless `-v` asks, and
+/// warnings elsewhere.
+pub fn log_filter(cli: &Cli) -> String {
+    if let Ok(filter) = std::env::var("GATEHOUSE_LOG") {
+        return filter;
+    }
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    match cli.verbose {
+        0 if serving => "info",
+        0 if std::io::stderr().is_terminal() => "off",
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    }
+    .into()
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // These two read no settings: a completion script or a report on bad settings must
+    // come out whatever the configuration says.
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            // Into memory first: clap_complete panics on a write error, such as a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "gatehouse", &mut script);
+            return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            };
+        }
+        Some(Command::Check) => return crate::commands::check::run(&cli.settings).await,
+        _ => {}
+    }
     let settings = Settings::from_args(&cli.settings)?;
     // What a command changes is recorded with the operator as its actor.
     let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
@@ -189,7 +238,7 @@ async fn command(settings: Settings, command: Command) -> anyhow::Result<()> {
                     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
                     println!(
                         "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                        crate::domain::utc_datetime(r.at),
+                        utc_datetime(r.at),
                         r.kind,
                         r.outcome,
                         show(&r.actor),
@@ -200,6 +249,7 @@ async fn command(settings: Settings, command: Command) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Check | Command::Completions { .. } => {}
     }
     Ok(())
 }
@@ -288,6 +338,7 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             accounts.set_password(&name, password).await?;
             println!("password of {name} changed; their refresh tokens are revoked");
         }
+        UserCommand::Import { file } => crate::commands::import::run(&accounts, &file).await?,
     }
     Ok(())
 }
@@ -376,18 +427,35 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
 }
 
 async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
-    let keys = startup::prepare(settings, Clock::system()).await?;
+    // Big keys take a while to generate (a first start makes two, a rotation one): a
+    // person at a terminal sees that something is happening; a pipe sees nothing.
+    let spinner = match (settings.key_size >= 4096, &cmd) {
+        (false, _) => indicatif::ProgressBar::hidden(),
+        (true, KeysCommand::Rotate { .. }) => crate::commands::progress::spinner(format!(
+            "generating a {}-bit RSA key",
+            settings.key_size
+        )),
+        (true, KeysCommand::List) => crate::commands::progress::spinner(format!(
+            "loading the keys (generating {}-bit ones if there are none)",
+            settings.key_size
+        )),
+    };
+    let keys = startup::prepare(settings, Clock::system()).await;
+    if keys.is_err() || matches!(cmd, KeysCommand::List) {
+        spinner.finish_and_clear();
+    }
+    let keys = keys?;
     match cmd {
         KeysCommand::List => {
             println!("KID\tSTATE\tBITS\tCREATED\tACTIVATED\tRETIRED\tREMOVE_AFTER");
-            let show = |t: Option<i64>| t.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
+            let show = |t: Option<i64>| t.map(utc_datetime).unwrap_or_else(|| "-".into());
             for k in keys.list().await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     k.kid,
                     k.state.as_str(),
                     k.bits,
-                    k.created_at,
+                    utc_datetime(k.created_at),
                     show(k.activated_at),
                     show(k.retired_at.or(k.revoked_at)),
                     show(k.remove_after)
@@ -400,7 +468,9 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             } else {
                 RotationKind::Manual
             };
-            let outcome = keys.rotate(kind).await?;
+            let outcome = keys.rotate(kind).await;
+            spinner.finish_and_clear();
+            let outcome = outcome?;
             println!("{}", serde_json::to_string_pretty(&outcome)?);
             if let Some(w) = &outcome.warning {
                 eprintln!("warning: {w}");

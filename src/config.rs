@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::accounts::login_guard::LoginLimits;
 use crate::db::DatabaseUrl;
-use crate::domain::{parse_duration, SecretString, TrustedProxies};
+use crate::domain::{parse_duration, CorsOrigins, SecretString, TrustedProxies};
 
 macro_rules! settings_args {
     ($( $field:ident : $flag:literal, $env:literal, $default:expr, $help:literal; )*) => {
@@ -88,6 +88,7 @@ settings_args! {
     workers: "workers", "GATEHOUSE_WORKERS", None, "HTTP worker threads (default: number of cores)";
     login_throttle: "login-throttle", "GATEHOUSE_LOGIN_THROTTLE", Some("5/15m,50/15m"), "Failed logins allowed per username and per client address, as N/window each";
     audit_retention: "audit-retention", "GATEHOUSE_AUDIT_RETENTION", Some("90d"), "How long audit records are kept";
+    cors_origins: "cors-origins", "GATEHOUSE_CORS_ORIGINS", Some(""), "Browser origins allowed to call the token endpoints, comma-separated, each exact (https://app.example.com); mark one `;credentials` to allow credentials mode";
 }
 
 /// Fully parsed settings.
@@ -121,6 +122,8 @@ pub struct Settings {
     /// Failed logins allowed per username, then per client address.
     pub login_throttle: LoginLimits,
     pub audit_retention: Duration,
+    /// Origins whose browser apps may call the token endpoints (CORS).
+    pub cors_origins: CorsOrigins,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,8 +189,11 @@ impl Settings {
         };
         let login_throttle = LoginLimits::parse(&get("login_throttle").unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("setting login_throttle: {e}"))?;
+        let cors_origins = CorsOrigins::parse(&get("cors_origins").unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("setting cors_origins: {e}"))?;
         let settings = Settings {
             login_throttle,
+            cors_origins,
             default_audience: get("default_audience").unwrap_or_else(|| issuer.clone()),
             issuer,
             bind,

@@ -206,25 +206,112 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Unix seconds as an RFC 3339 UTC date and time, `2026-12-02T03:04:05Z` (proleptic
-/// Gregorian calendar; days from civil, H. Hinnant).
+/// Unix seconds as an operator reads them: RFC 3339 in UTC, to the second
+/// (`2026-12-02T03:04:05Z`).
 pub fn utc_datetime(unix: i64) -> String {
-    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// One browser origin allowed to call the token endpoints across origins (`CORS_ORIGINS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsOrigin {
+    /// The origin as a browser serialises it in `Origin`: `scheme://host[:port]`, lower
+    /// case, without a default port.
+    pub origin: String,
+    /// Marked `;credentials`: answered with `Access-Control-Allow-Credentials: true`.
+    pub credentials: bool,
+}
+
+/// `CORS_ORIGINS`: exact origins, comma-separated, each optionally marked `;credentials`,
+/// e.g. `https://spa.example.com, https://admin.example.com;credentials`. No wildcards: the
+/// token endpoints answer only the origins listed (discovery and the JWKS answer any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsOrigins(Vec<CorsOrigin>);
+
+impl CorsOrigins {
+    pub fn parse(list: &str) -> Result<CorsOrigins, String> {
+        let mut out: Vec<CorsOrigin> = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (origin, marker) = match item.split_once(';') {
+                Some((o, m)) => (o.trim(), Some(m.trim())),
+                None => (item, None),
+            };
+            let credentials = match marker {
+                None => false,
+                Some(m) if m.eq_ignore_ascii_case("credentials") => true,
+                Some(m) => {
+                    return Err(format!(
+                        "{item:?}: unknown marker {m:?} (the only one is ;credentials)"
+                    ))
+                }
+            };
+            let origin = normalise_origin(origin).map_err(|e| format!("{item:?}: {e}"))?;
+            if out.iter().any(|o| o.origin == origin) {
+                return Err(format!("{origin} is listed twice"));
+            }
+            out.push(CorsOrigin {
+                origin,
+                credentials,
+            });
+        }
+        Ok(CorsOrigins(out))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &CorsOrigin> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `scheme://host[:port]` as browsers send it in `Origin` (RFC 6454 §6.1).
+fn normalise_origin(s: &str) -> Result<String, String> {
+    if s == "*" || s.contains('*') {
+        return Err("wildcards are not allowed; list each origin exactly".into());
+    }
+    if s.eq_ignore_ascii_case("null") {
+        return Err("the origin null (sandboxed pages, files) cannot be allowed".into());
+    }
+    let lower = s.to_ascii_lowercase();
+    let (scheme, rest) = lower
+        .split_once("://")
+        .ok_or("an origin looks like https://host or http://host:port")?;
+    let default_port = match scheme {
+        "https" => "443",
+        "http" => "80",
+        _ => return Err("an origin's scheme is http or https".into()),
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(
+            "an origin has no path, query, fragment or user; only scheme://host[:port]".into(),
+        );
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !p.contains(']') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    if let Some(p) = port {
+        if p.parse::<u16>().is_err() {
+            return Err(format!("{p:?} is not a port"));
+        }
+    }
+    if !host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-.[]:".contains(c))
+    {
+        return Err("the host has characters an origin cannot have".into());
+    }
+    Ok(match port {
+        Some(p) if p != default_port => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    })
 }
 
 /// A secret setting (the master key): its `Debug` never shows it, and it is wiped on drop.
@@ -312,5 +399,40 @@ mod tests {
         );
         assert!(valid_scope_token("admin"));
         assert!(!valid_scope_token("a\"b"));
+    }
+
+    #[test]
+    fn cors_origins_are_exact_and_normalised() {
+        let o = CorsOrigins::parse(
+            " https://SPA.example.com/ , http://127.0.0.1:5173, https://admin.example:443;credentials ",
+        )
+        .unwrap();
+        let got: Vec<_> = o
+            .iter()
+            .map(|o| (o.origin.as_str(), o.credentials))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("https://spa.example.com", false),
+                ("http://127.0.0.1:5173", false),
+                ("https://admin.example", true),
+            ]
+        );
+        assert!(CorsOrigins::parse("").unwrap().is_empty());
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "null",
+            "spa.example.com",
+            "ftp://x",
+            "https://x/app",
+            "https://x?y",
+            "https://x:99999",
+            "https://x;cookies",
+            "https://x, https://X",
+        ] {
+            assert!(CorsOrigins::parse(bad).is_err(), "{bad} was accepted");
+        }
     }
 }

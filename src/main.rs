@@ -7,7 +7,7 @@ async fn main() {
         Some("json") => gatehouse::config::LogFormat::Json,
         _ => gatehouse::config::LogFormat::Text,
     };
-    gatehouse::telemetry::init(format);
+    gatehouse::telemetry::init(format, &gatehouse::cli::log_filter(&cli));
     if let Err(e) = gatehouse::cli::run(cli).await {
         eprintln!("error: {e:#}");
         std::process::exit(1);

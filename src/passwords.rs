@@ -61,8 +61,15 @@ pub fn hash_blocking(password: &str) -> Result<String, HashError> {
         .map_err(|_| HashError::Failed)
 }
 
-/// Blocking: check a password against a PHC string (any argon2 variant or parameters).
+/// Blocking: check a password against a PHC string (any argon2 variant or parameters),
+/// or against a hash imported from Django, which is always rehashed once it matched.
 pub fn verify_blocking(password: &str, phc: &str) -> Verified {
+    if let Some(ok) = crate::django_passwords::verify(password, phc) {
+        return Verified {
+            ok,
+            needs_rehash: ok,
+        };
+    }
     let Ok(parsed) = PasswordHash::new(phc) else {
         return Verified {
             ok: false,

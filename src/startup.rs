@@ -137,7 +137,8 @@ impl Application {
         tokio::spawn(keys.clone().run_maintenance());
         tokio::spawn(purge_expired(db.clone(), settings.clone(), clock.clone()));
 
-        let port = listener.local_addr()?.port();
+        let listener_addr = listener.local_addr()?;
+        let port = listener_addr.port();
         let accounts = Accounts::new(db.clone(), hasher, clock.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState {
@@ -159,9 +160,11 @@ impl Application {
             clock,
         };
         let app_state = web::Data::new(state.clone());
+        let cors = web::Data::new(crate::http::cors::CorsPolicy::new(&settings.cors_origins));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(cors.clone())
                 .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(middleware::from_fn(crate::http::middleware::log_request))
                 .configure(crate::http::routes)
@@ -170,7 +173,21 @@ impl Application {
         .workers(settings.workers)
         .listen(listener)?
         .run();
-        tracing::info!(port, issuer = %settings.issuer, database = ?settings.database_url, "gatehouse is serving");
+        let kid = state
+            .keys
+            .store
+            .snapshot()
+            .signer
+            .as_ref()
+            .map(|s| s.kid.clone());
+        tracing::info!(
+            port,
+            listen = %listener_addr,
+            issuer = %settings.issuer,
+            database = %settings.database_url.redacted(),
+            kid = %kid.as_deref().unwrap_or("-"),
+            "gatehouse is serving"
+        );
         Ok(Application {
             port,
             server,

@@ -3,9 +3,11 @@
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
-        .unwrap_or_else(|_| "info".into());
+/// `filter` is an `EnvFilter` directive (`info`, `off`, `warn,gatehouse=debug`); the
+/// command line picks it (`cli::log_filter`: `GATEHOUSE_LOG`, else by command and `-v`).
+pub fn init(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only for a person at a terminal, never into a file or a log collector.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()

@@ -2,6 +2,7 @@
 //! disabling, deleting, password checks. Knows nothing of HTTP.
 
 pub mod clients;
+pub mod import;
 pub mod login_guard;
 
 use crate::audit::{self, Event, Kind};
@@ -54,6 +55,14 @@ pub fn check_password_rules(password: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
+/// An address we store: control characters, NUL among them (PostgreSQL refuses it in
+/// text), are no address.
+pub(crate) fn valid_email(email: &str) -> bool {
+    email.len() <= 254
+        && email.contains('@')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// Whether a change may leave no enabled admin: the operator's CLI may, the admin API may
 /// not (an admin would lock every admin out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,11 +110,7 @@ impl Accounts {
     pub async fn create_user(&self, req: NewUserRequest) -> Result<User, AccountError> {
         let username = Username::parse(&req.username).map_err(AccountError::Invalid)?;
         if let Some(email) = &req.email {
-            // Control characters, NUL among them (PostgreSQL refuses it in text), are no address.
-            if email.len() > 254
-                || !email.contains('@')
-                || email.chars().any(|c| c.is_whitespace() || c.is_control())
-            {
+            if !valid_email(email) {
                 return Err(AccountError::Invalid("email is not a valid address".into()));
             }
         }

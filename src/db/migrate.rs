@@ -36,3 +36,39 @@ pub fn run_pending(conn: &mut DbConn) -> Result<usize, DbError> {
         }
     }
 }
+
+/// How many migrations have not run yet (for `gatehouse check`; applies nothing).
+pub fn pending(conn: &mut DbConn) -> Result<usize, DbError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
+        DbError::Join(format!("cannot read the applied migrations: {e}"))
+    };
+    match conn {
+        DbConn::Sqlite(c) => c.pending_migrations(SQLITE).map(|v| v.len()),
+        DbConn::Pg(c) => c.pending_migrations(POSTGRES).map(|v| v.len()),
+    }
+    .map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Diesel keys migrations by the version before the first `_`: two folders with one
+    /// version would silently apply only one of them.
+    #[test]
+    fn every_migration_has_its_own_version_and_both_databases_have_the_same_ones() {
+        let versions = |dialect: &str| {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dialect);
+            let mut seen = BTreeSet::new();
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                let version = name.split('_').next().unwrap().to_string();
+                assert!(seen.insert(version), "{dialect}: two migrations {name}");
+            }
+            seen
+        };
+        assert_eq!(versions("sqlite"), versions("postgres"));
+    }
+}

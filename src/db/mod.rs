@@ -56,6 +56,61 @@ impl DatabaseUrl {
     pub fn is_sqlite(&self) -> bool {
         matches!(self, DatabaseUrl::Sqlite(_))
     }
+
+    /// The URL to show an operator: a PostgreSQL URL without its password (in the user
+    /// part or a `password=` parameter), everything else as given.
+    pub fn redacted(&self) -> String {
+        let url = match self {
+            DatabaseUrl::Sqlite(path) => return format!("sqlite://{path}"),
+            DatabaseUrl::Postgres(url) => url,
+        };
+        let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        let rest = match rest[..host_end].rfind('@') {
+            Some(at) => {
+                let user = rest[..at].split(':').next().unwrap_or_default();
+                format!("{user}@{}", &rest[at + 1..])
+            }
+            None => rest.to_string(),
+        };
+        let query = query.map(|q| {
+            q.split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=[REDACTED]"),
+                    _ => p.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        });
+        match query {
+            Some(q) => format!("{scheme}://{rest}?{q}"),
+            None => format!("{scheme}://{rest}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::DatabaseUrl;
+
+    #[test]
+    fn a_shown_database_url_has_no_password() {
+        let show = |s: &str| s.parse::<DatabaseUrl>().unwrap().redacted();
+        assert_eq!(
+            show("postgres://gate:s3cret@db.internal:5432/gatehouse?sslmode=require"),
+            "postgres://gate@db.internal:5432/gatehouse?sslmode=require"
+        );
+        assert_eq!(
+            show("postgresql://db/g?user=u&password=s3cret"),
+            "postgresql://db/g?user=u&password=[REDACTED]"
+        );
+        assert_eq!(show("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(show("sqlite://data/g.db"), "sqlite://data/g.db");
+    }
 }
 
 #[derive(diesel::MultiConnection)]

@@ -5,6 +5,7 @@ pub mod body;
 pub mod client_addr;
 pub mod client_auth;
 pub mod console;
+pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod health;
@@ -32,22 +33,27 @@ pub(crate) fn resource(path: &str, allow: &'static str) -> Resource {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    use cors::Cors;
     use web::{get, head, post};
+    let preflight = || web::route().method(actix_web::http::Method::OPTIONS);
     cfg.service(resource("/healthz", "GET").route(get().to(health::healthz)))
         .service(resource("/readyz", "GET").route(get().to(health::readyz)))
         .service(resource("/metrics", "GET").route(get().to(health::metrics)))
         .service(
             resource("/.well-known/jwks.json", "GET, HEAD")
                 .route(get().to(health::jwks))
-                .route(head().to(health::jwks)),
+                .route(head().to(health::jwks))
+                .route(preflight().to(cors::public_preflight)),
         )
         .service(
             resource("/.well-known/openid-configuration", "GET")
-                .route(get().to(discovery::discovery)),
+                .route(get().to(discovery::discovery))
+                .route(preflight().to(cors::public_preflight)),
         )
         .service(
             resource("/.well-known/oauth-authorization-server", "GET")
-                .route(get().to(discovery::discovery)),
+                .route(get().to(discovery::discovery))
+                .route(preflight().to(cors::public_preflight)),
         )
         .service(resource("/authorize", "GET").route(get().to(sso::authorize)))
         .service(
@@ -62,18 +68,43 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(sso::logout_confirmed)),
         )
         .service(resource("/assets/gatehouse.css", "GET").route(get().to(sso::stylesheet)))
-        .service(resource("/token", "POST").route(post().to(oauth::token)))
-        .service(resource("/revoke", "POST").route(post().to(oauth::revoke)))
+        .service(
+            resource("/token", "POST")
+                .route(post().to(oauth::token))
+                .wrap(Cors::allow("POST")),
+        )
+        .service(
+            resource("/revoke", "POST")
+                .route(post().to(oauth::revoke))
+                .wrap(Cors::allow("POST")),
+        )
         .service(resource("/introspect", "POST").route(post().to(oauth::introspect)))
         .service(
             resource("/userinfo", "GET, POST")
                 .route(get().to(userinfo::userinfo))
-                .route(post().to(userinfo::userinfo)),
+                .route(post().to(userinfo::userinfo))
+                .wrap(Cors::allow("GET, POST")),
         )
-        .service(resource("/api/token/", "POST").route(post().to(simplejwt::obtain)))
-        .service(resource("/api/token/refresh/", "POST").route(post().to(simplejwt::refresh)))
-        .service(resource("/api/token/verify/", "POST").route(post().to(simplejwt::verify)))
-        .service(resource("/api/token/blacklist/", "POST").route(post().to(simplejwt::blacklist)))
+        .service(
+            resource("/api/token/", "POST")
+                .route(post().to(simplejwt::obtain))
+                .wrap(Cors::allow("POST")),
+        )
+        .service(
+            resource("/api/token/refresh/", "POST")
+                .route(post().to(simplejwt::refresh))
+                .wrap(Cors::allow("POST")),
+        )
+        .service(
+            resource("/api/token/verify/", "POST")
+                .route(post().to(simplejwt::verify))
+                .wrap(Cors::allow("POST")),
+        )
+        .service(
+            resource("/api/token/blacklist/", "POST")
+                .route(post().to(simplejwt::blacklist))
+                .wrap(Cors::allow("POST")),
+        )
         .configure(admin::routes)
         .configure(console::routes);
 }

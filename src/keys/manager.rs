@@ -71,6 +71,13 @@ impl Keys {
         if missing == 0 {
             return Ok(());
         }
+        if self.policy.key_size >= 4096 {
+            tracing::info!(
+                bits = self.policy.key_size,
+                count = missing,
+                "generating signing keys; at 4096 bits this can take a minute"
+            );
+        }
         let fresh = generate(self.policy.key_size, missing).await?;
         let master = self.store.master().current.clone();
         let now = self.clock.now();

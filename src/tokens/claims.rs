@@ -14,7 +14,11 @@ pub struct AccessClaims {
     pub jti: String,
     pub scope: String,
     pub token_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "user_id_claim"
+    )]
     pub user_id: Option<String>,
 }
 
@@ -31,7 +35,11 @@ pub struct RefreshClaims {
     pub jti: String,
     pub scope: String,
     pub token_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "user_id_claim"
+    )]
     pub user_id: Option<String>,
 }
 
@@ -49,4 +57,67 @@ pub struct Subject {
 /// The `aud` of every refresh token: the token endpoint, `{issuer}/token`.
 pub fn refresh_audience(issuer: &str) -> String {
     format!("{issuer}/token")
+}
+
+/// simplejwt writes an integer primary key as a JSON number (`"user_id": 42`), so a Django
+/// view comparing `request.user.id` with an integer column keeps working: an imported
+/// user's decimal primary key is written as a number, anything else (a `sub`, a UUID
+/// key) as a string. Either is read back as text.
+mod user_id_claim {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        match id.as_deref() {
+            Some(text) => match text.parse::<i64>() {
+                Ok(n) if n.to_string() == text => s.serialize_i64(n),
+                _ => s.serialize_str(text),
+            },
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Option::<serde_json::Value>::deserialize(d)? {
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decimal_user_id_is_a_json_number_like_simplejwt_writes_it() {
+        let mut claims = AccessClaims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            client_id: "c".into(),
+            exp: 1,
+            iat: 0,
+            jti: "j".into(),
+            scope: String::new(),
+            token_type: "access".into(),
+            user_id: Some("42".into()),
+        };
+        for (id, json) in [
+            ("42", serde_json::json!(42)),
+            ("007", serde_json::json!("007")),
+            ("6f1c-uuid", serde_json::json!("6f1c-uuid")),
+        ] {
+            claims.user_id = Some(id.into());
+            let value = serde_json::to_value(&claims).unwrap();
+            assert_eq!(value["user_id"], json);
+            let back: AccessClaims = serde_json::from_value(value).unwrap();
+            assert_eq!(back.user_id.as_deref(), Some(id));
+        }
+        claims.user_id = None;
+        let value = serde_json::to_value(&claims).unwrap();
+        assert!(value.get("user_id").is_none());
+        let back: AccessClaims = serde_json::from_value(value).unwrap();
+        assert_eq!(back.user_id, None);
+    }
 }

@@ -716,6 +716,13 @@ pub struct KeyRow {
     pub activated_at: Option<i64>,
 }
 
+/// A time as `gatehouse keys list` shows it (RFC 3339, UTC) as Unix seconds; `None` for `-`.
+pub fn listed_time(shown: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(shown, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
 /// Runs `gatehouse keys list` on `storage` and parses its table.
 pub async fn cli_keys_list(storage: &Storage) -> Vec<KeyRow> {
     let out = run_cli(storage, &["keys", "list"], "").await;
@@ -731,8 +738,8 @@ pub async fn cli_keys_list(storage: &Storage) -> Vec<KeyRow> {
             KeyRow {
                 kid: cols[0].to_string(),
                 state: cols[1].to_string(),
-                created_at: cols[3].parse().expect("created_at"),
-                activated_at: cols[4].parse().ok(),
+                created_at: listed_time(cols[3]).expect("created_at is a date"),
+                activated_at: listed_time(cols[4]),
             }
         })
         .collect()

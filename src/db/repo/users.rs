@@ -47,6 +47,15 @@ pub fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<User>, DbError> 
         .map_err(DbError::from_diesel)
 }
 
+/// The user imported with `legacy_id` (Django's primary key), if any.
+pub fn find_by_legacy_id(conn: &mut DbConn, legacy_id: &str) -> Result<Option<User>, DbError> {
+    u::users
+        .filter(u::legacy_id.eq(legacy_id))
+        .first(conn)
+        .optional()
+        .map_err(DbError::from_diesel)
+}
+
 pub fn list(conn: &mut DbConn) -> Result<Vec<User>, DbError> {
     u::users
         .order(u::username.asc())

@@ -1,0 +1,395 @@
+//! `gatehouse check`: the settings, the database, the master key and the signing keys, as
+//! the server would meet them at start, said in plain words. It changes nothing: no file,
+//! database or key is created. Exit status 0 when nothing is wrong (warnings allowed), 1
+//! when something would stop the server or break tokens.
+
+use std::path::Path;
+
+use crate::config::{Settings, SettingsArgs};
+use crate::db::{migrate, repo, DatabaseUrl, Db};
+use crate::domain::utc_datetime;
+use crate::keys::encryption::{MasterKey, MasterKeys};
+use crate::keys::lifecycle::{KeyRecord, KeyState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Ok,
+    Warning,
+    Problem,
+}
+
+#[derive(Default)]
+struct Report {
+    problems: usize,
+    warnings: usize,
+}
+
+impl Report {
+    fn say(&mut self, level: Level, topic: &str, text: &str) {
+        let tag = match level {
+            Level::Ok => "ok     ",
+            Level::Warning => {
+                self.warnings += 1;
+                "warning"
+            }
+            Level::Problem => {
+                self.problems += 1;
+                "PROBLEM"
+            }
+        };
+        println!("{tag}  {topic}: {text}");
+    }
+}
+
+pub async fn run(args: &SettingsArgs) -> anyhow::Result<()> {
+    let mut report = Report::default();
+    match Settings::from_args(args) {
+        Ok(settings) => check(&settings, &mut report).await,
+        Err(e) => report.say(Level::Problem, "settings", &format!("{e:#}")),
+    }
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    if report.problems > 0 {
+        anyhow::bail!(
+            "{} and {} found",
+            plural(report.problems, "problem"),
+            plural(report.warnings, "warning")
+        );
+    }
+    println!(
+        "gatehouse check: ready to serve ({})",
+        plural(report.warnings, "warning")
+    );
+    Ok(())
+}
+
+async fn check(settings: &Settings, report: &mut Report) {
+    report.say(
+        Level::Ok,
+        "settings",
+        &format!(
+            "issuer {}, listening on {}, {}-bit keys",
+            settings.issuer, settings.bind, settings.key_size
+        ),
+    );
+    if settings.issuer.starts_with("http://") && !loopback_issuer(&settings.issuer) {
+        report.say(
+            Level::Warning,
+            "settings",
+            "the issuer is http:// on a public name: tokens and cookies would cross the network unencrypted; use https:// behind a proxy",
+        );
+    }
+    let Some(db) = database(settings, report).await else {
+        return;
+    };
+    let master = master_key(settings, &db, report).await;
+    keys(settings, &db, master.as_ref(), report).await;
+}
+
+fn loopback_issuer(issuer: &str) -> bool {
+    let host = issuer
+        .trim_start_matches("http://")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    host == "localhost" || host.starts_with("127.") || issuer.starts_with("http://[::1]")
+}
+
+/// The database answers and its schema is known; `None` when there is nothing further to
+/// check there (unreachable, or not created yet).
+async fn database(settings: &Settings, report: &mut Report) -> Option<Db> {
+    let shown = settings.database_url.redacted();
+    if let DatabaseUrl::Sqlite(path) = &settings.database_url {
+        if !Path::new(path).exists() {
+            report.say(
+                Level::Warning,
+                "database",
+                &format!("{shown} does not exist yet; the first start (or `gatehouse migrate`) creates it"),
+            );
+            return None;
+        }
+    }
+    let db = match Db::new(&settings.database_url, 1, settings.db_timeout) {
+        Ok(db) => db,
+        Err(e) => {
+            report.say(Level::Problem, "database", &format!("{shown}: {e}"));
+            return None;
+        }
+    };
+    match db.run(migrate::pending).await {
+        Ok(0) => report.say(Level::Ok, "database", &format!("{shown} answers; the schema is up to date")),
+        Ok(n) => report.say(
+            Level::Warning,
+            "database",
+            &format!("{shown} answers; {n} migrations are pending, which the next start (or `gatehouse migrate`) applies"),
+        ),
+        Err(e) => {
+            report.say(
+                Level::Problem,
+                "database",
+                &format!("{shown} cannot be used: {e}"),
+            );
+            return None;
+        }
+    }
+    Some(db)
+}
+
+/// The master key can be read, is private, and is the one the database was sealed with.
+async fn master_key(settings: &Settings, db: &Db, report: &mut Report) -> Option<MasterKeys> {
+    let sealed_keys = db.run(repo::keys::count).await.unwrap_or(0);
+    let current = match &settings.master_key {
+        Some(b64) => match MasterKey::from_base64(b64.expose()) {
+            Ok(k) => k,
+            Err(_) => {
+                report.say(
+                    Level::Problem,
+                    "master key",
+                    "GATEHOUSE_MASTER_KEY is not 32 bytes of base64",
+                );
+                return None;
+            }
+        },
+        None => {
+            let path = &settings.master_key_file;
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    match MasterKey::from_base64(&text) {
+                        Ok(k) => {
+                            if let Some(mode) = loose_mode(path) {
+                                report.say(
+                                Level::Problem,
+                                "master key",
+                                &format!("{} can be read by others (mode {mode:o}); run `chmod 600 {}`", path.display(), path.display()),
+                            );
+                            }
+                            k
+                        }
+                        Err(_) => {
+                            report.say(
+                                Level::Problem,
+                                "master key",
+                                &format!("{} does not hold 32 bytes of base64", path.display()),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && sealed_keys == 0 => {
+                    report.say(
+                        Level::Warning,
+                        "master key",
+                        &format!(
+                            "{} does not exist yet; the first start creates it",
+                            path.display()
+                        ),
+                    );
+                    return None;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    report.say(
+                        Level::Problem,
+                        "master key",
+                        &format!(
+                            "{} is missing, but the database holds {sealed_keys} keys sealed under a master key; restore the file or set GATEHOUSE_MASTER_KEY",
+                            path.display()
+                        ),
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    report.say(
+                        Level::Problem,
+                        "master key",
+                        &format!("cannot read {}: {e}", path.display()),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    let previous = settings
+        .master_key_previous
+        .as_ref()
+        .and_then(|b64| MasterKey::from_base64(b64.expose()).ok());
+    let keys = MasterKeys { current, previous };
+    let stored = db
+        .run(|conn| {
+            Ok::<_, crate::db::DbError>((
+                repo::meta::get(conn, "master_key_id")?,
+                repo::meta::get(conn, "master_key_check")?,
+            ))
+        })
+        .await;
+    match stored {
+        Ok((Some(id), Some(check))) => {
+            use base64::Engine;
+            let sealed = base64::engine::general_purpose::STANDARD
+                .decode(check)
+                .unwrap_or_default();
+            if keys.open(&id, &sealed, b"check").is_ok() {
+                report.say(
+                    Level::Ok,
+                    "master key",
+                    &format!(
+                        "id {}, the one this database was sealed with",
+                        keys.current.id()
+                    ),
+                );
+            } else {
+                report.say(
+                    Level::Problem,
+                    "master key",
+                    &format!(
+                        "the master key (id {}) is not the one this database was sealed with (id {id}); the server would refuse to start",
+                        keys.current.id()
+                    ),
+                );
+                return None;
+            }
+        }
+        Ok(_) => report.say(
+            Level::Ok,
+            "master key",
+            &format!(
+                "id {}; the first start records it in the database",
+                keys.current.id()
+            ),
+        ),
+        Err(e) => report.say(
+            Level::Problem,
+            "master key",
+            &format!("cannot read its check value: {e}"),
+        ),
+    }
+    Some(keys)
+}
+
+/// Group or other permission bits on the master key file.
+fn loose_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// One current key, a next key, every sealed key opening under the master key.
+async fn keys(settings: &Settings, db: &Db, master: Option<&MasterKeys>, report: &mut Report) {
+    let records = match db.run(repo::keys::list).await {
+        Ok(r) => r,
+        Err(e) => {
+            report.say(
+                Level::Problem,
+                "signing keys",
+                &format!("cannot be read: {e}"),
+            );
+            return;
+        }
+    };
+    if records.is_empty() {
+        report.say(
+            Level::Warning,
+            "signing keys",
+            "none yet; the first start generates them",
+        );
+        return;
+    }
+    let find = |state: KeyState| {
+        records
+            .iter()
+            .filter(|k| k.state == state)
+            .collect::<Vec<&KeyRecord>>()
+    };
+    match find(KeyState::Current).as_slice() {
+        [current] => {
+            report.say(
+                Level::Ok,
+                "signing keys",
+                &format!(
+                    "current {} ({} bits, signing since {})",
+                    current.kid,
+                    current.bits,
+                    current
+                        .activated_at
+                        .map(crate::domain::utc_datetime)
+                        .unwrap_or_else(|| "-".into())
+                ),
+            );
+            if current.bits as usize != settings.key_size {
+                report.say(
+                    Level::Warning,
+                    "signing keys",
+                    &format!(
+                        "the current key has {} bits and KEY_SIZE is {}: keys generated from now on have {}",
+                        current.bits, settings.key_size, settings.key_size
+                    ),
+                );
+            }
+        }
+        [] => report.say(
+            Level::Problem,
+            "signing keys",
+            "no current key: nothing can sign; the next start generates one",
+        ),
+        many => report.say(
+            Level::Problem,
+            "signing keys",
+            &format!("{} keys are current; exactly one may be", many.len()),
+        ),
+    }
+    match find(KeyState::Next).first() {
+        Some(next) => report.say(
+            Level::Ok,
+            "signing keys",
+            &format!(
+                "next {} published since {}",
+                next.kid,
+                utc_datetime(next.created_at)
+            ),
+        ),
+        None => report.say(
+            Level::Warning,
+            "signing keys",
+            "no next key is published; the next start generates one",
+        ),
+    }
+    let Some(master) = master else {
+        return;
+    };
+    match db.run(repo::keys::all_sealed).await {
+        Ok(sealed) => {
+            let closed: Vec<String> = sealed
+                .iter()
+                .filter(|(kid, sealed, id)| master.open(id, sealed, kid.as_bytes()).is_err())
+                .map(|(kid, _, id)| format!("{kid} (sealed under master key {id})"))
+                .collect();
+            if closed.is_empty() {
+                report.say(
+                    Level::Ok,
+                    "signing keys",
+                    &format!("all {} private keys open with the master key", sealed.len()),
+                );
+            } else {
+                report.say(
+                    Level::Problem,
+                    "signing keys",
+                    &format!(
+                        "these private keys do not open with the master key: {}; set GATEHOUSE_MASTER_KEY_PREVIOUS to the key they were sealed with",
+                        closed.join(", ")
+                    ),
+                );
+            }
+        }
+        Err(e) => report.say(
+            Level::Problem,
+            "signing keys",
+            &format!("cannot be read: {e}"),
+        ),
+    }
+}

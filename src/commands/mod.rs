@@ -1,0 +1,6 @@
+//! The bodies of the operator commands that do more than call one use case: `check`,
+//! `user import`, and what terminals get (progress).
+
+pub mod check;
+pub mod import;
+pub mod progress;
