@@ -15,6 +15,7 @@ mod hardening;
 mod helpers;
 mod keys;
 mod login_guard;
+mod master_key;
 mod oauth;
 mod observability;
 mod oidc_rp;
