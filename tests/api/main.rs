@@ -9,6 +9,7 @@ mod browser_spa;
 mod cli;
 mod console;
 mod cors;
+mod data_at_rest;
 mod django_import;
 mod downstream;
 mod hardening;
