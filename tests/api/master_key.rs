@@ -396,6 +396,14 @@ async fn an_interrupted_rotation_leaves_a_key_that_opens_the_database(backend: B
     let log = server.log_text();
     assert!(log.contains("interrupted"), "the server says so: {log}");
     assert!(!log.contains(&k1) && !log.contains(&k0), "a key in the log");
+    let checked = app.cli(&["check"], "").await;
+    assert!(checked.status.success(), "check: {}", checked.stdout);
+    assert!(
+        checked.stdout.contains("master-key rotate"),
+        "check says what to do: {}",
+        checked.stdout
+    );
+    assert_no_key_printed(&checked, &[&k0, &k1], "check");
     let out = app.cli(&["master-key", "rotate"], "").await;
     assert!(out.status.success(), "{}", out.stderr);
     assert!(out.stdout.contains("interrupted"), "{}", out.stdout);
