@@ -14,10 +14,15 @@ use gatehouse::keys::encryption::{digest_hex, MasterKey};
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::helpers::{password_grant, spawn_app_with, status_json, Backend, TestApp};
+use crate::helpers::{
+    password_grant, spawn_app, spawn_app_with, status_json, Backend, ServerProcess, TestApp,
+};
 use crate::sso::{authorize_url, browser, exchange, hidden, location, query_param, VERIFIER};
 
-both_backends!(a_copy_of_the_database_reveals_no_key_and_no_usable_secret);
+both_backends!(
+    a_copy_of_the_database_reveals_no_key_and_no_usable_secret,
+    a_servers_debug_log_holds_no_password_token_code_or_secret,
+);
 
 const ALICE_PASSWORD: &str = "alice-password-1";
 const BOB_PASSWORD: &str = "bob's rather long password 42";
@@ -362,4 +367,267 @@ async fn a_copy_of_the_database_reveals_no_key_and_no_usable_secret(backend: Bac
             );
         }
     }
+}
+
+/// Logs are kept longer and shown to more people than the database: a server logging at
+/// debug level, driven through every flow that carries a secret (passwords in bodies, a
+/// password typed into the username field, client secrets in Basic and in the body, tokens
+/// in bodies, bearer headers and the `id_token_hint` query parameter, codes, session
+/// cookies), writes none of them.
+async fn a_servers_debug_log_holds_no_password_token_code_or_secret(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    crate::sso::setup(&app, false).await;
+    app.add_user("bob", BOB_PASSWORD, false).await;
+    let client_secret = app
+        .add_client(&[
+            "backend",
+            "--grant",
+            "password",
+            "refresh_token",
+            "client_credentials",
+            "--scope",
+            "openid",
+            "offline_access",
+        ])
+        .await
+        .expect("confidential");
+    let mut secrets = vec![
+        secret("alice's password", ALICE_PASSWORD),
+        secret("bob's password", BOB_PASSWORD),
+        secret("client secret", &client_secret),
+    ];
+    let http = reqwest::Client::new();
+    let mut server = ServerProcess::spawn_with_env(
+        &app.storage,
+        &app.settings.issuer,
+        "debug",
+        &[("GATEHOUSE_LOG", "debug")],
+    );
+    assert!(server.ready(&http, 60).await, "{}", server.log_text());
+    let post_form = |path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>| {
+        let mut req = http.post(server.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send()
+    };
+
+    // simplejwt: a password typed into the username field, a login, refresh, verify, blacklist.
+    let typo = "bob's-password-in-the-username-field";
+    secrets.push(secret("a password typed as a username", typo));
+    let resp = post_form(
+        "/api/token/",
+        &[("username", typo), ("password", "x")],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = post_form(
+        "/api/token/",
+        &[("username", "bob"), ("password", BOB_PASSWORD)],
+        None,
+    )
+    .await
+    .unwrap();
+    let (status, pair) = status_json(resp).await;
+    assert_eq!(status, 200, "{pair}");
+    let (access, refresh) = (
+        pair["access"].as_str().unwrap(),
+        pair["refresh"].as_str().unwrap(),
+    );
+    secrets.extend(token_secrets("simplejwt access", access));
+    secrets.extend(token_secrets("simplejwt refresh", refresh));
+    let resp = post_form("/api/token/refresh/", &[("refresh", refresh)], None)
+        .await
+        .unwrap();
+    let (status, next) = status_json(resp).await;
+    assert_eq!(status, 200, "{next}");
+    let next_refresh = next["refresh"].as_str().unwrap().to_string();
+    secrets.extend(token_secrets("refreshed refresh", &next_refresh));
+    // A replay (reuse detection, logged as a warning) and a verify.
+    let resp = post_form("/api/token/refresh/", &[("refresh", refresh)], None)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    post_form("/api/token/verify/", &[("token", access)], None)
+        .await
+        .unwrap();
+
+    // OAuth: password grant with Basic, client_credentials with the secret in the body, a
+    // wrong secret, userinfo, introspection and revocation.
+    let resp = password_grant(
+        &http,
+        &server.address,
+        "backend",
+        &client_secret,
+        "bob",
+        BOB_PASSWORD,
+        "openid offline_access",
+    )
+    .await;
+    let (status, grant) = status_json(resp).await;
+    assert_eq!(status, 200, "{grant}");
+    let oauth_access = grant["access_token"].as_str().unwrap().to_string();
+    let oauth_refresh = grant["refresh_token"].as_str().unwrap().to_string();
+    secrets.extend(token_secrets("oauth access", &oauth_access));
+    secrets.extend(token_secrets("oauth refresh", &oauth_refresh));
+    let resp = post_form(
+        "/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "backend"),
+            ("client_secret", &client_secret),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    let wrong = "a-wrong-client-secret-that-must-not-be-logged";
+    secrets.push(secret("a wrong client secret", wrong));
+    let resp = post_form(
+        "/token",
+        &[("grant_type", "client_credentials")],
+        Some(("backend", wrong)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = http
+        .get(server.url("/userinfo"))
+        .bearer_auth(&oauth_access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    post_form(
+        "/introspect",
+        &[("token", &oauth_access)],
+        Some(("backend", &client_secret)),
+    )
+    .await
+    .unwrap();
+    post_form(
+        "/revoke",
+        &[("token", &oauth_refresh)],
+        Some(("backend", &client_secret)),
+    )
+    .await
+    .unwrap();
+
+    // The browser: sign-in, a code, the id_token handed back in the logout query.
+    let b = browser();
+    let at_server = |url: String| url.replace(&app.address, &server.address);
+    let resp = b
+        .get(at_server(authorize_url(&app, &[])))
+        .send()
+        .await
+        .unwrap();
+    let login = location(&resp);
+    let page = b
+        .get(server.url(&login))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = b
+        .post(server.url("/login"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("return_to", hidden(&page, "return_to").as_str()),
+            ("username", "alice"),
+            ("password", ALICE_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "sign-in");
+    if let Some(session) = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("gh_session="))
+        .and_then(|c| c.split(';').next())
+    {
+        secrets.push(secret("SSO session id", session));
+    }
+    let resp = b.get(server.url(&location(&resp))).send().await.unwrap();
+    let code = query_param(&location(&resp), "code").expect("code");
+    secrets.push(secret("authorization code", &code));
+    let resp = post_form(
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "app"),
+            ("code", &code),
+            ("redirect_uri", crate::sso::REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    let (status, tokens) = status_json(resp).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap().to_string();
+    secrets.extend(token_secrets("id_token", &id_token));
+    let logout = format!(
+        "{}?{}",
+        server.url("/logout"),
+        serde_urlencoded::to_string([("id_token_hint", id_token.as_str())]).unwrap()
+    );
+    b.get(logout).send().await.unwrap();
+
+    // Let the last lines reach the file, then read what the server wrote.
+    let log = {
+        let seen_logout = |log: &str| log.contains("/logout");
+        assert!(
+            crate::helpers::eventually(10, || {
+                let text = server.log_text();
+                async move { seen_logout(&text) }
+            })
+            .await,
+            "the request log names the paths: {}",
+            server.log_text()
+        );
+        Dump::new(server.log_text().into_bytes())
+    };
+    // The log names what happened (at debug, the most a server logs; today its debug
+    // level adds no lines of its own to the info ones).
+    for expected in [
+        "/api/token/refresh/",
+        "reuse detected",
+        "sign-in failed",
+        "/userinfo",
+        "/logout",
+    ] {
+        assert!(
+            dump_has(&log, expected),
+            "{expected} not in the log: {}",
+            &log.text[..log.text.len().min(3000)]
+        );
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for s in &secrets {
+        for (encoding, needle) in [
+            ("raw", s.bytes.clone()),
+            ("base64", b64.encode(&s.bytes).into_bytes()),
+        ] {
+            assert!(
+                !log.contains(&needle),
+                "{} ({encoding}) is in the server's log",
+                s.what
+            );
+        }
+    }
+}
+
+fn dump_has(dump: &Dump, text: &str) -> bool {
+    dump.contains(text.as_bytes())
 }
