@@ -143,6 +143,7 @@ impl Application {
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),
+            openapi: crate::http::openapi::document(&settings.issuer),
             guard: LoginGuard::new(accounts.clone(), settings.login_throttle, metrics.clone()),
             accounts,
             tokens: Tokens {

@@ -4,8 +4,10 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::openapi::{Health, Jwks, Readiness};
 use crate::state::AppState;
 
+#[utoipa::path(get, path = "/healthz", tag = "discovery", responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -14,6 +16,15 @@ pub async fn healthz() -> HttpResponse {
 const READYZ_DB_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Ready when the database answers and a signing key is loaded.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "discovery",
+    responses(
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, description = "The database is unreachable or no signing key is current", body = Readiness),
+    )
+)]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let wait = state.settings.db_timeout.min(READYZ_DB_WAIT);
     let db_ok = state.db.answers_within(wait).await;
@@ -27,6 +38,15 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The pre-built JWKS bytes: no serialisation or hashing per request.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    responses(
+        (status = 200, description = "The public signing keys (RFC 7517)", body = Jwks),
+        (status = 304, description = "Not modified (If-None-Match)"),
+    )
+)]
 pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let keys = state.keys.store.snapshot();
     let cache = format!("public, max-age={}", state.settings.jwks_max_age.as_secs());

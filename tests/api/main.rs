@@ -18,6 +18,7 @@ mod login_guard;
 mod oauth;
 mod observability;
 mod oidc_rp;
+mod openapi;
 mod operator;
 mod outage;
 mod simplejwt;
