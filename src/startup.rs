@@ -37,8 +37,6 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-const CHECK_PLAINTEXT: &[u8] = b"gatehouse master key check";
-
 /// Loads the master key (environment, then file; created only while the database holds no
 /// sealed keys) and checks it against the id and check value stored in the database.
 pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<MasterKeys> {
@@ -54,6 +52,7 @@ pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<Ma
         })?),
         None => None,
     };
+    let (current, previous) = adopt_staged_key(settings, db, current, previous).await?;
     let keys = MasterKeys { current, previous };
     let probe = keys.clone();
     db.write(move |conn| {
@@ -79,7 +78,7 @@ pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<Ma
             }
             _ => {
                 use base64::Engine;
-                let check = probe.current.seal(CHECK_PLAINTEXT, b"check");
+                let check = probe.current.seal(encryption::CHECK_PLAINTEXT, b"check");
                 repo::meta::set(conn, "master_key_id", probe.current.id())?;
                 repo::meta::set(conn, "master_key_check", &base64::engine::general_purpose::STANDARD.encode(check))?;
                 Ok(())
@@ -88,6 +87,49 @@ pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<Ma
     })
     .await?;
     Ok(keys)
+}
+
+/// A `master-key rotate` that stopped after its transaction committed but before the new
+/// key file replaced the old one leaves the new key in `MASTER_KEY_FILE.next`, and the
+/// database sealed under it. Start-up then uses that key (the old file's key stays readable
+/// as the previous one), so a crash at any point of a rotation leaves a server that starts;
+/// running `gatehouse master-key rotate` again finishes the job. A staged key that the
+/// database does not name (the crash came before the commit) is ignored here.
+async fn adopt_staged_key(
+    settings: &Settings,
+    db: &Db,
+    current: MasterKey,
+    previous: Option<MasterKey>,
+) -> anyhow::Result<(MasterKey, Option<MasterKey>)> {
+    if settings.master_key.is_some() {
+        return Ok((current, previous));
+    }
+    let Some(stored) = db
+        .run(|conn| repo::meta::get(conn, "master_key_id"))
+        .await?
+    else {
+        return Ok((current, previous));
+    };
+    if current.id() == stored || previous.as_ref().is_some_and(|p| p.id() == stored) {
+        return Ok((current, previous));
+    }
+    let staged_path = encryption::next_path(&settings.master_key_file);
+    let staged = std::fs::read_to_string(&staged_path)
+        .ok()
+        .and_then(|text| MasterKey::from_base64(&text).ok())
+        .filter(|staged| staged.id() == stored);
+    match staged {
+        Some(staged) => {
+            tracing::warn!(
+                path = %staged_path.display(),
+                key_id = staged.id(),
+                "a master-key rotation was interrupted after the database was re-sealed; \
+                 using the staged new key. Run `gatehouse master-key rotate` to finish it"
+            );
+            Ok((staged, previous.or(Some(current))))
+        }
+        None => Ok((current, previous)),
+    }
 }
 
 /// Everything a key command needs: the database, the master key and the loaded key set.

@@ -216,3 +216,30 @@ pub fn purge(conn: &mut DbConn, now: i64, grace_secs: i64) -> Result<(), DbError
         .map_err(DbError::from_diesel)?;
     Ok(())
 }
+
+/// Every sealed successor of the grace window, by the digest of the spent token that binds
+/// it (its sealing context): what `master-key rotate` re-seals.
+pub fn sealed_successors(conn: &mut DbConn) -> Result<Vec<(String, Vec<u8>)>, DbError> {
+    let rows: Vec<(String, Option<Vec<u8>>)> = t::refresh_tokens
+        .filter(t::successor_sealed.is_not_null())
+        .select((t::jti_hash, t::successor_sealed))
+        .load(conn)
+        .map_err(DbError::from_diesel)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(hash, sealed)| sealed.map(|s| (hash, s)))
+        .collect())
+}
+
+/// Replaces (or with `None` drops) the sealed successor of a spent token.
+pub fn reseal_successor(
+    conn: &mut DbConn,
+    jti_hash: &str,
+    sealed: Option<&[u8]>,
+) -> Result<(), DbError> {
+    diesel::update(t::refresh_tokens.filter(t::jti_hash.eq(jti_hash)))
+        .set(t::successor_sealed.eq(sealed))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
