@@ -129,11 +129,7 @@ impl Application {
         let settings = Arc::new(settings);
         let keys = prepare(&settings, clock.clone()).await?;
         let db = keys.db.clone();
-        let hasher = tokio::task::spawn_blocking({
-            let workers = settings.hash_workers;
-            move || Hasher::new(workers)
-        })
-        .await?;
+        let hasher = Hasher::new(settings.hash_workers);
         tokio::spawn(keys.clone().run_maintenance());
         tokio::spawn(purge_expired(db.clone(), settings.clone(), clock.clone()));
 
@@ -171,6 +167,10 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         .workers(settings.workers)
+        // Each HTTP worker's blocking pool runs database work only (hashing has its own
+        // threads): more threads than connections would only wait for one, and actix's
+        // default (512 / cores per worker) lets a burst start hundreds of them.
+        .worker_max_blocking_threads(blocking_threads(&settings))
         .listen(listener)?
         .run();
         let kid = state
@@ -208,6 +208,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Blocking threads per runtime: one per pooled connection, plus a few for the readiness
+/// probe and key work, which must not queue behind a busy pool.
+pub fn blocking_threads(settings: &Settings) -> usize {
+    settings.db_pool_size as usize + 4
 }
 
 async fn not_found() -> HttpResponse {
