@@ -1,5 +1,5 @@
 //! Building the application: database and migrations, master key, signing keys, the
-//! background key upkeep, and the HTTP server.
+//! background key upkeep and housekeeping, and the HTTP server.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{migrate, repo, Db};
+use crate::housekeeping::{Housekeeping, Retention};
 use crate::keys::encryption::{self, MasterKey, MasterKeys};
 use crate::keys::manager::{KeyPolicy, Keys};
 use crate::keys::store::KeyStore;
@@ -131,7 +132,14 @@ impl Application {
         let db = keys.db.clone();
         let hasher = Hasher::new(settings.hash_workers);
         tokio::spawn(keys.clone().run_maintenance());
-        tokio::spawn(purge_expired(db.clone(), settings.clone(), clock.clone()));
+        tokio::spawn(
+            Housekeeping {
+                db: db.clone(),
+                clock: clock.clone(),
+                retention: Retention::from_settings(&settings),
+            }
+            .run(),
+        );
 
         let listener_addr = listener.local_addr()?;
         let port = listener_addr.port();
@@ -219,24 +227,4 @@ pub fn blocking_threads(settings: &Settings) -> usize {
 async fn not_found() -> HttpResponse {
     HttpResponse::NotFound()
         .json(serde_json::json!({ "error": "not_found", "error_description": "no such endpoint" }))
-}
-
-/// Drops expired refresh records, revocation entries and spent grace pairs once a minute.
-async fn purge_expired(db: Db, settings: Arc<Settings>, clock: Clock) {
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        ticker.tick().await;
-        let grace = settings.refresh_grace.as_secs() as i64;
-        let now = clock.now();
-        if let Err(e) = db
-            .write(move |conn| repo::refresh::purge(conn, now, grace))
-            .await
-        {
-            tracing::warn!(error = %e, "purging expired tokens failed; will retry");
-        }
-        let retention = settings.audit_retention.as_secs() as i64;
-        if let Err(e) = crate::audit::purge(&db, &clock, retention).await {
-            tracing::warn!(error = %e, "purging old audit records failed; will retry");
-        }
-    }
 }
