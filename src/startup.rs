@@ -165,10 +165,14 @@ impl Application {
         };
         let app_state = web::Data::new(state.clone());
         let cors = web::Data::new(crate::http::cors::CorsPolicy::new(&settings.cors_origins));
+        let jwks_cache = web::Data::new(crate::http::health::JwksCacheControl::new(
+            settings.jwks_max_age,
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(cors.clone())
+                .app_data(jwks_cache.clone())
                 .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(middleware::from_fn(crate::http::middleware::log_request))
                 .configure(crate::http::routes)
