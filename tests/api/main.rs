@@ -14,6 +14,7 @@ mod django_import;
 mod downstream;
 mod hardening;
 mod helpers;
+mod housekeeping;
 mod keys;
 mod login_guard;
 mod master_key;
