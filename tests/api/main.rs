@@ -3,6 +3,7 @@
 
 mod admin;
 mod architecture;
+mod attacks;
 mod audit;
 mod browser;
 mod browser_spa;
