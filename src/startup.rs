@@ -1,5 +1,5 @@
 //! Building the application: database and migrations, master key, signing keys, the
-//! background key upkeep, and the HTTP server.
+//! background key upkeep and housekeeping, and the HTTP server.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{migrate, repo, Db};
+use crate::housekeeping::{Housekeeping, Retention};
 use crate::keys::encryption::{self, MasterKey, MasterKeys};
 use crate::keys::manager::{KeyPolicy, Keys};
 use crate::keys::store::KeyStore;
@@ -171,13 +172,16 @@ impl Application {
         let settings = Arc::new(settings);
         let keys = prepare(&settings, clock.clone()).await?;
         let db = keys.db.clone();
-        let hasher = tokio::task::spawn_blocking({
-            let workers = settings.hash_workers;
-            move || Hasher::new(workers)
-        })
-        .await?;
+        let hasher = Hasher::new(settings.hash_workers);
         tokio::spawn(keys.clone().run_maintenance());
-        tokio::spawn(purge_expired(db.clone(), settings.clone(), clock.clone()));
+        tokio::spawn(
+            Housekeeping {
+                db: db.clone(),
+                clock: clock.clone(),
+                retention: Retention::from_settings(&settings),
+            }
+            .run(),
+        );
 
         let listener_addr = listener.local_addr()?;
         let port = listener_addr.port();
@@ -185,6 +189,7 @@ impl Application {
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),
+            openapi: crate::http::openapi::document(&settings.issuer),
             guard: LoginGuard::new(accounts.clone(), settings.login_throttle, metrics.clone()),
             accounts,
             tokens: Tokens {
@@ -203,16 +208,24 @@ impl Application {
         };
         let app_state = web::Data::new(state.clone());
         let cors = web::Data::new(crate::http::cors::CorsPolicy::new(&settings.cors_origins));
+        let jwks_cache = web::Data::new(crate::http::health::JwksCacheControl::new(
+            settings.jwks_max_age,
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(cors.clone())
+                .app_data(jwks_cache.clone())
                 .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(middleware::from_fn(crate::http::middleware::log_request))
                 .configure(crate::http::routes)
                 .default_service(web::to(not_found))
         })
         .workers(settings.workers)
+        // Each HTTP worker's blocking pool runs database work only (hashing has its own
+        // threads): more threads than connections would only wait for one, and actix's
+        // default (512 / cores per worker) lets a burst start hundreds of them.
+        .worker_max_blocking_threads(blocking_threads(&settings))
         .listen(listener)?
         .run();
         let kid = state
@@ -252,27 +265,13 @@ impl Application {
     }
 }
 
+/// Blocking threads per runtime: one per pooled connection, plus a few for the readiness
+/// probe and key work, which must not queue behind a busy pool.
+pub fn blocking_threads(settings: &Settings) -> usize {
+    settings.db_pool_size as usize + 4
+}
+
 async fn not_found() -> HttpResponse {
     HttpResponse::NotFound()
         .json(serde_json::json!({ "error": "not_found", "error_description": "no such endpoint" }))
-}
-
-/// Drops expired refresh records, revocation entries and spent grace pairs once a minute.
-async fn purge_expired(db: Db, settings: Arc<Settings>, clock: Clock) {
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        ticker.tick().await;
-        let grace = settings.refresh_grace.as_secs() as i64;
-        let now = clock.now();
-        if let Err(e) = db
-            .write(move |conn| repo::refresh::purge(conn, now, grace))
-            .await
-        {
-            tracing::warn!(error = %e, "purging expired tokens failed; will retry");
-        }
-        let retention = settings.audit_retention.as_secs() as i64;
-        if let Err(e) = crate::audit::purge(&db, &clock, retention).await {
-            tracing::warn!(error = %e, "purging old audit records failed; will retry");
-        }
-    }
 }

@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::Algorithm;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::claims::{refresh_audience, AccessClaims, RefreshClaims};
 use crate::keys::store::{KeySet, TokenType};
@@ -31,6 +32,10 @@ pub enum TokenError {
     NotYetValid,
     #[error("token has been revoked")]
     Revoked,
+    /// RFC 7515 §4.1.11: a `crit` header names extensions the verifier must understand;
+    /// Gatehouse understands none, so any `crit` is refused rather than ignored.
+    #[error("token header names critical extensions this server does not understand")]
+    Critical,
 }
 
 #[derive(serde::Deserialize)]
@@ -40,6 +45,15 @@ struct Header {
     typ: Option<String>,
     #[serde(default)]
     kid: Option<String>,
+    /// Present at all (whatever its value): see [`TokenError::Critical`]. Other members a
+    /// forger may add (`jku`, `x5u`, `jwk`, `x5c`) are ignored: keys come only from our own
+    /// key set, never from the token, so nothing is ever fetched or trusted from them.
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 /// The time facts every claim set has.
@@ -130,10 +144,12 @@ impl Verifier<'_> {
         if claims.token_type() != token_type {
             return Err(TokenError::WrongType);
         }
-        if claims.exp() + self.leeway_secs <= self.now {
+        // Saturating: a token signed by us never carries an `exp` near i64::MAX, but the
+        // claim is parsed before anything else is trusted, and an overflow must not panic.
+        if claims.exp().saturating_add(self.leeway_secs) <= self.now {
             return Err(TokenError::Expired);
         }
-        if claims.iat() > self.now + self.leeway_secs {
+        if claims.iat() > self.now.saturating_add(self.leeway_secs) {
             return Err(TokenError::NotYetValid);
         }
         Ok(claims)
@@ -157,6 +173,9 @@ impl Verifier<'_> {
         let header: Header = decode_json(h)?;
         if header.alg != "RS256" {
             return Err(TokenError::Algorithm);
+        }
+        if header.crit {
+            return Err(TokenError::Critical);
         }
         if !header
             .typ

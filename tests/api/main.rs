@@ -3,6 +3,7 @@
 
 mod admin;
 mod architecture;
+mod attacks;
 mod audit;
 mod browser;
 mod browser_spa;
@@ -14,12 +15,14 @@ mod django_import;
 mod downstream;
 mod hardening;
 mod helpers;
+mod housekeeping;
 mod keys;
 mod login_guard;
 mod master_key;
 mod oauth;
 mod observability;
 mod oidc_rp;
+mod openapi;
 mod operator;
 mod outage;
 mod simplejwt;

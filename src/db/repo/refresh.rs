@@ -195,26 +195,38 @@ pub fn access_revoked(conn: &mut DbConn, jti_hash: &str) -> Result<bool, DbError
     Ok(families > 0)
 }
 
-/// Housekeeping: drops expired records and sealed successors whose grace window is over.
-pub fn purge(conn: &mut DbConn, now: i64, grace_secs: i64) -> Result<(), DbError> {
+// Housekeeping (see `crate::housekeeping`): each delete takes at most `batch` rows, so a
+// large backlog is removed in short write transactions that other writers can interleave.
+
+/// Refresh-token records that expired before `before`.
+pub fn purge_tokens(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, DbError> {
+    let condition = format!("expires_at < {before}");
+    super::delete_batch(conn, "refresh_tokens", "jti_hash", &condition, batch)
+}
+
+/// Families whose absolute end is before `before` (with their records, by cascade).
+pub fn purge_families(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, DbError> {
+    let condition = format!("expires_at < {before}");
+    super::delete_batch(conn, "refresh_families", "id", &condition, batch)
+}
+
+/// Revocation entries of access tokens that expired before `before`.
+pub fn purge_revoked_access(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, DbError> {
+    let condition = format!("expires_at < {before}");
+    super::delete_batch(conn, "revoked_access_tokens", "jti_hash", &condition, batch)
+}
+
+/// Forgets the sealed successor pairs of tokens spent before `before` (their grace window
+/// is over): the pair is held only as long as it may be handed out again.
+pub fn drop_sealed_successors(conn: &mut DbConn, before: i64) -> Result<usize, DbError> {
     diesel::update(
         t::refresh_tokens
             .filter(t::successor_sealed.is_not_null())
-            .filter(t::spent_at.lt(now - grace_secs)),
+            .filter(t::spent_at.lt(before)),
     )
     .set(t::successor_sealed.eq(None::<Vec<u8>>))
     .execute(conn)
-    .map_err(DbError::from_diesel)?;
-    diesel::delete(r::revoked_access_tokens.filter(r::expires_at.lt(now)))
-        .execute(conn)
-        .map_err(DbError::from_diesel)?;
-    diesel::delete(f::refresh_families.filter(f::expires_at.lt(now)))
-        .execute(conn)
-        .map_err(DbError::from_diesel)?;
-    diesel::delete(t::refresh_tokens.filter(t::expires_at.lt(now)))
-        .execute(conn)
-        .map_err(DbError::from_diesel)?;
-    Ok(())
+    .map_err(DbError::from_diesel)
 }
 
 /// Every sealed successor of the grace window, by the digest of the spent token that binds
