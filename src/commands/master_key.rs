@@ -154,7 +154,11 @@ pub async fn rotate(settings: &Settings, keep_previous: bool) -> anyhow::Result<
     })?;
     remove_staged(&staged)?;
     print_report(&report);
-    println!("{} now holds the new master key", path.display());
+    println!(
+        "{} now holds the new master key; restart every server that reads it (until then they \
+         serve from memory, but cannot load a signing key promoted later)",
+        path.display()
+    );
     if keep_previous {
         println!(
             "the old key is kept in {} for backups taken before now; move it to where backups' keys live",
