@@ -431,4 +431,24 @@ async fn an_interrupted_rotation_leaves_a_key_that_opens_the_database(backend: B
     assert_eq!(read_key(&path), k1, "the staged key moved into place");
     assert_eq!(key_dir_entries(&app.storage), ["master.key"]);
     assert_refused_with(&app.storage, &k0).await;
+
+    // --keep-previous leaves the old key beside the new one, as private as the key file.
+    let out = app
+        .cli(&["master-key", "rotate", "--keep-previous"], "")
+        .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let k2 = read_key(&path);
+    assert_ne!(k2, k1);
+    let previous = path.with_file_name("master.key.previous");
+    assert_eq!(read_key(&previous), k1, "the old key is kept");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&previous).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "kept key mode {mode:o}");
+    }
+    assert_eq!(
+        key_dir_entries(&app.storage),
+        ["master.key", "master.key.previous"]
+    );
+    assert_no_key_printed(&out, &[&k1, &k2], "--keep-previous");
 }
