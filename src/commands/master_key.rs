@@ -66,13 +66,16 @@ pub async fn rotate(settings: &Settings, keep_previous: bool) -> anyhow::Result<
     let new = MasterKey::generate();
     let old = configured.current.clone();
     if !file_mode {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "new master key (shown once; store it where GATEHOUSE_MASTER_KEY comes from before anything else):"
-        )?;
-        writeln!(out, "{}", new.to_base64().as_str())?;
-        out.flush()?;
+        {
+            // Out and flushed before the transaction; the lock is let go before any await.
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "new master key (shown once; store it where GATEHOUSE_MASTER_KEY comes from before anything else):"
+            )?;
+            writeln!(out, "{}", new.to_base64().as_str())?;
+            out.flush()?;
+        }
         let spinner = crate::commands::progress::spinner(
             "re-sealing the private keys under the new master key".into(),
         );
