@@ -115,10 +115,7 @@ async fn adopt_staged_key(
         return Ok((current, previous));
     }
     let staged_path = encryption::next_path(&settings.master_key_file);
-    let staged = std::fs::read_to_string(&staged_path)
-        .ok()
-        .and_then(|text| MasterKey::from_base64(&text).ok())
-        .filter(|staged| staged.id() == stored);
+    let staged = encryption::read_key_file(&staged_path).filter(|staged| staged.id() == stored);
     match staged {
         Some(staged) => {
             tracing::warn!(

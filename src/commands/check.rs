@@ -285,9 +285,7 @@ fn staged_key(settings: &Settings, stored_id: &str, check: &[u8]) -> Option<Mast
         return None;
     }
     let path = crate::keys::encryption::next_path(&settings.master_key_file);
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| MasterKey::from_base64(&text).ok())
+    crate::keys::encryption::read_key_file(&path)
         .filter(|k| k.id() == stored_id && k.open(check, b"check").is_ok())
 }
 

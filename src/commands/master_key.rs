@@ -112,9 +112,7 @@ pub async fn rotate(settings: &Settings, keep_previous: bool) -> anyhow::Result<
     let still_staged = move || {
         // Another `master-key rotate` may have found this file stale and removed it; then
         // the database must not move to a key that is on disk nowhere.
-        let on_disk = std::fs::read_to_string(&check_path)
-            .ok()
-            .and_then(|text| MasterKey::from_base64(&text).ok());
+        let on_disk = encryption::read_key_file(&check_path);
         match on_disk {
             Some(key) if key.id() == new_id => Ok(()),
             _ => Err(format!(
@@ -207,9 +205,7 @@ async fn finish_interrupted(settings: &Settings, db: &Db) -> anyhow::Result<Opti
     db.write(move |conn| {
         repo::meta::lock_key_rotation(conn)?;
         let stored = repo::meta::get(conn, "master_key_id")?;
-        let key = std::fs::read_to_string(&staged)
-            .ok()
-            .and_then(|text| MasterKey::from_base64(&text).ok());
+        let key = encryption::read_key_file(&staged);
         match key {
             Some(key) if stored.as_deref() == Some(key.id()) => {
                 encryption::write_key_file(&path, &key)?;

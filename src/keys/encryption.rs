@@ -153,6 +153,13 @@ impl MasterKeys {
     }
 }
 
+/// The key in a file, if the file exists and holds one; the text read is wiped after use.
+/// For the staged key of a rotation, whose absence or damage only means "no staged key".
+pub fn read_key_file(path: &Path) -> Option<MasterKey> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).ok()?);
+    MasterKey::from_base64(&text).ok()
+}
+
 /// Where `master-key rotate` stages the new key before the database is re-sealed under it.
 pub fn next_path(path: &Path) -> std::path::PathBuf {
     let mut name = path.as_os_str().to_owned();
