@@ -17,8 +17,9 @@ use crate::passwords::Password;
 use crate::state::AppState;
 use crate::tokens::refresh::Pair;
 
+/// The fields of `POST /token` (public only so that the micro-benchmarks can parse one).
 #[derive(Deserialize, Default)]
-struct TokenForm {
+pub struct TokenForm {
     grant_type: Option<String>,
     username: Option<String>,
     password: Option<String>,
