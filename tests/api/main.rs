@@ -21,6 +21,7 @@ mod observability;
 mod oidc_rp;
 mod operator;
 mod outage;
+mod properties;
 mod simplejwt;
 mod smoke;
 mod sso;
