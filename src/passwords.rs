@@ -195,6 +195,25 @@ mod tests {
     }
 
     #[test]
+    fn the_dummy_hash_costs_a_full_hash_with_the_current_parameters_and_never_matches() {
+        let dummy = dummy_hash();
+        // Parsed as one of ours: checked in the workers' memory like a real user's hash.
+        assert!(current_hash(&dummy).is_some(), "{dummy}");
+        assert!(current_hash(&hash_blocking("pw").unwrap()).is_some());
+        let mut memory = new_memory();
+        assert!(!verify_in("", &dummy, &mut memory).ok);
+        assert!(
+            !verify_in(
+                "gatehouse dummy password for unknown users",
+                &dummy,
+                &mut memory
+            )
+            .ok
+        );
+        assert_ne!(dummy, dummy_hash(), "a fresh salt and output each time");
+    }
+
+    #[test]
     fn older_parameters_ask_for_a_rehash() {
         let params = Params::new(4096, 3, 1, None).unwrap();
         let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);

@@ -205,6 +205,10 @@ impl Accounts {
 pub enum ClientAuthError {
     #[error("client authentication failed")]
     Failed,
+    /// Too many wrong secrets from this address (see `LoginGuard::check_client_secret`); the
+    /// seconds to wait.
+    #[error("too many failed client authentications")]
+    Throttled(i64),
     #[error(transparent)]
     Internal(#[from] Internal),
 }

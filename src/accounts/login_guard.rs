@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::clients::{Client, ClientAuthError};
 use super::{Accounts, LoginError};
 use crate::audit::{self, Event, Kind};
 use crate::db::repo::throttle::Outcome;
 use crate::db::repo::users::User;
 use crate::db::{repo, DbError};
-use crate::domain::parse_duration;
+use crate::domain::{parse_duration, ClientId};
 use crate::error::Internal;
 use crate::keys::encryption::digest_hex;
 use crate::metrics::Metrics;
@@ -172,19 +173,7 @@ impl LoginGuard {
             Err(LoginError::BadCredentials { .. }) => (Outcome::Failed, Outcome::Failed),
             Err(_) => (Outcome::Released, Outcome::Released),
         };
-        let [(user, _), (addr, _)] = buckets;
-        let resolved = [(user.clone(), user_outcome), (addr.clone(), addr_outcome)];
-        self.accounts
-            .db
-            .write(move |conn| {
-                for (bucket, outcome) in &resolved {
-                    repo::throttle::resolve(conn, bucket, *outcome)?;
-                }
-                Ok::<_, DbError>(())
-            })
-            .await?;
-        self.waiting.wake(&user);
-        self.waiting.wake(&addr);
+        self.resolve(&buckets, [user_outcome, addr_outcome]).await?;
         let (db, clock) = (&self.accounts.db, &self.accounts.clock);
         match checked {
             Ok(found) => {
@@ -207,6 +196,94 @@ impl LoginGuard {
             Err(LoginError::Db(e)) => Err(e.into()),
             Err(LoginError::Hash(e)) => Err(GuardError::Internal(e.into())),
         }
+    }
+
+    /// Checks a client's secret under windows like those of passwords (RFC 6819 §5.2.3.7:
+    /// guessing client credentials is throttled too): per client and client address (with the
+    /// per-username limit), and per address (with the per-address limit). Keyed by client and
+    /// address rather than by client alone, because client ids are public (they are in every
+    /// authorization URL): a window per client would let anyone lock a client out. The windows
+    /// are apart from the password windows, so a misconfigured backend never throttles the
+    /// sign-ins of the people behind the same address. An unknown client goes through the same
+    /// windows and the same digest as a wrong secret, so neither answer nor timing tells them
+    /// apart. A bare `client_id` (a public client) guesses nothing and takes no window.
+    pub async fn check_client_secret(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        client_addr: &str,
+    ) -> Result<Client, ClientAuthError> {
+        // No secret (a public client), or an id no client can have: nobody's secret is being
+        // guessed, so no window is spent on it.
+        let Some(secret) = secret.filter(|_| ClientId::parse(client_id).is_ok()) else {
+            return self.accounts.authenticate_client(client_id, secret).await;
+        };
+        let buckets = [
+            (
+                client_bucket(client_id, client_addr),
+                self.limits.per_username,
+            ),
+            (client_addr_bucket(client_addr), self.limits.per_address),
+        ];
+        let reserved = self
+            .reserve_waiting(&buckets)
+            .await
+            .map_err(Internal::from)?;
+        if let Err(wait) = reserved {
+            self.metrics.login_throttled(CLIENT_SECRET);
+            let event = Event {
+                kind: Kind::SignInThrottled,
+                outcome: audit::Outcome::Failure,
+                subject: None,
+                detail: Some(CLIENT_SECRET.into()),
+            };
+            audit::record(&self.accounts.db, &self.accounts.clock, event).await;
+            return Err(ClientAuthError::Throttled(wait));
+        }
+        let checked = self
+            .accounts
+            .authenticate_client(client_id, Some(secret))
+            .await;
+        // A right secret gives its reservations back (and forgets the client's failures from
+        // this address); a wrong one turns them into failures.
+        let outcomes = match &checked {
+            Ok(_) => [Outcome::Cleared, Outcome::Released],
+            Err(ClientAuthError::Failed) => [Outcome::Failed, Outcome::Failed],
+            Err(_) => [Outcome::Released, Outcome::Released],
+        };
+        self.resolve(&buckets, outcomes)
+            .await
+            .map_err(Internal::from)?;
+        if matches!(checked, Err(ClientAuthError::Failed)) {
+            self.metrics.login_failed(CLIENT_SECRET);
+        }
+        checked
+    }
+
+    /// Resolves the reservations of one attempt and wakes an attempt waiting for each window.
+    async fn resolve(
+        &self,
+        buckets: &[(String, Limit); 2],
+        outcomes: [Outcome; 2],
+    ) -> Result<(), DbError> {
+        let resolved: Vec<(String, Outcome)> = buckets
+            .iter()
+            .zip(outcomes)
+            .map(|((bucket, _), outcome)| (bucket.clone(), outcome))
+            .collect();
+        self.accounts
+            .db
+            .write(move |conn| {
+                for (bucket, outcome) in &resolved {
+                    repo::throttle::resolve(conn, bucket, *outcome)?;
+                }
+                Ok::<_, DbError>(())
+            })
+            .await?;
+        for (bucket, _) in buckets {
+            self.waiting.wake(bucket);
+        }
+        Ok(())
     }
 
     /// Reserves, waiting while a window is full of pending attempts: `Err(seconds)` when a
@@ -322,6 +399,25 @@ impl Waiting {
 pub fn user_bucket(username: &str) -> String {
     let folded: String = username.to_lowercase().chars().take(200).collect();
     format!("user:{}", digest_hex(&folded))
+}
+
+/// The label of client-secret checks in the metrics and the audit trail.
+const CLIENT_SECRET: &str = "client_secret";
+
+/// A client's window at one address (see [`LoginGuard::check_client_secret`]), keyed by a
+/// digest like the username's.
+pub fn client_bucket(client_id: &str, addr: &str) -> String {
+    let key = format!(
+        "{}\n{}",
+        client_id.chars().take(200).collect::<String>(),
+        addr_bucket(addr)
+    );
+    format!("client:{}", digest_hex(&key))
+}
+
+/// The address's window for client secrets, apart from its window for passwords.
+pub fn client_addr_bucket(addr: &str) -> String {
+    format!("client-{}", addr_bucket(addr))
 }
 
 /// The address's window. IPv6 clients are grouped by their /64: one host usually holds a

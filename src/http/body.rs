@@ -90,9 +90,27 @@ pub fn parse<T: DeserializeOwned>(
     }
 }
 
-/// serde's messages may quote a submitted value (a password, say): drop quoted parts.
+/// serde's messages may quote a submitted value (a password, say), in double quotes or in
+/// backticks (an unknown enum variant is quoted in backticks): drop every quoted part. Only
+/// the messages about a missing or duplicate field keep theirs, which name our own fields.
 fn without_quoted(msg: &str) -> String {
-    msg.split('"').step_by(2).collect::<Vec<_>>().join("…")
+    if msg.starts_with("missing field `") || msg.starts_with("duplicate field `") {
+        return msg.to_string();
+    }
+    let mut out = String::with_capacity(msg.len());
+    let mut quote: Option<char> = None;
+    for c in msg.chars() {
+        match (quote, c) {
+            (None, '"' | '`') => {
+                quote = Some(c);
+                out.push('…');
+            }
+            (None, _) => out.push(c),
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+        }
+    }
+    out
 }
 
 /// serde's messages quote the offending input; keep only the position.
@@ -100,5 +118,27 @@ fn short(msg: &str) -> String {
     match msg.find(" at line") {
         Some(i) => format!("invalid JSON{}", &msg[i..]),
         None => "invalid JSON".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_quoted;
+
+    #[test]
+    fn quoted_values_are_dropped_from_form_errors_but_our_field_names_stay() {
+        assert_eq!(
+            without_quoted("unknown variant `hunter2`, expected `a` or `b`"),
+            "unknown variant …, expected … or …"
+        );
+        assert_eq!(
+            without_quoted("invalid value \"s3cret\" here"),
+            "invalid value … here"
+        );
+        assert_eq!(
+            without_quoted("missing field `username`"),
+            "missing field `username`"
+        );
+        assert_eq!(without_quoted("unterminated `abc"), "unterminated …");
     }
 }

@@ -7,6 +7,7 @@ use actix_web::HttpRequest;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
+use super::client_addr::client_addr;
 use super::error::OAuthError;
 use crate::accounts::clients::Client;
 use crate::state::AppState;
@@ -35,9 +36,10 @@ pub async fn authenticate(
         (None, Some(id), secret) => (id.to_string(), secret.map(str::to_string)),
         (None, None, _) => return Err(OAuthError::invalid_client(false)),
     };
+    let addr = client_addr(req, &state.settings.trusted_proxies);
     state
-        .accounts
-        .authenticate_client(&client_id, secret.as_deref())
+        .guard
+        .check_client_secret(&client_id, secret.as_deref(), &addr)
         .await
         .map_err(|e| OAuthError::client_auth(e, via_basic))
 }

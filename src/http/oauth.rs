@@ -18,8 +18,9 @@ use crate::passwords::Password;
 use crate::state::AppState;
 use crate::tokens::refresh::Pair;
 
+/// The fields of `POST /token` (public so that the micro-benchmarks can parse one).
 #[derive(Deserialize, Default, utoipa::ToSchema)]
-pub(super) struct TokenForm {
+pub struct TokenForm {
     #[schema(
         required = true,
         pattern = "^(password|refresh_token|client_credentials|authorization_code)$"

@@ -76,6 +76,7 @@ pub async fn check(
         .await?
         .ok_or(CodeError::Invalid)?;
     if record.client_id != client_id {
+        burn(db, &record, now).await?;
         return Err(CodeError::WrongClient);
     }
     if record.used_at.is_some() {
@@ -86,15 +87,30 @@ pub async fn check(
         return Err(CodeError::Invalid);
     }
     if redirect_uri != Some(record.redirect_uri.as_str()) {
+        burn(db, &record, now).await?;
         return Err(CodeError::RedirectMismatch);
     }
     match (&record.code_challenge, verifier) {
         (Some(challenge), Some(v)) if super::pkce::verify_s256(v, challenge) => {}
         (None, None) => {}
         // A verifier without a challenge is a downgrade attempt (Security BCP §2.1.1).
-        _ => return Err(CodeError::Pkce),
+        _ => {
+            burn(db, &record, now).await?;
+            return Err(CodeError::Pkce);
+        }
     }
     Ok(record)
+}
+
+/// A code presented by another client, with another redirect URI or another PKCE verifier
+/// is in the wrong hands (code injection, RFC 9700 §4.5): it is spent on the spot, so that
+/// no one redeems it afterwards, neither the attacker with a second guess nor the client it
+/// was issued to (whose sign-in then fails visibly instead of silently racing an attacker).
+async fn burn(db: &Db, record: &AuthCode, now: i64) -> Result<(), DbError> {
+    let hash = record.code_hash.clone();
+    db.write(move |conn| repo::sessions::try_use_code(conn, &hash, now))
+        .await
+        .map(drop)
 }
 
 /// Spends the code and records what it issued, in the caller's write transaction, so that a

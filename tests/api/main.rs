@@ -25,6 +25,7 @@ mod oidc_rp;
 mod openapi;
 mod operator;
 mod outage;
+mod properties;
 mod simplejwt;
 mod smoke;
 mod sso;

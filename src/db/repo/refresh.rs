@@ -177,22 +177,18 @@ pub fn revoke_access(conn: &mut DbConn, jti_hash: &str, expires_at: i64) -> Resu
 /// Whether an access token is revoked: by itself (RFC 7009), or because the refresh family
 /// it was issued with was revoked (reuse detection, logout, a password change).
 pub fn access_revoked(conn: &mut DbConn, jti_hash: &str) -> Result<bool, DbError> {
-    let n: i64 = r::revoked_access_tokens
-        .filter(r::jti_hash.eq(jti_hash))
-        .count()
+    use diesel::dsl::exists;
+    // One statement, one round trip: this runs on every verification and userinfo call.
+    let by_itself = exists(r::revoked_access_tokens.filter(r::jti_hash.eq(jti_hash)));
+    let with_family = exists(
+        t::refresh_tokens
+            .inner_join(f::refresh_families)
+            .filter(t::access_jti_hash.eq(jti_hash))
+            .filter(f::revoked_at.is_not_null()),
+    );
+    diesel::select(by_itself.or(with_family))
         .get_result(conn)
-        .map_err(DbError::from_diesel)?;
-    if n > 0 {
-        return Ok(true);
-    }
-    let families: i64 = t::refresh_tokens
-        .inner_join(f::refresh_families)
-        .filter(t::access_jti_hash.eq(jti_hash))
-        .filter(f::revoked_at.is_not_null())
-        .count()
-        .get_result(conn)
-        .map_err(DbError::from_diesel)?;
-    Ok(families > 0)
+        .map_err(DbError::from_diesel)
 }
 
 // Housekeeping (see `crate::housekeeping`): each delete takes at most `batch` rows, so a

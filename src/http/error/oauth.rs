@@ -27,6 +27,10 @@ pub enum OAuthError {
     /// `Retry-After` (seconds).
     #[error("throttled")]
     Throttled(i64),
+    /// Too many wrong client secrets from this address: 429 `invalid_client` with
+    /// `Retry-After`.
+    #[error("client authentication throttled")]
+    ClientThrottled(i64),
     #[error(transparent)]
     Internal(#[from] Internal),
 }
@@ -51,6 +55,7 @@ impl OAuthError {
     pub fn client_auth(e: ClientAuthError, via_basic: bool) -> Self {
         match e {
             ClientAuthError::Failed => OAuthError::invalid_client(via_basic),
+            ClientAuthError::Throttled(wait) => OAuthError::ClientThrottled(wait),
             ClientAuthError::Internal(i) => i.into(),
         }
     }
@@ -127,7 +132,9 @@ impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
             OAuthError::Client { status, .. } => *status,
-            OAuthError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            OAuthError::Throttled(_) | OAuthError::ClientThrottled(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             OAuthError::Internal(i) => internal_status(i),
         }
     }
@@ -155,6 +162,16 @@ impl ResponseError for OAuthError {
                 json_response(
                     StatusCode::TOO_MANY_REQUESTS,
                     json!({ "error": "invalid_grant", "error_description": THROTTLED }),
+                ),
+                *wait,
+            ),
+            OAuthError::ClientThrottled(wait) => with_retry_after(
+                json_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({
+                        "error": "invalid_client",
+                        "error_description": "too many failed client authentications; try again later",
+                    }),
                 ),
                 *wait,
             ),
