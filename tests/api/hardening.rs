@@ -837,7 +837,10 @@ async fn a_code_verifier_for_a_code_issued_without_a_challenge_is_refused(backen
     let (status, body) = status_json(redeem(Some(VERIFIER)).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
-    // Only the verifier was wrong: without it the code redeems (a refusal spends nothing).
+    // A code presented with the wrong proof may be an injected one: it is spent on the
+    // spot (as for another client's code or redirect URI), so not even the rightful
+    // redemption without a verifier gets tokens from it.
     let (status, body) = status_json(redeem(None).await).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
 }
