@@ -837,8 +837,9 @@ async fn a_code_verifier_for_a_code_issued_without_a_challenge_is_refused(backen
     let (status, body) = status_json(redeem(Some(VERIFIER)).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
-    // A code presented with a wrong PKCE verifier is spent on the spot (see
-    // attacks/protocol.rs): the downgrade attempt leaves nothing to redeem.
+    // A code presented with the wrong proof may be an injected one: it is spent on the
+    // spot (as for another client's code or redirect URI), so not even the rightful
+    // redemption without a verifier gets tokens from it.
     let (status, body) = status_json(redeem(None).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
