@@ -563,12 +563,19 @@ async fn a_session_cookie_planted_before_sign_in_is_replaced_and_never_signs_any
             "planted value signs in"
         );
     }
-    // Signing in again in a signed-in browser ends the old session and issues a new value.
-    let b = browser();
+    // Signing in again in a signed-in browser ends the old session and issues a new value:
+    // whoever learnt the old value (or planted it) holds nothing.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let b = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
     let _ = sign_in(&app, &b, &authorize_url(&app, &[]), ALICE).await;
+    let base: reqwest::Url = app.address.parse().expect("url");
+    let old = session_in(&jar, &base).expect("signed in");
     let page = b.get(app.url("/login")).send().await.expect("request");
     let page = page.text().await.expect("page");
-    let before = snapshot(&app).await;
     let resp = b
         .post(app.url("/login"))
         .form(&[
@@ -580,12 +587,39 @@ async fn a_session_cookie_planted_before_sign_in_is_replaced_and_never_signs_any
         .send()
         .await
         .expect("request");
+    let new = set_cookie_value(&resp, "gh_session").expect("a new session cookie");
+    assert_ne!(new, old, "the session value did not change at sign-in");
+    let holder = reqwest::Client::builder()
+        .cookie_provider({
+            let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+            jar.add_cookie_str(&format!("gh_session={old}; Path=/"), &base);
+            jar
+        })
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = holder
+        .get(authorize_url(&app, &[]))
+        .send()
+        .await
+        .expect("request");
     assert!(
-        set_cookie_value(&resp, "gh_session").is_some(),
-        "no new session cookie"
+        location(&resp).starts_with("/login?"),
+        "the session before the sign-in still signs in: {}",
+        location(&resp)
     );
-    let after = snapshot(&app).await;
-    assert_ne!(before, after, "the old session should have ended");
+}
+
+/// The `gh_session` value a cookie jar holds for the server.
+fn session_in(jar: &reqwest::cookie::Jar, base: &reqwest::Url) -> Option<String> {
+    use reqwest::cookie::CookieStore;
+    let cookies = jar.cookies(base)?;
+    cookies
+        .to_str()
+        .ok()?
+        .split("; ")
+        .find_map(|c| c.strip_prefix("gh_session="))
+        .map(str::to_string)
 }
 
 async fn login_and_logout_forms_refuse_a_csrf_token_from_another_browser(backend: Backend) {
