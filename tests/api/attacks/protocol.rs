@@ -402,7 +402,9 @@ async fn parallel_wrong_client_secrets_are_throttled_at_the_limit_and_a_right_on
     // The test's requests come through a trusted proxy that names the client's address.
     let Some(app) = spawn_app_with(backend, |a| {
         a.trusted_proxies = Some("127.0.0.1".into());
-        a.login_throttle = Some("5/15m,50/15m".into());
+        // Per address as low as per client, so that the password sign-in below would be
+        // throttled if the client-secret failures counted in the password windows.
+        a.login_throttle = Some("5/15m,5/15m".into());
     })
     .await
     else {
@@ -455,6 +457,22 @@ async fn parallel_wrong_client_secrets_are_throttled_at_the_limit_and_a_right_on
         .await
         .expect("task");
     assert_eq!(status, 429);
+    // The guesses are counted apart from passwords: a person signing in from the same
+    // address (behind the same NAT) is not throttled by them.
+    app.add_user("nat", "nat's long password", false).await;
+    let resp = app
+        .http
+        .post(app.url("/api/token/"))
+        .header("x-forwarded-for", attacker)
+        .form(&[("username", "nat"), ("password", "nat's long password")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        resp.status(),
+        200,
+        "client-secret failures throttled a password sign-in"
+    );
     // ...but the client itself, from its own address, is not locked out by the attacker,
     // and a success gives its reservation back: 20 right answers in a row.
     for _ in 0..20 {
