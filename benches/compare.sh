@@ -1,130 +1,287 @@
 #!/usr/bin/env bash
-# benches/compare.sh [--rounds N] [--duration S] [--database sqlite|postgres]
+# benches/compare.sh [--rounds N] [--duration S] [--databases "sqlite postgres"] [--no-peers]
+#                    [--bin PATH] [--scale] [--smoke]
 #
 # Gatehouse against its peers with the very same requests, using the peer harness
 # (PEERS, default ../shared/peers, copied to a writable place because it keeps its state
 # under .work/). Each server runs pinned to core 0, wrk to core 1. Every round starts each
-# server in turn (the order alternates between rounds), runs its scenarios, stops it; the
-# medians over rounds go into BENCHMARKS.md by hand. Output: JSON lines on stdout, with a
-# "server" and "round" field added; wrk's raw output in $OUT_DIR/wrk.log.
+# server in turn (the order alternates between rounds), runs its scenarios, stops it;
+# Gatehouse runs once per database of --databases (default: both). The medians over rounds
+# go into BENCHMARKS.md by hand. Output: JSON lines on stdout, with "server", "database" and
+# "round" added; wrk's raw output in $OUT_DIR/wrk.log.
 #
-# Needs: a release build (cargo build --release), PostgreSQL on 127.0.0.1:5432, and the
-# harness set up (its setup.sh: wrk, nginx, Django/simplejwt, node oidc-provider).
+# Scenarios: login (16 and 64 connections), refresh, verify, jwks, client_credentials, and
+# mixed: a login flood at 64 connections while a second and third wrk (same core) run the
+# JWKS and refresh at 4 connections each, reporting their p99. Gatehouse's resident memory
+# is sampled (/proc/PID/status) during every scenario: "rss" lines give the peak and the
+# value after it, plus the idle value one minute after the last scenario.
+# --scale seeds 1,000,000 users and 1,000,000 live refresh records (benches/seed-scale.sh)
+# and runs login and refresh again on that database.
+#
+# --smoke: Gatehouse only, one round of 2 s per scenario, no peers and no ceilings, with the
+# harness copy in benches/harness (so only wrk, curl, python3 and, for PostgreSQL,
+# psql are needed). .ci/run calls it after the tests, so this script cannot rot.
+#
+# Needs: a release build (cargo build --release; --smoke falls back to target/debug),
+# PostgreSQL on 127.0.0.1:5432 for the postgres runs, and for the full run the harness set up
+# (its setup.sh: wrk, nginx, Django/simplejwt, node oidc-provider).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-ROUNDS=3 DURATION=10 DATABASE=postgres
+ROUNDS=3 DURATION=10 DATABASES="sqlite postgres" PEERS_ON=1 SMOKE=0 SCALE=0 BIN=""
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2;;
     --duration) DURATION=$2; shift 2;;
-    --database) DATABASE=$2; shift 2;;
-    *) echo "usage: $0 [--rounds N] [--duration S] [--database sqlite|postgres]" >&2; exit 2;;
+    --databases|--database) DATABASES=$2; shift 2;;
+    --no-peers) PEERS_ON=0; shift;;
+    --bin) BIN=$2; shift 2;;
+    --scale) SCALE=1; shift;;
+    --smoke) SMOKE=1; shift;;
+    *) usage;;
   esac
 done
+if [ "$SMOKE" = 1 ]; then ROUNDS=1 DURATION=2 PEERS_ON=0 SCALE=0; fi
 
-PEERS_SRC=${PEERS:-$ROOT/../shared/peers}
+# One core for the server, the other for wrk; on a single core both share it.
+if [ "$(nproc)" -ge 2 ]; then SERVER_CPU=0 LOAD_CPU=1; else SERVER_CPU=0 LOAD_CPU=0; fi
+
 WORKDIR=${BENCH_WORKDIR:-/tmp/gatehouse-bench}
 mkdir -p "$WORKDIR"
-if [ ! -d "$WORKDIR/peers" ]; then cp -r "$PEERS_SRC" "$WORKDIR/peers"; fi
-PEERS=$WORKDIR/peers
-(cd "$PEERS" && ./setup.sh >&2)
+if [ "$PEERS_ON" = 1 ]; then
+  PEERS_SRC=${PEERS:-$ROOT/../shared/peers}
+  if [ ! -d "$WORKDIR/peers" ]; then cp -r "$PEERS_SRC" "$WORKDIR/peers"; chmod -R u+w "$WORKDIR/peers"; fi
+  PEERS=$WORKDIR/peers
+  (cd "$PEERS" && ./setup.sh >&2)
+  HARNESS=$PEERS
+else
+  # The harness's load half, kept in the repository (benches/harness), copied like the peers'.
+  rm -rf "$WORKDIR/harness"; cp -r "$ROOT/benches/harness" "$WORKDIR/harness"
+  HARNESS=$WORKDIR/harness
+fi
+command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 OUT_DIR=$WORKDIR/results-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT_DIR"
-BIN=$ROOT/target/release/gatehouse
-[ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-
-# Gatehouse's own data: a fresh database, master key, user bench and client bench-cc.
-GH=$OUT_DIR/gatehouse
-mkdir -p "$GH"
-export GATEHOUSE_MASTER_KEY_FILE=$GH/master.key GATEHOUSE_BIND=127.0.0.1:18010 GATEHOUSE_LOG=warn
-if [ "$DATABASE" = postgres ]; then
-  DBNAME=gatehouse_bench_$$
-  psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DBNAME" >/dev/null
-  export GATEHOUSE_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DBNAME
-else
-  export GATEHOUSE_DATABASE_URL=sqlite://$GH/gatehouse.db
+if [ -z "$BIN" ]; then
+  BIN=$ROOT/target/release/gatehouse
+  if [ "$SMOKE" = 1 ] && [ ! -x "$BIN" ]; then BIN=$ROOT/target/debug/gatehouse; fi
 fi
-echo 'bench-password-1' | "$BIN" user add bench --password-stdin >/dev/null
-CC_SECRET=$("$BIN" client add bench-cc --grant client_credentials --json \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+[ -x "$BIN" ] || { echo "build first: cargo build --release ($BIN missing)" >&2; exit 1; }
 
-GH_PID=""
+PORT=18010 G=http://127.0.0.1:18010
+export PGOPTIONS='-c client_min_messages=warning'  # no NOTICE from DROP … IF EXISTS
+export GATEHOUSE_BIND=127.0.0.1:$PORT GATEHOUSE_LOG=warn
+PG_DBS=()
+GH_PID="" SAMPLER_PID=""
+
+# setup_database DB: a fresh database, master key, user bench and client bench-cc; sets
+# GH (its directory), CC_SECRET and the GATEHOUSE_* variables for it.
+setup_database() {
+  local db=$1
+  GH=$OUT_DIR/gatehouse-$db
+  mkdir -p "$GH"
+  export GATEHOUSE_MASTER_KEY_FILE=$GH/master.key
+  if [ "$db" = postgres ]; then
+    local name=gatehouse_bench_$$
+    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null
+    psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $name" >/dev/null
+    PG_DBS+=("$name")
+    export GATEHOUSE_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$name
+  else
+    export GATEHOUSE_DATABASE_URL=sqlite://$GH/gatehouse.db
+  fi
+  echo 'bench-password-1' | "$BIN" user add bench --password-stdin >/dev/null
+  CC_SECRET=$("$BIN" client add bench-cc --grant client_credentials --json \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+  echo "$db $GATEHOUSE_DATABASE_URL $GATEHOUSE_MASTER_KEY_FILE $CC_SECRET" > "$GH/env"
+}
+use_database() {
+  local db=$1 url key secret
+  read -r _ url key secret < "$OUT_DIR/gatehouse-$db/env"
+  GH=$OUT_DIR/gatehouse-$db CC_SECRET=$secret
+  export GATEHOUSE_DATABASE_URL=$url GATEHOUSE_MASTER_KEY_FILE=$key
+}
+
 start_gatehouse() {
-  taskset -c 0 "$BIN" serve >"$GH/serve.log" 2>&1 &
+  taskset -c "$SERVER_CPU" "$BIN" serve >>"$GH/serve.log" 2>&1 &
   GH_PID=$!
-  for _ in $(seq 1 100); do
-    curl -fs -o /dev/null http://127.0.0.1:18010/readyz && return 0
+  for _ in $(seq 1 150); do
+    curl -fs -o /dev/null "$G/readyz" && return 0
     sleep 0.2
   done
   echo "gatehouse did not start" >&2; cat "$GH/serve.log" >&2; exit 1
 }
 stop_gatehouse() { kill "$GH_PID" 2>/dev/null || true; wait "$GH_PID" 2>/dev/null || true; GH_PID=""; }
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# The sampler writes the highest VmRSS seen (KiB) to $1, every 100 ms.
+start_sampler() {
+  local file=$1 pid=$GH_PID
+  echo 0 > "$file"
+  ( max=0; while kill -0 "$pid" 2>/dev/null; do
+      v=$(rss_kb "$pid"); if [ "${v:-0}" -gt "$max" ]; then max=$v; echo "$max" > "$file"; fi
+      sleep 0.1
+    done ) &
+  SAMPLER_PID=$!
+}
+stop_sampler() { kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""; }
+# rss_line DB ROUND SCENARIO PEAK_KB: one JSON line of memory figures.
+rss_line() {
+  printf '{"server":"gatehouse","database":"%s","round":%s,"scenario":"%s","rss_peak_mb":%s,"rss_after_mb":%s}\n' \
+    "$1" "$2" "$3" "$(( $4 / 1024 ))" "$(( $(rss_kb "$GH_PID") / 1024 ))" | tee -a "$OUT_DIR/results.jsonl"
+}
+
 cleanup() {
+  [ -n "$SAMPLER_PID" ] && stop_sampler
   [ -n "$GH_PID" ] && stop_gatehouse
-  (cd "$PEERS" && for p in simplejwt oidc-provider nginx-jwks; do ./stop-peer.sh $p >/dev/null 2>&1 || true; done)
-  if [ "$DATABASE" = postgres ]; then
-    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DBNAME WITH (FORCE)" >/dev/null || true
+  if [ "$PEERS_ON" = 1 ]; then
+    (cd "$PEERS" && for p in simplejwt oidc-provider nginx-jwks; do ./stop-peer.sh $p >/dev/null 2>&1 || true; done)
   fi
+  for name in "${PG_DBS[@]}"; do
+    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null || true
+  done
 }
 trap cleanup EXIT
 
-# b SERVER ROUND SCENARIO BASE [bench.sh options]: one measurement, tagged.
+# tag SERVER DATABASE ROUND: adds the labels to bench.sh's JSON line.
+tag() {
+  python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["server"]=sys.argv[1]; d["database"]=sys.argv[2]; d["round"]=int(sys.argv[3]); print(json.dumps(d))' "$@"
+}
+# b SERVER DATABASE ROUND SCENARIO BASE [bench.sh options]: one measurement, tagged.
 b() {
-  local server=$1 round=$2; shift 2
-  echo "+ [$server round $round] bench.sh $*" >> "$OUT_DIR/wrk.log"
-  (cd "$PEERS" && ./bench.sh "$@" --duration "$DURATION" 2>>"$OUT_DIR/wrk.log") \
-    | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["server"]=sys.argv[1]; d["round"]=int(sys.argv[2]); print(json.dumps(d))' "$server" "$round" \
-    | tee -a "$OUT_DIR/results.jsonl"
-  sleep 2
+  local server=$1 db=$2 round=$3; shift 3
+  echo "+ [$server $db round $round] bench.sh $*" >> "$OUT_DIR/wrk.log"
+  (cd "$HARNESS" && ./bench.sh "$@" --duration "$DURATION" --cpu "$LOAD_CPU" 2>>"$OUT_DIR/wrk.log") \
+    | tag "$server" "$db" "$round" | tee -a "$OUT_DIR/results.jsonl"
+  [ "$SMOKE" = 1 ] || sleep 2
+}
+# gb DATABASE ROUND NAME SCENARIO [options]: a Gatehouse measurement with its memory.
+gb() {
+  local db=$1 round=$2 name=$3; shift 3
+  start_sampler "$GH/peak"
+  b gatehouse "$db" "$round" "$@"
+  stop_sampler
+  rss_line "$db" "$round" "$name" "$(cat "$GH/peak")"
+}
+
+# mixed DATABASE ROUND: the login flood with JWKS and refresh beside it. The JWKS and refresh
+# runs start first (refresh mints its tokens before the flood) and last 4 s longer, so the
+# flood falls inside them.
+mixed() {
+  local db=$1 round=$2 side=$((DURATION + 4)) out=$OUT_DIR/mixed.$$
+  start_sampler "$GH/peak"
+  echo "+ [gatehouse $db round $round] mixed" >> "$OUT_DIR/wrk.log"
+  (cd "$HARNESS" && ./bench.sh jwks "$G" --connections 4 --duration "$side" --cpu "$LOAD_CPU" 2>>"$OUT_DIR/wrk.log") > "$out.jwks" &
+  local jwks=$!
+  (cd "$HARNESS" && ./bench.sh refresh "$G" --connections 4 --pool-extra 4 --duration "$side" --cpu "$LOAD_CPU" 2>>"$OUT_DIR/wrk.log") > "$out.refresh" &
+  local refresh=$!
+  # The flood starts once the refresh run's wrk is up (its tokens are minted).
+  for _ in $(seq 1 300); do pgrep -f 'wrk/refresh.lua' >/dev/null && break; sleep 0.1; done
+  (cd "$HARNESS" && ./bench.sh login "$G" --connections 64 --duration "$DURATION" --cpu "$LOAD_CPU" 2>>"$OUT_DIR/wrk.log") > "$out.login"
+  wait "$jwks" "$refresh"
+  stop_sampler
+  for part in login jwks refresh; do
+    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["scenario"]="mixed:"+d["scenario"]; print(json.dumps(d))' < "$out.$part" \
+      | tag gatehouse "$db" "$round" | tee -a "$OUT_DIR/results.jsonl"
+  done
+  rm -f "$out".*
+  rss_line "$db" "$round" mixed "$(cat "$GH/peak")"
 }
 
 run_gatehouse() {
-  local r=$1 G=http://127.0.0.1:18010
-  start_gatehouse
-  b gatehouse "$r" login   $G --connections 16
-  b gatehouse "$r" login   $G --connections 64
-  b gatehouse "$r" refresh $G --connections 64
-  b gatehouse "$r" verify  $G --connections 64
-  b gatehouse "$r" jwks    $G --connections 64
-  b gatehouse "$r" client_credentials $G --path /token --connections 64 \
-    --client-id bench-cc --client-secret "$CC_SECRET"
-  stop_gatehouse
+  local r=$1 db
+  for db in $DATABASES; do
+    use_database "$db"
+    start_gatehouse
+    rss_line "$db" "$r" started "$(rss_kb "$GH_PID")"
+    gb "$db" "$r" login-16 login   $G --connections 16
+    gb "$db" "$r" login-64 login   $G --connections 64
+    gb "$db" "$r" refresh  refresh $G --connections 64
+    gb "$db" "$r" verify   verify  $G --connections 64
+    gb "$db" "$r" jwks     jwks    $G --connections 64
+    gb "$db" "$r" client_credentials client_credentials $G --path /token --connections 64 \
+      --client-id bench-cc --client-secret "$CC_SECRET"
+    mixed "$db" "$r"
+    if [ "$SMOKE" = 0 ]; then
+      sleep 60
+      rss_line "$db" "$r" idle-60s-after "$(rss_kb "$GH_PID")"
+    fi
+    stop_gatehouse
+  done
+}
+run_scale() {
+  local db
+  for db in $DATABASES; do
+    use_database "$db"
+    "$ROOT/benches/seed-scale.sh" "$GATEHOUSE_DATABASE_URL" >&2
+    start_gatehouse
+    gb "$db" scale login-64 login $G --connections 64
+    gb "$db" scale refresh refresh $G --connections 64
+    stop_gatehouse
+  done
 }
 run_simplejwt() {
   local r=$1 A=http://127.0.0.1:18001
   (cd "$PEERS" && CPU=0 ./start-simplejwt.sh >&2)
-  b simplejwt "$r" login   $A --connections 16
-  b simplejwt "$r" login   $A --connections 64
-  b simplejwt "$r" refresh $A --connections 64
-  b simplejwt "$r" verify  $A --connections 64
-  b simplejwt "$r" jwks    $A --connections 64
+  b simplejwt postgres "$r" login   $A --connections 16
+  b simplejwt postgres "$r" login   $A --connections 64
+  b simplejwt postgres "$r" refresh $A --connections 64
+  b simplejwt postgres "$r" verify  $A --connections 64
+  b simplejwt postgres "$r" jwks    $A --connections 64
   (cd "$PEERS" && ./stop-peer.sh simplejwt >&2)
 }
 run_oidc_provider() {
   local r=$1 B=http://127.0.0.1:18002
   (cd "$PEERS" && CPU=0 ./start-oidc-provider.sh >&2)
-  b oidc-provider "$r" client_credentials $B --path /token --connections 64
-  b oidc-provider "$r" jwks $B --path /jwks --connections 64
+  b oidc-provider memory "$r" client_credentials $B --path /token --connections 64
+  b oidc-provider memory "$r" jwks $B --path /jwks --connections 64
   (cd "$PEERS" && ./stop-peer.sh oidc-provider >&2)
 }
 run_nginx() {
   local r=$1 C=http://127.0.0.1:18003
   # nginx serves the very bytes Gatehouse serves.
+  use_database "${DATABASES%% *}"
   start_gatehouse
-  curl -fs http://127.0.0.1:18010/.well-known/jwks.json > "$GH/jwks.json"
+  curl -fs "$G/.well-known/jwks.json" > "$OUT_DIR/jwks.json"
   stop_gatehouse
-  (cd "$PEERS" && JWKS_FILE=$GH/jwks.json CPU=0 ./start-nginx-jwks.sh >&2)
-  b nginx-jwks "$r" jwks $C --connections 64
+  (cd "$PEERS" && JWKS_FILE=$OUT_DIR/jwks.json CPU=0 ./start-nginx-jwks.sh >&2)
+  b nginx-jwks file "$r" jwks $C --connections 64
   (cd "$PEERS" && ./stop-peer.sh nginx-jwks >&2)
 }
+run_peers() {
+  [ "$PEERS_ON" = 1 ] || return 0
+  if [ "$2" = forward ]; then
+    run_simplejwt "$1"; run_oidc_provider "$1"; run_nginx "$1"
+  else
+    run_nginx "$1"; run_oidc_provider "$1"; run_simplejwt "$1"
+  fi
+}
 
+for db in $DATABASES; do setup_database "$db"; done
 for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) -eq 1 ]; then
-    run_gatehouse "$r"; run_simplejwt "$r"; run_oidc_provider "$r"; run_nginx "$r"
+    run_gatehouse "$r"; run_peers "$r" forward
   else
-    run_nginx "$r"; run_oidc_provider "$r"; run_simplejwt "$r"; run_gatehouse "$r"
+    run_peers "$r" backward; run_gatehouse "$r"
   fi
 done
-(cd "$PEERS" && ./ceilings.sh 2>>"$OUT_DIR/wrk.log") | tee -a "$OUT_DIR/results.jsonl"
+[ "$SCALE" = 1 ] && run_scale
+if [ "$PEERS_ON" = 1 ]; then
+  (cd "$PEERS" && ./ceilings.sh --cpu "$SERVER_CPU" 2>>"$OUT_DIR/wrk.log") | tee -a "$OUT_DIR/results.jsonl"
+fi
+
+# Every Gatehouse run must have answered: no errors and no non-2xx (a refresh reuse would be one).
+python3 - "$OUT_DIR/results.jsonl" <<'EOF'
+import json, sys
+bad = []
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d.get("server") == "gatehouse" and "rps" in d:
+        if d["non2xx"] or d["errors"] or not d["requests"]:
+            bad.append(line.strip())
+if bad:
+    print("failed Gatehouse runs:\n" + "\n".join(bad), file=sys.stderr)
+    sys.exit(1)
+EOF
 echo "results: $OUT_DIR/results.jsonl" >&2

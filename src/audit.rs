@@ -36,10 +36,11 @@ pub enum Kind {
     ClientEnabled,
     ClientDeleted,
     ClientSecretRotated,
+    MasterKeyRotated,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -56,6 +57,7 @@ impl Kind {
         Kind::ClientEnabled,
         Kind::ClientDeleted,
         Kind::ClientSecretRotated,
+        Kind::MasterKeyRotated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +78,7 @@ impl Kind {
             Kind::ClientEnabled => "client.enabled",
             Kind::ClientDeleted => "client.deleted",
             Kind::ClientSecretRotated => "client.secret_rotated",
+            Kind::MasterKeyRotated => "master_key.rotated",
         }
     }
 

@@ -45,6 +45,9 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the master key that seals the private signing keys.
+    #[command(subcommand)]
+    MasterKey(MasterKeyCommand),
     /// Read the audit trail (admin actions and security events), newest first.
     Audit {
         /// One JSON object per line, for scripts.
@@ -152,6 +155,19 @@ pub enum KeysCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum MasterKeyCommand {
+    /// Re-seal every private key under a new master key, in one transaction. With
+    /// GATEHOUSE_MASTER_KEY_PREVIOUS set, the configured key is the new one; otherwise a new
+    /// key is generated and replaces the key file, or, when the key comes from
+    /// GATEHOUSE_MASTER_KEY, is printed once on stdout.
+    Rotate {
+        /// Keep the old key file as MASTER_KEY_FILE.previous (for restoring older backups).
+        #[arg(long)]
+        keep_previous: bool,
+    },
+}
+
 /// The log filter: `GATEHOUSE_LOG` when set; `info` for the server; for the other
 /// commands nothing on a terminal (their results go to stdout) unless `-v` asks, and
 /// warnings elsewhere.
@@ -217,6 +233,9 @@ async fn command(settings: Settings, command: Command) -> anyhow::Result<()> {
         Command::User(cmd) => user(&settings, cmd).await?,
         Command::Client(cmd) => client(&settings, cmd).await?,
         Command::Keys(cmd) => keys(&settings, cmd).await?,
+        Command::MasterKey(MasterKeyCommand::Rotate { keep_previous }) => {
+            crate::commands::master_key::rotate(&settings, keep_previous).await?
+        }
         Command::Audit {
             json,
             kind,

@@ -12,6 +12,7 @@ pub mod django_passwords;
 pub mod domain;
 pub mod error;
 pub mod grants;
+pub mod housekeeping;
 pub mod http;
 pub mod keys;
 pub mod metrics;

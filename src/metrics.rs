@@ -1,16 +1,17 @@
 //! Prometheus metrics for `/metrics`: counters kept by the request path, gauges read from
 //! the pool and the key set when scraped. Each application has its own registry, so two
-//! servers in one process (the tests) count separately.
+//! servers in one process (the tests) count separately. The per-request series, which every
+//! request updates, are kept with atomics in `requests.rs`.
+
+mod requests;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
     registry: Registry,
-    requests: IntCounterVec,
-    latency: HistogramVec,
+    requests: requests::RequestMetrics,
     tokens_issued: IntCounterVec,
     login_failures: IntCounterVec,
     login_throttled: IntCounterVec,
@@ -52,23 +53,6 @@ pub struct Gauges {
 impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "gatehouse_http_requests_total",
-                "HTTP requests by route pattern, method and status",
-            ),
-            &["route", "method", "status"],
-        )?;
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "gatehouse_http_request_duration_seconds",
-                "Time from request to response, by route pattern",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
-            &["route"],
-        )?;
         let tokens_issued = IntCounterVec::new(
             Opts::new("gatehouse_tokens_issued_total", "Tokens signed, by kind"),
             &["kind"],
@@ -109,8 +93,6 @@ impl Metrics {
             ),
             &["state"],
         )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(tokens_issued.clone()))?;
         registry.register(Box::new(login_failures.clone()))?;
         registry.register(Box::new(login_throttled.clone()))?;
@@ -131,8 +113,7 @@ impl Metrics {
         }
         Ok(Metrics {
             registry,
-            requests,
-            latency,
+            requests: requests::RequestMetrics::default(),
             tokens_issued,
             login_failures,
             login_throttled,
@@ -144,11 +125,7 @@ impl Metrics {
     }
 
     pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        let code = status.to_string();
-        self.requests
-            .with_label_values(&[route, method, code.as_str()])
-            .inc();
-        self.latency.with_label_values(&[route]).observe(seconds);
+        self.requests.record(route, method, status, seconds);
     }
 
     pub fn token_issued(&self, kind: TokenKind) {
@@ -194,6 +171,9 @@ impl Metrics {
         let mut out = Vec::with_capacity(8 * 1024);
         // Encoding into a Vec cannot fail for the text format; an empty answer is the worst case.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        let mut text = String::with_capacity(8 * 1024);
+        self.requests.render(&mut text);
+        out.extend_from_slice(text.as_bytes());
         out
     }
 }

@@ -1,5 +1,5 @@
 //! Building the application: database and migrations, master key, signing keys, the
-//! background key upkeep, and the HTTP server.
+//! background key upkeep and housekeeping, and the HTTP server.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{migrate, repo, Db};
+use crate::housekeeping::{Housekeeping, Retention};
 use crate::keys::encryption::{self, MasterKey, MasterKeys};
 use crate::keys::manager::{KeyPolicy, Keys};
 use crate::keys::store::KeyStore;
@@ -37,8 +38,6 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-const CHECK_PLAINTEXT: &[u8] = b"gatehouse master key check";
-
 /// Loads the master key (environment, then file; created only while the database holds no
 /// sealed keys) and checks it against the id and check value stored in the database.
 pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<MasterKeys> {
@@ -54,6 +53,7 @@ pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<Ma
         })?),
         None => None,
     };
+    let (current, previous) = adopt_staged_key(settings, db, current, previous).await?;
     let keys = MasterKeys { current, previous };
     let probe = keys.clone();
     db.write(move |conn| {
@@ -79,7 +79,7 @@ pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<Ma
             }
             _ => {
                 use base64::Engine;
-                let check = probe.current.seal(CHECK_PLAINTEXT, b"check");
+                let check = probe.current.seal(encryption::CHECK_PLAINTEXT, b"check");
                 repo::meta::set(conn, "master_key_id", probe.current.id())?;
                 repo::meta::set(conn, "master_key_check", &base64::engine::general_purpose::STANDARD.encode(check))?;
                 Ok(())
@@ -88,6 +88,49 @@ pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<Ma
     })
     .await?;
     Ok(keys)
+}
+
+/// A `master-key rotate` that stopped after its transaction committed but before the new
+/// key file replaced the old one leaves the new key in `MASTER_KEY_FILE.next`, and the
+/// database sealed under it. Start-up then uses that key (the old file's key stays readable
+/// as the previous one), so a crash at any point of a rotation leaves a server that starts;
+/// running `gatehouse master-key rotate` again finishes the job. A staged key that the
+/// database does not name (the crash came before the commit) is ignored here.
+async fn adopt_staged_key(
+    settings: &Settings,
+    db: &Db,
+    current: MasterKey,
+    previous: Option<MasterKey>,
+) -> anyhow::Result<(MasterKey, Option<MasterKey>)> {
+    if settings.master_key.is_some() {
+        return Ok((current, previous));
+    }
+    let Some(stored) = db
+        .run(|conn| repo::meta::get(conn, "master_key_id"))
+        .await?
+    else {
+        return Ok((current, previous));
+    };
+    if current.id() == stored || previous.as_ref().is_some_and(|p| p.id() == stored) {
+        return Ok((current, previous));
+    }
+    let staged_path = encryption::next_path(&settings.master_key_file);
+    let staged = std::fs::read_to_string(&staged_path)
+        .ok()
+        .and_then(|text| MasterKey::from_base64(&text).ok())
+        .filter(|staged| staged.id() == stored);
+    match staged {
+        Some(staged) => {
+            tracing::warn!(
+                path = %staged_path.display(),
+                key_id = staged.id(),
+                "a master-key rotation was interrupted after the database was re-sealed; \
+                 using the staged new key. Run `gatehouse master-key rotate` to finish it"
+            );
+            Ok((staged, previous.or(Some(current))))
+        }
+        None => Ok((current, previous)),
+    }
 }
 
 /// Everything a key command needs: the database, the master key and the loaded key set.
@@ -129,13 +172,16 @@ impl Application {
         let settings = Arc::new(settings);
         let keys = prepare(&settings, clock.clone()).await?;
         let db = keys.db.clone();
-        let hasher = tokio::task::spawn_blocking({
-            let workers = settings.hash_workers;
-            move || Hasher::new(workers)
-        })
-        .await?;
+        let hasher = Hasher::new(settings.hash_workers);
         tokio::spawn(keys.clone().run_maintenance());
-        tokio::spawn(purge_expired(db.clone(), settings.clone(), clock.clone()));
+        tokio::spawn(
+            Housekeeping {
+                db: db.clone(),
+                clock: clock.clone(),
+                retention: Retention::from_settings(&settings),
+            }
+            .run(),
+        );
 
         let listener_addr = listener.local_addr()?;
         let port = listener_addr.port();
@@ -143,6 +189,7 @@ impl Application {
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),
+            openapi: crate::http::openapi::document(&settings.issuer),
             guard: LoginGuard::new(accounts.clone(), settings.login_throttle, metrics.clone()),
             accounts,
             tokens: Tokens {
@@ -161,16 +208,24 @@ impl Application {
         };
         let app_state = web::Data::new(state.clone());
         let cors = web::Data::new(crate::http::cors::CorsPolicy::new(&settings.cors_origins));
+        let jwks_cache = web::Data::new(crate::http::health::JwksCacheControl::new(
+            settings.jwks_max_age,
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(cors.clone())
+                .app_data(jwks_cache.clone())
                 .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(middleware::from_fn(crate::http::middleware::log_request))
                 .configure(crate::http::routes)
                 .default_service(web::to(not_found))
         })
         .workers(settings.workers)
+        // Each HTTP worker's blocking pool runs database work only (hashing has its own
+        // threads): more threads than connections would only wait for one, and actix's
+        // default (512 / cores per worker) lets a burst start hundreds of them.
+        .worker_max_blocking_threads(blocking_threads(&settings))
         .listen(listener)?
         .run();
         let kid = state
@@ -210,27 +265,13 @@ impl Application {
     }
 }
 
+/// Blocking threads per runtime: one per pooled connection, plus a few for the readiness
+/// probe and key work, which must not queue behind a busy pool.
+pub fn blocking_threads(settings: &Settings) -> usize {
+    settings.db_pool_size as usize + 4
+}
+
 async fn not_found() -> HttpResponse {
     HttpResponse::NotFound()
         .json(serde_json::json!({ "error": "not_found", "error_description": "no such endpoint" }))
-}
-
-/// Drops expired refresh records, revocation entries and spent grace pairs once a minute.
-async fn purge_expired(db: Db, settings: Arc<Settings>, clock: Clock) {
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        ticker.tick().await;
-        let grace = settings.refresh_grace.as_secs() as i64;
-        let now = clock.now();
-        if let Err(e) = db
-            .write(move |conn| repo::refresh::purge(conn, now, grace))
-            .await
-        {
-            tracing::warn!(error = %e, "purging expired tokens failed; will retry");
-        }
-        let retention = settings.audit_retention.as_secs() as i64;
-        if let Err(e) = crate::audit::purge(&db, &clock, retention).await {
-            tracing::warn!(error = %e, "purging old audit records failed; will retry");
-        }
-    }
 }

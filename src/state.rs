@@ -29,4 +29,6 @@ pub struct AppState {
     pub sso: Sso,
     /// The discovery document, serialised once.
     pub discovery: bytes::Bytes,
+    /// The OpenAPI document, serialised once.
+    pub openapi: bytes::Bytes,
 }

@@ -235,6 +235,20 @@ async fn master_key(settings: &Settings, db: &Db, report: &mut Report) -> Option
                         keys.current.id()
                     ),
                 );
+            } else if let Some(staged) = staged_key(settings, &id, &sealed) {
+                // What start-up adopts: see startup::adopt_staged_key.
+                report.say(
+                    Level::Warning,
+                    "master key",
+                    &format!(
+                        "a master-key rotation stopped after re-sealing the database; the server uses the new key (id {id}) from {}; run `gatehouse master-key rotate` to finish",
+                        crate::keys::encryption::next_path(&settings.master_key_file).display()
+                    ),
+                );
+                return Some(MasterKeys {
+                    current: staged,
+                    previous: Some(keys.current),
+                });
             } else {
                 report.say(
                     Level::Problem,
@@ -262,6 +276,19 @@ async fn master_key(settings: &Settings, db: &Db, report: &mut Report) -> Option
         ),
     }
     Some(keys)
+}
+
+/// The key a `master-key rotate` staged in `MASTER_KEY_FILE.next`, when the database is
+/// sealed under it (the rotation stopped after its commit); only with a key file.
+fn staged_key(settings: &Settings, stored_id: &str, check: &[u8]) -> Option<MasterKey> {
+    if settings.master_key.is_some() {
+        return None;
+    }
+    let path = crate::keys::encryption::next_path(&settings.master_key_file);
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| MasterKey::from_base64(&text).ok())
+        .filter(|k| k.id() == stored_id && k.open(check, b"check").is_ok())
 }
 
 /// Group or other permission bits on the master key file.

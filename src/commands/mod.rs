@@ -1,6 +1,7 @@
 //! The bodies of the operator commands that do more than call one use case: `check`,
-//! `user import`, and what terminals get (progress).
+//! `user import`, `master-key rotate`, and what terminals get (progress).
 
 pub mod check;
 pub mod import;
+pub mod master_key;
 pub mod progress;

@@ -8,6 +8,10 @@ use serde_json::json;
 
 use super::body;
 use super::error::ApiError;
+use super::openapi::{
+    AuditPage, AuditQuery, Client, ClientList, ClientSecret, CreatedClient, ErrorBody, KeyList,
+    RotationOutcome, User, UserList,
+};
 use super::userinfo::bearer_token;
 use crate::accounts::{LastAdmin, NewClientRequest, NewUserRequest};
 use crate::audit::{self, AuditFilter};
@@ -80,20 +84,50 @@ async fn json_body<T: for<'de> Deserialize<'de>>(
     Ok(body::parse(req, &bytes, false)?)
 }
 
-async fn list_keys(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/admin/keys",
+    tag = "admin",
+    responses(
+        (status = 200, description = "Signing keys, with state and times", body = KeyList),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn list_keys(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
     let keys = state.keys.list().await?;
     Ok(HttpResponse::Ok().json(json!({ "keys": keys })))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RotateBody {
+pub(super) struct RotateBody {
     #[serde(default)]
     emergency: bool,
 }
 
-async fn rotate_keys(
+#[utoipa::path(
+    post,
+    path = "/admin/keys/rotate",
+    tag = "admin",
+    request_body(content = RotateBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "What the rotation did", body = RotationOutcome),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn rotate_keys(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
@@ -109,7 +143,20 @@ async fn rotate_keys(
     Ok(HttpResponse::Ok().json(outcome))
 }
 
-async fn list_users(
+#[utoipa::path(
+    get,
+    path = "/admin/users",
+    tag = "admin",
+    responses(
+        (status = 200, description = "Every user", body = UserList),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn list_users(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -117,9 +164,9 @@ async fn list_users(
     Ok(HttpResponse::Ok().json(json!({ "users": state.accounts.list_users().await? })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewUserBody {
+pub(super) struct NewUserBody {
     username: String,
     password: String,
     email: Option<String>,
@@ -127,7 +174,22 @@ struct NewUserBody {
     is_admin: bool,
 }
 
-async fn create_user(
+#[utoipa::path(
+    post,
+    path = "/admin/users",
+    tag = "admin",
+    request_body(content = NewUserBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The user", body = User),
+        (status = 409, description = "The username is taken", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn create_user(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
@@ -146,7 +208,22 @@ async fn create_user(
     Ok(HttpResponse::Created().json(user))
 }
 
-async fn get_user(
+#[utoipa::path(
+    get,
+    path = "/admin/users/{username}",
+    tag = "admin",
+    params(("username" = String, Path, description = "The user's username")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn get_user(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -155,7 +232,23 @@ async fn get_user(
     Ok(HttpResponse::Ok().json(state.accounts.find_user(&path).await?))
 }
 
-async fn delete_user(
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{username}",
+    tag = "admin",
+    params(("username" = String, Path, description = "The user's username")),
+    responses(
+        (status = 204, description = "Deleted, with their sessions and refresh families"),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "The last enabled admin is kept", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn delete_user(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -165,7 +258,23 @@ async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn disable_user(
+#[utoipa::path(
+    post,
+    path = "/admin/users/{username}/disable",
+    tag = "admin",
+    params(("username" = String, Path, description = "The user's username")),
+    responses(
+        (status = 200, description = "The user, disabled; their sessions and families ended", body = User),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "The last enabled admin is kept", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn disable_user(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -179,7 +288,22 @@ async fn disable_user(
     ))
 }
 
-async fn enable_user(
+#[utoipa::path(
+    post,
+    path = "/admin/users/{username}/enable",
+    tag = "admin",
+    params(("username" = String, Path, description = "The user's username")),
+    responses(
+        (status = 200, description = "The user, enabled", body = User),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn enable_user(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -193,7 +317,20 @@ async fn enable_user(
     ))
 }
 
-async fn list_clients(
+#[utoipa::path(
+    get,
+    path = "/admin/clients",
+    tag = "admin",
+    responses(
+        (status = 200, description = "Every client", body = ClientList),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn list_clients(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -201,9 +338,9 @@ async fn list_clients(
     Ok(HttpResponse::Ok().json(json!({ "clients": state.accounts.list_clients().await? })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewClientBody {
+pub(super) struct NewClientBody {
     client_id: String,
     #[serde(default)]
     public: bool,
@@ -221,7 +358,22 @@ struct NewClientBody {
     introspect_any: bool,
 }
 
-async fn create_client(
+#[utoipa::path(
+    post,
+    path = "/admin/clients",
+    tag = "admin",
+    request_body(content = NewClientBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The client, with its secret shown once", body = CreatedClient),
+        (status = 409, description = "The client_id is taken", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn create_client(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
@@ -248,7 +400,22 @@ async fn create_client(
         .json(body))
 }
 
-async fn get_client(
+#[utoipa::path(
+    get,
+    path = "/admin/clients/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "The client_id")),
+    responses(
+        (status = 200, description = "The client", body = Client),
+        (status = 404, description = "No such client", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn get_client(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -257,7 +424,22 @@ async fn get_client(
     Ok(HttpResponse::Ok().json(state.accounts.find_client(&path).await?))
 }
 
-async fn delete_client(
+#[utoipa::path(
+    delete,
+    path = "/admin/clients/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "The client_id")),
+    responses(
+        (status = 204, description = "Deleted, with its tokens"),
+        (status = 404, description = "No such client", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn delete_client(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -267,7 +449,22 @@ async fn delete_client(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn disable_client(
+#[utoipa::path(
+    post,
+    path = "/admin/clients/{id}/disable",
+    tag = "admin",
+    params(("id" = String, Path, description = "The client_id")),
+    responses(
+        (status = 200, description = "The client, disabled", body = Client),
+        (status = 404, description = "No such client", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn disable_client(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -276,7 +473,22 @@ async fn disable_client(
     Ok(HttpResponse::Ok().json(state.accounts.set_client_disabled(&path, true).await?))
 }
 
-async fn enable_client(
+#[utoipa::path(
+    post,
+    path = "/admin/clients/{id}/enable",
+    tag = "admin",
+    params(("id" = String, Path, description = "The client_id")),
+    responses(
+        (status = 200, description = "The client, enabled", body = Client),
+        (status = 404, description = "No such client", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn enable_client(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -285,7 +497,22 @@ async fn enable_client(
     Ok(HttpResponse::Ok().json(state.accounts.set_client_disabled(&path, false).await?))
 }
 
-async fn rotate_client_secret(
+#[utoipa::path(
+    post,
+    path = "/admin/clients/{id}/rotate-secret",
+    tag = "admin",
+    params(("id" = String, Path, description = "The client_id")),
+    responses(
+        (status = 200, description = "The new secret, shown once", body = ClientSecret),
+        (status = 404, description = "No such client", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn rotate_client_secret(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -299,7 +526,22 @@ async fn rotate_client_secret(
 
 /// `GET /admin/audit?kind=&actor=&since=&until=&before=&limit=`: newest first; `before` is
 /// the `cursor` of the previous page (absent on the last page).
-async fn list_audit(
+#[utoipa::path(
+    get,
+    path = "/admin/audit",
+    tag = "admin",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "One page of the audit trail, newest first", body = AuditPage),
+        (status = 400, description = "A malformed query", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn list_audit(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {

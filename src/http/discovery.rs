@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use super::openapi::Discovery;
 use crate::state::AppState;
 
 pub fn document(issuer: &str) -> bytes::Bytes {
@@ -37,6 +38,12 @@ pub fn document(issuer: &str) -> bytes::Bytes {
     bytes::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "discovery",
+    responses((status = 200, description = "OpenID Connect Discovery 1.0; the same document at /.well-known/oauth-authorization-server (RFC 8414)", body = Discovery))
+)]
 pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod middleware;
 pub mod oauth;
+pub mod openapi;
 pub mod pages;
 pub mod simplejwt;
 pub mod sso;
@@ -55,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(discovery::discovery))
                 .route(preflight().to(cors::public_preflight)),
         )
+        .service(resource("/openapi.json", "GET").route(get().to(openapi::openapi)))
         .service(resource("/authorize", "GET").route(get().to(sso::authorize)))
         .service(
             resource("/login", "GET, POST")
@@ -82,7 +84,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/userinfo", "GET, POST")
                 .route(get().to(userinfo::userinfo))
-                .route(post().to(userinfo::userinfo))
+                .route(post().to(userinfo::userinfo_post))
                 .wrap(Cors::allow("GET, POST")),
         )
         .service(

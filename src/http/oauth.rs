@@ -10,6 +10,7 @@ use super::body;
 use super::client_addr::client_addr;
 use super::client_auth::authenticate;
 use super::error::OAuthError;
+use super::openapi::{ErrorBody, Introspection, TokenResponse};
 use crate::grants::authorization_code::{self, CodeRequest};
 use crate::grants::password::PasswordRequest;
 use crate::grants::{client_credentials, password, refresh_token, truncate};
@@ -17,8 +18,13 @@ use crate::passwords::Password;
 use crate::state::AppState;
 use crate::tokens::refresh::Pair;
 
-#[derive(Deserialize, Default)]
-struct TokenForm {
+/// The fields of `POST /token` (public so that the micro-benchmarks can parse one).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct TokenForm {
+    #[schema(
+        required = true,
+        pattern = "^(password|refresh_token|client_credentials|authorization_code)$"
+    )]
     grant_type: Option<String>,
     username: Option<String>,
     password: Option<String>,
@@ -43,6 +49,20 @@ fn required(value: Option<String>, name: &str) -> Result<String, OAuthError> {
     value.ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
 }
 
+#[utoipa::path(
+    post,
+    path = "/token",
+    tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens (an id_token for the authorization-code grant with scope openid)", body = TokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, …", body = ErrorBody),
+        (status = 401, description = "invalid_client (with a Basic challenge when Basic was sent)", body = ErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type, throttled)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = ErrorBody),
+    ),
+    security((), ("client_basic" = []))
+)]
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -119,8 +139,9 @@ fn no_store(body: serde_json::Value) -> HttpResponse {
         .json(body)
 }
 
-#[derive(Deserialize)]
-struct TokenParam {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct TokenParam {
+    #[schema(required = true)]
     token: Option<String>,
     token_type_hint: Option<String>,
     client_id: Option<String>,
@@ -128,6 +149,20 @@ struct TokenParam {
 }
 
 /// RFC 7009: revoking an invalid or unknown token is still 200 (§2.2).
+#[utoipa::path(
+    post,
+    path = "/revoke",
+    tag = "oauth",
+    request_body(content = TokenParam, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or the token was not valid (RFC 7009 §2.2)"),
+        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, …", body = ErrorBody),
+        (status = 401, description = "invalid_client (with a Basic challenge when Basic was sent)", body = ErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type, throttled)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = ErrorBody),
+    ),
+    security((), ("client_basic" = []))
+)]
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -152,6 +187,20 @@ pub async fn revoke(
 }
 
 /// RFC 7662: active only for a valid, unrevoked token of a user still enabled.
+#[utoipa::path(
+    post,
+    path = "/introspect",
+    tag = "oauth",
+    request_body(content = TokenParam, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The token's state (RFC 7662 §2.2)", body = Introspection),
+        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, …", body = ErrorBody),
+        (status = 401, description = "invalid_client (with a Basic challenge when Basic was sent)", body = ErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type, throttled)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = ErrorBody),
+    ),
+    security((), ("client_basic" = []))
+)]
 pub async fn introspect(
     state: web::Data<AppState>,
     req: HttpRequest,

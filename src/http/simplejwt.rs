@@ -10,6 +10,7 @@ use serde_json::json;
 use super::body;
 use super::client_addr::client_addr;
 use super::error::SimpleJwtError;
+use super::openapi::{Empty, SimpleJwtErrorBody, TokenPair};
 use crate::accounts::MAX_PASSWORD_BYTES;
 use crate::grants::password::{self, SIMPLEJWT_CLIENT};
 use crate::passwords::Password;
@@ -60,12 +61,28 @@ fn pair(pair: Pair) -> HttpResponse {
     ok(json!({ "access": pair.access, "refresh": pair.refresh }))
 }
 
-#[derive(Deserialize)]
-struct Credentials {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct Credentials {
+    #[schema(required = true, max_length = 150)]
     username: Option<String>,
+    #[schema(required = true, format = Password)]
     password: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/token/",
+    tag = "simplejwt",
+    request_body(content((Credentials = "application/json"), (Credentials = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "An access/refresh pair", body = TokenPair),
+        (status = 400, description = "A field is missing, blank, too long or malformed", body = SimpleJwtErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = SimpleJwtErrorBody),
+        (status = 401, description = "No active account with these credentials", body = SimpleJwtErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type)", body = SimpleJwtErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = SimpleJwtErrorBody),
+    )
+)]
 /// `POST /api/token/`: username and password for an access/refresh pair.
 pub async fn obtain(
     state: web::Data<AppState>,
@@ -104,11 +121,25 @@ pub async fn obtain(
     Ok(pair(issued))
 }
 
-#[derive(Deserialize)]
-struct RefreshBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct RefreshBody {
+    #[schema(required = true)]
     refresh: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/token/refresh/",
+    tag = "simplejwt",
+    request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "A new pair; the refresh token is spent", body = TokenPair),
+        (status = 400, description = "A field is missing, blank, too long or malformed", body = SimpleJwtErrorBody),
+        (status = 401, description = "Refused", body = SimpleJwtErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type)", body = SimpleJwtErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = SimpleJwtErrorBody),
+    )
+)]
 /// `POST /api/token/refresh/`: spends the refresh token and returns a new pair.
 pub async fn refresh(
     state: web::Data<AppState>,
@@ -122,11 +153,25 @@ pub async fn refresh(
     Ok(pair(issued))
 }
 
-#[derive(Deserialize)]
-struct VerifyBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct VerifyBody {
+    #[schema(required = true)]
     token: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/token/verify/",
+    tag = "simplejwt",
+    request_body(content((VerifyBody = "application/json"), (VerifyBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The token is valid", body = Empty),
+        (status = 400, description = "A field is missing, blank, too long or malformed", body = SimpleJwtErrorBody),
+        (status = 401, description = "Refused", body = SimpleJwtErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type)", body = SimpleJwtErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = SimpleJwtErrorBody),
+    )
+)]
 /// `POST /api/token/verify/`: 200 `{}` for a valid access or live refresh token.
 pub async fn verify(
     state: web::Data<AppState>,
@@ -145,6 +190,19 @@ pub async fn verify(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/token/blacklist/",
+    tag = "simplejwt",
+    request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The refresh token and its family are revoked", body = Empty),
+        (status = 400, description = "A field is missing, blank, too long or malformed", body = SimpleJwtErrorBody),
+        (status = 401, description = "Refused", body = SimpleJwtErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type)", body = SimpleJwtErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = SimpleJwtErrorBody),
+    )
+)]
 /// `POST /api/token/blacklist/`: revokes the refresh token (and its family).
 pub async fn blacklist(
     state: web::Data<AppState>,

@@ -13,6 +13,10 @@ use zeroize::Zeroizing;
 
 const NONCE_LEN: usize = 12;
 
+/// What the check value in `meta` seals (context `check`): opening it proves that a master
+/// key is the one the database was sealed with, before any signing key is touched.
+pub const CHECK_PLAINTEXT: &[u8] = b"gatehouse master key check";
+
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     #[error("sealed data is malformed or was sealed under another key")]
@@ -136,6 +140,68 @@ impl MasterKeys {
             _ => Err(SealError::Open),
         }
     }
+
+    /// Opens data that carries no key id (the sealed successors of the refresh grace
+    /// window): the current key first, then the previous one during a rollover.
+    pub fn open_any(&self, sealed: &[u8], context: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        self.current
+            .open(sealed, context)
+            .or_else(|e| match &self.previous {
+                Some(prev) => prev.open(sealed, context),
+                None => Err(e),
+            })
+    }
+}
+
+/// Where `master-key rotate` stages the new key before the database is re-sealed under it.
+pub fn next_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".next");
+    name.into()
+}
+
+/// Where `master-key rotate --keep-previous` leaves the old key.
+pub fn previous_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".previous");
+    name.into()
+}
+
+/// Writes `key` to `path`, replacing whatever was there, so that a crash at any moment
+/// leaves either the old file or the complete new one: a private (0600) temporary file in
+/// the same directory, written and fsynced, renamed over `path`, and the directory fsynced
+/// so that the rename itself survives a power cut.
+pub fn write_key_file(path: &Path, key: &MasterKey) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".{}.tmp", hex(&rand::random::<[u8; 8]>())));
+    let tmp = std::path::PathBuf::from(tmp_name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(key.to_base64().as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&tmp, path));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed?;
+    sync_dir(dir)
+}
+
+/// Makes a rename or removal in `dir` durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 /// Reads the master key file, or creates it (mode 0600) when `may_create` is true.

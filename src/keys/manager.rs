@@ -100,13 +100,16 @@ impl Keys {
             .await?
             .pop()
             .ok_or_else(|| KeyError::Generate("no key".into()))?;
-        let (master, policy) = (self.store.master().current.clone(), self.policy.rotation);
+        let (master, policy) = (self.store.master().clone(), self.policy.rotation);
         // Read after the key is generated: generation can take a while.
         let now = self.clock.now();
         let mut outcome = self
             .db
             .run(move |conn| rotation::rotate(conn, &fresh, &master, policy, kind, now))
             .await?;
+        if let (false, Some(warning)) = (outcome.rotated, &outcome.warning) {
+            tracing::error!(?kind, "{warning}");
+        }
         if outcome.rotated && outcome.next.is_none() {
             self.ensure_keys().await?;
             let records = self.db.run(repo::keys::list).await?;

@@ -5,5 +5,6 @@ pub mod encryption;
 pub mod jwks;
 pub mod lifecycle;
 pub mod manager;
+pub mod reseal;
 pub mod rotation;
 pub mod store;

@@ -10,7 +10,7 @@ use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
 use zeroize::Zeroizing;
 
-use super::encryption::MasterKey;
+use super::encryption::{MasterKey, MasterKeys};
 use super::jwks::rsa_thumbprint;
 use super::lifecycle::{self, KeyState};
 use crate::db::{repo, write_transaction, DbConn, DbError};
@@ -106,7 +106,7 @@ pub enum RotationKind {
 pub fn rotate(
     conn: &mut DbConn,
     fresh: &GeneratedKey,
-    master: &MasterKey,
+    master: &MasterKeys,
     policy: RotationPolicy,
     kind: RotationKind,
     now: i64,
@@ -116,6 +116,27 @@ pub fn rotate(
         let records = repo::keys::list(conn)?;
         let current = records.iter().find(|k| k.state == KeyState::Current);
         let next = records.iter().find(|k| k.state == KeyState::Next);
+        // After `master-key rotate`, an instance still running on the old master key alone
+        // would seal its new key under a key the database no longer names, which the other
+        // instances cannot open. Checked under the lock the re-seal also takes.
+        if let Some(id) = repo::meta::get(conn, "master_key_id")? {
+            let ours =
+                id == master.current.id() || master.previous.as_ref().is_some_and(|p| p.id() == id);
+            if !ours {
+                return Ok(RotationOutcome {
+                    rotated: false,
+                    current: current.map(|k| k.kid.clone()),
+                    next: next.map(|k| k.kid.clone()),
+                    retired: None,
+                    revoked: None,
+                    warning: Some(format!(
+                        "not rotated: the database is sealed under master key {id}, which this \
+                         instance does not hold (a master-key rotation happened since it \
+                         started); restart it with the new master key"
+                    )),
+                });
+            }
+        }
         if kind == RotationKind::Scheduled
             && !lifecycle::rotation_due(current, next, now, policy.interval, policy.jwks_max_age)
         {
@@ -150,7 +171,7 @@ pub fn rotate(
         if let Some(kid) = &plan.promote {
             repo::keys::activate(conn, kid, now)?;
         }
-        store(conn, fresh, plan.fresh_state, master, now)?;
+        store(conn, fresh, plan.fresh_state, &master.current, now)?;
         let (current, next) = match plan.fresh_state {
             KeyState::Current => (Some(fresh.kid.clone()), None),
             _ => (plan.promote.clone(), Some(fresh.kid.clone())),

@@ -3,7 +3,9 @@
 //! changes, which every instance notices by polling a cheap fingerprint.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -87,7 +89,9 @@ pub struct KeySet {
     pub signer: Option<Arc<Signer>>,
     verifiers: HashMap<String, DecodingKey>,
     pub jwks_body: bytes::Bytes,
-    pub jwks_etag: String,
+    /// The strong ETag, quotes included, as shared bytes: a response header is made of it
+    /// without copying.
+    pub jwks_etag: bytes::Bytes,
     fingerprint: String,
 }
 
@@ -99,7 +103,7 @@ impl KeySet {
             signer: None,
             verifiers: HashMap::new(),
             jwks_body: body.into(),
-            jwks_etag: etag,
+            jwks_etag: etag.into(),
             fingerprint: String::new(),
         }
     }
@@ -128,7 +132,8 @@ fn fingerprint(records: &[KeyRecord], now: i64) -> String {
 
 pub struct KeyStore {
     master: MasterKeys,
-    set: RwLock<Arc<KeySet>>,
+    /// Read by every request without a lock; replaced whole by a reload.
+    set: ArcSwap<KeySet>,
     /// One reload at a time, so a slow reload cannot replace a newer set with an older one.
     reloading: tokio::sync::Mutex<()>,
     /// Changes of the current key seen by reloads (for `/metrics`).
@@ -147,7 +152,7 @@ impl KeyStore {
     pub fn new(master: MasterKeys) -> KeyStore {
         KeyStore {
             master,
-            set: RwLock::new(Arc::new(KeySet::empty())),
+            set: ArcSwap::from_pointee(KeySet::empty()),
             reloading: tokio::sync::Mutex::new(()),
             rotations_seen: std::sync::atomic::AtomicU64::new(0),
         }
@@ -165,10 +170,7 @@ impl KeyStore {
 
     /// The key set as of the last reload.
     pub fn snapshot(&self) -> Arc<KeySet> {
-        match self.set.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.set.load_full()
     }
 
     /// Re-reads the stored keys; rebuilds the set when they changed. Returns whether it did.
@@ -224,12 +226,9 @@ impl KeyStore {
             signer,
             verifiers,
             jwks_body: body.into(),
-            jwks_etag: etag,
+            jwks_etag: etag.into(),
         };
-        match self.set.write() {
-            Ok(mut guard) => *guard = Arc::new(set),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(set),
-        }
+        self.set.store(Arc::new(set));
         Ok(true)
     }
 

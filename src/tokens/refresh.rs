@@ -217,10 +217,12 @@ impl Tokens {
         };
 
         let grace = policy.refresh_grace;
-        let master = self.keys.master().current.clone();
+        // Sealed under the current master key; opened with either key of a rollover, since a
+        // record sealed by an instance still on the previous key carries no key id.
+        let master = self.keys.master().clone();
         let sealed = (grace > 0).then(|| {
             let bytes = serde_json::to_vec(&pair).unwrap_or_default();
-            master.seal(&bytes, jti_hash.as_bytes())
+            master.current.seal(&bytes, jti_hash.as_bytes())
         });
         let successor_hash = digest_hex(&rclaims.jti);
         let access_hash = digest_hex(&pair.jti);
@@ -281,7 +283,7 @@ impl Tokens {
             Some(Spend::Replayed(sealed)) => {
                 self.metrics.refresh_reuse(false);
                 let bytes = master
-                    .open(&sealed, jti_hash.as_bytes())
+                    .open_any(&sealed, jti_hash.as_bytes())
                     .map_err(|_| RefreshError::Reused)?;
                 serde_json::from_slice(&bytes).map_err(|_| RefreshError::Reused)
             }

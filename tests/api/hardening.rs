@@ -37,6 +37,7 @@ both_backends!(
     forms_may_post_only_here_and_to_the_clients_redirect_origin,
     the_last_enabled_admin_cannot_be_disabled_or_deleted_through_the_admin_api,
     ipv6_clients_share_the_address_window_of_their_64,
+    a_code_verifier_for_a_code_issued_without_a_challenge_is_refused,
 );
 
 /// Signs alice in through the code flow of the public client `app` and redeems the code.
@@ -793,4 +794,50 @@ async fn ipv6_clients_share_the_address_window_of_their_64(backend: Backend) {
     // Another /64 is counted apart.
     let resp = from("2001:db8:7:8::1", "user10").await.expect("request");
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// PKCE downgrade (RFC 9700 §4.8): a confidential client may leave PKCE out, but then a
+/// `code_verifier` at the token endpoint means somebody stripped the challenge from the
+/// authorization request; the code must not be redeemed with it.
+async fn a_code_verifier_for_a_code_issued_without_a_challenge_is_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    setup(&app, false).await;
+    let secret = app
+        .add_client(&["conf", "--redirect-uri", REDIRECT, "--scope", "openid"])
+        .await
+        .expect("confidential");
+    let b = browser();
+    let url = authorize_url(
+        &app,
+        &[
+            ("client_id", "conf"),
+            ("scope", "openid"),
+            ("code_challenge", ""),
+            ("code_challenge_method", ""),
+        ],
+    );
+    let cb = sign_in(&app, &b, &url, PASSWORD).await;
+    let code = query_param(&cb, "code").expect("code");
+    let redeem = |verifier: Option<&'static str>| {
+        let (app, code, secret) = (&app, code.clone(), secret.clone());
+        async move {
+            let mut form = vec![
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+            ];
+            if let Some(v) = verifier {
+                form.push(("code_verifier", v));
+            }
+            app.post_form_basic("/token", "conf", &secret, &form).await
+        }
+    };
+    let (status, body) = status_json(redeem(Some(VERIFIER)).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    // Only the verifier was wrong: without it the code redeems (a refusal spends nothing).
+    let (status, body) = status_json(redeem(None).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

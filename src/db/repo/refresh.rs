@@ -177,42 +177,77 @@ pub fn revoke_access(conn: &mut DbConn, jti_hash: &str, expires_at: i64) -> Resu
 /// Whether an access token is revoked: by itself (RFC 7009), or because the refresh family
 /// it was issued with was revoked (reuse detection, logout, a password change).
 pub fn access_revoked(conn: &mut DbConn, jti_hash: &str) -> Result<bool, DbError> {
-    let n: i64 = r::revoked_access_tokens
-        .filter(r::jti_hash.eq(jti_hash))
-        .count()
+    use diesel::dsl::exists;
+    // One statement, one round trip: this runs on every verification and userinfo call.
+    let by_itself = exists(r::revoked_access_tokens.filter(r::jti_hash.eq(jti_hash)));
+    let with_family = exists(
+        t::refresh_tokens
+            .inner_join(f::refresh_families)
+            .filter(t::access_jti_hash.eq(jti_hash))
+            .filter(f::revoked_at.is_not_null()),
+    );
+    diesel::select(by_itself.or(with_family))
         .get_result(conn)
-        .map_err(DbError::from_diesel)?;
-    if n > 0 {
-        return Ok(true);
-    }
-    let families: i64 = t::refresh_tokens
-        .inner_join(f::refresh_families)
-        .filter(t::access_jti_hash.eq(jti_hash))
-        .filter(f::revoked_at.is_not_null())
-        .count()
-        .get_result(conn)
-        .map_err(DbError::from_diesel)?;
-    Ok(families > 0)
+        .map_err(DbError::from_diesel)
 }
 
-/// Housekeeping: drops expired records and sealed successors whose grace window is over.
-pub fn purge(conn: &mut DbConn, now: i64, grace_secs: i64) -> Result<(), DbError> {
+// Housekeeping (see `crate::housekeeping`): each delete takes at most `batch` rows, so a
+// large backlog is removed in short write transactions that other writers can interleave.
+
+/// Refresh-token records that expired before `before`.
+pub fn purge_tokens(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, DbError> {
+    let condition = format!("expires_at < {before}");
+    super::delete_batch(conn, "refresh_tokens", "jti_hash", &condition, batch)
+}
+
+/// Families whose absolute end is before `before` (with their records, by cascade).
+pub fn purge_families(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, DbError> {
+    let condition = format!("expires_at < {before}");
+    super::delete_batch(conn, "refresh_families", "id", &condition, batch)
+}
+
+/// Revocation entries of access tokens that expired before `before`.
+pub fn purge_revoked_access(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, DbError> {
+    let condition = format!("expires_at < {before}");
+    super::delete_batch(conn, "revoked_access_tokens", "jti_hash", &condition, batch)
+}
+
+/// Forgets the sealed successor pairs of tokens spent before `before` (their grace window
+/// is over): the pair is held only as long as it may be handed out again.
+pub fn drop_sealed_successors(conn: &mut DbConn, before: i64) -> Result<usize, DbError> {
     diesel::update(
         t::refresh_tokens
             .filter(t::successor_sealed.is_not_null())
-            .filter(t::spent_at.lt(now - grace_secs)),
+            .filter(t::spent_at.lt(before)),
     )
     .set(t::successor_sealed.eq(None::<Vec<u8>>))
     .execute(conn)
-    .map_err(DbError::from_diesel)?;
-    diesel::delete(r::revoked_access_tokens.filter(r::expires_at.lt(now)))
-        .execute(conn)
+    .map_err(DbError::from_diesel)
+}
+
+/// Every sealed successor of the grace window, by the digest of the spent token that binds
+/// it (its sealing context): what `master-key rotate` re-seals.
+pub fn sealed_successors(conn: &mut DbConn) -> Result<Vec<(String, Vec<u8>)>, DbError> {
+    let rows: Vec<(String, Option<Vec<u8>>)> = t::refresh_tokens
+        .filter(t::successor_sealed.is_not_null())
+        .select((t::jti_hash, t::successor_sealed))
+        .load(conn)
         .map_err(DbError::from_diesel)?;
-    diesel::delete(f::refresh_families.filter(f::expires_at.lt(now)))
+    Ok(rows
+        .into_iter()
+        .filter_map(|(hash, sealed)| sealed.map(|s| (hash, s)))
+        .collect())
+}
+
+/// Replaces (or with `None` drops) the sealed successor of a spent token.
+pub fn reseal_successor(
+    conn: &mut DbConn,
+    jti_hash: &str,
+    sealed: Option<&[u8]>,
+) -> Result<(), DbError> {
+    diesel::update(t::refresh_tokens.filter(t::jti_hash.eq(jti_hash)))
+        .set(t::successor_sealed.eq(sealed))
         .execute(conn)
-        .map_err(DbError::from_diesel)?;
-    diesel::delete(t::refresh_tokens.filter(t::expires_at.lt(now)))
-        .execute(conn)
-        .map_err(DbError::from_diesel)?;
-    Ok(())
+        .map(drop)
+        .map_err(DbError::from_diesel)
 }

@@ -208,14 +208,23 @@ pub fn store_consent(
         .map_err(DbError::from_diesel)
 }
 
-/// Housekeeping: expired codes and sessions.
-pub fn purge(conn: &mut DbConn, now: i64) -> Result<(), DbError> {
-    // Keep used codes until they expire plus a day, so a late replay still finds them.
-    diesel::delete(a::auth_codes.filter(a::expires_at.lt(now - 86_400)))
-        .execute(conn)
-        .map_err(DbError::from_diesel)?;
-    diesel::delete(s::sessions.filter(s::expires_at.lt(now)))
-        .execute(conn)
-        .map_err(DbError::from_diesel)?;
-    Ok(())
+/// Housekeeping: codes never used that expired before `unused_before`, and used ones that
+/// expired before `used_before` (a used code is kept while what it issued may live, so that
+/// a replay still revokes it). At most `batch` rows.
+pub fn purge_codes(
+    conn: &mut DbConn,
+    unused_before: i64,
+    used_before: i64,
+    batch: i64,
+) -> Result<usize, DbError> {
+    let condition =
+        format!("expires_at < {used_before} OR (used_at IS NULL AND expires_at < {unused_before})");
+    super::delete_batch(conn, "auth_codes", "code_hash", &condition, batch)
+}
+
+/// Housekeeping: sessions that expired before `before` (ended ones included), at most
+/// `batch` rows.
+pub fn purge_sessions(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, DbError> {
+    let condition = format!("expires_at < {before}");
+    super::delete_batch(conn, "sessions", "id_hash", &condition, batch)
 }

@@ -119,10 +119,8 @@ pub fn resolve(conn: &mut DbConn, bucket: &str, outcome: Outcome) -> Result<(), 
     .map_err(DbError::from_diesel)
 }
 
-/// Housekeeping: windows that started before `older_than` are over.
-pub fn purge(conn: &mut DbConn, older_than: i64) -> Result<(), DbError> {
-    diesel::delete(t::login_throttle.filter(t::window_start.lt(older_than)))
-        .execute(conn)
-        .map(drop)
-        .map_err(DbError::from_diesel)
+/// Housekeeping: windows that started before `older_than` are over; at most `batch` rows.
+pub fn purge(conn: &mut DbConn, older_than: i64, batch: i64) -> Result<usize, DbError> {
+    let condition = format!("window_start < {older_than}");
+    super::delete_batch(conn, "login_throttle", "bucket", &condition, batch)
 }

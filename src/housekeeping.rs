@@ -1,0 +1,145 @@
+//! Background housekeeping: deletes what can no longer matter, so that tables stop growing
+//! with the traffic (expired refresh records and families, revocation entries, authorization
+//! codes, sessions, failed-login windows, old audit records). It runs once a minute on the
+//! system clock and at every move of a manual one (tests), in short batched transactions.
+//!
+//! Nothing is deleted that a check may still consult: a refresh record or access-token
+//! revocation stays until the token could no longer pass verification (`exp` + `LEEWAY`),
+//! plus `ACCESS_TTL` for records and families, whose revocation also ends the access tokens
+//! issued beside them (reuse detection); a used authorization code stays as long as what it
+//! issued may live, so that a replay still revokes it (RFC 6749 §4.1.2).
+
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::{repo, Db, DbConn, DbError};
+
+/// How often the purge runs on the system clock.
+const INTERVAL: Duration = Duration::from_secs(60);
+/// Rows per delete: each batch is one short write transaction.
+const BATCH: i64 = 5_000;
+
+/// How long each kind of record outlives its expiry, from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    leeway: i64,
+    access_ttl: i64,
+    refresh_grace: i64,
+    refresh_max_lifetime: i64,
+    throttle_window: i64,
+    audit: i64,
+}
+
+impl Retention {
+    pub fn from_settings(settings: &Settings) -> Retention {
+        let limits = settings.login_throttle;
+        Retention {
+            leeway: settings.leeway.as_secs() as i64,
+            access_ttl: settings.access_ttl.as_secs() as i64,
+            refresh_grace: settings.refresh_grace.as_secs() as i64,
+            refresh_max_lifetime: settings.refresh_max_lifetime.as_secs() as i64,
+            throttle_window: limits
+                .per_username
+                .window_secs
+                .max(limits.per_address.window_secs),
+            audit: settings.audit_retention.as_secs() as i64,
+        }
+    }
+}
+
+/// What one pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub refresh_tokens: usize,
+    pub refresh_families: usize,
+    pub revoked_access_tokens: usize,
+    pub auth_codes: usize,
+    pub sessions: usize,
+    pub throttle_windows: usize,
+    pub audit_records: usize,
+}
+
+#[derive(Clone)]
+pub struct Housekeeping {
+    pub db: Db,
+    pub clock: Clock,
+    pub retention: Retention,
+}
+
+impl Housekeeping {
+    /// Purges at start, then every [`INTERVAL`] and at every move of a manual clock.
+    pub async fn run(self) {
+        let mut ticker = tokio::time::interval(INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut moves = self.clock.moves();
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = moves.next() => {}
+            }
+            match self.purge_once().await {
+                Ok(purged) if purged != Purged::default() => {
+                    tracing::debug!(?purged, "housekeeping purged expired records");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed; will retry"),
+            }
+        }
+    }
+
+    /// One pass over every table, at the clock's current time.
+    pub async fn purge_once(&self) -> Result<Purged, DbError> {
+        let now = self.clock.now();
+        let r = self.retention;
+        // Past this, no token, record or access token issued beside it can verify any more.
+        let verifiable_until = now - r.leeway;
+        let issued_with_until = verifiable_until - r.access_ttl;
+        let grace_over = now - r.refresh_grace;
+        self.db
+            .write(move |conn| repo::refresh::drop_sealed_successors(conn, grace_over))
+            .await?;
+        let mut purged = Purged {
+            refresh_tokens: self
+                .batches(move |c| repo::refresh::purge_tokens(c, issued_with_until, BATCH))
+                .await?,
+            refresh_families: self
+                .batches(move |c| repo::refresh::purge_families(c, issued_with_until, BATCH))
+                .await?,
+            revoked_access_tokens: self
+                .batches(move |c| repo::refresh::purge_revoked_access(c, verifiable_until, BATCH))
+                .await?,
+            ..Purged::default()
+        };
+        // A used code's family ends at most REFRESH_MAX_LIFETIME after the code expired.
+        let used_until = issued_with_until - r.refresh_max_lifetime;
+        purged.auth_codes = self
+            .batches(move |c| repo::sessions::purge_codes(c, verifiable_until, used_until, BATCH))
+            .await?;
+        purged.sessions = self
+            .batches(move |c| repo::sessions::purge_sessions(c, verifiable_until, BATCH))
+            .await?;
+        let window_over = now - r.throttle_window;
+        purged.throttle_windows = self
+            .batches(move |c| repo::throttle::purge(c, window_over, BATCH))
+            .await?;
+        purged.audit_records = crate::audit::purge(&self.db, &self.clock, r.audit).await?;
+        Ok(purged)
+    }
+
+    /// Runs `delete` (at most [`BATCH`] rows, one write transaction each) until a batch
+    /// comes back short; returns the rows deleted.
+    async fn batches<F>(&self, delete: F) -> Result<usize, DbError>
+    where
+        F: Fn(&mut DbConn) -> Result<usize, DbError> + Clone + Send + 'static,
+    {
+        let mut total = 0;
+        loop {
+            let n = self.db.write(delete.clone()).await?;
+            total += n;
+            if (n as i64) < BATCH {
+                return Ok(total);
+            }
+        }
+    }
+}
