@@ -837,7 +837,10 @@ async fn a_code_verifier_for_a_code_issued_without_a_challenge_is_refused(backen
     let (status, body) = status_json(redeem(Some(VERIFIER)).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
-    // Only the verifier was wrong: without it the code redeems (a refusal spends nothing).
+    // A code presented with a verifier it was not bound to is in the wrong hands: the
+    // refusal spends it (RFC 9700 §4.5; attacks::protocol proves it for every binding), so
+    // it does not redeem afterwards, with or without a verifier.
     let (status, body) = status_json(redeem(None).await).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
 }
