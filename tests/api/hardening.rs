@@ -837,9 +837,9 @@ async fn a_code_verifier_for_a_code_issued_without_a_challenge_is_refused(backen
     let (status, body) = status_json(redeem(Some(VERIFIER)).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
-    // A code presented with the wrong proof may be an injected one: it is spent on the
-    // spot (as for another client's code or redirect URI), so not even the rightful
-    // redemption without a verifier gets tokens from it.
+    // A code presented with a verifier it was not bound to is in the wrong hands: the
+    // refusal spends it (RFC 9700 §4.5; attacks::protocol proves it for every binding), so
+    // it does not redeem afterwards, with or without a verifier.
     let (status, body) = status_json(redeem(None).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");

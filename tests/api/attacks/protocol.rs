@@ -402,7 +402,9 @@ async fn parallel_wrong_client_secrets_are_throttled_at_the_limit_and_a_right_on
     // The test's requests come through a trusted proxy that names the client's address.
     let Some(app) = spawn_app_with(backend, |a| {
         a.trusted_proxies = Some("127.0.0.1".into());
-        a.login_throttle = Some("5/15m,50/15m".into());
+        // Per address as low as per client, so that the password sign-in below would be
+        // throttled if the client-secret failures counted in the password windows.
+        a.login_throttle = Some("5/15m,5/15m".into());
     })
     .await
     else {
@@ -455,6 +457,22 @@ async fn parallel_wrong_client_secrets_are_throttled_at_the_limit_and_a_right_on
         .await
         .expect("task");
     assert_eq!(status, 429);
+    // The guesses are counted apart from passwords: a person signing in from the same
+    // address (behind the same NAT) is not throttled by them.
+    app.add_user("nat", "nat's long password", false).await;
+    let resp = app
+        .http
+        .post(app.url("/api/token/"))
+        .header("x-forwarded-for", attacker)
+        .form(&[("username", "nat"), ("password", "nat's long password")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        resp.status(),
+        200,
+        "client-secret failures throttled a password sign-in"
+    );
     // ...but the client itself, from its own address, is not locked out by the attacker,
     // and a success gives its reservation back: 20 right answers in a row.
     for _ in 0..20 {
@@ -563,12 +581,19 @@ async fn a_session_cookie_planted_before_sign_in_is_replaced_and_never_signs_any
             "planted value signs in"
         );
     }
-    // Signing in again in a signed-in browser ends the old session and issues a new value.
-    let b = browser();
+    // Signing in again in a signed-in browser ends the old session and issues a new value:
+    // whoever learnt the old value (or planted it) holds nothing.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let b = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
     let _ = sign_in(&app, &b, &authorize_url(&app, &[]), ALICE).await;
+    let base: reqwest::Url = app.address.parse().expect("url");
+    let old = session_in(&jar, &base).expect("signed in");
     let page = b.get(app.url("/login")).send().await.expect("request");
     let page = page.text().await.expect("page");
-    let before = snapshot(&app).await;
     let resp = b
         .post(app.url("/login"))
         .form(&[
@@ -580,12 +605,39 @@ async fn a_session_cookie_planted_before_sign_in_is_replaced_and_never_signs_any
         .send()
         .await
         .expect("request");
+    let new = set_cookie_value(&resp, "gh_session").expect("a new session cookie");
+    assert_ne!(new, old, "the session value did not change at sign-in");
+    let holder = reqwest::Client::builder()
+        .cookie_provider({
+            let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+            jar.add_cookie_str(&format!("gh_session={old}; Path=/"), &base);
+            jar
+        })
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = holder
+        .get(authorize_url(&app, &[]))
+        .send()
+        .await
+        .expect("request");
     assert!(
-        set_cookie_value(&resp, "gh_session").is_some(),
-        "no new session cookie"
+        location(&resp).starts_with("/login?"),
+        "the session before the sign-in still signs in: {}",
+        location(&resp)
     );
-    let after = snapshot(&app).await;
-    assert_ne!(before, after, "the old session should have ended");
+}
+
+/// The `gh_session` value a cookie jar holds for the server.
+fn session_in(jar: &reqwest::cookie::Jar, base: &reqwest::Url) -> Option<String> {
+    use reqwest::cookie::CookieStore;
+    let cookies = jar.cookies(base)?;
+    cookies
+        .to_str()
+        .ok()?
+        .split("; ")
+        .find_map(|c| c.strip_prefix("gh_session="))
+        .map(str::to_string)
 }
 
 async fn login_and_logout_forms_refuse_a_csrf_token_from_another_browser(backend: Backend) {

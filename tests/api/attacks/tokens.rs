@@ -21,6 +21,7 @@ both_backends!(
     hostile_payloads_signed_with_the_servers_key_are_refused_and_never_crash_the_server,
     a_token_signed_by_a_removed_key_is_refused_though_it_has_not_expired,
     id_tokens_and_refresh_tokens_are_refused_wherever_an_access_token_is_expected,
+    a_tokens_claims_under_another_kinds_typ_are_refused_though_signed_by_the_server,
 );
 
 const PASSWORD: &str = "alice's long password";
@@ -665,4 +666,68 @@ async fn id_tokens_and_refresh_tokens_are_refused_wherever_an_access_token_is_ex
     )
     .await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// The `typ` header decides what a token is (RFC 8725 §3.11), on its own: an access token's
+/// claims under the refresh token's or the id_token's `typ` (or none), and a refresh token's
+/// under the access token's, are refused everywhere, though the server's key signed them.
+async fn a_tokens_claims_under_another_kinds_typ_are_refused_though_signed_by_the_server(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (rs_secret, access, refresh) = setup(&app).await;
+    let ours = server_signing_key(&app).await;
+    let (access_claims, refresh_claims) = (peek(&access).1, peek(&refresh).1);
+    // The refresh claims made to look like an access token's in every claim but the kind:
+    // only `typ` is left to tell them apart.
+    let mut refresh_as_access = refresh_claims.clone();
+    refresh_as_access["aud"] = access_claims["aud"].clone();
+    assert_accepted_as_access(
+        &app,
+        &ours.sign_raw(
+            &ours.header("at+jwt", json!({})),
+            &access_claims.to_string(),
+        ),
+        "access claims under at+jwt",
+    )
+    .await;
+    let before = snapshot(&app).await;
+    for typ in [
+        json!("rt+jwt"),
+        json!("JWT"),
+        json!("jwt"),
+        json!("at+jwt2"),
+        json!(""),
+        json!(null),
+        json!(1),
+    ] {
+        let header = ours.header("at+jwt", json!({ "typ": typ }));
+        let token = ours.sign_raw(&header, &access_claims.to_string());
+        assert_refused_everywhere(
+            &app,
+            &rs_secret,
+            &token,
+            &format!("access claims, typ {typ}"),
+        )
+        .await;
+    }
+    for claims in [&refresh_claims, &refresh_as_access] {
+        for typ in ["at+jwt", "JWT"] {
+            let token = ours.sign_raw(&ours.header(typ, json!({})), &claims.to_string());
+            assert_refused_everywhere(
+                &app,
+                &rs_secret,
+                &token,
+                &format!("refresh claims, typ {typ}"),
+            )
+            .await;
+        }
+    }
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "a refused token changed what is stored"
+    );
 }
