@@ -81,7 +81,7 @@ settings_args! {
     key_size: "key-size", "GATEHOUSE_KEY_SIZE", Some("2048"), "RSA modulus bits: 2048, 3072 or 4096";
     db_pool_size: "db-pool-size", "GATEHOUSE_DB_POOL_SIZE", Some("10"), "Database connections per instance";
     db_timeout: "db-timeout", "GATEHOUSE_DB_TIMEOUT", Some("5s"), "Longest wait for a database connection";
-    hash_workers: "hash-workers", "GATEHOUSE_HASH_WORKERS", None, "Concurrent password hashes (default: number of cores)";
+    hash_workers: "hash-workers", "GATEHOUSE_HASH_WORKERS", None, "Password hashing threads, each reusing one 19 MiB argon2 block: the most hashes at once (default: number of cores)";
     default_audience: "default-audience", "GATEHOUSE_DEFAULT_AUDIENCE", None, "`aud` of access tokens (default: the issuer)";
     trusted_proxies: "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", Some(""), "Comma-separated proxy addresses or CIDR ranges whose forwarding headers are believed";
     log_format: "log-format", "GATEHOUSE_LOG_FORMAT", Some("text"), "text or json";

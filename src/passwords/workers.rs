@@ -4,7 +4,7 @@
 //! spreading over tokio's blocking pool, where every thread that ever ran a hash kept its
 //! freed 19 MiB in its own malloc arena (hundreds of MB after one burst).
 //!
-//! Jobs arrive over a bounded channel; the caller awaits a admission slot (so a flood waits
+//! Jobs arrive over a bounded channel; the caller awaits an admission slot (so a flood waits
 //! asynchronously, holding no thread) and then a oneshot with the result. A worker idle for
 //! [`IDLE_RELEASE`] gives its block back, so a quiet server holds no hashing memory.
 
