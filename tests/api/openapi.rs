@@ -143,8 +143,10 @@ async fn schemathesis(app: &TestApp, python: &Path, token: &str, extra: &[&str])
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         ])
-        // A bounded run, the same every time: CI must not turn red by chance.
-        .args(["--max-examples", "20", "--seed", "1", "--workers", "2"])
+        // A bounded run, the same every time: CI must not turn red by chance. One worker:
+        // with two threads, hypothesis's ast.parse hit a CPython 3.11 race once ("AST
+        // constructor recursion depth mismatch"), an error of the tool, not of the server.
+        .args(["--max-examples", "20", "--seed", "1", "--workers", "1"])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(extra)
         .env("SCHEMATHESIS_REPORT_DIR", &report)
