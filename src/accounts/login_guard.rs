@@ -225,11 +225,32 @@ impl LoginGuard {
             ),
             (client_addr_bucket(client_addr), self.limits.per_address),
         ];
-        let reserved = self
-            .reserve_waiting(&buckets)
-            .await
-            .map_err(Internal::from)?;
-        if let Err(wait) = reserved {
+        // Unlike a password, a secret is checked in microseconds (a digest compare), so it
+        // is checked first: a right one only reads the windows (no write on the hot path of
+        // every confidential client), and only a wrong one reserves and records a failure.
+        // The reservation is atomic, so parallel wrong guesses still cannot overshoot.
+        let checked = self
+            .accounts
+            .authenticate_client(client_id, Some(secret))
+            .await;
+        let refused = match &checked {
+            Ok(_) => self.full_window(&buckets).await.map_err(Internal::from)?,
+            Err(ClientAuthError::Failed) => {
+                let reserved = self
+                    .reserve_waiting(&buckets)
+                    .await
+                    .map_err(Internal::from)?;
+                if reserved.is_ok() {
+                    self.resolve(&buckets, [Outcome::Failed, Outcome::Failed])
+                        .await
+                        .map_err(Internal::from)?;
+                    self.metrics.login_failed(CLIENT_SECRET);
+                }
+                reserved.err()
+            }
+            Err(_) => None,
+        };
+        if let Some(wait) = refused {
             self.metrics.login_throttled(CLIENT_SECRET);
             let event = Event {
                 kind: Kind::SignInThrottled,
@@ -240,24 +261,25 @@ impl LoginGuard {
             audit::record(&self.accounts.db, &self.accounts.clock, event).await;
             return Err(ClientAuthError::Throttled(wait));
         }
-        let checked = self
-            .accounts
-            .authenticate_client(client_id, Some(secret))
-            .await;
-        // A right secret gives its reservations back (and forgets the client's failures from
-        // this address); a wrong one turns them into failures.
-        let outcomes = match &checked {
-            Ok(_) => [Outcome::Cleared, Outcome::Released],
-            Err(ClientAuthError::Failed) => [Outcome::Failed, Outcome::Failed],
-            Err(_) => [Outcome::Released, Outcome::Released],
-        };
-        self.resolve(&buckets, outcomes)
-            .await
-            .map_err(Internal::from)?;
-        if matches!(checked, Err(ClientAuthError::Failed)) {
-            self.metrics.login_failed(CLIENT_SECRET);
-        }
         checked
+    }
+
+    /// The wait, when one of the windows already holds its limit of failures (read only).
+    async fn full_window(&self, buckets: &[(String, Limit); 2]) -> Result<Option<i64>, DbError> {
+        let now = self.accounts.clock.now();
+        let buckets = buckets.clone();
+        self.accounts
+            .db
+            .run(move |conn| {
+                for (bucket, limit) in &buckets {
+                    let current = repo::throttle::current(conn, bucket, now, limit.window_secs)?;
+                    if current.failures >= limit.max_failures {
+                        return Ok(Some((current.ends_at - now).max(1)));
+                    }
+                }
+                Ok(None)
+            })
+            .await
     }
 
     /// Resolves the reservations of one attempt and wakes an attempt waiting for each window.
