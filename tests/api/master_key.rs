@@ -394,7 +394,13 @@ async fn an_interrupted_rotation_leaves_a_key_that_opens_the_database(backend: B
     let stale = MasterKey::generate().to_base64().to_string();
     std::fs::write(&staged, &stale).unwrap();
     let listed = app.cli(&["keys", "list"], "").await;
-    assert!(listed.status.success(), "{}", listed.stderr);
+    assert!(
+        listed.status.success(),
+        "{}: {}{}",
+        listed.status,
+        listed.stdout,
+        listed.stderr
+    );
     let out = app.cli(&["master-key", "rotate"], "").await;
     assert!(out.status.success(), "{}", out.stderr);
     let k1 = read_key(&path);
