@@ -173,32 +173,52 @@ impl PgDatabase {
         let mut admin = diesel::PgConnection::establish(&admin_url)
             .expect("connect to GATEHOUSE_TEST_POSTGRES_URL");
         pg_first_use(&mut admin);
-        let name = Self::take_spare(&mut admin, &admin_url).unwrap_or_else(|| {
-            let name = format!(
-                "gatehouse_test_{}_{}",
-                std::process::id(),
-                uuid::Uuid::new_v4().simple()
-            );
-            pg_execute(&mut admin, &format!("CREATE DATABASE {name}"))
-                .expect("create test database");
-            name
-        });
-        let url = pg_url(&admin_url, &name);
-        if schema {
-            let conn = diesel::PgConnection::establish(&url).expect("connect to the test database");
-            gatehouse::db::migrate::run_pending(&mut gatehouse::db::DbConn::Pg(conn))
-                .expect("migrate the test database");
+        loop {
+            let (name, fresh) = match Self::take_spare(&mut admin) {
+                Some(name) => (name, false),
+                None => {
+                    let name = format!(
+                        "gatehouse_test_{}_{}",
+                        std::process::id(),
+                        uuid::Uuid::new_v4().simple()
+                    );
+                    pg_execute(&mut admin, &format!("CREATE DATABASE {name}"))
+                        .expect("create test database");
+                    (name, true)
+                }
+            };
+            let url = pg_url(&admin_url, &name);
+            let prepared = diesel::PgConnection::establish(&url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut conn| match (fresh, schema) {
+                    (true, false) => Ok(()),
+                    (_, true) => migrated_and_empty(conn),
+                    (false, false) => conn
+                        .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+                        .map_err(|e| e.to_string()),
+                });
+            match prepared {
+                Ok(()) => {
+                    return Some(PgDatabase {
+                        admin_url,
+                        name,
+                        url,
+                    })
+                }
+                Err(e) if fresh => panic!("prepare the test database {name}: {e}"),
+                // A spare that cannot be prepared is dropped, and the next one tried.
+                Err(_) => {
+                    let _ = pg_execute(
+                        &mut admin,
+                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    );
+                }
+            }
         }
-        Some(PgDatabase {
-            admin_url,
-            name,
-            url,
-        })
     }
 
-    /// A spare that has rested, opened again with an empty `public` schema; a spare that
-    /// cannot be emptied is dropped.
-    fn take_spare(admin: &mut diesel::PgConnection, admin_url: &str) -> Option<String> {
+    /// A spare that has rested, open to connections again.
+    fn take_spare(admin: &mut diesel::PgConnection) -> Option<String> {
         loop {
             let name = {
                 let mut spares = SPARE_PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
@@ -207,26 +227,117 @@ impl PgDatabase {
                     .position(|(_, at)| at.elapsed() >= SPARE_REST)?;
                 spares.swap_remove(rested).0
             };
-            let emptied = pg_execute(
+            let opened = pg_execute(
                 admin,
                 &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
-            )
-            .and_then(|_| {
-                let mut conn = diesel::PgConnection::establish(&pg_url(admin_url, &name))
-                    .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
-                conn.batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-            });
-            match emptied {
-                Ok(_) => return Some(name),
-                Err(_) => {
-                    let _ = pg_execute(
-                        admin,
-                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                    );
-                }
+            );
+            if opened.is_ok() {
+                return Some(name);
             }
+            let _ = pg_execute(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
         }
     }
+}
+
+/// The tables of the schema and the rows the migrations put in them (as JSON), taken from
+/// the first database this process migrates.
+struct MigratedContent {
+    migrations: i64,
+    tables: Vec<(String, String)>,
+}
+
+static PG_MIGRATED_CONTENT: std::sync::OnceLock<MigratedContent> = std::sync::OnceLock::new();
+
+#[derive(diesel::QueryableByName)]
+struct TableRows {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    rows: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+/// Every table of `public` but the migrations' own, with its rows as a JSON array.
+fn table_contents(conn: &mut diesel::PgConnection) -> diesel::QueryResult<Vec<TableRows>> {
+    #[derive(diesel::QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        tablename: String,
+    }
+    let tables: Vec<Table> = diesel::sql_query(
+        "SELECT tablename::text AS tablename FROM pg_tables WHERE schemaname = 'public' \
+         AND tablename <> '__diesel_schema_migrations' ORDER BY tablename",
+    )
+    .load(conn)?;
+    tables
+        .into_iter()
+        .map(|Table { tablename }| {
+            diesel::sql_query(format!(
+                "SELECT '{tablename}' AS name, coalesce(json_agg(t)::text, '[]') AS rows \
+                 FROM {tablename} t"
+            ))
+            .get_result::<TableRows>(conn)
+        })
+        .collect()
+}
+
+fn applied_migrations(conn: &mut diesel::PgConnection) -> diesel::QueryResult<i64> {
+    diesel::sql_query("SELECT count(*) AS count FROM __diesel_schema_migrations")
+        .get_result::<Count>(conn)
+        .map(|c| c.count)
+}
+
+/// Brings a database to the state of a freshly migrated one. A spare that already holds
+/// the whole schema is emptied with DELETEs and given back the migrations' rows, in one
+/// transaction; anything else gets a new `public` schema and the migrations.
+fn migrated_and_empty(mut conn: diesel::PgConnection) -> Result<(), String> {
+    if let Some(content) = PG_MIGRATED_CONTENT.get() {
+        let same_schema = applied_migrations(&mut conn).ok() == Some(content.migrations)
+            && table_contents(&mut conn).is_ok_and(|now| {
+                now.iter()
+                    .map(|t| &t.name)
+                    .eq(content.tables.iter().map(|(name, _)| name))
+            });
+        if same_schema {
+            // Replica mode: no foreign-key checks while the tables are emptied in any order.
+            let mut reset = String::from("BEGIN; SET LOCAL session_replication_role = replica; ");
+            for (table, rows) in &content.tables {
+                reset.push_str(&format!("DELETE FROM {table}; "));
+                if rows != "[]" {
+                    let rows = rows.replace('\'', "''");
+                    reset.push_str(&format!(
+                        "INSERT INTO {table} SELECT * FROM json_populate_recordset(NULL::{table}, '{rows}'); "
+                    ));
+                }
+            }
+            reset.push_str("COMMIT;");
+            return conn.batch_execute(&reset).map_err(|e| e.to_string());
+        }
+    }
+    conn.batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        .map_err(|e| e.to_string())?;
+    let mut db = gatehouse::db::DbConn::Pg(conn);
+    gatehouse::db::migrate::run_pending(&mut db).map_err(|e| e.to_string())?;
+    let gatehouse::db::DbConn::Pg(mut conn) = db else {
+        unreachable!("a PostgreSQL connection")
+    };
+    if PG_MIGRATED_CONTENT.get().is_none() {
+        let migrations = applied_migrations(&mut conn).map_err(|e| e.to_string())?;
+        let tables = table_contents(&mut conn).map_err(|e| e.to_string())?;
+        let _ = PG_MIGRATED_CONTENT.set(MigratedContent {
+            migrations,
+            tables: tables.into_iter().map(|t| (t.name, t.rows)).collect(),
+        });
+    }
+    Ok(())
 }
 
 impl Drop for PgDatabase {
