@@ -756,6 +756,23 @@ fn seed_keys() -> &'static [GeneratedKey; 2] {
     })
 }
 
+/// Migrates `storage`'s database, creates its master key file and stores the seed keys, as
+/// [`spawn_app`] does: for tests that start `gatehouse` processes on it and are not about
+/// the first start (each process would otherwise generate keys the others throw away).
+pub async fn seed_storage(storage: &Storage) {
+    let settings = Settings::from_args(&SettingsArgs {
+        database_url: Some(storage.database_url.clone()),
+        master_key_file: Some(storage.master_key_file().display().to_string()),
+        ..Default::default()
+    })
+    .expect("settings");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    seed_signing_keys(&settings, now).await;
+}
+
 /// Stores the seed keys as current and next, sealed under this test's master key, by the
 /// code a server's first start stores the keys it generates with; the database is migrated
 /// and the master key file created by the server's own start-up code.

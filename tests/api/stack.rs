@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    cli_keys_list, eventually, free_port, password_grant, peek, run_cli, skip, status_json,
-    Backend, ServerProcess, Storage,
+    cli_keys_list, eventually, free_port, password_grant, peek, run_cli, seed_storage, skip,
+    status_json, Backend, ServerProcess, Storage,
 };
 
 const ALICE_PASSWORD: &str = "correct horse battery staple";
@@ -133,6 +133,7 @@ impl Stack {
     }
 
     async fn start_on(storage: Storage, nginx_bin: &Path, env: &[(&str, &str)]) -> Stack {
+        seed_storage(&storage).await;
         let add = |args: Vec<&'static str>, stdin: &'static str| {
             let storage = &storage;
             async move {
@@ -945,6 +946,7 @@ async fn a_stopped_database_gives_prompt_503s_and_service_resumes_when_it_return
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_requests_in_flight_finish_and_exits_cleanly() {
     let storage = Storage::new(Backend::Sqlite).expect("sqlite storage");
+    seed_storage(&storage).await;
     let out = run_cli(
         &storage,
         &["user", "add", "alice", "--password-stdin"],
