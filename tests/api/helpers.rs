@@ -69,9 +69,9 @@ pub fn skip(what: &str) {
 /// full suite: `CREATE DATABASE` writes a copy of `template1` (7.5 MB of pages, all dirty)
 /// and `DROP DATABASE` forces an immediate checkpoint, which writes out everybody's dirty
 /// pages and waits for them. So a database whose test has ended is kept as a spare: nobody
-/// may connect to it, and the next test that needs one gets it with a new, empty `public`
-/// schema (migrated when it asks for the schema). The spares are dropped when the test
-/// process exits, and the next run drops those of a run that was killed.
+/// may connect to it, and the next test that needs one gets it back in the state of a new
+/// one, empty or freshly migrated (see [`migrated_and_empty`]). The spares are dropped when
+/// the test process exits, and the next run drops those of a run that was killed.
 pub struct PgDatabase {
     admin_url: String,
     pub name: String,
