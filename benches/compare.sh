@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # benches/compare.sh [--rounds N] [--duration S] [--databases "sqlite postgres"] [--no-peers]
-#                    [--bin PATH] [--scenarios "LIST"] [--idle S] [--scale] [--smoke]
+#                    [--bin PATH] [--scenarios "LIST"] [--idle S] [--scale] [--two-instances]
+#                    [--smoke]
 #
 # Gatehouse against its peers with the very same requests, using the peer harness
 # (PEERS, default ../shared/peers, copied to a writable place because it keeps its state
@@ -21,6 +22,11 @@
 # --scale seeds 1,000,000 users and 1,000,000 live refresh records (benches/seed-scale.sh)
 # and runs login and refresh again on that database.
 #
+# --two-instances: after the rounds, benches/two-instances.sh (same rounds and duration):
+# refresh and client_credentials on PostgreSQL with one instance direct, one behind nginx
+# (deploy/nginx.conf, which then shares wrk's core) and two behind nginx (everything sharing
+# both cores); see its header. Needs nginx. Its lines carry "setup"; only with this flag.
+#
 # --smoke: Gatehouse only, one round of 2 s per scenario, no peers and no ceilings, with the
 # harness copy in benches/harness (so only wrk, curl, python3 and, for PostgreSQL,
 # psql are needed). .ci/run calls it after the tests, so this script cannot rot.
@@ -31,10 +37,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-ROUNDS=3 DURATION=10 DATABASES="sqlite postgres" PEERS_ON=1 SMOKE=0 SCALE=0 BIN="" IDLE=60
+ROUNDS=3 DURATION=10 DATABASES="sqlite postgres" PEERS_ON=1 SMOKE=0 SCALE=0 BIN="" IDLE=60 TWO=0
 ALL_SCENARIOS="login-16 login-64 refresh verify jwks client_credentials mixed"
 SCENARIOS=$ALL_SCENARIOS
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2;;
@@ -45,6 +51,7 @@ while [ $# -gt 0 ]; do
     --scenarios) SCENARIOS=$2; shift 2;;
     --idle) IDLE=$2; shift 2;;
     --scale) SCALE=1; shift;;
+    --two-instances) TWO=1; shift;;
     --smoke) SMOKE=1; shift;;
     *) usage;;
   esac
@@ -279,6 +286,10 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
 done
 [ "$SCALE" = 1 ] && run_scale
+if [ "$TWO" = 1 ]; then
+  OUT_DIR=$OUT_DIR/two-instances "$ROOT/benches/two-instances.sh" --bin "$BIN" --rounds "$ROUNDS" \
+    --duration "$DURATION" --harness "$HARNESS" | tee -a "$OUT_DIR/results.jsonl"
+fi
 if [ "$PEERS_ON" = 1 ]; then
   (cd "$PEERS" && ./ceilings.sh --cpu "$SERVER_CPU" 2>>"$OUT_DIR/wrk.log") | tee -a "$OUT_DIR/results.jsonl"
 fi
