@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # benches/compare.sh [--rounds N] [--duration S] [--databases "sqlite postgres"] [--no-peers]
-#                    [--bin PATH] [--scale] [--smoke]
+#                    [--bin PATH] [--scenarios "LIST"] [--idle S] [--scale] [--two-instances]
+#                    [--smoke]
 #
 # Gatehouse against its peers with the very same requests, using the peer harness
 # (PEERS, default ../shared/peers, copied to a writable place because it keeps its state
@@ -15,8 +16,16 @@
 # JWKS and refresh at 4 connections each, reporting their p99. Gatehouse's resident memory
 # is sampled (/proc/PID/status) during every scenario: "rss" lines give the peak and the
 # value after it, plus the idle value one minute after the last scenario.
+# --scenarios restricts Gatehouse's scenarios to LIST (default: all of login-16 login-64
+# refresh verify jwks client_credentials mixed); --idle S waits S seconds (default 60; 0 skips)
+# after the last scenario before the idle memory line.
 # --scale seeds 1,000,000 users and 1,000,000 live refresh records (benches/seed-scale.sh)
 # and runs login and refresh again on that database.
+#
+# --two-instances: after the rounds, benches/two-instances.sh (same rounds and duration):
+# refresh and client_credentials on PostgreSQL with one instance direct, one behind nginx
+# (deploy/nginx.conf, which then shares wrk's core) and two behind nginx (everything sharing
+# both cores); see its header. Needs nginx. Its lines carry "setup"; only with this flag.
 #
 # --smoke: Gatehouse only, one round of 2 s per scenario, no peers and no ceilings, with the
 # harness copy in benches/harness (so only wrk, curl, python3 and, for PostgreSQL,
@@ -28,8 +37,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-ROUNDS=3 DURATION=10 DATABASES="sqlite postgres" PEERS_ON=1 SMOKE=0 SCALE=0 BIN=""
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+ROUNDS=3 DURATION=10 DATABASES="sqlite postgres" PEERS_ON=1 SMOKE=0 SCALE=0 BIN="" IDLE=60 TWO=0
+ALL_SCENARIOS="login-16 login-64 refresh verify jwks client_credentials mixed"
+SCENARIOS=$ALL_SCENARIOS
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2;;
@@ -37,12 +48,20 @@ while [ $# -gt 0 ]; do
     --databases|--database) DATABASES=$2; shift 2;;
     --no-peers) PEERS_ON=0; shift;;
     --bin) BIN=$2; shift 2;;
+    --scenarios) SCENARIOS=$2; shift 2;;
+    --idle) IDLE=$2; shift 2;;
     --scale) SCALE=1; shift;;
+    --two-instances) TWO=1; shift;;
     --smoke) SMOKE=1; shift;;
     *) usage;;
   esac
 done
-if [ "$SMOKE" = 1 ]; then ROUNDS=1 DURATION=2 PEERS_ON=0 SCALE=0; fi
+if [ "$SMOKE" = 1 ]; then ROUNDS=1 DURATION=2 PEERS_ON=0 SCALE=0 IDLE=0; fi
+for s in $SCENARIOS; do
+  case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "unknown scenario $s" >&2; usage;; esac
+done
+# wanted SCENARIO: whether Gatehouse runs it.
+wanted() { case " $SCENARIOS " in *" $1 "*) return 0;; *) return 1;; esac; }
 
 # One core for the server, the other for wrk; on a single core both share it.
 if [ "$(nproc)" -ge 2 ]; then SERVER_CPU=0 LOAD_CPU=1; else SERVER_CPU=0 LOAD_CPU=0; fi
@@ -195,17 +214,17 @@ run_gatehouse() {
     use_database "$db"
     start_gatehouse
     rss_line "$db" "$r" started "$(rss_kb "$GH_PID")"
-    gb "$db" "$r" login-16 login   $G --connections 16
-    gb "$db" "$r" login-64 login   $G --connections 64
-    gb "$db" "$r" refresh  refresh $G --connections 64
-    gb "$db" "$r" verify   verify  $G --connections 64
-    gb "$db" "$r" jwks     jwks    $G --connections 64
-    gb "$db" "$r" client_credentials client_credentials $G --path /token --connections 64 \
-      --client-id bench-cc --client-secret "$CC_SECRET"
-    mixed "$db" "$r"
-    if [ "$SMOKE" = 0 ]; then
-      sleep 60
-      rss_line "$db" "$r" idle-60s-after "$(rss_kb "$GH_PID")"
+    wanted login-16 && gb "$db" "$r" login-16 login   $G --connections 16
+    wanted login-64 && gb "$db" "$r" login-64 login   $G --connections 64
+    wanted refresh  && gb "$db" "$r" refresh  refresh $G --connections 64
+    wanted verify   && gb "$db" "$r" verify   verify  $G --connections 64
+    wanted jwks     && gb "$db" "$r" jwks     jwks    $G --connections 64
+    wanted client_credentials && gb "$db" "$r" client_credentials client_credentials $G \
+      --path /token --connections 64 --client-id bench-cc --client-secret "$CC_SECRET"
+    wanted mixed && mixed "$db" "$r"
+    if [ "$IDLE" -gt 0 ]; then
+      sleep "$IDLE"
+      rss_line "$db" "$r" "idle-${IDLE}s-after" "$(rss_kb "$GH_PID")"
     fi
     stop_gatehouse
   done
@@ -267,6 +286,10 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
 done
 [ "$SCALE" = 1 ] && run_scale
+if [ "$TWO" = 1 ]; then
+  OUT_DIR=$OUT_DIR/two-instances "$ROOT/benches/two-instances.sh" --bin "$BIN" --rounds "$ROUNDS" \
+    --duration "$DURATION" --harness "$HARNESS" | tee -a "$OUT_DIR/results.jsonl"
+fi
 if [ "$PEERS_ON" = 1 ]; then
   (cd "$PEERS" && ./ceilings.sh --cpu "$SERVER_CPU" 2>>"$OUT_DIR/wrk.log") | tee -a "$OUT_DIR/results.jsonl"
 fi

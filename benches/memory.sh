@@ -5,7 +5,8 @@
 # HTTP worker and HASH_WORKERS=1 by default), wrk on core 1 POSTing /api/token/ (the
 # harness's login scenario, benches/harness) for S seconds (10) at N connections (64).
 # VmRSS is sampled from /proc/PID/status every 100 ms. Prints the figures: idle after start,
-# the peak, at the end of the burst, and 5, 30 and 60 s after it, with the thread count.
+# the peak, at the end of the burst, and 5, 30 and 60 s after it, with the thread count and,
+# at start and 60 s after, the anonymous / file-backed split.
 # Environment such as MALLOC_ARENA_MAX passes through to the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,7 +49,10 @@ for _ in $(seq 1 150); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/readyz" 
 sleep 2
 mb() { awk "/^$1:/ {print int(\$2 / 1024)}" "/proc/$PID/status"; }
 threads() { awk '/^Threads:/ {print $2}' "/proc/$PID/status"; }
-echo "idle after start: $(mb VmRSS) MB, $(threads) threads"
+# The resident memory's split: anonymous (the heap, stacks) and file-backed (the binary's
+# and the libraries' pages, which the kernel can drop and read again).
+split() { echo "anon $(mb RssAnon) MB, file $(mb RssFile) MB"; }
+echo "idle after start: $(mb VmRSS) MB ($(split)), $(threads) threads"
 echo 0 > "$WORK/peak"
 ( max=0; while kill -0 "$PID" 2>/dev/null; do
     v=$(awk '/^VmRSS:/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
@@ -62,5 +66,5 @@ cp -r "$ROOT/benches/harness" "$WORK/harness"
 echo "end of the burst: $(mb VmRSS) MB, $(threads) threads"
 sleep 5;  echo "5 s after: $(mb VmRSS) MB"
 sleep 25; echo "30 s after: $(mb VmRSS) MB, $(threads) threads"
-sleep 30; echo "60 s after: $(mb VmRSS) MB, $(threads) threads"
+sleep 30; echo "60 s after: $(mb VmRSS) MB ($(split)), $(threads) threads"
 echo "peak (sampled): $(( $(cat "$WORK/peak") / 1024 )) MB; VmHWM: $(mb VmHWM) MB"

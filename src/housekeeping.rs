@@ -85,6 +85,9 @@ impl Housekeeping {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "housekeeping failed; will retry"),
             }
+            // What the last minute's requests freed goes back to the system (see
+            // `crate::memory`), so an idle server shrinks within a minute of any load.
+            let _ = tokio::task::spawn_blocking(crate::memory::release_free_memory).await;
         }
     }
 

@@ -15,6 +15,7 @@ pub mod grants;
 pub mod housekeeping;
 pub mod http;
 pub mod keys;
+pub mod memory;
 pub mod metrics;
 pub mod passwords;
 pub mod sso;

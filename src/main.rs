@@ -13,6 +13,7 @@ fn main() {
         _ => gatehouse::config::LogFormat::Text,
     };
     gatehouse::telemetry::init(format, &gatehouse::cli::log_filter(&cli));
+    gatehouse::memory::configure();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(MAIN_BLOCKING_THREADS)

@@ -7,6 +7,13 @@
 //! Jobs arrive over a bounded channel; the caller awaits an admission slot (so a flood waits
 //! asynchronously, holding no thread) and then a oneshot with the result. A worker idle for
 //! [`IDLE_RELEASE`] gives its block back, so a quiet server holds no hashing memory.
+//!
+//! The workers run at a lower scheduling priority than the rest of the process (nice +10 on
+//! Linux, see [`lower_own_priority`]): a login flood keeps them busy for as long as it lasts,
+//! and at equal priority they would take the HTTP workers' and database threads' core time
+//! slice by slice, so that JWKS and refresh requests waited behind hashes. With the lower
+//! priority those run first and the hashes take the rest of the core; logins still progress
+//! (a nice +10 thread keeps about a tenth of a fully contended core), they only queue.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,6 +33,11 @@ const IDLE_RELEASE: Duration = Duration::from_secs(20);
 
 /// Jobs queued or running per worker before further callers wait for a slot.
 const QUEUE_PER_WORKER: usize = 64;
+
+/// How much nicer than the rest of the process the workers run (Linux nice values: weight
+/// 110 against 1024 at +10, so about 10 % of a core that the HTTP workers also want).
+#[cfg(target_os = "linux")]
+const NICER_BY: libc::c_int = 10;
 
 type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
 
@@ -130,6 +142,10 @@ impl Hasher {
 
 /// One worker: takes jobs until every `Hasher` clone is gone.
 fn work(jobs: &Receiver<Job>, load: &Load) {
+    if let Err(e) = lower_own_priority() {
+        // Only latency under a login flood depends on it, never a result.
+        tracing::debug!(error = %e, "cannot lower the priority of a password hashing worker");
+    }
     let mut memory: Option<Vec<Block>> = None;
     loop {
         match jobs.recv_timeout(IDLE_RELEASE) {
@@ -146,6 +162,36 @@ fn work(jobs: &Receiver<Job>, load: &Load) {
             Err(RecvTimeoutError::Disconnected) => return,
         }
     }
+}
+
+/// Lowers the calling thread's scheduling priority by [`NICER_BY`] (at most to 19), leaving
+/// the rest of the process alone: on Linux the nice value belongs to the thread, and
+/// `setpriority(PRIO_PROCESS, 0, …)` names the calling one.
+#[cfg(target_os = "linux")]
+fn lower_own_priority() -> std::io::Result<()> {
+    // getpriority may legitimately return -1, so errno tells the error apart.
+    // SAFETY: errno is thread-local; getpriority and setpriority take no pointers.
+    let current = unsafe {
+        *libc::__errno_location() = 0;
+        libc::getpriority(libc::PRIO_PROCESS, 0)
+    };
+    if current == -1 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(0) {
+            return Err(e);
+        }
+    }
+    let nicer = (current + NICER_BY).min(19);
+    // SAFETY: as above.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nicer) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_own_priority() -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
@@ -220,6 +266,19 @@ mod tests {
                 .unwrap()
                 .ok
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_workers_run_at_a_lower_priority_than_the_caller() {
+        // SAFETY: getpriority takes no pointers; -1 (an error) would fail the comparison.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let own = nice();
+        let hasher = Hasher::new(1);
+        let worker = hasher.run(move |_| nice()).await.unwrap();
+        assert_eq!(worker, (own + NICER_BY).min(19), "caller {own}");
+        // The caller's own priority is untouched.
+        assert_eq!(nice(), own);
     }
 
     #[tokio::test]
