@@ -30,7 +30,7 @@
 # (deploy/nginx.conf, which then shares wrk's core) and two behind nginx (everything sharing
 # both cores); see its header. Needs nginx. Its lines carry "setup"; only with this flag.
 #
-# --smoke: Gatehouse only, one round of 2 s per scenario, no peers and no ceilings, with the
+# --smoke: Gatehouse only, one round of 1 s per scenario, no peers and no ceilings, with the
 # harness copy in benches/harness (so only wrk, curl, python3 and, for PostgreSQL,
 # psql are needed). .ci/run calls it after the tests, so this script cannot rot.
 #
@@ -59,7 +59,7 @@ while [ $# -gt 0 ]; do
     *) usage;;
   esac
 done
-if [ "$SMOKE" = 1 ]; then ROUNDS=1 DURATION=2 PEERS_ON=0 SCALE=0 IDLE=0; fi
+if [ "$SMOKE" = 1 ]; then ROUNDS=1 DURATION=1 PEERS_ON=0 SCALE=0 IDLE=0; fi
 for s in $SCENARIOS; do
   case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "unknown scenario $s" >&2; usage;; esac
 done
