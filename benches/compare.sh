@@ -149,9 +149,12 @@ start_sampler() {
 }
 stop_sampler() { kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""; }
 # rss_line DB ROUND SCENARIO PEAK_KB: one JSON line of memory figures.
+# The round is a number, or a label such as "scale" (then quoted).
 rss_line() {
+  local round=$2
+  [[ $round =~ ^[0-9]+$ ]] || round="\"$round\""
   printf '{"server":"gatehouse","database":"%s","round":%s,"scenario":"%s","rss_peak_mb":%s,"rss_after_mb":%s}\n' \
-    "$1" "$2" "$3" "$(( $4 / 1024 ))" "$(( $(rss_kb "$GH_PID") / 1024 ))" | tee -a "$OUT_DIR/results.jsonl"
+    "$1" "$round" "$3" "$(( $4 / 1024 ))" "$(( $(rss_kb "$GH_PID") / 1024 ))" | tee -a "$OUT_DIR/results.jsonl"
 }
 
 cleanup() {
@@ -168,7 +171,7 @@ trap cleanup EXIT
 
 # tag SERVER DATABASE ROUND: adds the labels to bench.sh's JSON line.
 tag() {
-  python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["server"]=sys.argv[1]; d["database"]=sys.argv[2]; d["round"]=int(sys.argv[3]); print(json.dumps(d))' "$@"
+  python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["server"]=sys.argv[1]; d["database"]=sys.argv[2]; r=sys.argv[3]; d["round"]=int(r) if r.isdigit() else r; print(json.dumps(d))' "$@"
 }
 # b SERVER DATABASE ROUND SCENARIO BASE [bench.sh options]: one measurement, tagged.
 b() {
