@@ -91,6 +91,15 @@ fn pg_execute(conn: &mut diesel::PgConnection, sql: &str) -> diesel::QueryResult
     diesel::sql_query(sql).execute(conn)
 }
 
+/// Drops a test database even while sessions are still on it; a failure leaves it for the
+/// clean-up of a later run.
+fn pg_drop_database(admin: &mut diesel::PgConnection, name: &str) {
+    let _ = pg_execute(
+        admin,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    );
+}
+
 /// Databases whose tests have ended, with the moment they were handed back.
 static SPARE_PG_DATABASES: std::sync::Mutex<Vec<(String, std::time::Instant)>> =
     std::sync::Mutex::new(Vec::new());
@@ -119,10 +128,7 @@ extern "C" fn drop_spare_databases() {
     };
     let spares = std::mem::take(&mut *SPARE_PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner()));
     for (name, _) in spares {
-        let _ = pg_execute(
-            &mut admin,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        );
+        pg_drop_database(&mut admin, &name);
     }
 }
 
@@ -145,10 +151,7 @@ fn drop_databases_of_dead_runs(admin: &mut diesel::PgConnection) {
             .and_then(|p| p.parse::<u32>().ok());
         let alive = pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
         if !alive {
-            let _ = pg_execute(
-                admin,
-                &format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)"),
-            );
+            pg_drop_database(admin, &datname);
         }
     }
 }
@@ -208,10 +211,7 @@ impl PgDatabase {
                 Err(e) if fresh => panic!("prepare the test database {name}: {e}"),
                 // A spare that cannot be prepared is dropped, and the next one tried.
                 Err(_) => {
-                    let _ = pg_execute(
-                        &mut admin,
-                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                    );
+                    pg_drop_database(&mut admin, &name);
                 }
             }
         }
@@ -234,10 +234,7 @@ impl PgDatabase {
             if opened.is_ok() {
                 return Some(name);
             }
-            let _ = pg_execute(
-                admin,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            );
+            pg_drop_database(admin, &name);
         }
     }
 }
@@ -265,8 +262,8 @@ struct Count {
     count: i64,
 }
 
-/// Every table of `public` but the migrations' own, with its rows as a JSON array.
-fn table_contents(conn: &mut diesel::PgConnection) -> diesel::QueryResult<Vec<TableRows>> {
+/// Every table of `public` but the migrations' own, by name.
+fn table_names(conn: &mut diesel::PgConnection) -> diesel::QueryResult<Vec<String>> {
     #[derive(diesel::QueryableByName)]
     struct Table {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -277,9 +274,14 @@ fn table_contents(conn: &mut diesel::PgConnection) -> diesel::QueryResult<Vec<Ta
          AND tablename <> '__diesel_schema_migrations' ORDER BY tablename",
     )
     .load(conn)?;
-    tables
+    Ok(tables.into_iter().map(|t| t.tablename).collect())
+}
+
+/// Every table of [`table_names`] with its rows as a JSON array.
+fn table_contents(conn: &mut diesel::PgConnection) -> diesel::QueryResult<Vec<TableRows>> {
+    table_names(conn)?
         .into_iter()
-        .map(|Table { tablename }| {
+        .map(|tablename| {
             diesel::sql_query(format!(
                 "SELECT '{tablename}' AS name, coalesce(json_agg(t)::text, '[]') AS rows \
                  FROM {tablename} t"
@@ -301,11 +303,8 @@ fn applied_migrations(conn: &mut diesel::PgConnection) -> diesel::QueryResult<i6
 fn migrated_and_empty(mut conn: diesel::PgConnection) -> Result<(), String> {
     if let Some(content) = PG_MIGRATED_CONTENT.get() {
         let same_schema = applied_migrations(&mut conn).ok() == Some(content.migrations)
-            && table_contents(&mut conn).is_ok_and(|now| {
-                now.iter()
-                    .map(|t| &t.name)
-                    .eq(content.tables.iter().map(|(name, _)| name))
-            });
+            && table_names(&mut conn)
+                .is_ok_and(|now| now.iter().eq(content.tables.iter().map(|(name, _)| name)));
         if same_schema {
             // Replica mode: no foreign-key checks while the tables are emptied in any order.
             let mut reset = String::from("BEGIN; SET LOCAL session_replication_role = replica; ");
@@ -374,7 +373,7 @@ impl Drop for PgDatabase {
                     .unwrap_or_else(|e| e.into_inner())
                     .push((name, std::time::Instant::now()));
             } else {
-                let _ = pg_execute(&mut conn, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                pg_drop_database(&mut conn, &name);
             }
         })
         .join();
@@ -766,11 +765,7 @@ pub async fn seed_storage(storage: &Storage) {
         ..Default::default()
     })
     .expect("settings");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs() as i64;
-    seed_signing_keys(&settings, now).await;
+    seed_signing_keys(&settings, Clock::system().now()).await;
 }
 
 /// Stores the seed keys as current and next, sealed under this test's master key, by the
