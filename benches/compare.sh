@@ -15,10 +15,11 @@
 # mixed: a login flood at 16 connections (four times what the one hashing worker can take
 # at once) while a second and third wrk (same core) run the JWKS and refresh at 4
 # connections each, reporting their p99. Not 64: with the hashing threads at a lower
-# priority, logins beside saturating JWKS and refresh runs come at 5-14/s, and 64 queued
-# logins of the one benchmark user outwait the login throttle's 10 s queue (429). Gatehouse's resident memory
-# is sampled (/proc/PID/status) during every scenario: "rss" lines give the peak and the
-# value after it, plus the idle value one minute after the last scenario.
+# priority, logins beside saturating JWKS and refresh runs come at 4-14/s, and 64 queued
+# logins of the one benchmark user outwait the login throttle's 10 s queue (429).
+# Gatehouse's resident memory is sampled (/proc/PID/status) during every scenario: "rss"
+# lines give the peak and the value after it, plus the idle value one minute after the last
+# scenario.
 # --scenarios restricts Gatehouse's scenarios to LIST (default: all of login-16 login-64
 # refresh verify jwks client_credentials mixed); --idle S waits S seconds (default 60; 0 skips)
 # after the last scenario before the idle memory line.
@@ -43,7 +44,7 @@ ROOT=$(pwd)
 ROUNDS=3 DURATION=10 DATABASES="sqlite postgres" PEERS_ON=1 SMOKE=0 SCALE=0 BIN="" IDLE=60 TWO=0
 ALL_SCENARIOS="login-16 login-64 refresh verify jwks client_credentials mixed"
 SCENARIOS=$ALL_SCENARIOS
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^set -euo/{/^#/p}' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2;;
