@@ -8,6 +8,11 @@
 //!   check-out fails at once (the caller answers 503 with `Retry-After`) instead of waiting
 //!   `DB_TIMEOUT`; one background thread keeps trying to connect and closes the breaker as
 //!   soon as the database answers.
+//! - Recovery without a lost request: r2d2 retries a failed connection in the background with
+//!   a backoff capped at half its `connection_timeout`, which is set so that the cap is
+//!   [`PROBE_EVERY`]; a failure of an attempt that began before a later attempt succeeded
+//!   does not reopen the breaker; and the request let through an open breaker waits
+//!   [`TRIAL_WAIT`], long enough for one of those retries.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -31,6 +36,9 @@ pub const DOWN_FOR: Duration = Duration::from_secs(1);
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 /// The slice a check-out waits for a connection before it looks at the breaker again.
 const WAIT_SLICE: Duration = Duration::from_millis(50);
+/// How long the request let through an open breaker waits for a connection: longer than
+/// r2d2's retry interval ([`PROBE_EVERY`]), so a database that is back is found by it.
+const TRIAL_WAIT: Duration = Duration::from_millis(250);
 
 /// A pooled connection, with the marks that keep a dead one out of the pool.
 pub struct Pooled {
@@ -58,6 +66,8 @@ pub struct Health {
     suspect_before: AtomicU64,
     /// When an attempt to connect last failed (0: never), and whether one succeeded since.
     last_connect_failure: AtomicU64,
+    /// When an attempt to connect last succeeded (0: never).
+    last_connect_success: AtomicU64,
     down: AtomicBool,
     prober_running: AtomicBool,
     /// When a request last went through the open breaker to try the database itself.
@@ -70,6 +80,7 @@ impl Health {
             started: Instant::now(),
             suspect_before: AtomicU64::new(0),
             last_connect_failure: AtomicU64::new(0),
+            last_connect_success: AtomicU64::new(0),
             down: AtomicBool::new(false),
             prober_running: AtomicBool::new(false),
             last_trial: AtomicU64::new(0),
@@ -81,13 +92,21 @@ impl Health {
         self.started.elapsed().as_millis() as u64 + 1
     }
 
-    fn connect_failed(&self) {
+    /// An attempt that began at `began` failed. One that began before another attempt
+    /// succeeded says nothing new: the database was restarting while it tried (a backoff
+    /// retry that met "the database system is starting up" as the prober got in).
+    fn connect_failed(&self, began: u64) {
+        if began < self.last_connect_success.load(Ordering::SeqCst) {
+            return;
+        }
         self.last_connect_failure
             .store(self.now_ms(), Ordering::SeqCst);
         self.down.store(true, Ordering::SeqCst);
     }
 
     fn connected(&self) {
+        self.last_connect_success
+            .store(self.now_ms(), Ordering::SeqCst);
         self.down.store(false, Ordering::SeqCst);
     }
 
@@ -154,6 +173,7 @@ impl ManageConnection for DbManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let began = self.health.now_ms();
         match self.establish() {
             Ok(conn) => {
                 self.health.connected();
@@ -167,7 +187,7 @@ impl ManageConnection for DbManager {
                 // Only an unreachable server opens the breaker; a setup statement refused
                 // (SQLite busy while another process migrates) is retried as usual.
                 if matches!(e, r2d2::Error::ConnectionError(_)) {
-                    self.health.connect_failed();
+                    self.health.connect_failed(began);
                 }
                 Err(e)
             }
@@ -212,7 +232,9 @@ impl Pool {
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(0))
-            .connection_timeout(timeout)
+            // Used by r2d2 only to cap its backoff between background retries of a failed
+            // connection (half of it), as every check-out here passes its own wait.
+            .connection_timeout(2 * PROBE_EVERY)
             .test_on_check_out(false)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(manager);
@@ -251,7 +273,7 @@ impl Pool {
             }
             let slice = deadline
                 .saturating_duration_since(Instant::now())
-                .min(WAIT_SLICE);
+                .min(if trial { TRIAL_WAIT } else { WAIT_SLICE });
             match self.pool.get_timeout(slice) {
                 Ok(mut pooled) => {
                     if !self.health.needs_probe(&pooled) || pooled.probe() {
@@ -299,5 +321,47 @@ impl Pool {
         if spawned.is_err() {
             self.health.prober_running.store(false, Ordering::SeqCst);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits until the pool's millisecond clock has moved on.
+    fn next_ms(health: &Health) -> u64 {
+        let now = health.now_ms();
+        while health.now_ms() == now {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        health.now_ms()
+    }
+
+    #[test]
+    fn a_failed_attempt_opens_the_breaker_and_a_success_closes_it() {
+        let health = Health::new();
+        assert!(!health.is_down());
+        health.connect_failed(health.now_ms());
+        assert!(health.is_down());
+        next_ms(&health);
+        health.connected();
+        assert!(!health.is_down());
+    }
+
+    #[test]
+    fn an_attempt_that_began_before_a_success_does_not_reopen_the_breaker() {
+        let health = Health::new();
+        health.connect_failed(health.now_ms());
+        // A background retry begins while the database restarts …
+        let began = next_ms(&health);
+        next_ms(&health);
+        // … the prober gets in, then the retry reports its failure.
+        health.connected();
+        health.connect_failed(began);
+        assert!(!health.is_down(), "a stale failure reopened the breaker");
+        // A failure of an attempt begun after the success is news.
+        let began = next_ms(&health);
+        health.connect_failed(began);
+        assert!(health.is_down());
     }
 }
