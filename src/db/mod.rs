@@ -3,6 +3,7 @@
 //! The backend is chosen from the URL scheme (never by trial: SQLite accepts any path), and
 //! every query runs on tokio's blocking pool, never on an actix worker thread.
 
+pub mod batched;
 pub mod migrate;
 pub mod pool;
 pub mod repo;
@@ -130,6 +131,9 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("blocking task failed: {0}")]
     Join(String),
+    /// The query of a batch of reads failed (see [`batched`]); each reader gets the message.
+    #[error("batched read failed: {0}")]
+    Batch(String),
 }
 
 impl DbError {

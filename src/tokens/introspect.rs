@@ -9,7 +9,6 @@ use super::Tokens;
 use crate::db::repo::clients::Client;
 use crate::db::{repo, DbError};
 use crate::error::Internal;
-use crate::keys::encryption::digest_hex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntrospectError {
@@ -51,11 +50,7 @@ impl Tokens {
         }
         let token = token.ok_or(IntrospectError::TokenRequired)?;
         let (claims, token_type, live) = if let Ok(c) = self.verify_access(token) {
-            let hash = digest_hex(&c.jti);
-            let revoked = self
-                .db
-                .run(move |conn| repo::refresh::access_revoked(conn, &hash))
-                .await?;
+            let revoked = self.access_revoked(&c).await?;
             (
                 serde_json::to_value(&c).unwrap_or_default(),
                 "Bearer",

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::db::batched::BatchedReads;
 use crate::db::{repo, Db, DbError};
 use crate::keys::encryption::digest_hex;
 use crate::keys::store::{KeySet, KeyStore};
@@ -59,9 +60,33 @@ pub struct Tokens {
     pub policy: Arc<TokenPolicy>,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    /// Whether access tokens were revoked, read for many concurrent checks in one query.
+    pub access_revocations: Arc<BatchedReads<String, bool>>,
 }
 
 impl Tokens {
+    pub fn new(
+        db: Db,
+        keys: Arc<KeyStore>,
+        policy: TokenPolicy,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+    ) -> Tokens {
+        Tokens {
+            access_revocations: BatchedReads::new(db.clone(), repo::refresh::access_revoked_among),
+            db,
+            keys,
+            policy: Arc::new(policy),
+            clock,
+            metrics,
+        }
+    }
+
+    /// Whether an access token was revoked, by itself or with its refresh family.
+    pub async fn access_revoked(&self, claims: &AccessClaims) -> Result<bool, DbError> {
+        self.access_revocations.read(digest_hex(&claims.jti)).await
+    }
+
     /// A verifier over one key-set snapshot, at the clock's now.
     pub fn verifier<'a>(&'a self, keys: &'a KeySet) -> Verifier<'a> {
         Verifier {
@@ -89,13 +114,7 @@ impl Tokens {
     pub async fn check(&self, token: &str) -> Result<TokenCheck, DbError> {
         match self.verify_access(token) {
             Ok(claims) => {
-                // Revoked by itself, or with the refresh family it was issued with.
-                let hash = digest_hex(&claims.jti);
-                let revoked = self
-                    .db
-                    .run(move |conn| repo::refresh::access_revoked(conn, &hash))
-                    .await?;
-                return Ok(if revoked {
+                return Ok(if self.access_revoked(&claims).await? {
                     TokenCheck::Revoked
                 } else {
                     TokenCheck::Valid

@@ -16,6 +16,7 @@ both_backends!(
     revoke_requires_client_authentication,
     revoked_access_token_is_refused_at_userinfo_and_introspection,
     another_client_cannot_revoke_my_refresh_token,
+    concurrent_checks_of_revoked_and_live_access_tokens_each_get_their_own_answer,
 );
 
 async fn revoked_refresh_token_no_longer_refreshes(backend: Backend) {
@@ -145,4 +146,54 @@ async fn another_client_cannot_revoke_my_refresh_token(backend: Backend) {
     assert_eq!(app.userinfo(&access).await.status(), 200);
     let (status, next) = status_json(refresh_grant(&app, &pw, &refresh).await).await;
     assert_eq!(status, 200, "{next}");
+}
+
+/// Revocation reads that arrive together are answered by one query (`db::batched`): each
+/// check still gets the answer for its own token, whether revoked by itself, with its
+/// family, or live.
+async fn concurrent_checks_of_revoked_and_live_access_tokens_each_get_their_own_answer(
+    backend: Backend,
+) {
+    let Some((app, _, pw)) = setup(backend).await else {
+        return;
+    };
+    let [by_itself, with_family, live] = [
+        password_pair(&app, &pw, None).await,
+        password_pair(&app, &pw, None).await,
+        password_pair(&app, &pw, None).await,
+    ];
+    let access = token_of(&by_itself, "access_token");
+    let form = [
+        ("token", access.as_str()),
+        ("token_type_hint", "access_token"),
+    ];
+    let resp = app.post_form_basic("/revoke", "app", &pw, &form).await;
+    assert_eq!(resp.status(), 200);
+    let family_refresh = token_of(&with_family, "refresh_token");
+    let resp = app
+        .post_form_basic("/revoke", "app", &pw, &[("token", &family_refresh)])
+        .await;
+    assert_eq!(resp.status(), 200);
+
+    let expected = [
+        (token_of(&by_itself, "access_token"), 401),
+        (token_of(&with_family, "access_token"), 401),
+        (token_of(&live, "access_token"), 200),
+    ];
+    let checks = (0..60).map(|i| {
+        let (token, status) = &expected[i % 3];
+        let app = &app;
+        async move {
+            let resp = app
+                .post_json("/api/token/verify/", json!({ "token": token }))
+                .await;
+            (i % 3, resp.status().as_u16(), *status)
+        }
+    });
+    for (which, got, wanted) in futures_util::future::join_all(checks).await {
+        assert_eq!(
+            got, wanted,
+            "token {which} of [revoked, family revoked, live]"
+        );
+    }
 }
