@@ -33,3 +33,80 @@ fn delete_batch(
         .execute(conn)
         .map_err(DbError::from_diesel)
 }
+
+/// `column IN (values)` with the values bound as one JSON array: `json_each(?)` on SQLite,
+/// `json_array_elements_text(?::json)` on PostgreSQL.
+///
+/// diesel's `eq_any` writes one placeholder per value, and its SQL literals are never
+/// cached either, so a batch query built with them is prepared afresh every time (on SQLite,
+/// preparing cost more than running). This text is the same for any number of values, so
+/// each connection prepares it once: its cache key is the SQL text.
+#[derive(Debug, Clone)]
+pub struct InJsonList {
+    column: &'static str,
+    elements: &'static str,
+    close: &'static str,
+    list: String,
+}
+
+impl InJsonList {
+    /// `column` is a constant name written by the caller, never input.
+    pub fn new(conn: &DbConn, column: &'static str, values: &[String]) -> InJsonList {
+        let (elements, close) = match conn {
+            DbConn::Sqlite(_) => ("SELECT value FROM json_each(", "))"),
+            DbConn::Pg(_) => ("SELECT json_array_elements_text(", "::json))"),
+        };
+        InJsonList {
+            column,
+            elements,
+            close,
+            // Strings always serialise.
+            list: serde_json::to_string(values).unwrap_or_else(|_| "[]".into()),
+        }
+    }
+}
+
+mod in_json_list {
+    use diesel::backend::Backend;
+    use diesel::expression::ValidGrouping;
+    use diesel::expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression};
+    use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+    use diesel::serialize::ToSql;
+    use diesel::sql_types::{Bool, HasSqlType, Text};
+    use diesel::QueryResult;
+
+    use super::InJsonList;
+
+    impl Expression for InJsonList {
+        type SqlType = Bool;
+    }
+
+    impl<QS> AppearsOnTable<QS> for InJsonList {}
+
+    impl<QS> SelectableExpression<QS> for InJsonList {}
+
+    impl ValidGrouping<()> for InJsonList {
+        type IsAggregate = is_aggregate::Never;
+    }
+
+    /// Not a static id: the statement is cached by its SQL text, which names the column.
+    impl QueryId for InJsonList {
+        type QueryId = ();
+        const HAS_STATIC_QUERY_ID: bool = false;
+    }
+
+    impl<DB> QueryFragment<DB> for InJsonList
+    where
+        DB: Backend + HasSqlType<Text>,
+        String: ToSql<Text, DB>,
+    {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+            out.push_sql(self.column);
+            out.push_sql(" IN (");
+            out.push_sql(self.elements);
+            out.push_bind_param::<Text, _>(&self.list)?;
+            out.push_sql(self.close);
+            Ok(())
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::repo::InJsonList;
 use crate::db::schema::refresh_families::dsl as f;
 use crate::db::schema::refresh_tokens::dsl as t;
 use crate::db::schema::revoked_access_tokens::dsl as r;
@@ -193,13 +194,16 @@ pub fn access_revoked(conn: &mut DbConn, jti_hash: &str) -> Result<bool, DbError
 
 /// [`access_revoked`] for many access tokens at once, answers in their order: the
 /// verifications and introspections that arrive together (see `db::batched`). Two
-/// statements, as the multi-backend connection cannot run a `UNION`.
+/// statements, as the multi-backend connection cannot run a `UNION`; each is prepared once
+/// per connection whatever the number of digests (see [`InJsonList`]).
 pub fn access_revoked_among(
     conn: &mut DbConn,
     jti_hashes: &[String],
 ) -> Result<Vec<bool>, DbError> {
+    let by_itself = InJsonList::new(conn, "revoked_access_tokens.jti_hash", jti_hashes);
+    let with_family = InJsonList::new(conn, "refresh_tokens.access_jti_hash", jti_hashes);
     let mut revoked: std::collections::HashSet<String> = r::revoked_access_tokens
-        .filter(r::jti_hash.eq_any(jti_hashes))
+        .filter(by_itself)
         .select(r::jti_hash)
         .load::<String>(conn)
         .map_err(DbError::from_diesel)?
@@ -208,7 +212,7 @@ pub fn access_revoked_among(
     revoked.extend(
         t::refresh_tokens
             .inner_join(f::refresh_families)
-            .filter(t::access_jti_hash.eq_any(jti_hashes))
+            .filter(with_family)
             .filter(f::revoked_at.is_not_null())
             .select(t::access_jti_hash.assume_not_null())
             .load::<String>(conn)
