@@ -3,9 +3,9 @@
 //! A read is queued; if no batch is running, one blocking thread is started that takes
 //! everything queued, runs one query for all of it, answers each reader and looks again.
 //! Reads that arrive while a batch runs go together in the next one. Alone, a read costs
-//! what a plain [`Db::run`] does; under load (every verification and userinfo call reads
-//! the revocation state of its token) a read costs a share of one thread hand-off and one
-//! round trip instead of a whole one each. Every answer is read from the database after the
+//! what a plain [`Db::run`] does; under load (every verification and introspection of an
+//! access token reads its revocation state) a read costs a share of one thread hand-off and
+//! one round trip instead of a whole one each. Every answer is read from the database after the
 //! read was queued, so nothing is served from a cache.
 
 use std::panic::AssertUnwindSafe;
@@ -15,8 +15,8 @@ use tokio::sync::oneshot;
 
 use super::{Db, DbConn, DbError};
 
-/// The most keys in one query (SQLite allows 32,766 bound values; a query may bind each
-/// key more than once).
+/// The most keys in one query: it bounds the query's size and how long the readers of one
+/// batch wait for its slowest part.
 const MAX_BATCH: usize = 256;
 
 /// Answers, in the order of the keys, for a batch of keys.
