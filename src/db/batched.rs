@@ -3,8 +3,8 @@
 //! A read is queued; if no batch is running, one blocking thread is started that takes
 //! everything queued, runs one query for all of it, answers each reader and looks again.
 //! Reads that arrive while a batch runs go together in the next one. Alone, a read costs
-//! what a plain [`Db::run`] does; under load (every verification and introspection of an
-//! access token reads its revocation state) a read costs a share of one thread hand-off and
+//! what a plain [`Db::run`] does; under load (every verification, introspection and bearer
+//! authentication of an access token reads its revocation state) a read costs a share of one thread hand-off and
 //! one round trip instead of a whole one each. Every answer is read from the database after the
 //! read was queued, so nothing is served from a cache.
 

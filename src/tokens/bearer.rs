@@ -7,7 +7,6 @@ use super::Tokens;
 use crate::db::repo::users::User;
 use crate::db::{repo, DbError};
 use crate::error::Internal;
-use crate::keys::encryption::digest_hex;
 
 /// A verified access token and the user it names (none for client_credentials tokens).
 pub struct Authenticated {
@@ -47,23 +46,19 @@ impl Tokens {
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Authenticated, BearerError> {
         let token = token.ok_or(BearerError::Missing)?;
         let claims = self.verify_access(token).map_err(BearerError::Invalid)?;
-        let (hash, sub, is_user) = (
-            digest_hex(&claims.jti),
-            claims.sub.clone(),
-            claims.user_id.is_some(),
-        );
-        let (revoked, user) = self
-            .db
-            .run(move |conn| {
-                let revoked = repo::refresh::access_revoked(conn, &hash)?;
-                let user = if is_user {
-                    repo::users::find_by_id(conn, &sub)?
-                } else {
-                    None
-                };
-                Ok::<_, DbError>((revoked, user))
-            })
-            .await?;
+        let is_user = claims.user_id.is_some();
+        let sub = claims.sub.clone();
+        // The revocation read goes with the other checks of this moment (one query for
+        // them all), the user lookup beside it.
+        let user = async {
+            if !is_user {
+                return Ok(None);
+            }
+            self.db
+                .run(move |conn| repo::users::find_by_id(conn, &sub))
+                .await
+        };
+        let (revoked, user) = tokio::try_join!(self.access_revoked(&claims), user)?;
         if revoked {
             return Err(BearerError::Revoked);
         }

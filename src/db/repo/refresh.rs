@@ -175,27 +175,12 @@ pub fn revoke_access(conn: &mut DbConn, jti_hash: &str, expires_at: i64) -> Resu
     }
 }
 
-/// Whether an access token is revoked: by itself (RFC 7009), or because the refresh family
-/// it was issued with was revoked (reuse detection, logout, a password change).
-pub fn access_revoked(conn: &mut DbConn, jti_hash: &str) -> Result<bool, DbError> {
-    use diesel::dsl::exists;
-    // One statement, one round trip: bearer authentication runs this with the user lookup.
-    let by_itself = exists(r::revoked_access_tokens.filter(r::jti_hash.eq(jti_hash)));
-    let with_family = exists(
-        t::refresh_tokens
-            .inner_join(f::refresh_families)
-            .filter(t::access_jti_hash.eq(jti_hash))
-            .filter(f::revoked_at.is_not_null()),
-    );
-    diesel::select(by_itself.or(with_family))
-        .get_result(conn)
-        .map_err(DbError::from_diesel)
-}
-
-/// [`access_revoked`] for many access tokens at once, answers in their order: the
-/// verifications and introspections that arrive together (see `db::batched`). Two
-/// statements, as the multi-backend connection cannot run a `UNION`; each is prepared once
-/// per connection whatever the number of digests (see [`InJsonList`]).
+/// For each access token (by its jti digest), whether it was revoked by itself (RFC 7009)
+/// or with the refresh family it was issued with (reuse detection, logout, a password
+/// change); answers in their order. Read for the checks that arrive together (verification,
+/// introspection, bearer authentication; see `db::batched`). Two statements, as the
+/// multi-backend connection cannot run a `UNION`; each is prepared once per connection
+/// whatever the number of digests (see [`InJsonList`]).
 pub fn access_revoked_among(
     conn: &mut DbConn,
     jti_hashes: &[String],
