@@ -196,9 +196,7 @@ impl PgDatabase {
                 .and_then(|mut conn| match (fresh, schema) {
                     (true, false) => Ok(()),
                     (_, true) => migrated_and_empty(conn),
-                    (false, false) => conn
-                        .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-                        .map_err(|e| e.to_string()),
+                    (false, false) => empty_schema(&mut conn),
                 });
             match prepared {
                 Ok(()) => {
@@ -297,6 +295,12 @@ fn applied_migrations(conn: &mut diesel::PgConnection) -> diesel::QueryResult<i6
         .map(|c| c.count)
 }
 
+/// A new, empty `public` schema: a spare back to the state of a new database.
+fn empty_schema(conn: &mut diesel::PgConnection) -> Result<(), String> {
+    conn.batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        .map_err(|e| e.to_string())
+}
+
 /// Brings a database to the state of a freshly migrated one. A spare that already holds
 /// the whole schema is emptied with DELETEs and given back the migrations' rows, in one
 /// transaction; anything else gets a new `public` schema and the migrations.
@@ -321,8 +325,7 @@ fn migrated_and_empty(mut conn: diesel::PgConnection) -> Result<(), String> {
             return conn.batch_execute(&reset).map_err(|e| e.to_string());
         }
     }
-    conn.batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        .map_err(|e| e.to_string())?;
+    empty_schema(&mut conn)?;
     let mut db = gatehouse::db::DbConn::Pg(conn);
     gatehouse::db::migrate::run_pending(&mut db).map_err(|e| e.to_string())?;
     let gatehouse::db::DbConn::Pg(mut conn) = db else {
