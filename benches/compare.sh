@@ -31,7 +31,8 @@
 # (deploy/nginx.conf, which then shares wrk's core) and two behind nginx (everything sharing
 # both cores); see its header. Needs nginx. Its lines carry "setup"; only with this flag.
 #
-# --smoke: Gatehouse only, one round of 1 s per scenario, no peers and no ceilings, with the
+# --smoke: Gatehouse only, one round of 1 s per scenario, no peers and no ceilings, refresh at
+# 8 connections (its setup mints a token per connection by logging in), with the
 # harness copy in benches/harness (so only wrk, curl, python3 and, for PostgreSQL,
 # psql are needed). .ci/run calls it after the tests, so this script cannot rot.
 #
@@ -42,6 +43,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 ROUNDS=3 DURATION=10 DATABASES="sqlite postgres" PEERS_ON=1 SMOKE=0 SCALE=0 BIN="" IDLE=60 TWO=0
+REFRESH_CONNS=64
 ALL_SCENARIOS="login-16 login-64 refresh verify jwks client_credentials mixed"
 SCENARIOS=$ALL_SCENARIOS
 usage() { sed -n '2,/^set -euo/{/^#/p}' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -60,7 +62,7 @@ while [ $# -gt 0 ]; do
     *) usage;;
   esac
 done
-if [ "$SMOKE" = 1 ]; then ROUNDS=1 DURATION=1 PEERS_ON=0 SCALE=0 IDLE=0; fi
+if [ "$SMOKE" = 1 ]; then ROUNDS=1 DURATION=1 PEERS_ON=0 SCALE=0 IDLE=0 REFRESH_CONNS=8; fi
 for s in $SCENARIOS; do
   case " $ALL_SCENARIOS " in *" $s "*) ;; *) echo "unknown scenario $s" >&2; usage;; esac
 done
@@ -223,7 +225,7 @@ run_gatehouse() {
     rss_line "$db" "$r" started "$(rss_kb "$GH_PID")"
     wanted login-16 && gb "$db" "$r" login-16 login   $G --connections 16
     wanted login-64 && gb "$db" "$r" login-64 login   $G --connections 64
-    wanted refresh  && gb "$db" "$r" refresh  refresh $G --connections 64
+    wanted refresh  && gb "$db" "$r" refresh  refresh $G --connections "$REFRESH_CONNS"
     wanted verify   && gb "$db" "$r" verify   verify  $G --connections 64
     wanted jwks     && gb "$db" "$r" jwks     jwks    $G --connections 64
     wanted client_credentials && gb "$db" "$r" client_credentials client_credentials $G \
