@@ -53,38 +53,40 @@ pub struct Keys {
     pub clock: Clock,
 }
 
-async fn generate(bits: usize, count: usize) -> Result<Vec<rotation::GeneratedKey>, KeyError> {
-    tokio::task::spawn_blocking(move || {
-        (0..count)
-            .map(|_| rotation::generate(bits))
-            .collect::<anyhow::Result<Vec<_>>>()
-    })
-    .await
-    .map_err(|e| KeyError::Generate(e.to_string()))?
-    .map_err(|e| KeyError::Generate(e.to_string()))
+/// One new key, made on a blocking thread (tens of milliseconds to a minute).
+async fn generate(bits: usize) -> Result<rotation::GeneratedKey, KeyError> {
+    tokio::task::spawn_blocking(move || rotation::generate(bits))
+        .await
+        .map_err(|e| KeyError::Generate(e.to_string()))?
+        .map_err(|e| KeyError::Generate(e.to_string()))
 }
 
 impl Keys {
     /// Makes sure a current and a next key exist (first start, or after an emergency).
+    ///
+    /// One key at a time, looking again before each: instances starting together on a
+    /// fresh database each make one key and the first two stored fill both places, where
+    /// each used to make two and throw the losers' away (a minute apiece at 4096 bits).
     pub async fn ensure_keys(&self) -> Result<(), KeyError> {
-        let missing = self.db.run(rotation::missing_keys).await?;
-        if missing == 0 {
-            return Ok(());
+        loop {
+            let missing = self.db.run(rotation::missing_keys).await?;
+            if missing == 0 {
+                return Ok(());
+            }
+            if self.policy.key_size >= 4096 {
+                tracing::info!(
+                    bits = self.policy.key_size,
+                    missing,
+                    "generating a signing key; at 4096 bits this can take a minute"
+                );
+            }
+            let fresh = vec![generate(self.policy.key_size).await?];
+            let master = self.store.master().current.clone();
+            let now = self.clock.now();
+            self.db
+                .run(move |conn| rotation::fill_gaps(conn, fresh, &master, now))
+                .await?;
         }
-        if self.policy.key_size >= 4096 {
-            tracing::info!(
-                bits = self.policy.key_size,
-                count = missing,
-                "generating signing keys; at 4096 bits this can take a minute"
-            );
-        }
-        let fresh = generate(self.policy.key_size, missing).await?;
-        let master = self.store.master().current.clone();
-        let now = self.clock.now();
-        self.db
-            .run(move |conn| rotation::fill_gaps(conn, fresh, &master, now))
-            .await?;
-        Ok(())
     }
 
     /// A manual or emergency rotation, effective at once on this instance (the others
@@ -96,10 +98,7 @@ impl Keys {
     }
 
     async fn rotate_stored(&self, kind: RotationKind) -> Result<RotationOutcome, KeyError> {
-        let fresh = generate(self.policy.key_size, 1)
-            .await?
-            .pop()
-            .ok_or_else(|| KeyError::Generate("no key".into()))?;
+        let fresh = generate(self.policy.key_size).await?;
         let (master, policy) = (self.store.master().clone(), self.policy.rotation);
         // Read after the key is generated: generation can take a while.
         let now = self.clock.now();
