@@ -3,7 +3,7 @@
 #                          [--setups "direct nginx-1 nginx-2"] [--scenarios "refresh client_credentials"]
 #
 # Two Gatehouse instances on one PostgreSQL database behind nginx (deploy/nginx.conf, its
-# placeholders filled in for loopback as tests/api/stack.rs does), against one instance
+# placeholders filled in for loopback as tests/system/stack.rs does), against one instance
 # direct and one instance behind the same nginx, in the same sitting, so that the cost of
 # the proxy hop shows. Setups:
 #   direct   instance A pinned to core 0; wrk on core 1 (as compare.sh)

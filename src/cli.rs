@@ -10,7 +10,7 @@ use crate::audit::{self, AuditFilter, RequestContext};
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
 use crate::domain::utc_datetime;
-use crate::keys::rotation::RotationKind;
+use crate::keys::rotation::{self, RotationKind};
 use crate::passwords::{Hasher, Password};
 use crate::startup::{self, Application};
 
@@ -459,7 +459,7 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             settings.key_size
         )),
     };
-    let keys = startup::prepare(settings, Clock::system()).await;
+    let keys = startup::prepare(settings, Clock::system(), rotation::generator()).await;
     if keys.is_err() || matches!(cmd, KeysCommand::List) {
         spinner.finish_and_clear();
     }

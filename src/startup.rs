@@ -15,6 +15,7 @@ use crate::db::{migrate, repo, Db};
 use crate::housekeeping::{Housekeeping, Retention};
 use crate::keys::encryption::{self, MasterKey, MasterKeys};
 use crate::keys::manager::{KeyPolicy, Keys};
+use crate::keys::rotation::{self, KeyGenerator};
 use crate::keys::store::KeyStore;
 use crate::passwords::Hasher;
 use crate::sso::Sso;
@@ -131,7 +132,11 @@ async fn adopt_staged_key(
 }
 
 /// Everything a key command needs: the database, the master key and the loaded key set.
-pub async fn prepare(settings: &Settings, clock: Clock) -> anyhow::Result<Keys> {
+pub async fn prepare(
+    settings: &Settings,
+    clock: Clock,
+    generator: KeyGenerator,
+) -> anyhow::Result<Keys> {
     let db = open_database(settings).await?;
     let master = load_master_keys(settings, &db).await?;
     let keys = Keys {
@@ -139,6 +144,7 @@ pub async fn prepare(settings: &Settings, clock: Clock) -> anyhow::Result<Keys> 
         store: Arc::new(KeyStore::new(master)),
         policy: KeyPolicy::from_settings(settings),
         clock,
+        generator,
     };
     keys.ensure_keys().await?;
     keys.reload().await?;
@@ -156,18 +162,20 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
-        Application::build_on(settings, listener, Clock::system()).await
+        Application::build_on(settings, listener, Clock::system(), rotation::generator()).await
     }
 
     /// The server on a listener bound by the caller (so a test can bind port 0 and know the
-    /// port before it sets the issuer) and on `clock` (tests pass a manual one).
+    /// port before it sets the issuer), on `clock` and with new keys from `generator` (tests
+    /// pass a manual clock and keys generated beforehand).
     pub async fn build_on(
         settings: Settings,
         listener: TcpListener,
         clock: Clock,
+        generator: KeyGenerator,
     ) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
-        let keys = prepare(&settings, clock.clone()).await?;
+        let keys = prepare(&settings, clock.clone(), generator).await?;
         let db = keys.db.clone();
         let hasher = Hasher::new(settings.hash_workers);
         tokio::spawn(keys.clone().run_maintenance());

@@ -13,7 +13,7 @@
 //! high `LOGIN_THROTTLE` and a fresh unknown username per sample.
 
 #[allow(dead_code, unused_imports)]
-#[path = "api/helpers.rs"]
+#[path = "support/mod.rs"]
 mod helpers;
 
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! they parse. Serialised once at start-up, like the discovery document.
 //!
 //! The answer shapes that handlers build with `json!` are described by the schema-only
-//! types below; `tests/api/openapi.rs` runs schemathesis against a live server, which
+//! types below; `tests/system/openapi.rs` runs schemathesis against a live server, which
 //! fails when an answer stops matching its schema.
 
 use actix_web::http::header;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::lifecycle::{self, KeyRecord};
-use super::rotation::{self, RotationKind, RotationOutcome, RotationPolicy};
+use super::rotation::{self, KeyGenerator, RotationKind, RotationOutcome, RotationPolicy};
 use super::store::{KeyStore, KeyStoreError};
 use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
@@ -44,24 +44,28 @@ impl KeyPolicy {
     }
 }
 
-/// What key use cases need: the pool, this instance's key store, the policy and the clock.
+/// What key use cases need: the pool, this instance's key store, the policy, the clock and
+/// where new keys come from.
 #[derive(Clone)]
 pub struct Keys {
     pub db: Db,
     pub store: Arc<KeyStore>,
     pub policy: KeyPolicy,
     pub clock: Clock,
-}
-
-/// One new key, made on a blocking thread (tens of milliseconds to a minute).
-async fn generate(bits: usize) -> Result<rotation::GeneratedKey, KeyError> {
-    tokio::task::spawn_blocking(move || rotation::generate(bits))
-        .await
-        .map_err(|e| KeyError::Generate(e.to_string()))?
-        .map_err(|e| KeyError::Generate(e.to_string()))
+    pub generator: KeyGenerator,
 }
 
 impl Keys {
+    /// One new key of the configured size, made on a blocking thread (tens of milliseconds
+    /// to a minute).
+    async fn generate(&self) -> Result<rotation::GeneratedKey, KeyError> {
+        let (generator, bits) = (self.generator.clone(), self.policy.key_size);
+        tokio::task::spawn_blocking(move || generator(bits))
+            .await
+            .map_err(|e| KeyError::Generate(e.to_string()))?
+            .map_err(|e| KeyError::Generate(e.to_string()))
+    }
+
     /// Makes sure a current and a next key exist (first start, or after an emergency).
     ///
     /// One key at a time, looking again before each: instances starting together on a
@@ -80,7 +84,7 @@ impl Keys {
                     "generating a signing key; at 4096 bits this can take a minute"
                 );
             }
-            let fresh = vec![generate(self.policy.key_size).await?];
+            let fresh = vec![self.generate().await?];
             let master = self.store.master().current.clone();
             let now = self.clock.now();
             self.db
@@ -98,7 +102,7 @@ impl Keys {
     }
 
     async fn rotate_stored(&self, kind: RotationKind) -> Result<RotationOutcome, KeyError> {
-        let fresh = generate(self.policy.key_size).await?;
+        let fresh = self.generate().await?;
         let (master, policy) = (self.store.master().clone(), self.policy.rotation);
         // Read after the key is generated: generation can take a while.
         let now = self.clock.now();

@@ -2,6 +2,7 @@
 //! scheduled, emergency) and removal of retired keys. RSA generation happens before the
 //! write transaction, which is serialised by a row lock, so each rotation is a real one.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,6 +34,17 @@ impl std::fmt::Debug for GeneratedKey {
             self.kid, self.bits
         )
     }
+}
+
+/// Where a server's new signing keys come from, given their size in bits; called on a
+/// blocking thread. A server generates them ([`generator`]); a test suite passes one that
+/// hands out keys it generated once, because generation is most of the CPU its rotations
+/// cost, as the clock is passed in so that time is the test's.
+pub type KeyGenerator = Arc<dyn Fn(usize) -> anyhow::Result<GeneratedKey> + Send + Sync>;
+
+/// Fresh RSA keys from the operating system's randomness: [`generate`].
+pub fn generator() -> KeyGenerator {
+    Arc::new(generate)
 }
 
 /// CPU-heavy (tens to hundreds of milliseconds): call from a blocking thread.

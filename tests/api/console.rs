@@ -1,6 +1,7 @@
 //! The admin console over HTTP with a cookie-keeping client: only for a signed-in admin,
 //! every change behind the pages' CSRF token, rotations and deletes behind a confirmation,
-//! a new client's secret shown once, and the audit log. In Chromium: tests/api/browser.rs.
+//! a new client's secret shown once, and the audit log. In Chromium:
+//! tests/system/console_browser.rs.
 
 use reqwest::StatusCode;
 
@@ -77,15 +78,6 @@ async fn post(
     (status, resp.text().await.expect("html"))
 }
 
-async fn current_kid(app: &TestApp) -> String {
-    let keys = app.state.keys.list().await.expect("keys");
-    keys.iter()
-        .find(|k| k.state.as_str() == "current")
-        .expect("a current key")
-        .kid
-        .clone()
-}
-
 async fn the_console_sends_strangers_to_sign_in_and_refuses_non_admins(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -135,7 +127,7 @@ async fn an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token
         return;
     };
     let b = admin_console(&app).await;
-    let before = current_kid(&app).await;
+    let before = app.current_kid().await;
     let (status, html) = page(&b, &app, "/console/keys").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&before), "{html}");
@@ -144,7 +136,7 @@ async fn an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token
 
     let (status, confirm) = page(&b, &app, "/console/keys/rotate").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(current_kid(&app).await, before, "a GET rotates nothing");
+    assert_eq!(app.current_kid().await, before, "a GET rotates nothing");
     let csrf = hidden(&confirm, "csrf");
     let (status, _) = post(
         &b,
@@ -155,7 +147,7 @@ async fn an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
-        current_kid(&app).await,
+        app.current_kid().await,
         before,
         "a forged form rotates nothing"
     );
@@ -167,7 +159,7 @@ async fn an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let after = current_kid(&app).await;
+    let after = app.current_kid().await;
     assert_ne!(after, before);
     assert!(
         html.contains(&format!("Rotated: {after} now signs.")),
@@ -186,7 +178,7 @@ async fn an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("revoked"), "{html}");
-    assert_ne!(current_kid(&app).await, after);
+    assert_ne!(app.current_kid().await, after);
 }
 
 async fn an_admin_manages_users_and_the_last_admin_stays(backend: Backend) {
@@ -351,152 +343,4 @@ async fn the_audit_log_page_lists_and_filters_events(backend: Backend) {
     assert!(!filtered.contains("<td>sign_in</td>"), "{filtered}");
     let (status, _) = page(&b, &app, "/console/audit?kind=nonsense").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-}
-
-/// The console in a real headless Chromium: sign in, rotate behind the confirmation, register
-/// a client and see its secret once, read the audit log. Screenshots in target/screenshots/.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_uses_the_console_in_chromium() {
-    use crate::browser::{start_browser, start_driver, CHROMEDRIVER, CHROMIUM};
-    use std::path::Path;
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        crate::helpers::skip("Chromium and chromedriver");
-        return;
-    }
-    let Some(app) = spawn_app(Backend::Sqlite).await else {
-        return;
-    };
-    let _ = app.admin_token().await;
-    let driver = start_driver(&app.storage.dir.path().join("chromedriver.log")).await;
-    let profile = tempfile::tempdir().expect("profile dir");
-    let browser = start_browser(&driver, profile.path()).await;
-    let before = current_kid(&app).await;
-    let outcome = console_in_chromium(&app, &browser).await;
-    let _ = browser.close().await;
-    drop(driver);
-    outcome.unwrap_or_else(|e| panic!("{e}"));
-    assert_ne!(current_kid(&app).await, before, "the rotation happened");
-    assert!(app.state.accounts.find_client("web").await.is_ok());
-}
-
-async fn console_in_chromium(app: &TestApp, browser: &fantoccini::Client) -> Result<(), String> {
-    use crate::browser::{screenshot, WAIT};
-    use fantoccini::Locator;
-    let fail = |e: fantoccini::error::CmdError| e.to_string();
-    browser.goto(&app.url("/console")).await.map_err(fail)?;
-    let username = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("username"))
-        .await
-        .map_err(|e| format!("no login form: {e}"))?;
-    username.send_keys("root").await.map_err(fail)?;
-    let password = browser.find(Locator::Id("password")).await.map_err(fail)?;
-    password.send_keys(ADMIN_PASSWORD).await.map_err(fail)?;
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .map_err(fail)?
-        .click()
-        .await
-        .map_err(fail)?;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::LinkText("Rotate…"))
-        .await
-        .map_err(|e| format!("no keys page after sign-in: {e}"))?;
-    screenshot(browser, "console-keys.png").await;
-
-    browser
-        .find(Locator::LinkText("Rotate…"))
-        .await
-        .map_err(fail)?
-        .click()
-        .await
-        .map_err(fail)?;
-    let confirm = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("button[type=submit]"))
-        .await
-        .map_err(|e| format!("no confirmation: {e}"))?;
-    screenshot(browser, "console-rotate-confirm.png").await;
-    confirm.click().await.map_err(fail)?;
-    let notice = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(".notice"))
-        .await
-        .map_err(|e| format!("no notice after the rotation: {e}"))?
-        .text()
-        .await
-        .map_err(fail)?;
-    if !notice.starts_with("Rotated:") {
-        return Err(format!("the keys page says: {notice}"));
-    }
-    screenshot(browser, "console-rotated.png").await;
-
-    browser
-        .goto(&app.url("/console/clients"))
-        .await
-        .map_err(fail)?;
-    let id = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("client_id"))
-        .await
-        .map_err(|e| format!("no client form: {e}"))?;
-    id.send_keys("web").await.map_err(fail)?;
-    browser
-        .find(Locator::Id("redirect_uris"))
-        .await
-        .map_err(fail)?
-        .send_keys("https://web.example/callback")
-        .await
-        .map_err(fail)?;
-    browser
-        .find(Locator::Css("form[action='/console/clients'] button"))
-        .await
-        .map_err(fail)?
-        .click()
-        .await
-        .map_err(fail)?;
-    let secret = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("client-secret"))
-        .await
-        .map_err(|e| format!("no secret shown: {e}"))?
-        .text()
-        .await
-        .map_err(fail)?;
-    if secret.len() != 43 {
-        return Err(format!("the shown secret: {secret:?}"));
-    }
-    screenshot(browser, "console-client-secret.png").await;
-
-    browser
-        .goto(&app.url("/console/audit"))
-        .await
-        .map_err(fail)?;
-    let body = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("table"))
-        .await
-        .map_err(|e| format!("no audit table: {e}"))?
-        .text()
-        .await
-        .map_err(fail)?;
-    for kind in ["key.rotated", "client.created", "sign_in"] {
-        if !body.contains(kind) {
-            return Err(format!("the audit log lacks {kind}: {body}"));
-        }
-    }
-    if body.contains(&secret) {
-        return Err("the client secret is in the audit log".into());
-    }
-    screenshot(browser, "console-audit.png").await;
-    Ok(())
 }

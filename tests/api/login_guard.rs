@@ -32,9 +32,14 @@ async fn second_instance(app: &TestApp) -> String {
         ..Default::default()
     };
     let settings = Settings::from_args(&args).expect("settings");
-    let second = Application::build_on(settings, listener, Clock::manual(app.clock.now()))
-        .await
-        .expect("second instance");
+    let second = Application::build_on(
+        settings,
+        listener,
+        Clock::manual(app.clock.now()),
+        app.storage.key_generator(),
+    )
+    .await
+    .expect("second instance");
     tokio::spawn(second.run_until_stopped());
     format!("http://127.0.0.1:{port}")
 }

@@ -1,6 +1,6 @@
 """A throwaway Django project in DIR (argv[1]) whose users are hashed by Django's own
 hashers at their default work factors, dumped with `manage.py dumpdata auth.user` to
-DIR/dump.json: the file `gatehouse user import` reads in tests/api/django_import.rs."""
+DIR/dump.json: the file `gatehouse user import` reads in tests/system/django_import.rs."""
 
 import subprocess
 import sys

@@ -49,6 +49,7 @@ fn fixture() -> Fixture {
             settings.clone(),
             listener,
             Clock::system(),
+            gatehouse::keys::rotation::generator(),
         ))
         .expect("application");
     let state = app.state().clone();

@@ -844,11 +844,7 @@ async fn stack_on_private_postgres(env: &[(&str, &str)]) -> Option<(PrivatePostg
         return None;
     }
     let pg = PrivatePostgres::start_new()?;
-    let storage = Storage {
-        dir: tempfile::tempdir().expect("tempdir"),
-        database_url: pg.url(),
-        pg: None,
-    };
+    let storage = Storage::on_database(pg.url());
     let stack = Stack::start_on(storage, &nginx_bin, env).await;
     Some((pg, stack))
 }

@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use clap::Parser;
 use diesel::connection::SimpleConnection;
@@ -13,7 +15,7 @@ use diesel::{Connection, RunQueryDsl};
 use gatehouse::accounts::{NewClientRequest, NewUserRequest};
 use gatehouse::clock::Clock;
 use gatehouse::config::{Settings, SettingsArgs};
-use gatehouse::keys::rotation::{self, GeneratedKey};
+use gatehouse::keys::rotation::{self, GeneratedKey, KeyGenerator};
 use gatehouse::passwords::Password;
 use gatehouse::startup::Application;
 use gatehouse::state::AppState;
@@ -388,6 +390,9 @@ pub struct Storage {
     pub dir: tempfile::TempDir,
     pub database_url: String,
     pub pg: Option<PgDatabase>,
+    /// The index of the next key of [`pooled_key`] this database's rotations get: each key
+    /// once per database, whichever of its servers rotates.
+    next_pooled_key: Arc<AtomicUsize>,
 }
 
 impl Storage {
@@ -417,10 +422,33 @@ impl Storage {
                 (pg.url.clone(), Some(pg))
             }
         };
-        Some(Storage {
+        Some(Storage::on(dir, database_url, pg))
+    }
+
+    /// Storage on a database the test manages itself (a PostgreSQL cluster of its own).
+    pub fn on_database(database_url: String) -> Storage {
+        Storage::on(tempfile::tempdir().expect("tempdir"), database_url, None)
+    }
+
+    fn on(dir: tempfile::TempDir, database_url: String, pg: Option<PgDatabase>) -> Storage {
+        Storage {
             dir,
             database_url,
             pg,
+            // 0 and 1 are the seed keys.
+            next_pooled_key: Arc::new(AtomicUsize::new(2)),
+        }
+    }
+
+    /// New signing keys for in-process servers on this storage: keys of the process-wide
+    /// pool, each once per database; a size other than the pool's is generated.
+    pub fn key_generator(&self) -> KeyGenerator {
+        let next = self.next_pooled_key.clone();
+        Arc::new(move |bits| {
+            if bits != SEED_KEY_BITS {
+                return rotation::generate(bits);
+            }
+            Ok(pooled_key(next.fetch_add(1, Ordering::Relaxed)))
         })
     }
 
@@ -461,7 +489,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 /// Starts a server; `configure` may change any setting (durations are shortened this way).
-/// Its database already holds the process-wide seed signing keys (see [`seed_keys`]) unless
+/// Its database already holds the process-wide seed signing keys (see [`pooled_key`]) unless
 /// `configure` asks for another key size.
 pub async fn spawn_app_with(
     backend: Backend,
@@ -516,10 +544,14 @@ async fn spawn_on(
             .expect("after 1970")
             .as_secs() as i64,
     );
+    let generator = match keys {
+        KeySource::Seeded => storage.key_generator(),
+        KeySource::FirstStart => rotation::generator(),
+    };
     if keys == KeySource::Seeded && settings.key_size == SEED_KEY_BITS {
         seed_signing_keys(&settings, clock.now()).await;
     }
-    let app = Application::build_on(settings.clone(), listener, clock.clone())
+    let app = Application::build_on(settings.clone(), listener, clock.clone(), generator)
         .await
         .expect("application builds");
     let state = app.state().clone();
@@ -725,6 +757,16 @@ impl TestApp {
             .expect("json")
     }
 
+    /// The kid of the current signing key, read in-process.
+    pub async fn current_kid(&self) -> String {
+        let keys = self.state.keys.list().await.expect("keys");
+        keys.iter()
+            .find(|k| k.state.as_str() == "current")
+            .expect("a current key")
+            .kid
+            .clone()
+    }
+
     /// `GET /metrics` as text.
     pub async fn metrics(&self) -> String {
         self.http
@@ -746,16 +788,20 @@ pub const ADMIN_PASSWORD: &str = "root password for tests";
 
 const SEED_KEY_BITS: usize = 2048;
 
-/// The current and next signing keys of the servers [`spawn_app`] starts. A first start
-/// generates two RSA keys, a quarter of a second of CPU: more than most tests take, and
-/// testing nothing but the first start, which [`spawn_app_first_start`] tests. So they are
-/// generated once per test process, and each test seals them under its own master key.
-fn seed_keys() -> &'static [GeneratedKey; 2] {
-    static KEYS: std::sync::OnceLock<[GeneratedKey; 2]> = std::sync::OnceLock::new();
-    KEYS.get_or_init(|| {
-        let generate = || rotation::generate(SEED_KEY_BITS).expect("RSA key");
-        [generate(), generate()]
-    })
+/// Key `index` of the signing keys made once per test process. Generating an RSA key takes
+/// a few hundred milliseconds of CPU, more than most tests take, and in the API suite key
+/// generation was a third of all the CPU spent. So keys 0 and 1 are the current and next
+/// keys of the servers [`spawn_app`] starts, and the rest are handed out to their rotations
+/// ([`Storage::key_generator`]); each test seals them under its own master key. Key
+/// generation itself is tested where it is the subject: the first start
+/// ([`spawn_app_first_start`]), other key sizes, and every `gatehouse` process.
+fn pooled_key(index: usize) -> GeneratedKey {
+    static POOL: Mutex<Vec<GeneratedKey>> = Mutex::new(Vec::new());
+    let mut pool = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    while pool.len() <= index {
+        pool.push(rotation::generate(SEED_KEY_BITS).expect("RSA key"));
+    }
+    pool[index].clone()
 }
 
 /// Migrates `storage`'s database, creates its master key file and stores the seed keys, as
@@ -775,7 +821,7 @@ pub async fn seed_storage(storage: &Storage) {
 /// code a server's first start stores the keys it generates with; the database is migrated
 /// and the master key file created by the server's own start-up code.
 async fn seed_signing_keys(settings: &Settings, now: i64) {
-    let seeds = tokio::task::spawn_blocking(seed_keys)
+    let seeds = tokio::task::spawn_blocking(|| [pooled_key(0), pooled_key(1)])
         .await
         .expect("seed keys");
     let db = gatehouse::startup::open_database(settings)
@@ -1025,6 +1071,39 @@ pub async fn cli_keys_list(storage: &Storage) -> Vec<KeyRow> {
             }
         })
         .collect()
+}
+
+/// The `kid`s a JWKS document lists.
+pub fn kids(jwks: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    jwks["keys"]
+        .as_array()
+        .expect("keys array")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_string())
+        .collect()
+}
+
+/// The kids of `keys list` rows in `state`.
+pub fn with_state(rows: &[KeyRow], state: &str) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r.state == state)
+        .map(|r| r.kid.clone())
+        .collect()
+}
+
+/// The one kid of `keys list` rows in `state`; panics unless there is exactly one.
+pub fn only(rows: &[KeyRow], state: &str) -> String {
+    let found = with_state(rows, state);
+    assert_eq!(found.len(), 1, "exactly one {state} key: {rows:?}");
+    found[0].clone()
+}
+
+/// The `kid` in a token's header.
+pub fn kid_of(token: &str) -> String {
+    peek(token).0["kid"]
+        .as_str()
+        .expect("kid in header")
+        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,368 @@
+//! Signing keys across processes: `gatehouse` servers and CLI runs that rotate at the same
+//! moment, a rotation schedule on two servers, and processes starting together on a fresh
+//! database. One key set comes out of each, as DESIGN's "Concurrency" requires.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::{
+    cli_keys_list, eventually, kid_of, kids, only, password_grant, run_cli, with_state, Backend,
+    KeyRow, ServerProcess, Storage,
+};
+
+both_backends!(
+    two_processes_rotating_at_once_keep_one_current_and_one_next,
+    processes_starting_together_on_a_fresh_database_all_start,
+    scheduled_rotation_on_two_processes_rotates_once_per_interval,
+);
+
+/// What one of the concurrent rotations answered.
+type Rotation = Result<Value, String>;
+
+async fn rotate_via_admin(http: reqwest::Client, base: String, token: String) -> Rotation {
+    let resp = http
+        .post(format!("{base}/admin/keys/rotate"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("{base}: {status} {text}"));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
+}
+
+async fn two_processes_rotating_at_once_keep_one_current_and_one_next(backend: Backend) {
+    let Some(storage) = Storage::new(backend) else {
+        return;
+    };
+    let issuer = "http://gatehouse.test";
+    let http = reqwest::Client::new();
+    let mut a = ServerProcess::spawn(&storage, issuer, "a");
+    let mut b = ServerProcess::spawn(&storage, issuer, "b");
+    assert!(
+        a.ready(&http, 60).await,
+        "a never got ready:\n{}",
+        a.log_text()
+    );
+    assert!(
+        b.ready(&http, 60).await,
+        "b never got ready:\n{}",
+        b.log_text()
+    );
+    assert_eq!(
+        http.get(a.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        http.get(b.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "two instances started together share one key set"
+    );
+
+    let out = run_cli(
+        &storage,
+        &["user", "add", "root", "--admin", "--password-stdin"],
+        "root password\n",
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let out = run_cli(
+        &storage,
+        &[
+            "client", "add", "adm", "--grant", "password", "--scope", "admin", "--json",
+        ],
+        "",
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let added: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let secret = added["client_secret"].as_str().unwrap();
+    let resp = password_grant(
+        &http,
+        &a.address,
+        "adm",
+        secret,
+        "root",
+        "root password",
+        "admin",
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let token = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = cli_keys_list(&storage).await;
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    // Ten rotations at the same moment: three on each server, four from the CLI.
+    const ROTATIONS: usize = 10;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(ROTATIONS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..ROTATIONS {
+        let barrier = barrier.clone();
+        let (http, token) = (http.clone(), token.clone());
+        let base = if i % 2 == 0 {
+            a.address.clone()
+        } else {
+            b.address.clone()
+        };
+        let env = storage.env();
+        tasks.spawn(async move {
+            barrier.wait().await;
+            if i < 6 {
+                return rotate_via_admin(http, base, token).await;
+            }
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+                .args(["keys", "rotate"])
+                .envs(env)
+                .env("GATEHOUSE_LOG", "warn")
+                .kill_on_drop(true)
+                .output()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "keys rotate: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+        });
+    }
+    let mut answers: Vec<Rotation> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        answers.push(joined.expect("task"));
+    }
+    let failures: Vec<&String> = answers.iter().filter_map(|r| r.as_ref().err()).collect();
+    let database = storage
+        .pg
+        .as_ref()
+        .map_or(storage.database_url.as_str(), |pg| pg.name.as_str());
+    assert!(
+        failures.is_empty(),
+        "every rotation on {database} is a real one, none fails: {failures:#?}\na: {}\nb: {}",
+        a.log_text(),
+        b.log_text()
+    );
+    let outcomes: Vec<&Value> = answers.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert!(outcomes.iter().all(|o| o["rotated"] == true));
+
+    // Each rotation retired a different key and promoted a different one.
+    let retired_by: BTreeSet<String> = outcomes
+        .iter()
+        .map(|o| o["retired"].as_str().expect("retired").to_string())
+        .collect();
+    let promoted: BTreeSet<String> = outcomes
+        .iter()
+        .map(|o| o["current"].as_str().expect("current").to_string())
+        .collect();
+    assert_eq!(retired_by.len(), outcomes.len(), "{outcomes:#?}");
+    assert_eq!(promoted.len(), outcomes.len(), "{outcomes:#?}");
+
+    let rows = cli_keys_list(&storage).await;
+    let current = only(&rows, "current");
+    let next = only(&rows, "next");
+    let retired: BTreeSet<String> = with_state(&rows, "retired").into_iter().collect();
+    assert_eq!(retired.len(), outcomes.len(), "{rows:#?}");
+    assert_eq!(retired, retired_by);
+    assert!(with_state(&rows, "revoked").is_empty());
+    assert_eq!(rows.len(), outcomes.len() + 2, "no stray keys: {rows:#?}");
+
+    // Both instances serve the same JWKS within 5 s (KEY_POLL_INTERVAL 1 s).
+    let fetch = |base: String| {
+        let http = http.clone();
+        async move {
+            let resp = http
+                .get(format!("{base}/.well-known/jwks.json"))
+                .send()
+                .await
+                .expect("request");
+            let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+            (etag, resp.text().await.expect("body"))
+        }
+    };
+    let mut expected: BTreeSet<String> = retired.clone();
+    expected.insert(current.clone());
+    expected.insert(next.clone());
+    let (a_base, b_base) = (a.address.clone(), b.address.clone());
+    let converged = eventually(5, || {
+        let (fa, fb) = (fetch(a_base.clone()), fetch(b_base.clone()));
+        let expected = &expected;
+        async move {
+            let ((etag_a, body_a), (etag_b, body_b)) = (fa.await, fb.await);
+            let jwks: Value = serde_json::from_str(&body_a).unwrap_or_default();
+            etag_a == etag_b && body_a == body_b && kids(&jwks) == *expected
+        }
+    })
+    .await;
+    assert!(
+        converged,
+        "the two instances' JWKS differ after 5 s:\na: {}\nb: {}",
+        fetch(a.address.clone()).await.1,
+        fetch(b.address.clone()).await.1
+    );
+
+    // Both sign with the one current key, and accept each other's tokens.
+    for (signer, checker) in [(&a, &b), (&b, &a)] {
+        let resp = http
+            .post(signer.url("/api/token/"))
+            .json(&json!({ "username": "root", "password": "root password" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let access = resp.json::<Value>().await.unwrap()["access"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(kid_of(&access), current);
+        let verified = http
+            .post(checker.url("/api/token/verify/"))
+            .json(&json!({ "token": access }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(verified.status(), 200);
+    }
+
+    a.child.kill().await.expect("kill a");
+    b.child.kill().await.expect("kill b");
+}
+
+async fn scheduled_rotation_on_two_processes_rotates_once_per_interval(backend: Backend) {
+    let Some(storage) = Storage::new(backend) else {
+        return;
+    };
+    // The first process creates the database and keys; the second joins it.
+    let http = reqwest::Client::new();
+    let env = [
+        ("GATEHOUSE_KEY_ROTATION_INTERVAL", "2s"),
+        ("GATEHOUSE_JWKS_MAX_AGE", "1s"),
+    ];
+    let issuer = "http://gatehouse.test";
+    let mut a = ServerProcess::spawn_with_env(&storage, issuer, "a", &env);
+    assert!(a.ready(&http, 60).await, "a:\n{}", a.log_text());
+    let mut b = ServerProcess::spawn_with_env(&storage, issuer, "b", &env);
+    assert!(b.ready(&http, 60).await, "b:\n{}", b.log_text());
+
+    // Both poll every second and both find rotations due: still one rotation per interval.
+    let jwks_of = |p: &ServerProcess| {
+        let (http, url) = (http.clone(), p.url("/.well-known/jwks.json"));
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .expect("request")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let rotated_thrice = eventually(30, || {
+        let fetch = jwks_of(&a);
+        async move { fetch.await["keys"].as_array().map_or(0, Vec::len) >= 5 }
+    })
+    .await;
+    assert!(
+        rotated_thrice,
+        "fewer than three scheduled rotations in 30 s:\na: {}\nb: {}",
+        a.log_text(),
+        b.log_text()
+    );
+
+    let rows = cli_keys_list(&storage).await;
+    assert_eq!(with_state(&rows, "current").len(), 1, "{rows:#?}");
+    assert_eq!(with_state(&rows, "next").len(), 1, "{rows:#?}");
+    assert!(with_state(&rows, "revoked").is_empty());
+    let mut activations: Vec<(i64, &KeyRow)> = rows
+        .iter()
+        .filter_map(|r| r.activated_at.map(|t| (t, r)))
+        .collect();
+    activations.sort_by_key(|(t, _)| *t);
+    for pair in activations.windows(2) {
+        let ((earlier, _), (later, row)) = (pair[0], pair[1]);
+        assert!(
+            later - earlier >= 2,
+            "two rotations {}s apart (interval 2 s): {rows:#?}",
+            later - earlier
+        );
+        assert!(
+            later - row.created_at >= 1,
+            "key {} promoted {}s after it was published (JWKS_MAX_AGE 1 s)",
+            row.kid,
+            later - row.created_at
+        );
+    }
+    let converged = eventually(5, || {
+        let (fa, fb) = (jwks_of(&a), jwks_of(&b));
+        async move { fa.await == fb.await }
+    })
+    .await;
+    assert!(converged, "the two instances serve different key sets");
+
+    a.child.kill().await.expect("kill a");
+    b.child.kill().await.expect("kill b");
+}
+
+async fn processes_starting_together_on_a_fresh_database_all_start(backend: Backend) {
+    // Several rounds: the races at first start (migrations, the master key file, the
+    // master key check) are narrow, and each round is a fresh database.
+    for round in 0..4 {
+        let Some(storage) = Storage::new(backend) else {
+            return;
+        };
+        let storage = std::sync::Arc::new(storage);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let storage = storage.clone();
+            let args: &[&str] = if i % 2 == 0 {
+                &["keys", "list"]
+            } else {
+                &["migrate"]
+            };
+            tasks.spawn(async move { (args, run_cli(&storage, args, "").await) });
+        }
+        let mut listings = BTreeSet::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (args, out) = joined.expect("task");
+            assert!(
+                out.status.success(),
+                "round {round}: {args:?} starting together with others failed: {}",
+                out.stderr
+            );
+            if args[0] == "keys" {
+                listings.insert(out.stdout);
+            }
+        }
+        assert_eq!(
+            listings.len(),
+            1,
+            "round {round}: one key set: {listings:#?}"
+        );
+        let rows = cli_keys_list(&storage).await;
+        assert_eq!(with_state(&rows, "current").len(), 1, "{rows:?}");
+        assert_eq!(with_state(&rows, "next").len(), 1, "{rows:?}");
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let key_dir = storage.master_key_file();
+        let entries: Vec<_> = std::fs::read_dir(key_dir.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, ["master.key"], "round {round}: stray files");
+    }
+}

@@ -1,0 +1,22 @@
+//! Black-box tests of Gatehouse among other programs: `gatehouse` server and CLI processes
+//! on one database, the production stack behind nginx, single sign-on and the console in
+//! headless Chromium, the downstream verifiers (Django REST Framework, PyJWT, Node's jose,
+//! the Rust resource server), a real Django project's users, and schemathesis against the
+//! OpenAPI document. Like tests/api/, each test runs on SQLite and on PostgreSQL.
+
+// The harness is shared with tests/api/; each binary uses part of it.
+#[allow(dead_code)]
+#[path = "../support/mod.rs"]
+mod helpers;
+
+mod browser;
+mod browser_spa;
+mod cli;
+mod console_browser;
+mod django_import;
+mod downstream;
+mod key_processes;
+mod master_key;
+mod openapi;
+mod operator;
+mod stack;
