@@ -21,7 +21,6 @@ mod keys;
 mod login_guard;
 mod oauth;
 mod observability;
-mod oidc_rp;
 mod outage;
 mod properties;
 mod simplejwt;

@@ -7,18 +7,12 @@ use sha2::Digest;
 
 use crate::both_backends;
 use crate::helpers::{peek, spawn_app, spawn_app_with, verify_with_jwks, Backend, TestApp};
+// The user agent's helpers, where the tests that use them have always found them.
+pub(crate) use crate::helpers::{browser, hidden, location, query_param};
 
 pub(crate) const REDIRECT: &str = "http://localhost:9999/cb";
 pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-pub(crate) fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 pub(crate) async fn setup(app: &TestApp, consent: bool) {
     app.add_user("alice", "alice-password-1", false).await;
@@ -63,65 +57,6 @@ pub(crate) fn authorize_url(app: &TestApp, extra: &[(&str, &str)]) -> String {
         app.address,
         serde_urlencoded::to_string(&params).unwrap()
     )
-}
-
-pub(crate) fn location(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
-pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
-    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
-}
-
-pub(crate) fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no hidden field {name}"))
-        + marker.len();
-    let end = html[start..].find('"').unwrap();
-    unescape(&html[start..start + end])
-}
-
-/// Decodes the HTML character references askama writes (`&amp;`, `&#39;`, `&#x2f;`, ...).
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        let end = tail.find(';').unwrap_or(0);
-        let entity = &tail[1..end.max(1)];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "quot" => Some('"'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "apos" => Some('\''),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
-                .ok()
-                .and_then(char::from_u32),
-            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
-            _ => None,
-        };
-        match decoded {
-            Some(c) if end > 0 => {
-                out.push(c);
-                rest = &tail[end + 1..];
-            }
-            _ => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Follows /authorize to the login form, signs in, and returns the callback URL.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the downstream verifiers the integration tests drive as subprocesses, at the
 # versions pinned beside this script: Python packages (Django, DRF, simplejwt, PyJWT,
-# argon2-cffi, bcrypt) into a virtualenv, and the npm package jose into
-# tests/downstream/node_modules. Without them, the tests that need them print SKIP (and fail
-# under CI=true).
+# argon2-cffi, bcrypt) into a virtualenv, and the npm packages jose and openid-client (the
+# relying party) into tests/downstream/node_modules. Without them, the tests that need them
+# print SKIP (and fail under CI=true).
 #
 # pip's download cache does not help here (the registry's answers are not cacheable), so
 # the virtualenv itself is kept per machine, under ~/.cache/gatehouse, one per version of

@@ -1,6 +1,7 @@
 //! Verifiers that already exist, unchanged, accepting Gatehouse's tokens and refusing
 //! forged, expired and revoked-key ones: Django REST Framework with simplejwt, PyJWT,
-//! Node's jose, and the project's own Rust resource server (`examples/resource_server.rs`).
+//! Node's jose, and the project's own Rust resource server (`examples/resource_server.rs`);
+//! and a relying party that already exists, Node's openid-client, running the code flow.
 //! The Python and Node ones come from `tests/downstream/install.sh` (run by `.ci/run`);
 //! without them these tests SKIP.
 
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::helpers::skip;
 
+mod relying_party;
 mod resource_server;
 mod verifiers;
 

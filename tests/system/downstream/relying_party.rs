@@ -1,0 +1,146 @@
+//! A real relying-party library, Node's openid-client (`tests/downstream/rp_openid_client.mjs`),
+//! runs the whole code flow over HTTP: discovery, the authorization URL with PKCE S256, a
+//! nonce and a state, the code exchange, the ID token checked (signature via the JWKS, iss,
+//! aud, exp, nonce; at_hash recomputed), userinfo, a refresh and the refused reuse of the
+//! spent refresh token. The test plays the browser: the login page the first time, single
+//! sign-on the second.
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+use crate::both_backends;
+use crate::helpers::{browser, hidden, location, query_param, spawn_app, Backend, TestApp};
+
+both_backends!(openid_client_completes_the_code_flow);
+
+const REDIRECT: &str = "http://localhost:9777/rp/callback";
+
+/// Follows an authorization URL as a browser would, signing alice in when the login page
+/// comes; returns the callback URL Gatehouse redirects to.
+async fn callback_of(app: &TestApp, browser: &reqwest::Client, authorize: &str) -> String {
+    let resp = browser.get(authorize).send().await.expect("authorize");
+    assert_eq!(resp.status(), 302, "{authorize}");
+    let mut next = location(&resp);
+    if next.starts_with("/login?") {
+        let page = browser
+            .get(app.url(&next))
+            .send()
+            .await
+            .expect("login page")
+            .text()
+            .await
+            .expect("html");
+        let resp = browser
+            .post(app.url("/login"))
+            .form(&[
+                ("csrf", hidden(&page, "csrf").as_str()),
+                ("return_to", hidden(&page, "return_to").as_str()),
+                ("username", "alice"),
+                ("password", "alice-password-1"),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), 303, "login succeeds");
+        let resp = browser
+            .get(app.url(&location(&resp)))
+            .send()
+            .await
+            .expect("back to authorize");
+        assert_eq!(resp.status(), 302);
+        next = location(&resp);
+    }
+    assert!(next.starts_with(&format!("{REDIRECT}?")), "{next}");
+    next
+}
+
+async fn openid_client_completes_the_code_flow(backend: Backend) {
+    let Some(node) = super::node() else {
+        return;
+    };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let issuer = app.settings.issuer.clone();
+    app.add_user("alice", "alice-password-1", false).await;
+    app.add_client(&[
+        "rp",
+        "--public",
+        "--redirect-uri",
+        REDIRECT,
+        "--scope",
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+    ])
+    .await;
+
+    let mut rp = tokio::process::Command::new(node)
+        .arg(super::script("rp_openid_client.mjs"))
+        .args([issuer.as_str(), "rp", REDIRECT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut to_rp = rp.stdin.take().expect("stdin");
+    let mut from_rp = tokio::io::BufReader::new(rp.stdout.take().expect("stdout")).lines();
+    let browser = browser();
+    let mut authorizations = 0;
+    let outcome: Value = loop {
+        let line = from_rp
+            .next_line()
+            .await
+            .expect("read")
+            .expect("the relying party ends with its outcome");
+        let message: Value = serde_json::from_str(&line).expect("a JSON line");
+        let Some(url) = message["authorize"].as_str() else {
+            break message;
+        };
+        authorizations += 1;
+        assert!(url.starts_with(&format!("{issuer}/authorize?")), "{url}");
+        assert_eq!(
+            query_param(url, "code_challenge_method").as_deref(),
+            Some("S256")
+        );
+        let callback = callback_of(&app, &browser, url).await;
+        assert_eq!(
+            query_param(&callback, "iss").as_deref(),
+            Some(issuer.as_str()),
+            "RFC 9207: the callback names the issuer"
+        );
+        to_rp
+            .write_all(format!("{callback}\n").as_bytes())
+            .await
+            .expect("write");
+    };
+    assert_eq!(outcome["ok"], true, "{outcome:#}");
+    assert_eq!(authorizations, 2);
+    assert!(
+        outcome["wrong_nonce"]
+            .as_str()
+            .is_some_and(|e| e.contains("nonce")),
+        "the library refuses an ID token for another nonce: {outcome:#}"
+    );
+    assert_eq!(outcome["iss"], issuer.as_str());
+    assert_eq!(outcome["aud"], "rp");
+    assert_eq!(outcome["nonce_matches"], true);
+    assert_eq!(outcome["preferred_username"], "alice");
+    assert_eq!(
+        outcome["at_hash"], outcome["computed_at_hash"],
+        "at_hash matches the access token: {outcome:#}"
+    );
+    assert_eq!(outcome["userinfo_sub"], outcome["sub"]);
+    assert_eq!(outcome["userinfo_username"], "alice");
+    assert_eq!(outcome["refreshed_access_differs"], true);
+    assert_eq!(
+        outcome["refresh_rotated"], true,
+        "the refresh token rotates"
+    );
+    assert_eq!(outcome["refreshed_userinfo_sub"], outcome["sub"]);
+    assert_eq!(
+        outcome["reuse_error"], "invalid_grant",
+        "the spent refresh token is refused: {outcome:#}"
+    );
+}
