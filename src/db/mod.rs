@@ -120,6 +120,21 @@ pub enum DbConn {
     Pg(PgConnection),
 }
 
+/// PostgreSQL's messages for a server that is stopping, crashing or not yet started
+/// (SQLSTATE class 57P; the messages of the default `lc_messages`).
+fn is_server_going_away(message: &str) -> bool {
+    [
+        "terminating connection due to administrator command",
+        "terminating connection because of crash of another server process",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "server closed the connection unexpectedly",
+    ]
+    .iter()
+    .any(|known| message.starts_with(known))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// No connection could be had in time: the database is down or saturated (HTTP 503).
@@ -149,6 +164,14 @@ impl DbError {
             // reports SQLite's own message, not the code). Trying again later helps: a 503.
             Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
                 if info.message().starts_with("database is locked") =>
+            {
+                DbError::Unavailable(e.to_string())
+            }
+            // PostgreSQL going down under a pooled connection: the server's last message
+            // arrives before the socket closes, and diesel reports it as an unknown error
+            // (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if is_server_going_away(info.message()) =>
             {
                 DbError::Unavailable(e.to_string())
             }
@@ -323,5 +346,33 @@ pub fn lock_clause(conn: &DbConn) -> &'static str {
     match conn {
         DbConn::Pg(_) => " FOR UPDATE",
         DbConn::Sqlite(_) => "",
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::DbError;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn unknown(message: &str) -> DbError {
+        DbError::from_diesel(Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(message.to_string()),
+        ))
+    }
+
+    #[test]
+    fn a_server_going_away_is_unavailable_and_other_errors_are_not() {
+        for message in [
+            "terminating connection due to administrator command",
+            "the database system is shutting down",
+            "the database system is starting up",
+            "server closed the connection unexpectedly\n\tThis probably means …",
+        ] {
+            assert!(unknown(message).is_unavailable(), "{message}");
+        }
+        for message in ["syntax error at or near \"x\"", "division by zero"] {
+            assert!(!unknown(message).is_unavailable(), "{message}");
+        }
     }
 }
