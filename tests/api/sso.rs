@@ -8,7 +8,7 @@ use sha2::Digest;
 use crate::both_backends;
 use crate::helpers::{peek, spawn_app, spawn_app_with, verify_with_jwks, Backend, TestApp};
 // The user agent's helpers, where the tests that use them have always found them.
-pub(crate) use crate::helpers::{browser, hidden, location, query_param};
+pub(crate) use crate::helpers::{browser, hidden, location, query_param, sign_in};
 
 pub(crate) const REDIRECT: &str = "http://localhost:9999/cb";
 pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -57,50 +57,6 @@ pub(crate) fn authorize_url(app: &TestApp, extra: &[(&str, &str)]) -> String {
         app.address,
         serde_urlencoded::to_string(&params).unwrap()
     )
-}
-
-/// Follows /authorize to the login form, signs in, and returns the callback URL.
-pub(crate) async fn sign_in(
-    app: &TestApp,
-    b: &reqwest::Client,
-    url: &str,
-    password: &str,
-) -> String {
-    let resp = b.get(url).send().await.unwrap();
-    let status = resp.status();
-    let login = location(&resp);
-    assert_eq!(
-        status,
-        StatusCode::FOUND,
-        "{url}: {}",
-        resp.text().await.unwrap()
-    );
-    assert!(login.starts_with("/login?"), "{login}");
-    let page = b
-        .get(app.url(&login))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let (csrf, back) = (hidden(&page, "csrf"), hidden(&page, "return_to"));
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("return_to", back.as_str()),
-            ("username", "alice"),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login should succeed");
-    let back = location(&resp);
-    let resp = b.get(app.url(&back)).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::FOUND);
-    location(&resp)
 }
 
 pub(crate) async fn exchange(

@@ -910,6 +910,50 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// Follows /authorize to the login form, signs alice in with `password`, and returns the
+/// callback URL.
+pub async fn sign_in(app: &TestApp, b: &reqwest::Client, url: &str, password: &str) -> String {
+    let resp = b.get(url).send().await.unwrap();
+    let status = resp.status();
+    let login = location(&resp);
+    assert_eq!(
+        status,
+        reqwest::StatusCode::FOUND,
+        "{url}: {}",
+        resp.text().await.unwrap()
+    );
+    assert!(login.starts_with("/login?"), "{login}");
+    let page = b
+        .get(app.url(&login))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (csrf, back) = (hidden(&page, "csrf"), hidden(&page, "return_to"));
+    let resp = b
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("return_to", back.as_str()),
+            ("username", "alice"),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "login should succeed"
+    );
+    let back = location(&resp);
+    let resp = b.get(app.url(&back)).send().await.unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::FOUND);
+    location(&resp)
+}
+
 // ---------------------------------------------------------------------------------------
 // Requests and what their answers must be.
 

@@ -9,49 +9,29 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use crate::both_backends;
-use crate::helpers::{browser, hidden, location, query_param, spawn_app, Backend, TestApp};
+use crate::helpers::{browser, location, query_param, sign_in, spawn_app, Backend, TestApp};
 
 both_backends!(openid_client_completes_the_code_flow);
 
 const REDIRECT: &str = "http://localhost:9777/rp/callback";
 
-/// Follows an authorization URL as a browser would, signing alice in when the login page
-/// comes; returns the callback URL Gatehouse redirects to.
-async fn callback_of(app: &TestApp, browser: &reqwest::Client, authorize: &str) -> String {
-    let resp = browser.get(authorize).send().await.expect("authorize");
-    assert_eq!(resp.status(), 302, "{authorize}");
-    let mut next = location(&resp);
-    if next.starts_with("/login?") {
-        let page = browser
-            .get(app.url(&next))
-            .send()
-            .await
-            .expect("login page")
-            .text()
-            .await
-            .expect("html");
-        let resp = browser
-            .post(app.url("/login"))
-            .form(&[
-                ("csrf", hidden(&page, "csrf").as_str()),
-                ("return_to", hidden(&page, "return_to").as_str()),
-                ("username", "alice"),
-                ("password", "alice-password-1"),
-            ])
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(resp.status(), 303, "login succeeds");
-        let resp = browser
-            .get(app.url(&location(&resp)))
-            .send()
-            .await
-            .expect("back to authorize");
-        assert_eq!(resp.status(), 302);
-        next = location(&resp);
-    }
-    assert!(next.starts_with(&format!("{REDIRECT}?")), "{next}");
-    next
+/// Follows an authorization URL as a browser would: through the login page the first time,
+/// by single sign-on after it; returns the callback URL Gatehouse redirects to.
+async fn callback_of(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    authorize: &str,
+    first_time: bool,
+) -> String {
+    let callback = if first_time {
+        sign_in(app, browser, authorize, "alice-password-1").await
+    } else {
+        let resp = browser.get(authorize).send().await.expect("authorize");
+        assert_eq!(resp.status(), 302, "{authorize}");
+        location(&resp)
+    };
+    assert!(callback.starts_with(&format!("{REDIRECT}?")), "{callback}");
+    callback
 }
 
 async fn openid_client_completes_the_code_flow(backend: Backend) {
@@ -104,7 +84,7 @@ async fn openid_client_completes_the_code_flow(backend: Backend) {
             query_param(url, "code_challenge_method").as_deref(),
             Some("S256")
         );
-        let callback = callback_of(&app, &browser, url).await;
+        let callback = callback_of(&app, &browser, url, authorizations == 1).await;
         assert_eq!(
             query_param(&callback, "iss").as_deref(),
             Some(issuer.as_str()),
