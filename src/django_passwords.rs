@@ -116,8 +116,8 @@ pub fn verify(password: &str, encoded: &str) -> Option<bool> {
     let rest = encoded.split_once('$').map_or("", |(_, r)| r);
     Some(match format {
         Format::Unusable => false,
-        Format::Pbkdf2Sha256 => pbkdf2(ring::pbkdf2::PBKDF2_HMAC_SHA256, password, rest),
-        Format::Pbkdf2Sha1 => pbkdf2(ring::pbkdf2::PBKDF2_HMAC_SHA1, password, rest),
+        Format::Pbkdf2Sha256 => pbkdf2(aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256, password, rest),
+        Format::Pbkdf2Sha1 => pbkdf2(aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA1, password, rest),
         Format::Argon2 => {
             let phc = argon2_phc(rest);
             // The hash's own variant, version and parameters are used, not the defaults.
@@ -163,12 +163,12 @@ fn pbkdf2_parts(rest: &str) -> Result<(NonZeroU32, &str, Vec<u8>), String> {
     Ok((iterations, salt, hash))
 }
 
-fn pbkdf2(algorithm: ring::pbkdf2::Algorithm, password: &str, rest: &str) -> bool {
+fn pbkdf2(algorithm: aws_lc_rs::pbkdf2::Algorithm, password: &str, rest: &str) -> bool {
     let Ok((iterations, salt, hash)) = pbkdf2_parts(rest) else {
         return false;
     };
-    // ring derives the same number of bytes and compares them in constant time.
-    ring::pbkdf2::verify(
+    // aws-lc-rs derives the same number of bytes and compares them in constant time.
+    aws_lc_rs::pbkdf2::verify(
         algorithm,
         iterations,
         salt.as_bytes(),

@@ -26,6 +26,10 @@ use diesel::Connection;
 
 use super::{DatabaseUrl, DbConn, DbError};
 
+/// A connection unused for this long is closed (r2d2 looks every 30 s), so an instance that
+/// went quiet after a burst gives back the memory of its connections (libpq's buffers, SQLite's
+/// page cache) and PostgreSQL its backends; the next burst connects again (~ms).
+pub const CLOSE_IDLE_AFTER: Duration = Duration::from_secs(30);
 /// A connection idle for longer than this is probed before use.
 pub const IDLE_BEFORE_VALIDATION: Duration = Duration::from_millis(500);
 /// How long a failed attempt to connect keeps the breaker open.
@@ -232,6 +236,7 @@ impl Pool {
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(0))
+            .idle_timeout(Some(CLOSE_IDLE_AFTER))
             // Used by r2d2 only to cap its backoff between background retries of a failed
             // connection (half of it), as every check-out here passes its own wait.
             .connection_timeout(2 * PROBE_EVERY)

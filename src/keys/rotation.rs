@@ -26,6 +26,13 @@ pub struct GeneratedKey {
     pkcs1_der: Zeroizing<Vec<u8>>,
 }
 
+#[cfg(test)]
+impl GeneratedKey {
+    pub(crate) fn pkcs1_der(&self) -> &[u8] {
+        &self.pkcs1_der
+    }
+}
+
 impl std::fmt::Debug for GeneratedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -5,7 +5,7 @@ use base64::Engine;
 use rand::RngCore;
 
 use super::claims::{refresh_audience, AccessClaims, RefreshClaims, Subject};
-use crate::keys::store::{Signer, TokenType};
+use crate::keys::store::{SignError, Signer, TokenType};
 
 /// 128 random bits, base64url: a token id.
 pub fn new_jti() -> String {
@@ -19,7 +19,7 @@ pub enum IssueError {
     #[error("no signing key is loaded")]
     NoKey,
     #[error("signing failed: {0}")]
-    Sign(#[from] jsonwebtoken::errors::Error),
+    Sign(#[from] SignError),
 }
 
 pub fn access_token(

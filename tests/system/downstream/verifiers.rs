@@ -131,8 +131,8 @@ async fn refused_tokens(
         b64url(hs_header.to_string().as_bytes()),
         b64url(claims.to_string().as_bytes())
     );
-    let mac = ring::hmac::sign(
-        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, pem.as_bytes()),
+    let mac = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pem.as_bytes()),
         unsigned.as_bytes(),
     );
     let hs256 = format!("{unsigned}.{}", b64url(mac.as_ref()));
