@@ -271,7 +271,7 @@ mod tests {
     use crate::keys::rotation;
 
     #[test]
-    fn a_signed_token_verifies_with_an_independent_implementation() {
+    fn a_signed_token_verifies_with_jsonwebtoken_and_fails_once_tampered() {
         let key = rotation::generate(2048).expect("key");
         let signer = Signer::new(key.kid.clone(), key.pkcs1_der()).expect("signer");
         let claims = serde_json::json!({ "sub": "alice", "exp": 4_000_000_000i64 });
