@@ -89,10 +89,14 @@ impl Signer {
         message.push_str(header);
         message.push('.');
         message.push_str(&payload);
-        let mut signature = [0u8; 512];
-        let signature = &mut signature[..self.key.public_modulus_len()];
+        let mut signature = vec![0u8; self.key.public_modulus_len()];
         self.key
-            .sign(&RSA_PKCS1_SHA256, &self.rng, message.as_bytes(), signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &self.rng,
+                message.as_bytes(),
+                &mut signature,
+            )
             .map_err(|_| SignError::Crypto)?;
         message.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut message);
