@@ -99,7 +99,7 @@ pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<Client>, DbError> {
     let row: Option<Row> = c::clients
         .filter(c::id.eq(id))
         .select(COLUMNS)
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)?;
     Ok(row.map(from_row))

@@ -110,7 +110,7 @@ pub fn sealed_private(conn: &mut DbConn, kid: &str) -> Result<Option<(Vec<u8>, S
     k::signing_keys
         .filter(k::kid.eq(kid))
         .select((k::private_sealed, k::master_key_id))
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
 }

@@ -11,7 +11,7 @@ pub fn get(conn: &mut DbConn, name: &str) -> Result<Option<String>, DbError> {
     m::meta
         .filter(m::name.eq(name))
         .select(m::value)
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
 }

@@ -74,7 +74,7 @@ pub fn insert_token(conn: &mut DbConn, token: &NewToken<'_>) -> Result<(), DbErr
 pub fn find_token(conn: &mut DbConn, jti_hash: &str) -> Result<Option<TokenRecord>, DbError> {
     t::refresh_tokens
         .filter(t::jti_hash.eq(jti_hash))
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
 }
@@ -82,7 +82,7 @@ pub fn find_token(conn: &mut DbConn, jti_hash: &str) -> Result<Option<TokenRecor
 pub fn find_family(conn: &mut DbConn, id: &str) -> Result<Option<Family>, DbError> {
     f::refresh_families
         .filter(f::id.eq(id))
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
 }

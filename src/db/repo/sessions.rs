@@ -45,7 +45,7 @@ pub fn find_live_session(
         .filter(s::id_hash.eq(id_hash))
         .filter(s::ended_at.is_null())
         .filter(s::expires_at.gt(now))
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
 }
@@ -127,7 +127,7 @@ pub fn insert_code(conn: &mut DbConn, code: &AuthCode) -> Result<(), DbError> {
 pub fn find_code(conn: &mut DbConn, code_hash: &str) -> Result<Option<AuthCode>, DbError> {
     a::auth_codes
         .filter(a::code_hash.eq(code_hash))
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
 }
@@ -173,7 +173,7 @@ pub fn find_consent(
         .filter(c::user_id.eq(user_id))
         .filter(c::client_id.eq(client_id))
         .select(c::scope)
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
 }

@@ -23,7 +23,7 @@ pub fn current(conn: &mut DbConn, bucket: &str, now: i64, window: i64) -> Result
     let row: Option<(i64, i32, i32)> = t::login_throttle
         .filter(t::bucket.eq(bucket))
         .select((t::window_start, t::failures, t::pending))
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)?;
     Ok(match row {

@@ -34,7 +34,7 @@ impl User {
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> Result<Option<User>, DbError> {
     u::users
         .filter(u::username.eq(username))
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
 }
@@ -42,7 +42,7 @@ pub fn find_by_username(conn: &mut DbConn, username: &str) -> Result<Option<User
 pub fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<User>, DbError> {
     u::users
         .filter(u::id.eq(id))
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
 }
@@ -51,7 +51,7 @@ pub fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<User>, DbError> 
 pub fn find_by_legacy_id(conn: &mut DbConn, legacy_id: &str) -> Result<Option<User>, DbError> {
     u::users
         .filter(u::legacy_id.eq(legacy_id))
-        .first(conn)
+        .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
 }
