@@ -231,15 +231,24 @@ impl Accounts {
             .run(move |conn| repo::clients::find(conn, &lookup))
             .await
             .map_err(Internal::from)?;
-        let authenticated = match (&client, secret) {
-            (Some(c), Some(s)) => !c.public && secret_matches(s, c.secret_hash.as_deref()),
-            (Some(c), None) => c.public,
-            (None, Some(s)) => secret_matches(s, None),
-            (None, None) => false,
-        };
-        match client {
-            Some(c) if authenticated && !c.disabled => Ok(c),
-            _ => Err(ClientAuthError::Failed),
-        }
+        judge_client(client, secret)
+    }
+}
+
+/// Whether the client found by the presented id (`None`: no such client) authenticates with
+/// `secret`. An unknown client costs the same digest work as a wrong secret.
+pub fn judge_client(
+    client: Option<Client>,
+    secret: Option<&str>,
+) -> Result<Client, ClientAuthError> {
+    let authenticated = match (&client, secret) {
+        (Some(c), Some(s)) => !c.public && secret_matches(s, c.secret_hash.as_deref()),
+        (Some(c), None) => c.public,
+        (None, Some(s)) => secret_matches(s, None),
+        (None, None) => false,
+    };
+    match client {
+        Some(c) if authenticated && !c.disabled => Ok(c),
+        _ => Err(ClientAuthError::Failed),
     }
 }

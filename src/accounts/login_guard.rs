@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::clients::{Client, ClientAuthError};
+use super::clients::{judge_client, Client, ClientAuthError};
 use super::{Accounts, LoginError};
 use crate::audit::{self, Event, Kind};
 use crate::db::repo::throttle::Outcome;
 use crate::db::repo::users::User;
-use crate::db::{repo, DbError};
+use crate::db::{repo, DbConn, DbError};
 use crate::domain::{parse_duration, ClientId};
 use crate::error::Internal;
 use crate::keys::encryption::digest_hex;
@@ -229,12 +229,21 @@ impl LoginGuard {
         // is checked first: a right one only reads the windows (no write on the hot path of
         // every confidential client), and only a wrong one reserves and records a failure.
         // The reservation is atomic, so parallel wrong guesses still cannot overshoot.
-        let checked = self
+        // The client and its windows are read in one trip to a blocking thread.
+        let now = self.accounts.clock.now();
+        let (lookup, windows) = (client_id.to_string(), buckets.clone());
+        let (client, full) = self
             .accounts
-            .authenticate_client(client_id, Some(secret))
-            .await;
+            .db
+            .run(move |conn| {
+                let client = repo::clients::find(conn, &lookup)?;
+                Ok::<_, DbError>((client, full_window(conn, &windows, now)?))
+            })
+            .await
+            .map_err(Internal::from)?;
+        let checked = judge_client(client, Some(secret));
         let refused = match &checked {
-            Ok(_) => self.full_window(&buckets).await.map_err(Internal::from)?,
+            Ok(_) => full,
             Err(ClientAuthError::Failed) => {
                 let reserved = self
                     .reserve_waiting(&buckets)
@@ -262,24 +271,6 @@ impl LoginGuard {
             return Err(ClientAuthError::Throttled(wait));
         }
         checked
-    }
-
-    /// The wait, when one of the windows already holds its limit of failures (read only).
-    async fn full_window(&self, buckets: &[(String, Limit); 2]) -> Result<Option<i64>, DbError> {
-        let now = self.accounts.clock.now();
-        let buckets = buckets.clone();
-        self.accounts
-            .db
-            .run(move |conn| {
-                for (bucket, limit) in &buckets {
-                    let current = repo::throttle::current(conn, bucket, now, limit.window_secs)?;
-                    if current.failures >= limit.max_failures {
-                        return Ok(Some((current.ends_at - now).max(1)));
-                    }
-                }
-                Ok(None)
-            })
-            .await
     }
 
     /// Resolves the reservations of one attempt and wakes an attempt waiting for each window.
@@ -452,6 +443,21 @@ pub fn addr_bucket(addr: &str) -> String {
         }
         _ => format!("addr:{addr}"),
     }
+}
+
+/// The wait, when one of the windows already holds its limit of failures (read only).
+fn full_window(
+    conn: &mut DbConn,
+    buckets: &[(String, Limit); 2],
+    now: i64,
+) -> Result<Option<i64>, DbError> {
+    for (bucket, limit) in buckets {
+        let current = repo::throttle::current(conn, bucket, now, limit.window_secs)?;
+        if current.failures >= limit.max_failures {
+            return Ok(Some((current.ends_at - now).max(1)));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
