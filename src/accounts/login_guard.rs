@@ -451,13 +451,20 @@ fn full_window(
     buckets: &[(String, Limit); 2],
     now: i64,
 ) -> Result<Option<i64>, DbError> {
-    for (bucket, limit) in buckets {
-        let current = repo::throttle::current(conn, bucket, now, limit.window_secs)?;
-        if current.failures >= limit.max_failures {
-            return Ok(Some((current.ends_at - now).max(1)));
-        }
-    }
-    Ok(None)
+    let [(first, first_limit), (second, second_limit)] = buckets;
+    let windows = repo::throttle::current_pair(
+        conn,
+        [
+            (first, first_limit.window_secs),
+            (second, second_limit.window_secs),
+        ],
+        now,
+    )?;
+    Ok(windows
+        .iter()
+        .zip([first_limit, second_limit])
+        .find(|(window, limit)| window.failures >= limit.max_failures)
+        .map(|(window, _)| (window.ends_at - now).max(1)))
 }
 
 #[cfg(test)]

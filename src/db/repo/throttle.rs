@@ -26,7 +26,36 @@ pub fn current(conn: &mut DbConn, bucket: &str, now: i64, window: i64) -> Result
         .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)?;
-    Ok(match row {
+    Ok(window_of(row, now, window))
+}
+
+/// The current windows of two buckets (each with its window length), read in one query:
+/// one round trip to PostgreSQL for the two windows an authentication is counted in.
+pub fn current_pair(
+    conn: &mut DbConn,
+    buckets: [(&str, i64); 2],
+    now: i64,
+) -> Result<[Window; 2], DbError> {
+    let [(first, first_window), (second, second_window)] = buckets;
+    let rows: Vec<(String, i64, i32, i32)> = t::login_throttle
+        .filter(t::bucket.eq(first).or(t::bucket.eq(second)))
+        .select((t::bucket, t::window_start, t::failures, t::pending))
+        .load(conn)
+        .map_err(DbError::from_diesel)?;
+    let row_of = |bucket: &str| {
+        rows.iter()
+            .find(|row| row.0 == bucket)
+            .map(|&(_, start, failures, pending)| (start, failures, pending))
+    };
+    Ok([
+        window_of(row_of(first), now, first_window),
+        window_of(row_of(second), now, second_window),
+    ])
+}
+
+/// A stored row as the window at `now`: an empty one when there is none or it is over.
+fn window_of(row: Option<(i64, i32, i32)>, now: i64, window: i64) -> Window {
+    match row {
         Some((start, failures, pending)) if start + window > now => Window {
             failures,
             pending,
@@ -37,7 +66,7 @@ pub fn current(conn: &mut DbConn, bucket: &str, now: i64, window: i64) -> Result
             pending: 0,
             ends_at: now + window,
         },
-    })
+    }
 }
 
 #[derive(QueryableByName)]
@@ -123,4 +152,46 @@ pub fn resolve(conn: &mut DbConn, bucket: &str, outcome: Outcome) -> Result<(), 
 pub fn purge(conn: &mut DbConn, older_than: i64, batch: i64) -> Result<usize, DbError> {
     let condition = format!("window_start < {older_than}");
     super::delete_batch(conn, "login_throttle", "bucket", &condition, batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::db::{migrate, DatabaseUrl, Db};
+
+    fn failed_once(conn: &mut DbConn, bucket: &str, now: i64) {
+        assert!(reserve(conn, bucket, now, 60, 5).unwrap());
+        resolve(conn, bucket, Outcome::Failed).unwrap();
+    }
+
+    #[test]
+    fn the_pair_read_answers_each_bucket_like_a_read_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("throttle.db").display().to_string();
+        let db = Db::new(&DatabaseUrl::Sqlite(path), 1, Duration::from_secs(5)).unwrap();
+        db.with_conn(|conn| {
+            migrate::run_pending(conn)?;
+            failed_once(conn, "addr:192.0.2.1", 1_000);
+            failed_once(conn, "addr:192.0.2.1", 1_000);
+            failed_once(conn, "client:old", 100); // its 60 s window is over at 1,000
+            failed_once(conn, "client:other", 1_000);
+            for pair in [
+                ["client:old", "addr:192.0.2.1"],
+                ["addr:192.0.2.1", "client:none"],
+                ["client:none", "client:other"],
+            ] {
+                let [a, b] = current_pair(conn, [(pair[0], 60), (pair[1], 30)], 1_000)?;
+                assert_eq!(a, current(conn, pair[0], 1_000, 60)?, "{pair:?}");
+                assert_eq!(b, current(conn, pair[1], 1_000, 30)?, "{pair:?}");
+            }
+            let [old, addr] =
+                current_pair(conn, [("client:old", 60), ("addr:192.0.2.1", 60)], 1_000)?;
+            assert_eq!((old.failures, old.ends_at), (0, 1_060));
+            assert_eq!((addr.failures, addr.ends_at), (2, 1_060));
+            Ok::<_, DbError>(())
+        })
+        .unwrap();
+    }
 }
