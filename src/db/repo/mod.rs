@@ -43,6 +43,12 @@ fn delete_batch(
 /// `column IN (values)` with the values bound as one JSON array: `json_each(?)` on SQLite,
 /// `json_array_elements_text(?::json)` on PostgreSQL.
 ///
+/// On PostgreSQL the list is made an array first (`= ANY(ARRAY(SELECT …))`): as a semi-join
+/// against a set-returning function, which the planner guesses at 100 rows, the generic plan
+/// of a prepared statement hashed the whole table once it held a few thousand rows (every
+/// verification batch read all of `refresh_tokens`); `= ANY` of an array is an index
+/// condition.
+///
 /// diesel's `eq_any` writes one placeholder per value, and its SQL literals are never
 /// cached either, so a batch query built with them is prepared afresh every time (on SQLite,
 /// preparing cost more than running). This text is the same for any number of values, so
@@ -50,7 +56,7 @@ fn delete_batch(
 #[derive(Debug, Clone)]
 pub struct InJsonList {
     column: &'static str,
-    elements: &'static str,
+    open: &'static str,
     close: &'static str,
     list: String,
 }
@@ -58,13 +64,13 @@ pub struct InJsonList {
 impl InJsonList {
     /// `column` is a constant name written by the caller, never input.
     pub fn new(conn: &DbConn, column: &'static str, values: &[String]) -> InJsonList {
-        let (elements, close) = match conn {
-            DbConn::Sqlite(_) => ("SELECT value FROM json_each(", "))"),
-            DbConn::Pg(_) => ("SELECT json_array_elements_text(", "::json))"),
+        let (open, close) = match conn {
+            DbConn::Sqlite(_) => (" IN (SELECT value FROM json_each(", "))"),
+            DbConn::Pg(_) => (" = ANY(ARRAY(SELECT json_array_elements_text(", "::json)))"),
         };
         InJsonList {
             column,
-            elements,
+            open,
             close,
             // Strings always serialise.
             list: serde_json::to_string(values).unwrap_or_else(|_| "[]".into()),
@@ -108,8 +114,7 @@ mod in_json_list {
     {
         fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
             out.push_sql(self.column);
-            out.push_sql(" IN (");
-            out.push_sql(self.elements);
+            out.push_sql(self.open);
             out.push_bind_param::<Text, _>(&self.list)?;
             out.push_sql(self.close);
             Ok(())
