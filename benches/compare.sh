@@ -24,7 +24,7 @@
 # refresh verify jwks client_credentials mixed); --idle S waits S seconds (default 60; 0 skips)
 # after the last scenario before the idle memory line.
 # --scale seeds 1,000,000 users and 1,000,000 live refresh records (benches/seed-scale.sh)
-# and runs login and refresh again on that database.
+# and runs login, refresh and verify again on that database.
 #
 # --two-instances: after the rounds, benches/two-instances.sh (same rounds and duration):
 # refresh and client_credentials on PostgreSQL with one instance direct, one behind nginx
@@ -246,6 +246,7 @@ run_scale() {
     start_gatehouse
     gb "$db" scale login-64 login $G --connections 64
     gb "$db" scale refresh refresh $G --connections 64
+    gb "$db" scale verify verify $G --connections 64
     stop_gatehouse
   done
 }

@@ -1,12 +1,13 @@
 //! Concurrent reads of one kind folded into one query.
 //!
-//! A read is queued; if no batch is running, one blocking thread is started that takes
-//! everything queued, runs one query for all of it, answers each reader and looks again.
-//! Reads that arrive while a batch runs go together in the next one. Alone, a read costs
-//! what a plain [`Db::run`] does; under load (every verification, introspection and bearer
-//! authentication of an access token reads its revocation state) a read costs a share of one thread hand-off and
-//! one round trip instead of a whole one each. Every answer is read from the database after the
-//! read was queued, so nothing is served from a cache.
+//! A read is queued; if no batch is running, a blocking thread is started, once the tasks
+//! that are ready on this worker have had their turn, that takes everything queued, runs one
+//! query for all of it, answers each reader and looks again. Reads that arrive while a batch
+//! runs go together in the next one. Alone, a read costs what a plain [`Db::run`] does plus
+//! one task switch; under load (every verification, introspection and bearer authentication
+//! of an access token reads its revocation state) a read costs a share of one thread hand-off
+//! and one round trip instead of a whole one each. Every answer is read from the database
+//! after the read was queued, so nothing is served from a cache.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
