@@ -139,13 +139,17 @@ start_gatehouse() {
 }
 stop_gatehouse() { kill "$GH_PID" 2>/dev/null || true; wait "$GH_PID" 2>/dev/null || true; GH_PID=""; }
 
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-# The sampler writes the highest VmRSS seen (KiB) to $1, every 100 ms.
+# A process that is gone, or a zombie (no VmRSS line), counts as 0.
+rss_kb() { local v; v=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null); echo "${v:-0}"; }
+# The sampler writes the highest VmRSS seen (KiB) to $1, every 100 ms. Each value is written
+# aside and renamed into place: a reader (or a kill) between the truncation and the write of
+# a plain `>` would otherwise find the file empty.
 start_sampler() {
   local file=$1 pid=$GH_PID
   echo 0 > "$file"
   ( max=0; while kill -0 "$pid" 2>/dev/null; do
-      v=$(rss_kb "$pid"); if [ "${v:-0}" -gt "$max" ]; then max=$v; echo "$max" > "$file"; fi
+      v=$(rss_kb "$pid")
+      if [ "${v:-0}" -gt "$max" ]; then max=$v; echo "$max" > "$file.new" && mv -f "$file.new" "$file"; fi
       sleep 0.1
     done ) &
   SAMPLER_PID=$!
@@ -157,7 +161,7 @@ rss_line() {
   local round=$2
   [[ $round =~ ^[0-9]+$ ]] || round="\"$round\""
   printf '{"server":"gatehouse","database":"%s","round":%s,"scenario":"%s","rss_peak_mb":%s,"rss_after_mb":%s}\n' \
-    "$1" "$round" "$3" "$(( $4 / 1024 ))" "$(( $(rss_kb "$GH_PID") / 1024 ))" | tee -a "$OUT_DIR/results.jsonl"
+    "$1" "$round" "$3" "$(( ${4:-0} / 1024 ))" "$(( $(rss_kb "$GH_PID") / 1024 ))" | tee -a "$OUT_DIR/results.jsonl"
 }
 
 cleanup() {

@@ -56,7 +56,7 @@ echo "idle after start: $(mb VmRSS) MB ($(split)), $(threads) threads"
 echo 0 > "$WORK/peak"
 ( max=0; while kill -0 "$PID" 2>/dev/null; do
     v=$(awk '/^VmRSS:/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
-    if [ "${v:-0}" -gt "$max" ]; then max=$v; echo "$max" > "$WORK/peak"; fi
+    if [ "${v:-0}" -gt "$max" ]; then max=$v; echo "$max" > "$WORK/peak.new" && mv -f "$WORK/peak.new" "$WORK/peak"; fi
     sleep 0.1
   done ) &
 SAMPLER=$!
