@@ -180,6 +180,12 @@ mod tests {
         }
         let batches = BATCHES.lock().unwrap().clone();
         assert_eq!(batches, [1, 199]);
+        // The drain answers its readers before it looks at the queue again, so it may still
+        // be on its way to finding it empty.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while reads.lock().running && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         assert!(
             !reads.lock().running,
             "the drain stops when the queue is empty"
