@@ -242,9 +242,10 @@ impl LoginGuard {
             .await
             .map_err(Internal::from)?;
         let checked = judge_client(client, Some(secret));
+        // `judge_client` fails only with `Failed`: the database errors ended above.
         let refused = match &checked {
             Ok(_) => full,
-            Err(ClientAuthError::Failed) => {
+            Err(_) => {
                 let reserved = self
                     .reserve_waiting(&buckets)
                     .await
@@ -257,7 +258,6 @@ impl LoginGuard {
                 }
                 reserved.err()
             }
-            Err(_) => None,
         };
         if let Some(wait) = refused {
             self.metrics.login_throttled(CLIENT_SECRET);
@@ -451,19 +451,14 @@ fn full_window(
     buckets: &[(String, Limit); 2],
     now: i64,
 ) -> Result<Option<i64>, DbError> {
-    let [(first, first_limit), (second, second_limit)] = buckets;
-    let windows = repo::throttle::current_pair(
-        conn,
-        [
-            (first, first_limit.window_secs),
-            (second, second_limit.window_secs),
-        ],
-        now,
-    )?;
+    let lengths = buckets
+        .each_ref()
+        .map(|(bucket, limit)| (bucket.as_str(), limit.window_secs));
+    let windows = repo::throttle::current_pair(conn, lengths, now)?;
     Ok(windows
         .iter()
-        .zip([first_limit, second_limit])
-        .find(|(window, limit)| window.failures >= limit.max_failures)
+        .zip(buckets)
+        .find(|(window, (_, limit))| window.failures >= limit.max_failures)
         .map(|(window, _)| (window.ends_at - now).max(1)))
 }
 
