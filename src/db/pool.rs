@@ -5,17 +5,20 @@
 //!   trip, and an idle instance finds its dead connections before a request does. When one is
 //!   found dead, every connection returned before that moment is probed at its next check-out.
 //! - An outage breaker: while the last attempts to connect failed within [`DOWN_FOR`], a
-//!   check-out fails at once (the caller answers 503 with `Retry-After`) instead of waiting
-//!   `DB_TIMEOUT`; one background thread keeps trying to connect and closes the breaker as
-//!   soon as the database answers.
+//!   check-out that finds no idle connection fails at once (the caller answers 503 with
+//!   `Retry-After`) instead of waiting `DB_TIMEOUT`; one background thread keeps trying to
+//!   connect and closes the breaker as soon as the database answers. An idle connection is
+//!   used whatever the breaker says (a connect can fail while the pooled connections work:
+//!   "too many clients"), and one that answers its probe closes the breaker.
 //! - Recovery without a lost request: r2d2 retries a failed connection in the background with
 //!   a backoff capped at half its `connection_timeout`, which is set so that the cap is
 //!   [`PROBE_EVERY`]; a failure of an attempt that began before a later attempt succeeded
-//!   does not reopen the breaker; and the request let through an open breaker waits
-//!   [`TRIAL_WAIT`], long enough for one of those retries.
+//!   does not reopen the breaker (the order is kept by a count of successes, not by a clock);
+//!   and the request let through an open breaker may wait [`TRIAL_WAIT`], long enough for one
+//!   of those retries.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -68,14 +71,24 @@ pub struct Health {
     started: Instant,
     /// Connections returned before this moment are probed at their next check-out.
     suspect_before: AtomicU64,
-    /// When an attempt to connect last failed (0: never), and whether one succeeded since.
-    last_connect_failure: AtomicU64,
-    /// When an attempt to connect last succeeded (0: never).
-    last_connect_success: AtomicU64,
+    /// The breaker: open while the database is thought down. Read without a lock at every
+    /// check-out; written only under `successes`' lock.
     down: AtomicBool,
+    /// When an attempt to connect last opened (or held open) the breaker.
+    last_connect_failure: AtomicU64,
+    /// How many times the database has answered: a failed attempt that began before the
+    /// latest of these says nothing new. The lock orders a failure against a success, so a
+    /// stale failure cannot reopen the breaker a success has just closed.
+    successes: Mutex<u64>,
     prober_running: AtomicBool,
     /// When a request last went through the open breaker to try the database itself.
     last_trial: AtomicU64,
+}
+
+/// An attempt to connect, as it began: how many successes the pool had seen then.
+#[derive(Clone, Copy)]
+pub struct Attempt {
+    successes_before: u64,
 }
 
 impl Health {
@@ -83,9 +96,9 @@ impl Health {
         Health {
             started: Instant::now(),
             suspect_before: AtomicU64::new(0),
-            last_connect_failure: AtomicU64::new(0),
-            last_connect_success: AtomicU64::new(0),
             down: AtomicBool::new(false),
+            last_connect_failure: AtomicU64::new(0),
+            successes: Mutex::new(0),
             prober_running: AtomicBool::new(false),
             last_trial: AtomicU64::new(0),
         }
@@ -96,11 +109,22 @@ impl Health {
         self.started.elapsed().as_millis() as u64 + 1
     }
 
-    /// An attempt that began at `began` failed. One that began before another attempt
-    /// succeeded says nothing new: the database was restarting while it tried (a backoff
-    /// retry that met "the database system is starting up" as the prober got in).
-    fn connect_failed(&self, began: u64) {
-        if began < self.last_connect_success.load(Ordering::SeqCst) {
+    fn successes(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.successes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn attempt_begins(&self) -> Attempt {
+        Attempt {
+            successes_before: *self.successes(),
+        }
+    }
+
+    /// An attempt failed. One that began before the database last answered says nothing
+    /// new: it was restarting while the attempt tried (a backoff retry that met "the
+    /// database system is starting up" as the prober got in).
+    fn connect_failed(&self, attempt: Attempt) {
+        let successes = self.successes();
+        if *successes != attempt.successes_before {
             return;
         }
         self.last_connect_failure
@@ -108,9 +132,10 @@ impl Health {
         self.down.store(true, Ordering::SeqCst);
     }
 
-    fn connected(&self) {
-        self.last_connect_success
-            .store(self.now_ms(), Ordering::SeqCst);
+    /// The database answered: a connection was made, or a pooled one answered its probe.
+    fn answered(&self) {
+        let mut successes = self.successes();
+        *successes += 1;
         self.down.store(false, Ordering::SeqCst);
     }
 
@@ -177,10 +202,10 @@ impl ManageConnection for DbManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
-        let began = self.health.now_ms();
+        let attempt = self.health.attempt_begins();
         match self.establish() {
             Ok(conn) => {
-                self.health.connected();
+                self.health.answered();
                 Ok(Pooled {
                     conn,
                     broken: false,
@@ -191,7 +216,7 @@ impl ManageConnection for DbManager {
                 // Only an unreachable server opens the breaker; a setup statement refused
                 // (SQLite busy while another process migrates) is retried as usual.
                 if matches!(e, r2d2::Error::ConnectionError(_)) {
-                    self.health.connect_failed(began);
+                    self.health.connect_failed(attempt);
                 }
                 Err(e)
             }
@@ -264,28 +289,39 @@ impl Pool {
     }
 
     /// A live connection within `wait` (at most `DB_TIMEOUT`), on the current (blocking)
-    /// thread: at once `Unavailable` while the database is known to be down.
+    /// thread: at once `Unavailable` while the database is known to be down and no idle
+    /// connection is left.
     pub fn get_within(&self, wait: Duration) -> Result<PooledConn, DbError> {
         let deadline = Instant::now() + wait.min(self.timeout);
-        let mut trial = false;
+        // Set once this caller is let through the open breaker: how long it may wait.
+        let mut trial_until: Option<Instant> = None;
         loop {
-            if self.health.is_down() {
-                self.probe_in_background();
-                trial = !trial && self.health.claim_trial();
-                if !trial {
-                    return Err(DbError::Unavailable("the database is down".into()));
+            if let Some(pooled) = self.pool.try_get() {
+                match self.live(pooled) {
+                    Some(pooled) => return Ok(pooled),
+                    None => continue,
                 }
             }
-            let slice = deadline
-                .saturating_duration_since(Instant::now())
-                .min(if trial { TRIAL_WAIT } else { WAIT_SLICE });
-            match self.pool.get_timeout(slice) {
-                Ok(mut pooled) => {
-                    if !self.health.needs_probe(&pooled) || pooled.probe() {
+            let now = Instant::now();
+            let mut slice_end = deadline.min(now + WAIT_SLICE);
+            if self.health.is_down() {
+                self.probe_in_background();
+                if trial_until.is_none() && self.health.claim_trial() {
+                    trial_until = Some(now + TRIAL_WAIT);
+                }
+                match trial_until {
+                    Some(until) if now < until => slice_end = deadline.min(until),
+                    _ => return Err(DbError::Unavailable("the database is down".into())),
+                }
+            }
+            match self
+                .pool
+                .get_timeout(slice_end.saturating_duration_since(now))
+            {
+                Ok(pooled) => {
+                    if let Some(pooled) = self.live(pooled) {
                         return Ok(pooled);
                     }
-                    // Dead: dropped (evicted); the others returned before now are suspect.
-                    self.health.suspect_all();
                 }
                 Err(_) if Instant::now() >= deadline => {
                     return Err(DbError::Unavailable(
@@ -295,6 +331,23 @@ impl Pool {
                 Err(_) => {}
             }
         }
+    }
+
+    /// The connection if it may be used: probed first when it has been idle a while or is
+    /// suspect. A dead one is dropped (evicted) and makes the others suspect; a live one that
+    /// answered its probe closes the breaker.
+    fn live(&self, mut pooled: PooledConn) -> Option<PooledConn> {
+        if !self.health.needs_probe(&pooled) {
+            return Some(pooled);
+        }
+        if pooled.probe() {
+            if self.health.down.load(Ordering::SeqCst) {
+                self.health.answered();
+            }
+            return Some(pooled);
+        }
+        self.health.suspect_all();
+        None
     }
 
     /// A connection found dead after a failed call: evict it, and suspect the others.
@@ -333,40 +386,102 @@ impl Pool {
 mod tests {
     use super::*;
 
-    /// Waits until the pool's millisecond clock has moved on.
-    fn next_ms(health: &Health) -> u64 {
-        let now = health.now_ms();
-        while health.now_ms() == now {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        health.now_ms()
+    /// A pool on a fresh SQLite file, and the directory that holds it.
+    fn sqlite_pool() -> (tempfile::TempDir, Pool) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pool.db").to_string_lossy().into_owned();
+        let pool = Pool::new(&DatabaseUrl::Sqlite(path), 2, Duration::from_secs(5));
+        (dir, pool)
+    }
+
+    /// Opens the breaker as a failed attempt to connect does.
+    fn open_breaker(health: &Health) {
+        health.connect_failed(health.attempt_begins());
+        assert!(health.is_down());
     }
 
     #[test]
     fn a_failed_attempt_opens_the_breaker_and_a_success_closes_it() {
         let health = Health::new();
         assert!(!health.is_down());
-        health.connect_failed(health.now_ms());
-        assert!(health.is_down());
-        next_ms(&health);
-        health.connected();
+        open_breaker(&health);
+        health.answered();
         assert!(!health.is_down());
     }
 
     #[test]
     fn an_attempt_that_began_before_a_success_does_not_reopen_the_breaker() {
         let health = Health::new();
-        health.connect_failed(health.now_ms());
+        open_breaker(&health);
         // A background retry begins while the database restarts …
-        let began = next_ms(&health);
-        next_ms(&health);
-        // … the prober gets in, then the retry reports its failure.
-        health.connected();
-        health.connect_failed(began);
+        let retry = health.attempt_begins();
+        // … the prober gets in, then the retry reports its failure, within the same
+        // millisecond (a clock would not tell the two apart).
+        health.answered();
+        health.connect_failed(retry);
         assert!(!health.is_down(), "a stale failure reopened the breaker");
         // A failure of an attempt begun after the success is news.
-        let began = next_ms(&health);
-        health.connect_failed(began);
+        health.connect_failed(health.attempt_begins());
         assert!(health.is_down());
+    }
+
+    #[test]
+    fn an_idle_connection_serves_every_caller_while_the_breaker_is_open() {
+        let (_dir, pool) = sqlite_pool();
+        drop(
+            pool.get_within(Duration::from_secs(5))
+                .expect("a first connection"),
+        );
+        // A connect failed (say "too many clients") while the pooled connection works:
+        // callers are not limited to one trial per PROBE_EVERY.
+        open_breaker(pool.health());
+        for call in 0..5 {
+            let pooled = pool.get_within(Duration::from_secs(5));
+            assert!(
+                pooled.is_ok(),
+                "call {call} refused with an idle connection"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pooled_connection_that_answers_its_probe_closes_the_breaker() {
+        let (_dir, pool) = sqlite_pool();
+        drop(
+            pool.get_within(Duration::from_secs(5))
+                .expect("a first connection"),
+        );
+        // The connection returned before this moment is probed at its next check-out.
+        pool.health().suspect_all();
+        open_breaker(pool.health());
+        let mut pooled = pool
+            .get_within(Duration::from_secs(5))
+            .expect("probed and live");
+        assert!(
+            !pool.health().is_down(),
+            "the answer did not close the breaker"
+        );
+        assert!(pooled.probe());
+    }
+
+    #[test]
+    fn without_an_idle_connection_an_open_breaker_answers_at_once_but_for_one_trial() {
+        // A path in a missing directory: every attempt to connect fails.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir
+            .path()
+            .join("missing/pool.db")
+            .to_string_lossy()
+            .into_owned();
+        let pool = Pool::new(&DatabaseUrl::Sqlite(path), 2, Duration::from_secs(5));
+        open_breaker(pool.health());
+        // The first caller is let through to try for itself, and fails within its trial …
+        let first = pool.get_within(Duration::from_secs(5));
+        assert!(matches!(first, Err(DbError::Unavailable(_))));
+        // … the next, within PROBE_EVERY of it, is answered without waiting for a connection.
+        assert!(matches!(
+            pool.get_within(Duration::from_secs(5)),
+            Err(DbError::Unavailable(_))
+        ));
     }
 }
