@@ -139,22 +139,7 @@ start_gatehouse() {
 }
 stop_gatehouse() { kill "$GH_PID" 2>/dev/null || true; wait "$GH_PID" 2>/dev/null || true; GH_PID=""; }
 
-# A process that is gone, or a zombie (no VmRSS line), counts as 0.
-rss_kb() { local v; v=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null); echo "${v:-0}"; }
-# The sampler writes the highest VmRSS seen (KiB) to $1, every 100 ms. Each value is written
-# aside and renamed into place: a reader (or a kill) between the truncation and the write of
-# a plain `>` would otherwise find the file empty.
-start_sampler() {
-  local file=$1 pid=$GH_PID
-  echo 0 > "$file"
-  ( max=0; while kill -0 "$pid" 2>/dev/null; do
-      v=$(rss_kb "$pid")
-      if [ "${v:-0}" -gt "$max" ]; then max=$v; echo "$max" > "$file.new" && mv -f "$file.new" "$file"; fi
-      sleep 0.1
-    done ) &
-  SAMPLER_PID=$!
-}
-stop_sampler() { kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""; }
+. "$ROOT/benches/rss.sh"
 # rss_line DB ROUND SCENARIO PEAK_KB: one JSON line of memory figures.
 # The round is a number, or a label such as "scale" (then quoted).
 rss_line() {
@@ -191,7 +176,7 @@ b() {
 # gb DATABASE ROUND NAME SCENARIO [options]: a Gatehouse measurement with its memory.
 gb() {
   local db=$1 round=$2 name=$3; shift 3
-  start_sampler "$GH/peak"
+  start_sampler "$GH/peak" "$GH_PID"
   b gatehouse "$db" "$round" "$@"
   stop_sampler
   rss_line "$db" "$round" "$name" "$(cat "$GH/peak")"
@@ -202,7 +187,7 @@ gb() {
 # flood falls inside them.
 mixed() {
   local db=$1 round=$2 side=$((DURATION + 4)) out=$OUT_DIR/mixed.$$
-  start_sampler "$GH/peak"
+  start_sampler "$GH/peak" "$GH_PID"
   echo "+ [gatehouse $db round $round] mixed" >> "$OUT_DIR/wrk.log"
   (cd "$HARNESS" && ./bench.sh jwks "$G" --connections 4 --duration "$side" --cpu "$LOAD_CPU" 2>>"$OUT_DIR/wrk.log") > "$out.jwks" &
   local jwks=$!

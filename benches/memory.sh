@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+. "$ROOT/benches/rss.sh"
 BIN=$ROOT/target/release/gatehouse DB=postgres CONNS=64 DURATION=10
 while [ $# -gt 0 ]; do
   case $1 in
@@ -24,11 +25,11 @@ done
 [ -x "$BIN" ] || { echo "no binary at $BIN (cargo build --release)" >&2; exit 1; }
 if [ "$(nproc)" -ge 2 ]; then LOAD_CPU=1; else LOAD_CPU=0; fi
 WORK=$(mktemp -d /tmp/gatehouse-memory.XXXXXX)
-PORT=18020 PID="" SAMPLER="" NAME=gatehouse_memory_$$
+PORT=18020 PID="" SAMPLER_PID="" NAME=gatehouse_memory_$$
 export GATEHOUSE_MASTER_KEY_FILE=$WORK/master.key GATEHOUSE_BIND=127.0.0.1:$PORT GATEHOUSE_LOG=warn
 export PGOPTIONS='-c client_min_messages=warning'
 cleanup() {
-  [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
+  [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null
   [ -n "$PID" ] && { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }
   if [ "$DB" = postgres ]; then
     psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" || true
@@ -53,13 +54,7 @@ threads() { awk '/^Threads:/ {print $2}' "/proc/$PID/status"; }
 # and the libraries' pages, which the kernel can drop and read again).
 split() { echo "anon $(mb RssAnon) MB, file $(mb RssFile) MB"; }
 echo "idle after start: $(mb VmRSS) MB ($(split)), $(threads) threads"
-echo 0 > "$WORK/peak"
-( max=0; while kill -0 "$PID" 2>/dev/null; do
-    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
-    if [ "${v:-0}" -gt "$max" ]; then max=$v; echo "$max" > "$WORK/peak.new" && mv -f "$WORK/peak.new" "$WORK/peak"; fi
-    sleep 0.1
-  done ) &
-SAMPLER=$!
+start_sampler "$WORK/peak" "$PID"
 cp -r "$ROOT/benches/harness" "$WORK/harness"
 (cd "$WORK/harness" && ./bench.sh login "http://127.0.0.1:$PORT" --connections "$CONNS" \
   --duration "$DURATION" --cpu "$LOAD_CPU" 2>"$WORK/wrk.log")
