@@ -5,11 +5,12 @@
 //!   trip, and an idle instance finds its dead connections before a request does. When one is
 //!   found dead, every connection returned before that moment is probed at its next check-out.
 //! - An outage breaker: while the last attempts to connect failed within [`DOWN_FOR`], a
-//!   check-out that finds no idle connection fails at once (the caller answers 503 with
+//!   check-out that finds the pool empty fails at once (the caller answers 503 with
 //!   `Retry-After`) instead of waiting `DB_TIMEOUT`; one background thread keeps trying to
-//!   connect and closes the breaker as soon as the database answers. An idle connection is
-//!   used whatever the breaker says (a connect can fail while the pooled connections work:
-//!   "too many clients"), and one that answers its probe closes the breaker.
+//!   connect and closes the breaker as soon as the database answers. A connect can fail while
+//!   the pooled connections work ("too many clients"), so the breaker refuses only a caller
+//!   that finds the pool empty: an idle connection is used, one in use is waited for (up to
+//!   `DB_TIMEOUT`), and one that answers its probe closes the breaker.
 //! - Recovery without a lost request: r2d2 retries a failed connection in the background with
 //!   a backoff capped at half its `connection_timeout`, which is set so that the cap is
 //!   [`PROBE_EVERY`]; a failure of an attempt that began before a later attempt succeeded
@@ -289,8 +290,8 @@ impl Pool {
     }
 
     /// A live connection within `wait` (at most `DB_TIMEOUT`), on the current (blocking)
-    /// thread: at once `Unavailable` while the database is known to be down and no idle
-    /// connection is left.
+    /// thread: at once `Unavailable` while the database is known to be down and the pool
+    /// holds no connection.
     pub fn get_within(&self, wait: Duration) -> Result<PooledConn, DbError> {
         let deadline = Instant::now() + wait.min(self.timeout);
         // Set once this caller is let through the open breaker: how long it may wait.
@@ -304,7 +305,9 @@ impl Pool {
             }
             let now = Instant::now();
             let mut slice_end = deadline.min(now + WAIT_SLICE);
-            if self.health.is_down() {
+            // While the pool holds connections (all in use), the database answers them and
+            // only refuses more ("too many clients"): wait for one to come back.
+            if self.health.is_down() && self.pool.state().connections == 0 {
                 self.probe_in_background();
                 if trial_until.is_none() && self.health.claim_trial() {
                     trial_until = Some(now + TRIAL_WAIT);
@@ -442,6 +445,26 @@ mod tests {
                 "call {call} refused with an idle connection"
             );
         }
+    }
+
+    #[test]
+    fn a_connection_in_use_is_waited_for_while_the_breaker_is_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pool.db").to_string_lossy().into_owned();
+        let pool = Pool::new(&DatabaseUrl::Sqlite(path), 1, Duration::from_secs(30));
+        let held = pool
+            .get_within(Duration::from_secs(5))
+            .expect("the one connection");
+        // The database refused a further connection while this one works.
+        open_breaker(pool.health());
+        // It comes back later than a trial (TRIAL_WAIT) would wait.
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(TRIAL_WAIT * 2);
+            drop(held);
+        });
+        let waited = pool.get_within(Duration::from_secs(30));
+        assert!(waited.is_ok(), "refused while a connection was in use");
+        holder.join().expect("holder");
     }
 
     #[test]

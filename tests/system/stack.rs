@@ -704,6 +704,8 @@ async fn sigkill_under_load_with_grace_lets_clients_retry_lost_answers() {
 struct PrivatePostgres {
     bin: PathBuf,
     dir: tempfile::TempDir,
+    /// Server settings beyond the test defaults, as `-c name=value` options.
+    settings: String,
 }
 
 impl PrivatePostgres {
@@ -738,7 +740,7 @@ impl PrivatePostgres {
         cmd.args(args).output().expect("run a PostgreSQL tool")
     }
 
-    fn start_new() -> Option<PrivatePostgres> {
+    fn start_new(settings: &[&str]) -> Option<PrivatePostgres> {
         let Some(bin) = PrivatePostgres::bin_dir() else {
             skip("PostgreSQL server binaries (initdb, pg_ctl)");
             return None;
@@ -752,7 +754,8 @@ impl PrivatePostgres {
                 .expect("chown");
             assert!(status.success());
         }
-        let pg = PrivatePostgres { bin, dir };
+        let settings = settings.iter().map(|s| format!(" -c {s}")).collect();
+        let pg = PrivatePostgres { bin, dir, settings };
         let data = pg.data();
         let out = pg.tool(
             "initdb",
@@ -773,8 +776,9 @@ impl PrivatePostgres {
 
     fn start(&self) {
         let options = format!(
-            "-k {} -c listen_addresses='' -c fsync=off",
-            self.dir.path().display()
+            "-k {} -c listen_addresses='' -c fsync=off{}",
+            self.dir.path().display(),
+            self.settings
         );
         let log = self.dir.path().join("postgres.log").display().to_string();
         let out = self.tool(
@@ -835,6 +839,14 @@ fn is_root() -> bool {
 /// The stack on a PostgreSQL cluster of its own, which a test may stop and start; `None`
 /// (after a visible SKIP) when nginx or PostgreSQL is missing.
 async fn stack_on_private_postgres(env: &[(&str, &str)]) -> Option<(PrivatePostgres, Stack)> {
+    stack_on_private_postgres_with(&[], env).await
+}
+
+/// As [`stack_on_private_postgres`], the server started with `settings` (`name=value`).
+async fn stack_on_private_postgres_with(
+    settings: &[&str],
+    env: &[(&str, &str)],
+) -> Option<(PrivatePostgres, Stack)> {
     let Some(nginx_bin) = nginx_binary() else {
         skip("nginx (Debian package nginx)");
         return None;
@@ -843,7 +855,7 @@ async fn stack_on_private_postgres(env: &[(&str, &str)]) -> Option<(PrivatePostg
         skip("PostgreSQL (GATEHOUSE_TEST_POSTGRES_URL)");
         return None;
     }
-    let pg = PrivatePostgres::start_new()?;
+    let pg = PrivatePostgres::start_new(settings)?;
     let storage = Storage::on_database(pg.url());
     let stack = Stack::start_on(storage, &nginx_bin, env).await;
     Some((pg, stack))
@@ -1112,5 +1124,46 @@ async fn a_database_restart_costs_no_request_once_it_is_back_and_the_outage_is_a
         resp.status(),
         200,
         "the refresh token from before the outage"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_refuses_more_connections_makes_requests_wait_not_fail() {
+    // PostgreSQL admits six connections; each instance's pool would open eight. The refused
+    // attempts ("too many clients") must not turn into 503s while the pools hold live
+    // connections that come back within DB_TIMEOUT.
+    let Some((pg, stack)) = stack_on_private_postgres_with(
+        &["max_connections=6", "max_wal_senders=0"],
+        &[("GATEHOUSE_DB_POOL_SIZE", "8")],
+    )
+    .await
+    else {
+        return;
+    };
+    let mut refresh_tokens = Vec::new();
+    for _ in 0..40 {
+        refresh_tokens.push(stack.login(&stack.nginx.address).await.1);
+    }
+    // Forty refreshes at once through nginx: each a read and a write transaction.
+    let refreshes = refresh_tokens
+        .iter()
+        .map(|refresh| stack.refresh(&stack.nginx.address, refresh));
+    let mut statuses = std::collections::BTreeMap::new();
+    for resp in futures_util::future::join_all(refreshes).await {
+        *statuses
+            .entry(resp.expect("answered").status().as_u16())
+            .or_insert(0) += 1;
+    }
+    let log = std::fs::read_to_string(pg.dir.path().join("postgres.log")).unwrap_or_default();
+    assert!(
+        log.contains("too many clients"),
+        "the test did not reach the connection limit: {statuses:?}"
+    );
+    assert_eq!(
+        statuses,
+        std::collections::BTreeMap::from([(200, 40)]),
+        "A: {}\nB: {}",
+        stack.a.log_text(),
+        stack.b.log_text()
     );
 }
