@@ -23,6 +23,7 @@ mod oauth;
 mod observability;
 mod outage;
 mod properties;
+mod query_plans;
 mod simplejwt;
 mod smoke;
 mod sso;
