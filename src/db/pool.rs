@@ -389,12 +389,18 @@ impl Pool {
 mod tests {
     use super::*;
 
-    /// A pool on a fresh SQLite file, and the directory that holds it.
-    fn sqlite_pool() -> (tempfile::TempDir, Pool) {
+    /// A pool on SQLite file `file` of a fresh directory, and the directory.
+    fn sqlite_pool(file: &str, size: u32, db_timeout: Duration) -> (tempfile::TempDir, Pool) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("pool.db").to_string_lossy().into_owned();
-        let pool = Pool::new(&DatabaseUrl::Sqlite(path), 2, Duration::from_secs(5));
+        let path = dir.path().join(file).to_string_lossy().into_owned();
+        let pool = Pool::new(&DatabaseUrl::Sqlite(path), size, db_timeout);
         (dir, pool)
+    }
+
+    /// Makes one connection and returns it to the pool, idle.
+    fn warm(pool: &Pool) {
+        let pooled = pool.get_within(Duration::from_secs(5));
+        drop(pooled.expect("a first connection"));
     }
 
     /// Opens the breaker as a failed attempt to connect does.
@@ -430,11 +436,8 @@ mod tests {
 
     #[test]
     fn an_idle_connection_serves_every_caller_while_the_breaker_is_open() {
-        let (_dir, pool) = sqlite_pool();
-        drop(
-            pool.get_within(Duration::from_secs(5))
-                .expect("a first connection"),
-        );
+        let (_dir, pool) = sqlite_pool("pool.db", 2, Duration::from_secs(5));
+        warm(&pool);
         // A connect failed (say "too many clients") while the pooled connection works:
         // callers are not limited to one trial per PROBE_EVERY.
         open_breaker(pool.health());
@@ -449,9 +452,7 @@ mod tests {
 
     #[test]
     fn a_connection_in_use_is_waited_for_while_the_breaker_is_open() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("pool.db").to_string_lossy().into_owned();
-        let pool = Pool::new(&DatabaseUrl::Sqlite(path), 1, Duration::from_secs(30));
+        let (_dir, pool) = sqlite_pool("pool.db", 1, Duration::from_secs(30));
         let held = pool
             .get_within(Duration::from_secs(5))
             .expect("the one connection");
@@ -469,11 +470,8 @@ mod tests {
 
     #[test]
     fn a_pooled_connection_that_answers_its_probe_closes_the_breaker() {
-        let (_dir, pool) = sqlite_pool();
-        drop(
-            pool.get_within(Duration::from_secs(5))
-                .expect("a first connection"),
-        );
+        let (_dir, pool) = sqlite_pool("pool.db", 2, Duration::from_secs(5));
+        warm(&pool);
         // The connection returned before this moment is probed at its next check-out.
         pool.health().suspect_all();
         open_breaker(pool.health());
@@ -488,16 +486,10 @@ mod tests {
     }
 
     #[test]
-    fn without_an_idle_connection_an_open_breaker_answers_without_waiting_for_db_timeout() {
-        // A path in a missing directory: every attempt to connect fails.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir
-            .path()
-            .join("missing/pool.db")
-            .to_string_lossy()
-            .into_owned();
+    fn an_empty_pool_behind_an_open_breaker_answers_without_waiting_for_db_timeout() {
+        // A file in a missing directory: every attempt to connect fails.
         let db_timeout = Duration::from_secs(60);
-        let pool = Pool::new(&DatabaseUrl::Sqlite(path), 2, db_timeout);
+        let (_dir, pool) = sqlite_pool("missing/pool.db", 2, db_timeout);
         open_breaker(pool.health());
         // Each caller is refused at once, or after its trial (TRIAL_WAIT) when it is the one
         // let through; the background prober's failures keep the breaker open meanwhile.
