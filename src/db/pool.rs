@@ -88,7 +88,7 @@ pub struct Health {
 
 /// An attempt to connect, as it began: how many successes the pool had seen then.
 #[derive(Clone, Copy)]
-pub struct Attempt {
+struct Attempt {
     successes_before: u64,
 }
 
@@ -142,15 +142,18 @@ impl Health {
 
     /// The database is known to be down: the last attempt to connect failed, recently.
     pub fn is_down(&self) -> bool {
+        // Saturating: another thread may record a failure after `now_ms` was read.
         self.down.load(Ordering::SeqCst)
-            && self.now_ms() - self.last_connect_failure.load(Ordering::SeqCst)
+            && self
+                .now_ms()
+                .saturating_sub(self.last_connect_failure.load(Ordering::SeqCst))
                 < DOWN_FOR.as_millis() as u64
     }
 
     /// While the breaker is open, one request in every [`PROBE_EVERY`] may try anyway.
     fn claim_trial(&self) -> bool {
         let (now, last) = (self.now_ms(), self.last_trial.load(Ordering::SeqCst));
-        now - last >= PROBE_EVERY.as_millis() as u64
+        now.saturating_sub(last) >= PROBE_EVERY.as_millis() as u64
             && self
                 .last_trial
                 .compare_exchange(last, now, Ordering::SeqCst, Ordering::SeqCst)
