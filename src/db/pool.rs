@@ -339,28 +339,27 @@ impl Pool {
         }
     }
 
-    /// The connection if it may be used: probed first when it has been idle a while or is
-    /// suspect. A dead one is dropped (evicted) and makes the others suspect; a live one that
-    /// answered its probe closes the breaker.
+    /// The connection if it may be used: checked first ([`Pool::check`]) when it has been
+    /// idle a while or is suspect; a dead one is dropped (evicted).
     fn live(&self, mut pooled: PooledConn) -> Option<PooledConn> {
-        if !self.health.needs_probe(&pooled) {
-            return Some(pooled);
-        }
-        if pooled.probe() {
-            if self.health.down.load(Ordering::SeqCst) {
-                self.health.answered();
-            }
-            return Some(pooled);
-        }
-        self.health.suspect_all();
-        None
+        (!self.health.needs_probe(&pooled) || self.check(&mut pooled)).then_some(pooled)
     }
 
-    /// A connection found dead after a failed call: evict it, and suspect the others.
+    /// After a failed call: a dead connection is evicted, and the others suspected.
     pub fn found_dead(&self, pooled: &mut Pooled) {
-        if !pooled.probe() {
+        self.check(pooled);
+    }
+
+    /// Probes `pooled` and records what the answer says: a dead one is marked for eviction
+    /// and makes the others returned before now suspect; a live one closes the breaker.
+    fn check(&self, pooled: &mut Pooled) -> bool {
+        let alive = pooled.probe();
+        if !alive {
             self.health.suspect_all();
+        } else if self.health.down.load(Ordering::SeqCst) {
+            self.health.answered();
         }
+        alive
     }
 
     /// One thread that tries to connect until the database answers, then closes the breaker.
