@@ -65,6 +65,19 @@ pub enum Command {
     /// Check the settings, the database, the master key and the signing keys; changes
     /// nothing. Exit status 1 when something would stop the server.
     Check,
+    /// Write a consistent copy of the SQLite database to FILE while the server runs (on
+    /// PostgreSQL use pg_dump). The master key is not in it: keep that apart.
+    Backup {
+        /// The new file to write; refused if it exists.
+        file: std::path::PathBuf,
+    },
+    /// Put a backup in place of the SQLite database, with the server stopped, after
+    /// checking that it opens, that its migrations are known and that the master key opens
+    /// its keys. The replaced file is kept beside it.
+    Restore {
+        /// A file written by `gatehouse backup`.
+        file: std::path::PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
 }
@@ -268,6 +281,8 @@ async fn command(settings: Settings, command: Command) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Backup { file } => crate::commands::backup::backup(&settings, &file).await?,
+        Command::Restore { file } => crate::commands::backup::restore(&settings, &file).await?,
         Command::Check | Command::Completions { .. } => {}
     }
     Ok(())

@@ -43,17 +43,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 /// sealed keys) and checks it against the id and check value stored in the database.
 pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<MasterKeys> {
     let sealed_keys = db.run(repo::keys::count).await?;
-    let current = match &settings.master_key {
-        Some(b64) => MasterKey::from_base64(b64.expose())
-            .map_err(|_| anyhow::anyhow!("GATEHOUSE_MASTER_KEY is not 32 bytes of base64"))?,
-        None => encryption::read_or_create_file(&settings.master_key_file, sealed_keys == 0)?,
-    };
-    let previous = match &settings.master_key_previous {
-        Some(b64) => Some(MasterKey::from_base64(b64.expose()).map_err(|_| {
-            anyhow::anyhow!("GATEHOUSE_MASTER_KEY_PREVIOUS is not 32 bytes of base64")
-        })?),
-        None => None,
-    };
+    let (current, previous) = configured_master_keys(settings, sealed_keys == 0)?;
     let (current, previous) = adopt_staged_key(settings, db, current, previous).await?;
     let keys = MasterKeys { current, previous };
     let probe = keys.clone();
@@ -89,6 +79,26 @@ pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<Ma
     })
     .await?;
     Ok(keys)
+}
+
+/// The master key the settings name (`GATEHOUSE_MASTER_KEY`, else the key file, created
+/// only when `may_create`) and the previous one (`GATEHOUSE_MASTER_KEY_PREVIOUS`).
+pub fn configured_master_keys(
+    settings: &Settings,
+    may_create: bool,
+) -> anyhow::Result<(MasterKey, Option<MasterKey>)> {
+    let current = match &settings.master_key {
+        Some(b64) => MasterKey::from_base64(b64.expose())
+            .map_err(|_| anyhow::anyhow!("GATEHOUSE_MASTER_KEY is not 32 bytes of base64"))?,
+        None => encryption::read_or_create_file(&settings.master_key_file, may_create)?,
+    };
+    let previous = match &settings.master_key_previous {
+        Some(b64) => Some(MasterKey::from_base64(b64.expose()).map_err(|_| {
+            anyhow::anyhow!("GATEHOUSE_MASTER_KEY_PREVIOUS is not 32 bytes of base64")
+        })?),
+        None => None,
+    };
+    Ok((current, previous))
 }
 
 /// A `master-key rotate` that stopped after its transaction committed but before the new
@@ -248,6 +258,14 @@ impl Application {
             kid = %kid.as_deref().unwrap_or("-"),
             "gatehouse is serving"
         );
+        if !state.db.run(repo::users::any_enabled_admin).await? {
+            tracing::warn!(
+                login = %format!("{}/login", settings.issuer),
+                console = %format!("{}/console", settings.issuer),
+                "{}",
+                FIRST_STEPS
+            );
+        }
         Ok(Application {
             port,
             server,
@@ -269,6 +287,11 @@ impl Application {
         self.server.await
     }
 }
+
+/// What a start without an admin says (and `gatehouse check`): the next step.
+pub const FIRST_STEPS: &str =
+    "no admin user yet: create the first with `gatehouse user add NAME --admin`, \
+     then sign in to the console with it";
 
 /// Blocking threads per runtime: one per pooled connection, plus a few for the readiness
 /// probe and key work, which must not queue behind a busy pool.

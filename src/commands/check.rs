@@ -83,6 +83,25 @@ async fn check(settings: &Settings, report: &mut Report) {
     };
     let master = master_key(settings, &db, report).await;
     keys(settings, &db, master.as_ref(), report).await;
+    admins(settings, &db, report).await;
+}
+
+/// Somebody can administer the server; if not, the command that makes the first admin.
+async fn admins(settings: &Settings, db: &Db, report: &mut Report) {
+    match db.run(repo::users::any_enabled_admin).await {
+        Ok(true) => report.say(Level::Ok, "users", "an enabled admin exists"),
+        Ok(false) => report.say(
+            Level::Warning,
+            "users",
+            &format!(
+                "{}; the login page is {}/login, the console {}/console",
+                crate::startup::FIRST_STEPS,
+                settings.issuer,
+                settings.issuer
+            ),
+        ),
+        Err(e) => report.say(Level::Problem, "users", &format!("cannot be read: {e}")),
+    }
 }
 
 fn loopback_issuer(issuer: &str) -> bool {

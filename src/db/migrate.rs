@@ -49,6 +49,42 @@ pub fn pending(conn: &mut DbConn) -> Result<usize, DbError> {
     .map_err(failed)
 }
 
+/// The versions of the migrations applied to this database.
+pub fn applied(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    match conn {
+        DbConn::Sqlite(c) => c.applied_migrations(),
+        DbConn::Pg(c) => c.applied_migrations(),
+    }
+    .map(|versions| versions.into_iter().map(|v| v.to_string()).collect())
+    .map_err(|e| DbError::Join(format!("cannot read the applied migrations: {e}")))
+}
+
+/// Applied migrations this binary does not know: the database was written by a newer
+/// Gatehouse (for `restore`, which must not put such a database in place).
+pub fn unknown_applied(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    use diesel::migration::MigrationSource;
+    let known: Result<Vec<String>, _> = match conn {
+        DbConn::Sqlite(_) => {
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE).map(|list| {
+                list.iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect()
+            })
+        }
+        DbConn::Pg(_) => MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES).map(|list| {
+            list.iter()
+                .map(|m| m.name().version().to_string())
+                .collect()
+        }),
+    };
+    let known =
+        known.map_err(|e| DbError::Join(format!("cannot list the known migrations: {e}")))?;
+    Ok(applied(conn)?
+        .into_iter()
+        .filter(|v| !known.contains(v))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

@@ -18,5 +18,6 @@ mod downstream;
 mod key_processes;
 mod master_key;
 mod openapi;
+mod operations;
 mod operator;
 mod stack;

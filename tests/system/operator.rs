@@ -27,9 +27,16 @@ async fn check_passes_a_served_setup_and_changes_nothing(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
+    app.add_user("root", "root password", true).await;
     let out = app.cli(&["check"], "").await;
     assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
-    for topic in ["settings", "database", "master key", "signing keys"] {
+    for topic in [
+        "settings",
+        "database",
+        "master key",
+        "signing keys",
+        "users",
+    ] {
         assert!(
             out.stdout.contains(&format!("ok       {topic}: ")),
             "{topic}: {}",

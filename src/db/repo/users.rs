@@ -152,6 +152,17 @@ pub fn lock_enabled_admins(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     .map_err(DbError::from_diesel)
 }
 
+/// Whether any enabled admin exists (a first start says how to create one when none does).
+pub fn any_enabled_admin(conn: &mut DbConn) -> Result<bool, DbError> {
+    diesel::select(diesel::dsl::exists(
+        u::users
+            .filter(u::is_admin.eq(true))
+            .filter(u::disabled.eq(false)),
+    ))
+    .get_result(conn)
+    .map_err(DbError::from_diesel)
+}
+
 /// Deletes a user; their refresh families go with them (ON DELETE CASCADE).
 pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, DbError> {
     diesel::delete(u::users.filter(u::id.eq(id)))
