@@ -14,11 +14,12 @@ use crate::helpers::{
     cli_keys_list, eventually, free_port, password_grant, peek, run_cli, seed_storage, skip,
     status_json, Backend, ServerProcess, Storage,
 };
+use crate::private_postgres::PrivatePostgres;
 
-const ALICE_PASSWORD: &str = "correct horse battery staple";
+pub(crate) const ALICE_PASSWORD: &str = "correct horse battery staple";
 const ROOT_PASSWORD: &str = "root password for the stack";
 
-fn nginx_binary() -> Option<PathBuf> {
+pub(crate) fn nginx_binary() -> Option<PathBuf> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .map(PathBuf::from)
@@ -26,10 +27,10 @@ fn nginx_binary() -> Option<PathBuf> {
 }
 
 /// Real nginx with `deploy/nginx.conf`, its placeholders filled in for loopback.
-struct Nginx {
+pub(crate) struct Nginx {
     child: tokio::process::Child,
     dir: tempfile::TempDir,
-    address: String,
+    pub(crate) address: String,
 }
 
 impl Nginx {
@@ -73,7 +74,7 @@ impl Nginx {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
 
@@ -108,12 +109,12 @@ impl Drop for Nginx {
 }
 
 /// Two instances (A, B) on one database, nginx in front.
-struct Stack {
+pub(crate) struct Stack {
     storage: Storage,
-    a: ServerProcess,
-    b: ServerProcess,
-    nginx: Nginx,
-    http: reqwest::Client,
+    pub(crate) a: ServerProcess,
+    pub(crate) b: ServerProcess,
+    pub(crate) nginx: Nginx,
+    pub(crate) http: reqwest::Client,
     adm_secret: String,
 }
 
@@ -132,7 +133,11 @@ impl Stack {
         Some(Stack::start_on(storage, &nginx_bin, env).await)
     }
 
-    async fn start_on(storage: Storage, nginx_bin: &Path, env: &[(&str, &str)]) -> Stack {
+    pub(crate) async fn start_on(
+        storage: Storage,
+        nginx_bin: &Path,
+        env: &[(&str, &str)],
+    ) -> Stack {
         seed_storage(&storage).await;
         let add = |args: Vec<&'static str>, stdin: &'static str| {
             let storage = &storage;
@@ -203,7 +208,7 @@ impl Stack {
         }
     }
 
-    async fn login(&self, base: &str) -> (String, String) {
+    pub(crate) async fn login(&self, base: &str) -> (String, String) {
         let resp = self
             .http
             .post(format!("{base}/api/token/"))
@@ -235,7 +240,11 @@ impl Stack {
         body["access_token"].as_str().expect("token").to_string()
     }
 
-    async fn refresh(&self, base: &str, refresh: &str) -> reqwest::Result<reqwest::Response> {
+    pub(crate) async fn refresh(
+        &self,
+        base: &str,
+        refresh: &str,
+    ) -> reqwest::Result<reqwest::Response> {
         self.http
             .post(format!("{base}/api/token/refresh/"))
             .json(&json!({ "refresh": refresh }))
@@ -696,144 +705,6 @@ async fn sigkill_of_an_instance_under_load_loses_nothing_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_with_grace_lets_clients_retry_lost_answers() {
     sigkill_under_load("10s").await;
-}
-
-/// A throwaway PostgreSQL server of our own (initdb + pg_ctl), so a test can stop and
-/// restart it without touching the shared server other tests use. It listens on a Unix
-/// socket in its own directory only: no TCP port to pick, so none to lose to a race.
-struct PrivatePostgres {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    /// Server settings beyond the test defaults, as `-c name=value` options.
-    settings: String,
-}
-
-impl PrivatePostgres {
-    fn bin_dir() -> Option<PathBuf> {
-        let out = std::process::Command::new("pg_config")
-            .arg("--bindir")
-            .output()
-            .ok()?;
-        let from_pg_config = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        let mut candidates = vec![from_pg_config];
-        if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
-            let mut versions: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-            versions.sort();
-            candidates.extend(versions.into_iter().rev().map(|v| v.join("bin")));
-        }
-        candidates
-            .into_iter()
-            .find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
-    }
-
-    /// Runs a PostgreSQL tool; as root it runs as the `postgres` user, which PostgreSQL
-    /// insists on.
-    fn tool(&self, name: &str, args: &[&str]) -> std::process::Output {
-        let program = self.bin.join(name);
-        let mut cmd = if is_root() {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&program);
-            c
-        } else {
-            std::process::Command::new(&program)
-        };
-        cmd.args(args).output().expect("run a PostgreSQL tool")
-    }
-
-    fn start_new(settings: &[&str]) -> Option<PrivatePostgres> {
-        let Some(bin) = PrivatePostgres::bin_dir() else {
-            skip("PostgreSQL server binaries (initdb, pg_ctl)");
-            return None;
-        };
-        let dir = tempfile::tempdir().expect("tempdir");
-        if is_root() {
-            let status = std::process::Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .expect("chown");
-            assert!(status.success());
-        }
-        let settings = settings.iter().map(|s| format!(" -c {s}")).collect();
-        let pg = PrivatePostgres { bin, dir, settings };
-        let data = pg.data();
-        let out = pg.tool(
-            "initdb",
-            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
-        );
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        pg.start();
-        Some(pg)
-    }
-
-    fn data(&self) -> String {
-        self.dir.path().join("data").display().to_string()
-    }
-
-    fn start(&self) {
-        let options = format!(
-            "-k {} -c listen_addresses='' -c fsync=off{}",
-            self.dir.path().display(),
-            self.settings
-        );
-        let log = self.dir.path().join("postgres.log").display().to_string();
-        let out = self.tool(
-            "pg_ctl",
-            &[
-                "-D",
-                &self.data(),
-                "-o",
-                &options,
-                "-l",
-                &log,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn stop(&self) {
-        let out = self.tool("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
-        assert!(
-            out.status.success(),
-            "pg_ctl stop: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        format!(
-            "postgres://postgres@/postgres?host={}",
-            self.dir.path().display()
-        )
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        let _ = self.tool(
-            "pg_ctl",
-            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
-        );
-    }
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// The stack on a PostgreSQL cluster of its own, which a test may stop and start; `None`
