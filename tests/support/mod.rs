@@ -874,8 +874,18 @@ pub fn hidden(html: &str, name: &str) -> String {
     unescape(&html[start..start + end])
 }
 
+/// The `action` of every form of a page, as written (a relative URL to resolve).
+pub fn form_actions(html: &str) -> Vec<String> {
+    html.split("<form ")
+        .skip(1)
+        .filter_map(|form| form.split("action=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .map(unescape)
+        .collect()
+}
+
 /// Decodes the HTML character references askama writes (`&amp;`, `&#39;`, `&#x2f;`, ...).
-fn unescape(s: &str) -> String {
+pub fn unescape(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find('&') {
