@@ -1138,7 +1138,22 @@ pub async fn run_cli_env(
     stdin: &str,
     env: &[(&str, &str)],
 ) -> CliOutput {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    run_cli_with(storage, args, stdin, env, &[]).await
+}
+
+/// Like [`run_cli_env`], without the variables `unset` of this process's environment.
+pub async fn run_cli_with(
+    storage: &Storage,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+    unset: &[&str],
+) -> CliOutput {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    for name in unset {
+        command.env_remove(name);
+    }
+    let mut child = command
         .args(args)
         .envs(storage.env())
         .env("GATEHOUSE_LOG", "warn")
