@@ -347,6 +347,20 @@ async fn the_audit_log_page_lists_and_filters_events(backend: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
+async fn add_client_in_console(
+    b: &reqwest::Client,
+    app: &TestApp,
+    csrf: &str,
+    id: &str,
+) -> (StatusCode, String) {
+    let form = [
+        ("csrf", csrf),
+        ("client_id", id),
+        ("grants", "client_credentials"),
+    ];
+    post(b, app, "/console/clients", &form).await
+}
+
 /// Letters, digits and `-._~` (never `.` or `..` alone), through the console, the admin API
 /// and the CLI alike: an id is a path segment of the console's and the admin API's URLs.
 async fn client_ids_are_registered_url_safe_only(backend: Backend) {
@@ -368,17 +382,7 @@ async fn client_ids_are_registered_url_safe_only(backend: Backend) {
         "a@b",
         "é",
     ] {
-        let (status, html) = post(
-            &b,
-            &app,
-            "/console/clients",
-            &[
-                ("csrf", &csrf),
-                ("client_id", id),
-                ("grants", "client_credentials"),
-            ],
-        )
-        .await;
+        let (status, html) = add_client_in_console(&b, &app, &csrf, id).await;
         assert_eq!(
             status,
             StatusCode::BAD_REQUEST,
@@ -409,17 +413,7 @@ async fn client_ids_are_registered_url_safe_only(backend: Backend) {
         );
     }
     let id = "Svc-1.api_v2~x";
-    let (status, html) = post(
-        &b,
-        &app,
-        "/console/clients",
-        &[
-            ("csrf", &csrf),
-            ("client_id", id),
-            ("grants", "client_credentials"),
-        ],
-    )
-    .await;
+    let (status, html) = add_client_in_console(&b, &app, &csrf, id).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(app.state.accounts.find_client(id).await.is_ok());
 }

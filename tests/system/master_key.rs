@@ -80,6 +80,22 @@ async fn assert_refused_with(storage: &Storage, key: &str) {
     assert_no_key_printed(&out, &[key], "refusal");
 }
 
+/// `keys list` with `key` in the environment lists every one of `kids`; its output.
+async fn listed_with(storage: &Storage, key: &str, kids: &[String]) -> CliOutput {
+    let listed = run_cli_env(
+        storage,
+        &["keys", "list"],
+        "",
+        &[("GATEHOUSE_MASTER_KEY", key)],
+    )
+    .await;
+    assert!(listed.status.success(), "keys list: {}", listed.stderr);
+    for kid in kids {
+        assert!(listed.stdout.contains(kid.as_str()), "{kid} listed");
+    }
+    listed
+}
+
 async fn verify_at(http: &reqwest::Client, server: &ServerProcess, token: &str) -> u16 {
     http.post(server.url("/api/token/verify/"))
         .json(&serde_json::json!({ "token": token }))
@@ -264,17 +280,7 @@ async fn master_key_rotate_with_the_key_in_the_environment_prints_the_new_key_on
     let after = sealed_rows(&app).await;
     assert_eq!(after.iter().map(|r| r.0.clone()).collect::<Vec<_>>(), kids);
     assert!(after.iter().all(|(_, _, id)| id == new_key.id()));
-    let listed = run_cli_env(
-        &app.storage,
-        &["keys", "list"],
-        "",
-        &[("GATEHOUSE_MASTER_KEY", &new)],
-    )
-    .await;
-    assert!(listed.status.success(), "new key: {}", listed.stderr);
-    for kid in &kids {
-        assert!(listed.stdout.contains(kid.as_str()), "{kid} listed");
-    }
+    let listed = listed_with(&app.storage, &new, &kids).await;
     assert_no_key_printed(&listed, &[&old, &new], "keys list");
     assert_refused_with(&app.storage, &old).await;
 }
@@ -526,17 +532,7 @@ async fn an_error_after_the_commit_keeps_the_staged_key_and_the_next_run_finishe
         key_dir_entries(&app.storage),
         ["master.key", "master.key.previous"]
     );
-    let listed = run_cli_env(
-        &app.storage,
-        &["keys", "list"],
-        "",
-        &[("GATEHOUSE_MASTER_KEY", &k1)],
-    )
-    .await;
-    assert!(listed.status.success(), "{}", listed.stderr);
-    for kid in &kids {
-        assert!(listed.stdout.contains(kid.as_str()), "{kid} listed");
-    }
+    listed_with(&app.storage, &k1, &kids).await;
     assert_refused_with(&app.storage, &k0).await;
 
     // A failure with the key in the environment says which key the database opens with.
@@ -560,12 +556,5 @@ async fn an_error_after_the_commit_keeps_the_staged_key_and_the_next_run_finishe
         out.stderr
     );
     assert!(!out.stderr.contains("NOT put to use"), "{}", out.stderr);
-    let listed = run_cli_env(
-        &app.storage,
-        &["keys", "list"],
-        "",
-        &[("GATEHOUSE_MASTER_KEY", &k2)],
-    )
-    .await;
-    assert!(listed.status.success(), "{}", listed.stderr);
+    listed_with(&app.storage, &k2, &kids).await;
 }
