@@ -219,7 +219,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let settings = Settings::from_args(&cli.settings)?;
     // What a command changes is recorded with the operator as its actor.
-    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let operator = crate::os_user::operator_name();
     let context = RequestContext {
         actor: Some(format!("cli:{operator}")),
         ..Default::default()

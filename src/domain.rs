@@ -44,12 +44,31 @@ impl fmt::Debug for Username {
     }
 }
 
-/// A client id: 1 to 100 printable ASCII characters without spaces, colons or quotes.
+/// A client id: 1 to 100 URL-safe characters when registered; looked up more leniently.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClientId(String);
 
 impl ClientId {
+    /// An id to register: 1 to 100 URL-safe characters (RFC 3986 unreserved: ASCII letters,
+    /// digits, `-._~`), never `.` or `..` alone, so that it is always exactly one path
+    /// segment of the console's and the admin API's URLs.
     pub fn parse(s: &str) -> Result<ClientId, String> {
+        let url_safe = s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+        if !url_safe || s == "." || s == ".." {
+            return Err(
+                "client id may contain only letters, digits and - . _ ~ (and is not . or .. alone)"
+                    .into(),
+            );
+        }
+        ClientId::parse_stored(s)
+    }
+
+    /// An id to look up: anything an earlier release registered (printable ASCII without
+    /// `: " ' \`), so that such a client still authenticates and an admin can still list,
+    /// disable and delete it. Only [`ClientId::parse`] admits a new one.
+    pub fn parse_stored(s: &str) -> Result<ClientId, String> {
         if s.is_empty() || s.len() > 100 {
             return Err("client id must be 1 to 100 characters".into());
         }
@@ -61,6 +80,7 @@ impl ClientId {
         }
         Ok(ClientId(s.to_string()))
     }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -357,6 +377,37 @@ mod tests {
         assert!(Username::parse(&"x".repeat(151)).is_err());
         assert!(Username::parse("has space").is_err());
         assert!(Username::parse("semi;colon").is_err());
+    }
+
+    #[test]
+    fn client_ids_are_registered_url_safe_and_looked_up_as_stored() {
+        for ok in ["svc", "Svc-1.api_v2~x", "...", "a..b", &"x".repeat(100)] {
+            assert!(ClientId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../users/victim",
+            "a/b",
+            "a b",
+            "a%2Fb",
+            "a?b",
+            "a#b",
+            "a@b",
+            "é",
+            "a\0b",
+            &"x".repeat(101),
+        ] {
+            assert!(ClientId::parse(bad).is_err(), "{bad:?}");
+        }
+        // An earlier release's id is still found; nothing a database refuses ever is.
+        for stored in ["..", "../users/victim", "a@b"] {
+            assert!(ClientId::parse_stored(stored).is_ok(), "{stored}");
+        }
+        for bad in ["", "a b", "a:b", "a\0b", "é"] {
+            assert!(ClientId::parse_stored(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl Accounts {
     }
 
     pub async fn find_client(&self, id: &str) -> Result<Client, AccountError> {
-        if ClientId::parse(id).is_err() {
+        if ClientId::parse_stored(id).is_err() {
             return Err(AccountError::NotFound(format!("client {id:?}")));
         }
         let key = id.to_string();
@@ -222,7 +222,7 @@ impl Accounts {
         secret: Option<&str>,
     ) -> Result<Client, ClientAuthError> {
         // Only a well-formed id reaches the database (PostgreSQL refuses a NUL byte in text).
-        if ClientId::parse(client_id).is_err() {
+        if ClientId::parse_stored(client_id).is_err() {
             return Err(ClientAuthError::Failed);
         }
         let lookup = client_id.to_string();

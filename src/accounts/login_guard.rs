@@ -215,7 +215,7 @@ impl LoginGuard {
     ) -> Result<Client, ClientAuthError> {
         // No secret (a public client), or an id no client can have: nobody's secret is being
         // guessed, so no window is spent on it.
-        let Some(secret) = secret.filter(|_| ClientId::parse(client_id).is_ok()) else {
+        let Some(secret) = secret.filter(|_| ClientId::parse_stored(client_id).is_ok()) else {
             return self.accounts.authenticate_client(client_id, secret).await;
         };
         let buckets = [

@@ -31,7 +31,7 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> I
     };
     // Right to left: each trusted hop vouches for the one before it; stop at the first
     // address a trusted proxy reported that is not itself a proxy. An unparsable hop ends
-    // the walk (nothing left of it can be believed).
+    // the walk at the last good address to its right (nothing left of it can be believed).
     let mut client = peer;
     for hop in chain.iter().rev() {
         match hop {
@@ -47,45 +47,56 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> I
     client
 }
 
+/// Every element of every `X-Forwarded-For` header, in order.
 fn x_forwarded_for_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    headers
-        .get_all("x-forwarded-for")
-        .flat_map(|v| v.to_str().unwrap_or("").split(','))
-        .map(|s| s.trim().parse::<IpAddr>().ok())
+    elements(headers, "x-forwarded-for")
+        .map(|element| element.and_then(parse_hop))
         .collect()
 }
 
 /// The `for=` node of every element of every `Forwarded` header, in order.
 fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    headers
-        .get_all("forwarded")
-        .flat_map(|v| v.to_str().unwrap_or("").split(','))
+    elements(headers, "forwarded")
         .map(|element| {
-            element
+            element?
                 .split(';')
                 .filter_map(|pair| pair.split_once('='))
                 .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
-                .and_then(|(_, v)| parse_node(v.trim()))
+                .and_then(|(_, v)| parse_hop(v))
         })
         .collect()
 }
 
-/// RFC 7239 §6 node: `192.0.2.1`, `"192.0.2.1:4711"`, `"[2001:db8::1]:4711"`; obfuscated
-/// and `unknown` nodes give no address.
-fn parse_node(node: &str) -> Option<IpAddr> {
-    let node = node.trim_matches('"');
-    if let Ok(ip) = node.parse::<IpAddr>() {
+/// The comma-separated elements of every `name` header, each on its own: an element that is
+/// not UTF-8 (a header value may carry any byte) is `None` without costing its neighbours.
+fn elements<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+) -> impl Iterator<Item = Option<&'a str>> + 'a {
+    headers
+        .get_all(name)
+        .flat_map(|value| value.as_bytes().split(|b| *b == b','))
+        // An empty element is no hop (RFC 9110 §5.6.1: recipients ignore them).
+        .filter(|element| !element.trim_ascii().is_empty())
+        .map(|element| std::str::from_utf8(element).ok())
+}
+
+/// One hop as proxies write it: `192.0.2.1`, `2001:db8::1`, `192.0.2.1:4711`,
+/// `[2001:db8::1]:4711`, `[2001:db8::1]`, quoted or not (RFC 7239 §6 quotes the last
+/// three); obfuscated and `unknown` nodes give no address.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim().trim_matches('"');
+    if let Ok(ip) = hop.parse::<IpAddr>() {
         return Some(ip);
     }
-    if let Ok(sa) = node.parse::<SocketAddr>() {
+    if let Ok(sa) = hop.parse::<SocketAddr>() {
         return Some(sa.ip());
     }
-    node.strip_prefix('[')
+    hop.strip_prefix('[')
         .and_then(|rest| rest.strip_suffix(']'))
         .and_then(|inner| inner.parse::<IpAddr>().ok())
 }
 
-/// `::ffff:10.0.0.1` and `10.0.0.1` are one client (a dual-stack listener reports the former).
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +164,50 @@ mod tests {
         assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("127.0.0.1"));
         let h = headers(&[]);
         assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn x_forwarded_for_hops_may_carry_ports() {
+        let trusted = TrustedProxies::parse("127.0.0.1").unwrap();
+        for (value, client) in [
+            ("203.0.113.5:4711", "203.0.113.5"),
+            ("6.6.6.6, 203.0.113.5:4711", "203.0.113.5"),
+            ("[2001:db8::17]:4711", "2001:db8::17"),
+            ("[2001:db8::17]", "2001:db8::17"),
+            ("2001:db8::17", "2001:db8::17"),
+            ("203.0.113.5:4711, 127.0.0.1:80", "203.0.113.5"),
+        ] {
+            let h = headers(&[("x-forwarded-for", value)]);
+            assert_eq!(
+                resolve(ip("127.0.0.1"), &h, &trusted),
+                ip(client),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_garbled_hop_stops_the_walk_at_the_good_address_to_its_right() {
+        let trusted = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap();
+        let raw = |name: &'static str, bytes: &[u8]| {
+            let mut map = HeaderMap::new();
+            let value = HeaderValue::from_bytes(bytes).expect("opaque bytes are a header value");
+            map.append(HeaderName::from_static(name), value);
+            map
+        };
+        // "é" in Latin-1, then in UTF-8: neither spoils the hop beside it.
+        let h = raw("x-forwarded-for", b"\xe9, 203.0.113.6");
+        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("203.0.113.6"));
+        let h = raw("x-forwarded-for", "é, 203.0.113.6".as_bytes());
+        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("203.0.113.6"));
+        // Behind two proxies, the walk stops at the inner proxy, not at the peer.
+        let h = headers(&[("x-forwarded-for", "garbage, 10.1.2.3")]);
+        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("10.1.2.3"));
+        // Empty elements are no hops.
+        let h = headers(&[("x-forwarded-for", "203.0.113.7, , 10.1.2.3,")]);
+        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("203.0.113.7"));
+        let h = raw("forwarded", b"for=\xe9, for=203.0.113.8");
+        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("203.0.113.8"));
     }
 
     #[test]

@@ -444,6 +444,7 @@ async fn confirm_delete(
         Err(answer) => return Ok(answer),
     };
     let question = format!("Delete {what} {name}? This cannot be undone.");
+    // Back where it was shown: the list page wrote the name into that path percent-encoded.
     let action = req.path().to_string();
     Ok(render(req, state, StatusCode::OK, |csrf| {
         ConfirmPage {

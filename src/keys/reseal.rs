@@ -7,7 +7,7 @@ use base64::Engine;
 
 use super::encryption::{MasterKey, CHECK_PLAINTEXT};
 use crate::audit::{self, Event, Kind};
-use crate::db::{repo, Db, DbError};
+use crate::db::{repo, Db, DbConn, DbError};
 
 /// What a re-seal did. Key ids are truncated hashes, not secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,19 @@ pub enum ResealError {
     Precondition(String),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+/// Whether the database is sealed under `key`: its check value opens with it (the stored key
+/// id is only a label; the AEAD tag decides). A database without a check value is sealed
+/// under no key yet.
+pub fn check_value_opens(conn: &mut DbConn, key: &MasterKey) -> Result<bool, DbError> {
+    let Some(check) = repo::meta::get(conn, "master_key_check")? else {
+        return Ok(false);
+    };
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(check)
+        .unwrap_or_default();
+    Ok(key.open(&sealed, b"check").is_ok())
 }
 
 /// Re-seals every sealed value under `to`, opening each with whichever of `from` (the keys

@@ -72,7 +72,7 @@ impl Sso {
         let Some(id) = authorize::params_of_return_to(return_to).and_then(|p| p.client_id) else {
             return Ok(None);
         };
-        if ClientId::parse(&id).is_err() {
+        if ClientId::parse_stored(&id).is_err() {
             return Ok(None);
         }
         let client = self

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{spawn_app, status_json, Backend, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{run_cli_with, spawn_app, status_json, Backend, TestApp, ADMIN_PASSWORD};
 
 both_backends!(
     sign_ins_and_their_failures_are_recorded_without_what_was_typed,
@@ -15,6 +15,7 @@ both_backends!(
     the_trail_filters_by_kind_actor_and_time_and_pages_newest_first,
     the_audit_api_is_for_admins_and_refuses_malformed_queries,
     the_cli_prints_the_trail_and_records_its_own_actions_as_the_operator,
+    without_user_in_the_environment_the_cli_names_the_effective_user,
 );
 
 const PASSWORD: &str = "alice's long password";
@@ -321,4 +322,35 @@ async fn the_cli_prints_the_trail_and_records_its_own_actions_as_the_operator(ba
         row.as_bytes()[..4].iter().all(u8::is_ascii_digit),
         "a date first: {row}"
     );
+}
+
+/// A service manager or `sudo -i` may leave `$USER` unset: the actor is then the effective
+/// user's name as the system knows it, as `id -un` prints it.
+async fn without_user_in_the_environment_the_cli_names_the_effective_user(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let out = run_cli_with(
+        &app.storage,
+        &["user", "add", "dave", "--password-stdin"],
+        "dave's long password\n",
+        &[],
+        &["USER"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("id -un");
+    assert!(id.status.success());
+    let name = String::from_utf8(id.stdout).expect("utf-8");
+    let out = app
+        .cli(&["audit", "--json", "--kind", "user.created"], "")
+        .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let line: Value =
+        serde_json::from_str(out.stdout.lines().next().expect("a line")).expect("a JSON line");
+    assert_eq!(line["subject"], "dave");
+    assert_eq!(line["actor"], format!("cli:{}", name.trim()), "{line}");
 }

@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::{spawn_app, Backend, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{form_actions, spawn_app, status_json, Backend, TestApp, ADMIN_PASSWORD};
 use crate::sso::{browser, hidden, location};
 
 both_backends!(
@@ -15,6 +15,8 @@ both_backends!(
     an_admin_manages_users_and_the_last_admin_stays,
     a_new_clients_secret_is_shown_once,
     the_audit_log_page_lists_and_filters_events,
+    client_ids_are_registered_url_safe_only,
+    a_stored_client_id_cannot_bend_a_console_path,
 );
 
 /// Signs `username` in through the login page, coming back to `return_to`.
@@ -343,4 +345,220 @@ async fn the_audit_log_page_lists_and_filters_events(backend: Backend) {
     assert!(!filtered.contains("<td>sign_in</td>"), "{filtered}");
     let (status, _) = page(&b, &app, "/console/audit?kind=nonsense").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn add_client_in_console(
+    b: &reqwest::Client,
+    app: &TestApp,
+    csrf: &str,
+    id: &str,
+) -> (StatusCode, String) {
+    let form = [
+        ("csrf", csrf),
+        ("client_id", id),
+        ("grants", "client_credentials"),
+    ];
+    post(b, app, "/console/clients", &form).await
+}
+
+/// Letters, digits and `-._~` (never `.` or `..` alone), through the console, the admin API
+/// and the CLI alike: an id is a path segment of the console's and the admin API's URLs.
+async fn client_ids_are_registered_url_safe_only(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let token = app.admin_token().await;
+    let b = signed_in(&app, "root", ADMIN_PASSWORD, "/console/keys").await;
+    let (_, html) = page(&b, &app, "/console/clients").await;
+    let csrf = hidden(&html, "csrf");
+    for id in [
+        "../users/victim",
+        "a/b",
+        ".",
+        "..",
+        "a?b",
+        "a#b",
+        "a%2Fb",
+        "a@b",
+        "é",
+    ] {
+        let (status, html) = add_client_in_console(&b, &app, &csrf, id).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "console registered {id:?}: {html}"
+        );
+        let resp = app
+            .http
+            .post(app.url("/admin/clients"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "client_id": id, "grants": ["client_credentials"] }))
+            .send()
+            .await
+            .expect("request");
+        let (status, body) = status_json(resp).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "admin API registered {id:?}: {body}"
+        );
+        let out = app
+            .cli(&["client", "add", id, "--grant", "client_credentials"], "")
+            .await;
+        assert!(!out.status.success(), "the CLI registered {id:?}");
+        assert!(out.stderr.contains("client id"), "{id:?}: {}", out.stderr);
+        assert!(
+            app.state.accounts.find_client(id).await.is_err(),
+            "{id:?} was stored"
+        );
+    }
+    let id = "Svc-1.api_v2~x";
+    let (status, html) = add_client_in_console(&b, &app, &csrf, id).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(app.state.accounts.find_client(id).await.is_ok());
+}
+
+/// A client an earlier release registered under an id that is now refused stays listed, and
+/// an admin can still disable and delete it: the console writes every id into its paths
+/// percent-encoded, so that a browser never resolves `..` or `/` in it into another path.
+async fn a_stored_client_id_cannot_bend_a_console_path(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let token = app.admin_token().await;
+    let b = signed_in(&app, "root", ADMIN_PASSWORD, "/console/keys").await;
+    app.add_user("victim", "victim's long password", false)
+        .await;
+    let sneaky = "../users/victim";
+    let stored = gatehouse::db::repo::clients::Client {
+        client_id: sneaky.into(),
+        secret_hash: None,
+        public: true,
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+        grants: vec!["refresh_token".into()],
+        scopes: vec!["openid".into()],
+        consent: false,
+        disabled: false,
+        created_at: 0,
+        introspect_any: false,
+    };
+    app.state
+        .db
+        .write(move |conn| gatehouse::db::repo::clients::insert(conn, &stored))
+        .await
+        .expect("an old release's client");
+
+    // What a browser does with the page's "Disable" form: resolve its action against the
+    // page's URL, then post there.
+    let page_url = reqwest::Url::parse(&app.url("/console/clients")).expect("url");
+    let (status, html) = page(&b, &app, "/console/clients").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(sneaky), "listed: {html}");
+    let csrf = hidden(&html, "csrf");
+    let disable = form_actions(&html)
+        .into_iter()
+        .map(|action| page_url.join(&action).expect("resolves"))
+        .find(|url| url.path().ends_with("/disable") && url.path().contains("users"))
+        .expect("the sneaky client's disable form");
+    let resp = b
+        .post(disable.clone())
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::OK, "{disable}");
+    let victim = app
+        .state
+        .accounts
+        .find_user("victim")
+        .await
+        .expect("victim");
+    assert!(
+        !victim.disabled,
+        "the form at {disable} disabled the user victim"
+    );
+    let client = app
+        .state
+        .accounts
+        .find_client(sneaky)
+        .await
+        .expect("client");
+    assert!(
+        client.disabled,
+        "the form at {disable} did not disable the client"
+    );
+
+    // Its delete confirmation, and the delete it posts, reach the client too.
+    let (status, html) = page(&b, &app, "/console/clients").await;
+    assert_eq!(status, StatusCode::OK);
+    let confirm = html
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|href| {
+            page_url
+                .join(&crate::helpers::unescape(href))
+                .expect("resolves")
+        })
+        .find(|url| url.path().ends_with("/delete") && url.path().contains("users"))
+        .expect("the sneaky client's delete link");
+    let resp = b.get(confirm.clone()).send().await.expect("page");
+    assert_eq!(resp.status(), StatusCode::OK, "{confirm}");
+    let html = resp.text().await.expect("html");
+    assert!(html.contains(sneaky), "the confirmation names it: {html}");
+    let delete = form_actions(&html)
+        .into_iter()
+        .map(|action| confirm.join(&action).expect("resolves"))
+        .next()
+        .expect("the delete form");
+    assert_eq!(delete.path(), confirm.path(), "posts where it was shown");
+    let resp = b
+        .post(delete)
+        .form(&[("csrf", hidden(&html, "csrf"))])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        app.state.accounts.find_client(sneaky).await.is_err(),
+        "deleted"
+    );
+    assert!(
+        app.state.accounts.find_user("victim").await.is_ok(),
+        "victim stays"
+    );
+
+    // The admin API reaches such a client by its percent-encoded id as well.
+    let mut stored = client;
+    stored.client_id = "old/style@id".into();
+    app.state
+        .db
+        .write(move |conn| gatehouse::db::repo::clients::insert(conn, &stored))
+        .await
+        .expect("an old release's client");
+    let resp = app
+        .http
+        .post(app.url("/admin/clients/old%2Fstyle%40id/disable"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["client_id"], "old/style@id", "{body}");
+    let resp = app
+        .http
+        .delete(app.url("/admin/clients/old%2Fstyle%40id"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    assert!(app
+        .state
+        .accounts
+        .find_client("old/style@id")
+        .await
+        .is_err());
 }

@@ -15,6 +15,7 @@ mod audit;
 mod console;
 mod cors;
 mod data_at_rest;
+mod forwarded_for;
 mod hardening;
 mod housekeeping;
 mod keys;

@@ -874,8 +874,18 @@ pub fn hidden(html: &str, name: &str) -> String {
     unescape(&html[start..start + end])
 }
 
+/// The `action` of every form of a page, as written (a relative URL to resolve).
+pub fn form_actions(html: &str) -> Vec<String> {
+    html.split("<form ")
+        .skip(1)
+        .filter_map(|form| form.split("action=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .map(unescape)
+        .collect()
+}
+
 /// Decodes the HTML character references askama writes (`&amp;`, `&#39;`, `&#x2f;`, ...).
-fn unescape(s: &str) -> String {
+pub fn unescape(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find('&') {
@@ -1128,7 +1138,22 @@ pub async fn run_cli_env(
     stdin: &str,
     env: &[(&str, &str)],
 ) -> CliOutput {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    run_cli_with(storage, args, stdin, env, &[]).await
+}
+
+/// Like [`run_cli_env`], without the variables `unset` of this process's environment.
+pub async fn run_cli_with(
+    storage: &Storage,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+    unset: &[&str],
+) -> CliOutput {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    for name in unset {
+        command.env_remove(name);
+    }
+    let mut child = command
         .args(args)
         .envs(storage.env())
         .env("GATEHOUSE_LOG", "warn")

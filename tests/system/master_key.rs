@@ -19,6 +19,7 @@ both_backends!(
     master_key_rotate_with_the_key_in_the_environment_prints_the_new_key_once,
     a_rollover_serves_with_both_keys_and_then_with_the_new_key_alone,
     an_interrupted_rotation_leaves_a_key_that_opens_the_database,
+    an_error_after_the_commit_keeps_the_staged_key_and_the_next_run_finishes,
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -77,6 +78,22 @@ async fn assert_refused_with(storage: &Storage, key: &str) {
     );
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     assert_no_key_printed(&out, &[key], "refusal");
+}
+
+/// `keys list` with `key` in the environment lists every one of `kids`; its output.
+async fn listed_with(storage: &Storage, key: &str, kids: &[String]) -> CliOutput {
+    let listed = run_cli_env(
+        storage,
+        &["keys", "list"],
+        "",
+        &[("GATEHOUSE_MASTER_KEY", key)],
+    )
+    .await;
+    assert!(listed.status.success(), "keys list: {}", listed.stderr);
+    for kid in kids {
+        assert!(listed.stdout.contains(kid.as_str()), "{kid} listed");
+    }
+    listed
 }
 
 async fn verify_at(http: &reqwest::Client, server: &ServerProcess, token: &str) -> u16 {
@@ -263,17 +280,7 @@ async fn master_key_rotate_with_the_key_in_the_environment_prints_the_new_key_on
     let after = sealed_rows(&app).await;
     assert_eq!(after.iter().map(|r| r.0.clone()).collect::<Vec<_>>(), kids);
     assert!(after.iter().all(|(_, _, id)| id == new_key.id()));
-    let listed = run_cli_env(
-        &app.storage,
-        &["keys", "list"],
-        "",
-        &[("GATEHOUSE_MASTER_KEY", &new)],
-    )
-    .await;
-    assert!(listed.status.success(), "new key: {}", listed.stderr);
-    for kid in &kids {
-        assert!(listed.stdout.contains(kid.as_str()), "{kid} listed");
-    }
+    let listed = listed_with(&app.storage, &new, &kids).await;
     assert_no_key_printed(&listed, &[&old, &new], "keys list");
     assert_refused_with(&app.storage, &old).await;
 }
@@ -457,4 +464,97 @@ async fn an_interrupted_rotation_leaves_a_key_that_opens_the_database(backend: B
         ["master.key", "master.key.previous"]
     );
     assert_no_key_printed(&out, &[&k1, &k2], "--keep-previous");
+}
+
+/// PostgreSQL can report an error for a COMMIT that went through (the connection lost on the
+/// way back). The command cannot tell, so it keeps the staged key whatever the error; the
+/// next run learns from the database's check value which key it is sealed with, and
+/// finishes, keeping the old key when asked again with `--keep-previous`.
+async fn an_error_after_the_commit_keeps_the_staged_key_and_the_next_run_finishes(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let path = app.storage.master_key_file();
+    let staged = path.with_file_name("master.key.next");
+    let k0 = read_key(&path);
+    let kids: Vec<String> = sealed_rows(&app).await.into_iter().map(|r| r.0).collect();
+
+    let fault = [("GATEHOUSE_TEST_FAIL_AFTER_COMMIT", "1")];
+    let out = run_cli_env(
+        &app.storage,
+        &["master-key", "rotate", "--keep-previous"],
+        "",
+        &fault,
+    )
+    .await;
+    assert!(!out.status.success(), "the injected failure is reported");
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    // The database is under the new key, and the new key is still on disk.
+    assert!(
+        staged.exists(),
+        "the staged key, the only copy of the database's key, is gone"
+    );
+    assert!(
+        out.stderr.contains("master-key rotate --keep-previous"),
+        "says how to finish: {}",
+        out.stderr
+    );
+    let k1 = read_key(&staged);
+    let k1_id = MasterKey::from_base64(&k1)
+        .expect("staged key")
+        .id()
+        .to_string();
+    assert!(
+        sealed_rows(&app)
+            .await
+            .iter()
+            .all(|(_, _, id)| *id == k1_id),
+        "the re-seal committed"
+    );
+    assert_eq!(read_key(&path), k0, "the key file is untouched");
+    assert_no_key_printed(&out, &[&k0, &k1], "failed rotation");
+    // Meanwhile every command opens the database (start-up adopts the staged key).
+    let listed = app.cli(&["keys", "list"], "").await;
+    assert!(listed.status.success(), "{}", listed.stderr);
+
+    let out = app
+        .cli(&["master-key", "rotate", "--keep-previous"], "")
+        .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(out.stdout.contains("interrupted"), "{}", out.stdout);
+    assert_no_key_printed(&out, &[&k0, &k1], "finishing");
+    assert_eq!(read_key(&path), k1, "the staged key moved into place");
+    let previous = path.with_file_name("master.key.previous");
+    assert_eq!(read_key(&previous), k0, "the old key is kept");
+    assert_eq!(
+        key_dir_entries(&app.storage),
+        ["master.key", "master.key.previous"]
+    );
+    listed_with(&app.storage, &k1, &kids).await;
+    assert_refused_with(&app.storage, &k0).await;
+
+    // A failure with the key in the environment says which key the database opens with.
+    let env = [
+        ("GATEHOUSE_MASTER_KEY", k1.as_str()),
+        ("GATEHOUSE_TEST_FAIL_AFTER_COMMIT", "1"),
+    ];
+    let out = run_cli_env(&app.storage, &["master-key", "rotate"], "", &env).await;
+    assert!(!out.status.success(), "the injected failure is reported");
+    let k2 = out
+        .stdout
+        .lines()
+        .find(|l| MasterKey::from_base64(l).is_ok())
+        .expect("the new key is printed")
+        .trim()
+        .to_string();
+    assert!(
+        out.stderr
+            .contains("sealed under the new key printed above"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("NOT put to use"), "{}", out.stderr);
+    listed_with(&app.storage, &k2, &kids).await;
 }
