@@ -111,8 +111,10 @@ impl Hasher {
             let _slot = slot;
             // The caller gave up (its client went away): don't spend a hash on nobody.
             if !reply.is_closed() {
-                let _ = reply.send(f(memory));
+                let answer = f(memory);
+                // Counted before the reply, so whoever got the answer sees the count.
                 load.done.fetch_add(1, Ordering::SeqCst);
+                let _ = reply.send(answer);
             }
         });
         // Never full: a job holds one of `capacity` slots until it has run.
