@@ -51,11 +51,12 @@ pub struct Hasher {
     load: Arc<Load>,
 }
 
-/// How many jobs run at this moment, and the most that ever ran at once.
+/// How many jobs run at this moment, the most that ever ran at once, and how many ran.
 #[derive(Default)]
 struct Load {
     running: AtomicUsize,
     peak: AtomicUsize,
+    done: AtomicUsize,
 }
 
 impl Hasher {
@@ -89,6 +90,11 @@ impl Hasher {
         self.load.peak.load(Ordering::Relaxed)
     }
 
+    /// The hashes and checks run since start (what the login throttle must bound).
+    pub fn jobs_run(&self) -> usize {
+        self.load.done.load(Ordering::SeqCst)
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut [Block]) -> T + Send + 'static,
@@ -100,11 +106,15 @@ impl Hasher {
             .await
             .map_err(|_| HashError::Failed)?;
         let (reply, result) = oneshot::channel();
+        let load = self.load.clone();
         let job: Job = Box::new(move |memory| {
             let _slot = slot;
             // The caller gave up (its client went away): don't spend a hash on nobody.
             if !reply.is_closed() {
-                let _ = reply.send(f(memory));
+                let answer = f(memory);
+                // Counted before the reply, so whoever got the answer sees the count.
+                load.done.fetch_add(1, Ordering::SeqCst);
+                let _ = reply.send(answer);
             }
         });
         // Never full: a job holds one of `capacity` slots until it has run.

@@ -820,7 +820,12 @@ async fn a_code_verifier_for_a_code_issued_without_a_challenge_is_refused(backen
     );
     let cb = sign_in(&app, &b, &url, PASSWORD).await;
     let code = query_param(&cb, "code").expect("code");
-    let redeem = |verifier: Option<&'static str>| {
+    // Control: another code of the same kind (same client, no challenge) redeems without a
+    // verifier, so the refusal below is the verifier's doing.
+    let resp = b.get(&url).send().await.expect("request");
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let control = query_param(&location(&resp), "code").expect("control code");
+    let redeem = |code: &String, verifier: Option<&'static str>| {
         let (app, code, secret) = (&app, code.clone(), secret.clone());
         async move {
             let mut form = vec![
@@ -834,13 +839,16 @@ async fn a_code_verifier_for_a_code_issued_without_a_challenge_is_refused(backen
             app.post_form_basic("/token", "conf", &secret, &form).await
         }
     };
-    let (status, body) = status_json(redeem(Some(VERIFIER)).await).await;
+    let (status, body) = status_json(redeem(&control, None).await).await;
+    assert_eq!(status, StatusCode::OK, "the control code: {body}");
+    assert!(body["access_token"].is_string(), "{body}");
+    let (status, body) = status_json(redeem(&code, Some(VERIFIER)).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
     // A code presented with a verifier it was not bound to is in the wrong hands: the
     // refusal spends it (RFC 9700 §4.5; attacks::protocol proves it for every binding), so
     // it does not redeem afterwards, with or without a verifier.
-    let (status, body) = status_json(redeem(None).await).await;
+    let (status, body) = status_json(redeem(&code, None).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant", "{body}");
 }

@@ -1,6 +1,8 @@
 //! Black-box tests over real HTTP, one in-process server per test. Each test runs against a
 //! fresh SQLite file and again against a fresh PostgreSQL database (when
-//! GATEHOUSE_TEST_POSTGRES_URL is set). Tests that need other programs running (`gatehouse`
+//! GATEHOUSE_TEST_POSTGRES_URL is set), but for `outage.rs` (SQLite), `query_plans.rs`
+//! (PostgreSQL) and the token verifier's property test (SQLite); the other property tests use
+//! no database. Tests that need other programs running (`gatehouse`
 //! processes, nginx, Chromium, the downstream verifiers) are in `tests/system/`.
 
 // The harness is shared with tests/system/; each binary uses part of it.

@@ -93,18 +93,26 @@ async fn metrics_count_requests_tokens_failures_and_reuse(backend: Backend) {
         ),
         1.0
     );
-    assert!(
+    // The two sign-ins at /api/token/: the right password and the wrong one.
+    assert_eq!(
         sample(
             &text,
             r#"gatehouse_http_request_duration_seconds_count{route="/api/token/"}"#
-        ) >= 2.0
+        ),
+        2.0
     );
     assert_eq!(
         sample(&text, r#"gatehouse_db_pool_connections{state="max"}"#),
         4.0
     );
-    assert!(sample(&text, "gatehouse_signing_key_age_seconds") >= 0.0);
+    // The seed key became current at the start and the clock has not moved since.
+    assert_eq!(sample(&text, "gatehouse_signing_key_age_seconds"), 0.0);
     assert_eq!(sample(&text, "gatehouse_key_rotations_total"), 0.0);
+    app.advance(60);
+    assert_eq!(
+        sample(&app.metrics().await, "gatehouse_signing_key_age_seconds"),
+        60.0
+    );
     // Raw paths never become labels (one series per route, not per URL).
     let resp = app
         .http

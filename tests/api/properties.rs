@@ -292,13 +292,52 @@ fn addresses_in(text: &str) -> Vec<IpAddr> {
         .collect()
 }
 
+/// The proxies the properties trust, "127.0.0.1, 10.0.0.0/8", decided here on their own.
+fn trusted_here(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST || v4.octets()[0] == 10,
+        IpAddr::V6(_) => false,
+    }
+}
+
+/// One well-formed hop: any address, or one of the trusted proxies.
+fn address_hop() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![
+        any::<IpAddr>(),
+        proptest::sample::select(vec![
+            "127.0.0.1".parse::<IpAddr>().expect("ip"),
+            "10.1.2.3".parse().expect("ip"),
+            "::ffff:10.0.0.1".parse().expect("ip"),
+        ]),
+    ]
+}
+
+/// A well-formed forwarding header: `X-Forwarded-For` (true) or `Forwarded`, and its hops.
+fn well_formed_header() -> impl Strategy<Value = (bool, Vec<IpAddr>)> {
+    (
+        any::<bool>(),
+        proptest::collection::vec(address_hop(), 1..5),
+    )
+}
+
+/// `hops` as a header value: bare addresses for `X-Forwarded-For`; `for=` nodes for
+/// `Forwarded` (RFC 7239 §6: an IPv6 address quoted and in brackets).
+fn header_text(xff: bool, hops: &[IpAddr]) -> String {
+    let hop = |ip: &IpAddr| match (xff, ip) {
+        (true, ip) => ip.to_string(),
+        (false, IpAddr::V4(v4)) => format!("for={v4}"),
+        (false, IpAddr::V6(v6)) => format!("for=\"[{v6}]\""),
+    };
+    hops.iter().map(hop).collect::<Vec<_>>().join(", ")
+}
+
 proptest! {
     #![proptest_config(config(400))]
 
     /// A peer that is not a trusted proxy is the client, whatever it says; a trusted proxy
     /// can only name an address that its headers carry. Arbitrary headers never panic.
     #[test]
-    fn the_forwarding_header_reader_believes_only_trusted_proxies(
+    fn the_forwarding_header_reader_never_panics_and_believes_only_what_is_sent(
         peer in prop_oneof![
             any::<IpAddr>(),
             proptest::sample::select(vec![
@@ -329,6 +368,45 @@ proptest! {
         } else {
             prop_assert_eq!(client, peer, "an untrusted peer's headers were believed: {:?}", all);
         }
+    }
+
+    /// For well-formed headers the answer is exact: an untrusted peer is the client; behind
+    /// a trusted one, the chain (`X-Forwarded-For` when sent, else `Forwarded`) is read
+    /// right to left and the first address that is not a trusted proxy is the client, so
+    /// whatever a client prepends (its forged leftmost address) is never believed; when
+    /// every hop is a trusted proxy, the leftmost hop is.
+    #[test]
+    fn the_forwarding_header_reader_believes_only_trusted_proxies(
+        peer in address_hop(),
+        headers in proptest::collection::vec(well_formed_header(), 0..3),
+    ) {
+        let trusted = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").expect("proxies");
+        let mut map = HeaderMap::new();
+        for (xff, hops) in &headers {
+            let name = if *xff { "x-forwarded-for" } else { "forwarded" };
+            let value = HeaderValue::from_str(&header_text(*xff, hops)).expect("header value");
+            map.append(HeaderName::from_static(name), value);
+        }
+        let sent_xff = headers.iter().any(|(xff, _)| *xff);
+        let chain: Vec<IpAddr> = headers
+            .iter()
+            .filter(|(xff, _)| *xff == sent_xff)
+            .flat_map(|(_, hops)| hops.iter().map(|ip| ip.to_canonical()))
+            .collect();
+        let peer = peer.to_canonical();
+        let expected = if !trusted_here(peer) {
+            peer
+        } else {
+            chain
+                .iter()
+                .rev()
+                .find(|ip| !trusted_here(**ip))
+                .or(chain.first())
+                .copied()
+                .unwrap_or(peer)
+        };
+        let client = gatehouse::http::client_addr::resolve(peer, &map, &trusted);
+        prop_assert_eq!(client, expected, "peer {}, headers {:?}", peer, headers);
     }
 }
 

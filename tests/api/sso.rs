@@ -59,6 +59,15 @@ pub(crate) fn authorize_url(app: &TestApp, extra: &[(&str, &str)]) -> String {
     )
 }
 
+/// Every `Set-Cookie` header of a response.
+fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii cookie").to_string())
+        .collect()
+}
+
 pub(crate) async fn exchange(
     app: &TestApp,
     code: &str,
@@ -392,10 +401,9 @@ async fn login_without_or_with_a_stale_csrf_token_is_refused(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-        assert!(resp
-            .headers()
-            .get("set-cookie")
-            .is_none_or(|c| !c.to_str().unwrap().contains("gh_session")));
+        for cookie in set_cookies(&resp) {
+            assert!(!cookie.contains("gh_session"), "{cookie}");
+        }
     }
     // Another browser's valid token does not work in this one.
     let other = browser();
@@ -419,6 +427,7 @@ async fn repeated_login_failures_are_throttled_without_revealing_the_account(bac
         return;
     };
     setup(&app, false).await;
+    let mut answers = Vec::new();
     for user in ["alice", "nobody-here"] {
         let b = browser();
         let page = b
@@ -431,6 +440,7 @@ async fn repeated_login_failures_are_throttled_without_revealing_the_account(bac
             .unwrap();
         let csrf = hidden(&page, "csrf");
         let mut statuses = Vec::new();
+        let mut pages = Vec::new();
         for _ in 0..4 {
             let resp = b
                 .post(app.url("/login"))
@@ -447,6 +457,10 @@ async fn repeated_login_failures_are_throttled_without_revealing_the_account(bac
                 .get("retry-after")
                 .map(|v| v.to_str().unwrap().to_string());
             statuses.push((resp.status(), retry_after));
+            // The page with what differs by design (the name typed back, this browser's
+            // form token) masked: all else must be the same for both names.
+            let page = resp.text().await.unwrap();
+            pages.push(page.replace(user, "USERNAME").replace(&csrf, "CSRF"));
         }
         assert_eq!(
             statuses[..3],
@@ -462,6 +476,18 @@ async fn repeated_login_failures_are_throttled_without_revealing_the_account(bac
             statuses[3],
             (StatusCode::TOO_MANY_REQUESTS, Some("900".to_string())),
             "{user}"
+        );
+        answers.push((statuses, pages));
+    }
+    let [(statuses, pages), (other_statuses, other_pages)] = &answers[..] else {
+        unreachable!("two accounts")
+    };
+    assert_eq!(statuses, other_statuses, "statuses differ by account");
+    for (n, (page, other)) in pages.iter().zip(other_pages).enumerate() {
+        let differs = page.lines().zip(other.lines()).find(|(a, b)| a != b);
+        assert!(
+            page == other,
+            "attempt {n}: the pages differ by account: {differs:?}"
         );
     }
     // Once the window has ended, the right password signs alice in.
@@ -594,11 +620,14 @@ async fn login_page_is_not_frameable_and_not_cached(backend: Backend) {
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["cache-control"], "no-store");
-    let cookie = h["set-cookie"].to_str().unwrap().to_string();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
+    let cookies = set_cookies(&resp);
+    assert!(!cookies.is_empty(), "the login page sets its form cookie");
+    for cookie in cookies {
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+    }
     let html = resp.text().await.unwrap();
     assert!(html.contains("<label for=\"username\">") && html.contains("autofocus"));
     assert!(

@@ -2,7 +2,9 @@
 //! on one database, the production stack behind nginx, single sign-on and the console in
 //! headless Chromium, the downstream verifiers (Django REST Framework, PyJWT, Node's jose,
 //! the Rust resource server), a real Django project's users, and schemathesis against the
-//! OpenAPI document. Like tests/api/, each test runs on SQLite and on PostgreSQL.
+//! OpenAPI document. Like tests/api/, each test runs on SQLite and on PostgreSQL, but for
+//! `stack.rs` (PostgreSQL, where several instances share a database; its SIGTERM test on
+//! SQLite) and `console_browser.rs` (SQLite: `tests/api/console.rs` covers both).
 
 // The harness is shared with tests/api/; each binary uses part of it.
 #[allow(dead_code)]

@@ -94,7 +94,9 @@ async fn the_document_is_openapi_3_1_and_describes_every_json_endpoint(backend: 
         .map(|(p, m)| (p.to_string(), m.to_string()))
         .collect();
     assert_eq!(documented, expected);
-    // Every documented operation is routed: its method on its path is not a 404 or 405.
+    // Every documented operation is routed, templated ones too (on a made-up id, without a
+    // token, the admin guard answers before any lookup): its method on its path is neither a
+    // 404 nor a 405, and never a server error.
     for (path, method) in OPERATIONS {
         let url = app.url(
             &path
@@ -107,10 +109,10 @@ async fn the_document_is_openapi_3_1_and_describes_every_json_endpoint(backend: 
             .send()
             .await
             .expect("request");
+        let status = resp.status().as_u16();
         assert!(
-            ![404, 405].contains(&resp.status().as_u16()) || path.contains('{'),
-            "{method} {path}: {}",
-            resp.status()
+            ![404, 405].contains(&status) && status < 500,
+            "{method} {path}: {status}"
         );
     }
 

@@ -22,6 +22,7 @@ both_backends!(
     a_token_signed_by_a_removed_key_is_refused_though_it_has_not_expired,
     id_tokens_and_refresh_tokens_are_refused_wherever_an_access_token_is_expected,
     a_tokens_claims_under_another_kinds_typ_are_refused_though_signed_by_the_server,
+    a_token_from_another_issuer_or_for_another_audience_is_refused_though_signed_by_the_server,
 );
 
 const PASSWORD: &str = "alice's long password";
@@ -82,6 +83,8 @@ async fn assert_refused_everywhere(app: &TestApp, rs_secret: &str, token: &str, 
         .await,
     )
     .await;
+    // RFC 6749 §5.2: invalid_grant is a 400.
+    assert_eq!(status, 400, "{what}: /token {body}");
     assert_eq!(body["error"], "invalid_grant", "{what}: /token {body}");
     ensure_body(status, &body, &format!("{what}: /token"));
     let (status, body) = status_json(
@@ -383,24 +386,42 @@ async fn hostile_payloads_signed_with_the_servers_key_are_refused_and_never_cras
         );
         assert_refused_everywhere(&app, &rs_secret, &rt, &format!("refresh, {what}")).await;
     }
-    // Signed by the server's own key, so these may verify; what matters is that reading them
-    // does not crash: an `exp` at the very ends of the range (the arithmetic on it must not
-    // overflow: a panic would drop the connection) and an unknown claim nested deep.
+    // Signed by the server's own key, so each has one right answer, and reading it must not
+    // crash: an `exp` at the very ends of the range (the arithmetic on it must not overflow:
+    // a panic would drop the connection), an `iat` that never comes, and an unknown claim
+    // nested deep (RFC 7519 §4: ignored, so the token is good).
     let edge_cases = [
-        with_raw(&claims, "exp", &i64::MAX.to_string()),
-        with_raw(&claims, "exp", &i64::MIN.to_string()),
-        with_raw(&claims, "iat", &i64::MAX.to_string()),
-        with_raw(&claims, "x", &deep(2000)),
+        (
+            "exp i64::MAX",
+            with_raw(&claims, "exp", &i64::MAX.to_string()),
+            200,
+        ),
+        (
+            "exp i64::MIN",
+            with_raw(&claims, "exp", &i64::MIN.to_string()),
+            401,
+        ),
+        (
+            "iat i64::MAX",
+            with_raw(&claims, "iat", &i64::MAX.to_string()),
+            401,
+        ),
+        (
+            "x nested 2000 deep",
+            with_raw(&claims, "x", &deep(2000)),
+            200,
+        ),
     ];
-    for payload in &edge_cases {
-        let exp = truncate(payload);
+    for (what, payload, expected) in &edge_cases {
         let token = ours.sign_raw(&header, payload);
-        let resp = app.userinfo(&token).await;
-        assert!(resp.status().as_u16() < 500, "{exp}: {}", resp.status());
-        let resp = app
-            .post_json("/api/token/verify/", json!({ "token": token }))
-            .await;
-        assert!(resp.status().as_u16() < 500, "{exp}: {}", resp.status());
+        let (status, body) = status_json(app.userinfo(&token).await).await;
+        assert_eq!(status, *expected, "{what} at /userinfo: {body}");
+        let (status, body) = status_json(
+            app.post_json("/api/token/verify/", json!({ "token": token }))
+                .await,
+        )
+        .await;
+        assert_eq!(status, *expected, "{what} at /api/token/verify/: {body}");
     }
     assert_eq!(
         snapshot(&app).await,
@@ -730,4 +751,85 @@ async fn a_tokens_claims_under_another_kinds_typ_are_refused_though_signed_by_th
         before,
         "a refused token changed what is stored"
     );
+}
+
+/// The claims as JSON text with `member` set to `value`.
+fn with_claim(claims: &Value, member: &str, value: Value) -> String {
+    let mut changed = claims.clone();
+    changed[member] = value;
+    changed.to_string()
+}
+
+/// RFC 8725 §3.8 and §3.9, given to Gatehouse itself: the server's own key signed each
+/// token, so only the `iss` and `aud` checks can refuse them. Another issuer is refused for
+/// access and refresh tokens alike; an access token may not carry the refresh tokens'
+/// audience, and a refresh token only that one (or, for those minted before it existed, the
+/// issuer itself).
+async fn a_token_from_another_issuer_or_for_another_audience_is_refused_though_signed_by_the_server(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (rs_secret, access, refresh) = setup(&app).await;
+    let ours = server_signing_key(&app).await;
+    let (access_claims, refresh_claims) = (peek(&access).1, peek(&refresh).1);
+    let issuer = app.settings.issuer.clone();
+    let (at, rt) = (
+        ours.header("at+jwt", json!({})),
+        ours.header("rt+jwt", json!({})),
+    );
+    // Controls: the same claims signed again are accepted.
+    assert_accepted_as_access(
+        &app,
+        &ours.sign_raw(&at, &access_claims.to_string()),
+        "access",
+    )
+    .await;
+    let before = snapshot(&app).await;
+    let other_issuers = [
+        "https://evil.example".to_string(),
+        format!("{issuer}/"),
+        format!("{issuer}/token"),
+        issuer.to_uppercase(),
+        issuer.replacen("http://", "https://", 1),
+        String::new(),
+    ];
+    for iss in &other_issuers {
+        let token = ours.sign_raw(&at, &with_claim(&access_claims, "iss", json!(iss)));
+        assert_refused_everywhere(&app, &rs_secret, &token, &format!("access, iss {iss:?}")).await;
+        let token = ours.sign_raw(&rt, &with_claim(&refresh_claims, "iss", json!(iss)));
+        assert_refused_everywhere(&app, &rs_secret, &token, &format!("refresh, iss {iss:?}")).await;
+    }
+    // An access token for the token endpoint: the refresh tokens' audience.
+    let token = ours.sign_raw(
+        &at,
+        &with_claim(&access_claims, "aud", refresh_claims["aud"].clone()),
+    );
+    assert_refused_everywhere(&app, &rs_secret, &token, "access, aud of refresh tokens").await;
+    // A refresh token for anybody but the token endpoint.
+    for aud in [
+        "https://evil.example".to_string(),
+        format!("{issuer}/token/"),
+        format!("{issuer}/introspect"),
+        String::new(),
+    ] {
+        let token = ours.sign_raw(&rt, &with_claim(&refresh_claims, "aud", json!(aud)));
+        assert_refused_everywhere(&app, &rs_secret, &token, &format!("refresh, aud {aud:?}")).await;
+    }
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "a refused token changed what is stored"
+    );
+    // Control: the genuine refresh claims, signed again, still refresh.
+    let (status, body) = status_json(
+        app.post_json(
+            "/api/token/refresh/",
+            json!({ "refresh": ours.sign_raw(&rt, &refresh_claims.to_string()) }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 }

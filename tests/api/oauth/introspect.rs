@@ -1,7 +1,7 @@
 //! `POST /introspect` (RFC 7662): active with the token's claims for a live token,
 //! `{"active": false}` for anything else; only for authenticated confidential clients.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::both_backends;
 use crate::helpers::{
@@ -27,21 +27,28 @@ async fn introspection_reports_a_valid_access_token_active_with_its_claims(backe
     let body = password_pair(&app, &pw, None).await;
     let access = token_of(&body, "access_token");
     let claims = peek(&access).1;
+    let (status, me) = status_json(app.userinfo(&access).await).await;
+    assert_eq!(status, 200, "{me}");
     let info = introspect(&app, &cc, &access).await;
     assert_eq!(info["active"], true, "{info}");
-    for field in [
-        "iss",
-        "sub",
-        "aud",
-        "client_id",
-        "exp",
-        "iat",
-        "jti",
-        "scope",
-    ] {
-        assert_eq!(info[field], claims[field], "{field}: {info}");
-    }
-    assert_eq!(info["client_id"], "app");
+    // Each member against what the test knows on its own: the settings, the clock, the
+    // token response, the user's `sub` at /userinfo.
+    let now = app.clock.now();
+    let ttl = app.settings.access_ttl.as_secs() as i64;
+    assert_eq!(info["iss"], json!(app.settings.issuer), "{info}");
+    assert_eq!(info["aud"], json!(app.settings.default_audience), "{info}");
+    assert_eq!(info["sub"], me["sub"], "{info}");
+    assert!(me["sub"].as_str().is_some_and(|s| !s.is_empty()), "{me}");
+    assert_eq!(info["client_id"], "app", "{info}");
+    assert_eq!(info["scope"], body["scope"], "{info}");
+    assert_eq!(info["scope"], "openid profile email", "{info}");
+    assert_eq!(info["iat"], json!(now), "{info}");
+    assert_eq!(info["exp"], json!(now + ttl), "{info}");
+    assert!(
+        info["jti"].as_str().is_some_and(|j| !j.is_empty()),
+        "{info}"
+    );
+    assert_eq!(info["jti"], claims["jti"], "{info}");
     assert_eq!(info["username"], "alice", "{info}");
     assert_eq!(info["token_type"], "Bearer", "{info}");
 
@@ -54,12 +61,16 @@ async fn introspection_reports_a_valid_access_token_active_with_its_claims(backe
     let cc_access = token_of(&cc_body, "access_token");
     let info = introspect(&app, &cc, &cc_access).await;
     assert_eq!(info["active"], true, "{info}");
-    assert_eq!(info["sub"], "cc");
-    assert_eq!(info["scope"], "api");
-    // RFC 7662 §2.2: `username` is a string when present; a client has none.
+    assert_eq!(info["iss"], json!(app.settings.issuer), "{info}");
+    assert_eq!(info["sub"], "cc", "{info}");
+    assert_eq!(info["client_id"], "cc", "{info}");
+    assert_eq!(info["scope"], "api", "{info}");
+    assert_eq!(info["exp"], json!(now + ttl), "{info}");
+    assert_eq!(info["token_type"], "Bearer", "{info}");
+    // RFC 7662 §2.2: `username` names the resource owner; a client's token has none.
     assert!(
-        info.get("username").is_none_or(Value::is_string),
-        "username must be omitted, not null: {info}"
+        info.get("username").is_none(),
+        "a client's token names a user: {info}"
     );
 
     // A live refresh token is active, but says it is a refresh token (type confusion is

@@ -37,7 +37,18 @@ async fn expired_access_token_is_rejected(backend: Backend) {
 
     assert_eq!(app.userinfo(&access).await.status(), StatusCode::OK);
     app.advance(1);
-    let (_, refusal) = status_json(app.userinfo(&access).await).await;
+    let resp = app.userinfo(&access).await;
+    // RFC 6750 §3: a 401 whose challenge names the error.
+    let challenge = resp
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .map(|v| v.to_str().expect("ascii challenge").to_string());
+    let (status, refusal) = status_json(resp).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refusal}");
+    assert_eq!(
+        challenge.as_deref(),
+        Some(r#"Bearer realm="gatehouse", error="invalid_token""#)
+    );
     assert_eq!(refusal["error"], "invalid_token", "{refusal}");
     assert!(
         refusal["error_description"]
