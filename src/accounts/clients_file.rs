@@ -489,6 +489,14 @@ mod tests {
         let fresh = plan(&declared, &[]);
         assert!(matches!(&fresh.changes[..], [Change::Create(c)] if c.client_id == "billing"));
 
+        let mut by_hand = stored_billing.clone();
+        by_hand.managed = false;
+        let adopted = plan(&declared, &[by_hand]);
+        assert!(
+            matches!(&adopted.changes[..], [Change::Update { fields, .. }] if fields == &["managed"]),
+            "a client registered by hand under a declared id is taken over: {adopted:?}"
+        );
+
         let same = plan(&declared, &[stored_billing.clone(), unmanaged.clone()]);
         assert!(same.changes.is_empty());
         assert_eq!(same.unchanged, ["billing"]);

@@ -1,7 +1,7 @@
 //! `CLIENTS_FILE` with `gatehouse` processes: the clients a file declares are created at
 //! start and work, a changed file updates them at the next start, `clients apply --dry-run`
-//! prints the changes and makes none, an invalid file stops the start with its line and the
-//! reason and changes nothing, and instances starting together apply the file once.
+//! prints the changes and makes none, an invalid file stops the start (and fails `gatehouse
+//! check`) with its line and the reason and changes nothing, and instances starting together apply the file once.
 
 use crate::both_backends;
 use crate::helpers::{run_cli, run_cli_env, Backend, CliOutput, ServerProcess, Storage};
@@ -231,6 +231,20 @@ async fn an_invalid_clients_file_stops_the_start_with_the_line_and_changes_nothi
             assert!(out.stderr.contains(reason), "{reason} in {}", out.stderr);
             assert!(!shown(&out).contains(clear), "{}", shown(&out));
         }
+        let check = run_cli_env(
+            &storage,
+            &["check"],
+            "",
+            &[("GATEHOUSE_CLIENTS_FILE", path)],
+        )
+        .await;
+        assert_eq!(check.status.code(), Some(1), "{}", shown(&check));
+        let expected = format!("PROBLEM  clients file: {path}:{line}: ");
+        assert!(
+            check.stdout.contains(&expected),
+            "{expected} in {}",
+            check.stdout
+        );
     }
     let clients = listed(&storage).await;
     assert!(
