@@ -303,7 +303,7 @@ fn differences(declared: &Client, stored: &Client) -> Vec<&'static str> {
 }
 
 /// What it takes for `stored` to match `declared`.
-pub fn plan(declared: &[Client], stored: &[Client]) -> Plan {
+fn plan(declared: &[Client], stored: &[Client]) -> Plan {
     let by_id: HashMap<&str, &Client> = stored.iter().map(|c| (c.client_id.as_str(), c)).collect();
     let mut plan = Plan::default();
     for client in declared {

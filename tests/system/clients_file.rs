@@ -1,7 +1,8 @@
 //! `CLIENTS_FILE` with `gatehouse` processes: the clients a file declares are created at
 //! start and work, a changed file updates them at the next start, `clients apply --dry-run`
 //! prints the changes and makes none, an invalid file stops the start (and fails `gatehouse
-//! check`) with its line and the reason and changes nothing, and instances starting together apply the file once.
+//! check`) with its line and the reason and changes nothing, and instances starting
+//! together apply the file once.
 
 use crate::both_backends;
 use crate::helpers::{run_cli, run_cli_env, Backend, CliOutput, ServerProcess, Storage};
@@ -82,6 +83,13 @@ async fn listed(storage: &Storage) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `text` as the storage's clients file, and its path.
+fn written(storage: &Storage, text: &str) -> String {
+    let file = storage.dir.path().join("clients.toml");
+    std::fs::write(&file, text).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
 fn shown(out: &CliOutput) -> String {
     format!("{}{}", out.stdout, out.stderr)
 }
@@ -90,9 +98,8 @@ async fn a_clients_file_creates_clients_at_start_and_a_changed_file_updates_them
     let Some(storage) = Storage::new(backend) else {
         return;
     };
-    let file = storage.dir.path().join("clients.toml");
-    let path = file.to_str().unwrap();
-    std::fs::write(&file, FIRST).unwrap();
+    let path = written(&storage, FIRST);
+    let path = path.as_str();
     let env = [
         ("GATEHOUSE_CLIENTS_FILE", path),
         ("BILLING_SECRET", FIRST_SECRET),
@@ -110,7 +117,7 @@ async fn a_clients_file_creates_clients_at_start_and_a_changed_file_updates_them
     first.child.kill().await.unwrap();
 
     let digest = gatehouse::keys::encryption::digest_hex(SECOND_SECRET);
-    std::fs::write(&file, SECOND.replace("DIGEST", &digest)).unwrap();
+    std::fs::write(path, SECOND.replace("DIGEST", &digest)).unwrap();
     let dry = run_cli(&storage, &["clients", "apply", path, "--dry-run"], "").await;
     assert!(dry.status.success(), "{}", shown(&dry));
     let expected = [
@@ -171,8 +178,8 @@ async fn an_invalid_clients_file_stops_the_start_with_the_line_and_changes_nothi
     let Some(storage) = Storage::new(backend) else {
         return;
     };
-    let file = storage.dir.path().join("clients.toml");
-    let path = file.to_str().unwrap();
+    let path = written(&storage, "");
+    let path = path.as_str();
     let valid = "[[client]]\nid = \"first\"\nkind = \"public\"\nredirect_uris = [\"https://first.example/cb\"]\n";
     let confidential =
         "[[client]]\nid = \"second\"\nkind = \"confidential\"\ngrants = [\"client_credentials\"]\n";
@@ -208,7 +215,7 @@ async fn an_invalid_clients_file_stops_the_start_with_the_line_and_changes_nothi
         ),
     ];
     for (text, line, reason) in &cases {
-        std::fs::write(&file, text).unwrap();
+        std::fs::write(path, text).unwrap();
         let serve = run_cli_env(
             &storage,
             &["serve"],
@@ -257,9 +264,8 @@ async fn instances_starting_together_apply_the_file_once(backend: Backend) {
     let Some(storage) = Storage::migrated(backend) else {
         return;
     };
-    let file = storage.dir.path().join("clients.toml");
-    let path = file.to_str().unwrap();
-    std::fs::write(&file, FIRST).unwrap();
+    let path = written(&storage, FIRST);
+    let path = path.as_str();
     let env = [
         ("GATEHOUSE_CLIENTS_FILE", path),
         ("BILLING_SECRET", FIRST_SECRET),
