@@ -32,6 +32,7 @@ pub enum Kind {
     UserPasswordChanged,
     UserImported,
     ClientCreated,
+    ClientUpdated,
     ClientDisabled,
     ClientEnabled,
     ClientDeleted,
@@ -40,7 +41,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -53,6 +54,7 @@ impl Kind {
         Kind::UserPasswordChanged,
         Kind::UserImported,
         Kind::ClientCreated,
+        Kind::ClientUpdated,
         Kind::ClientDisabled,
         Kind::ClientEnabled,
         Kind::ClientDeleted,
@@ -74,6 +76,7 @@ impl Kind {
             Kind::UserPasswordChanged => "user.password_changed",
             Kind::UserImported => "user.imported",
             Kind::ClientCreated => "client.created",
+            Kind::ClientUpdated => "client.updated",
             Kind::ClientDisabled => "client.disabled",
             Kind::ClientEnabled => "client.enabled",
             Kind::ClientDeleted => "client.deleted",

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal};
 
 use clap::{Parser, Subcommand};
 
-use crate::accounts::{Accounts, LastAdmin, NewClientRequest, NewUserRequest};
+use crate::accounts::{clients_file, Accounts, LastAdmin, NewClientRequest, NewUserRequest};
 use crate::audit::{self, AuditFilter, RequestContext};
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
@@ -42,6 +42,9 @@ pub enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Clients declared in a file (CLIENTS_FILE).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -159,6 +162,18 @@ pub enum ClientCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ClientsCommand {
+    /// Create and update the clients a TOML file declares, mark them managed, and disable
+    /// (and unmanage) the managed clients it no longer declares; in one transaction.
+    Apply {
+        file: std::path::PathBuf,
+        /// Print the changes and make none.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     List,
     /// next -> current -> retired; with --emergency the current key is revoked at once.
@@ -245,6 +260,9 @@ async fn command(settings: Settings, command: Command) -> anyhow::Result<()> {
         }
         Command::User(cmd) => user(&settings, cmd).await?,
         Command::Client(cmd) => client(&settings, cmd).await?,
+        Command::Clients(ClientsCommand::Apply { file, dry_run }) => {
+            apply_clients(&settings, &file, dry_run).await?
+        }
         Command::Keys(cmd) => keys(&settings, cmd).await?,
         Command::MasterKey(MasterKeyCommand::Rotate { keep_previous }) => {
             crate::commands::master_key::rotate(&settings, keep_previous).await?
@@ -456,6 +474,28 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 println!("new client secret for {id} (shown once): {secret}");
             }
         }
+    }
+    Ok(())
+}
+
+async fn apply_clients(
+    settings: &Settings,
+    file: &std::path::Path,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let db = startup::open_database(settings).await?;
+    let accounts = Accounts::new(db, Hasher::new(1), Clock::system());
+    let env = |name: &str| std::env::var(name).ok();
+    let declared = clients_file::read(file, &env, accounts.clock.now())?;
+    let plan = accounts.apply_clients_file(declared, dry_run).await?;
+    if dry_run {
+        println!("dry run: nothing is changed");
+    }
+    for change in &plan.changes {
+        println!("{change}");
+    }
+    if !plan.unchanged.is_empty() {
+        println!("unchanged: {}", plan.unchanged.join(", "));
     }
     Ok(())
 }

@@ -88,6 +88,7 @@ settings_args! {
     workers: "workers", "GATEHOUSE_WORKERS", None, "HTTP worker threads (default: number of cores)";
     login_throttle: "login-throttle", "GATEHOUSE_LOGIN_THROTTLE", Some("5/15m,50/15m"), "Failed logins allowed per username and per client address, as N/window each";
     audit_retention: "audit-retention", "GATEHOUSE_AUDIT_RETENTION", Some("90d"), "How long audit records are kept";
+    clients_file: "clients-file", "GATEHOUSE_CLIENTS_FILE", None, "TOML file declaring OAuth clients, applied at every start; the clients it declares can be changed only through it";
     cors_origins: "cors-origins", "GATEHOUSE_CORS_ORIGINS", Some(""), "Browser origins allowed to call the token endpoints, comma-separated, each exact (https://app.example.com); mark one `;credentials` to allow credentials mode";
 }
 
@@ -124,6 +125,8 @@ pub struct Settings {
     pub audit_retention: Duration,
     /// Origins whose browser apps may call the token endpoints (CORS).
     pub cors_origins: CorsOrigins,
+    /// Clients declared in TOML, applied at start (`accounts::clients_file`).
+    pub clients_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +230,9 @@ impl Settings {
             trusted_proxies,
             log_format,
             workers: num("workers")?.map(|n| n as usize).unwrap_or(cores).max(1),
+            clients_file: get("clients_file")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
         };
         for (name, d) in [
             ("access_ttl", settings.access_ttl),

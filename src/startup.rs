@@ -8,7 +8,7 @@ use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 
 use crate::accounts::login_guard::LoginGuard;
-use crate::accounts::Accounts;
+use crate::accounts::{clients_file, Accounts};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{migrate, repo, Db};
@@ -185,9 +185,19 @@ impl Application {
         generator: KeyGenerator,
     ) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
+        // Checked whole before the database is touched: an invalid file changes nothing.
+        let env = |name: &str| std::env::var(name).ok();
+        let declared = match &settings.clients_file {
+            Some(path) => Some((path, clients_file::read(path, &env, clock.now())?)),
+            None => None,
+        };
         let keys = prepare(&settings, clock.clone(), generator).await?;
         let db = keys.db.clone();
         let hasher = Hasher::new(settings.hash_workers);
+        let accounts = Accounts::new(db.clone(), hasher, clock.clone());
+        if let Some((path, declared)) = declared {
+            apply_clients_file(&accounts, path, declared).await?;
+        }
         tokio::spawn(keys.clone().run_maintenance());
         tokio::spawn(
             Housekeeping {
@@ -200,7 +210,6 @@ impl Application {
 
         let listener_addr = listener.local_addr()?;
         let port = listener_addr.port();
-        let accounts = Accounts::new(db.clone(), hasher, clock.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),
@@ -286,6 +295,25 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Applies the clients `CLIENTS_FILE` declares, before the server listens.
+async fn apply_clients_file(
+    accounts: &Accounts,
+    path: &std::path::Path,
+    declared: Vec<crate::accounts::clients::Client>,
+) -> anyhow::Result<()> {
+    let plan = accounts.apply_clients_file(declared, false).await?;
+    for change in &plan.changes {
+        tracing::info!(file = %path.display(), "clients file: {change}");
+    }
+    tracing::info!(
+        file = %path.display(),
+        changed = plan.changes.len(),
+        unchanged = plan.unchanged.len(),
+        "clients file applied"
+    );
+    Ok(())
 }
 
 /// What a start without an admin says (and `gatehouse check`): the next step.

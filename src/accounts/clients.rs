@@ -41,68 +41,88 @@ pub struct NewClientRequest {
     pub introspect_any: bool,
 }
 
+/// A registration checked and completed with the defaults: the client it describes, with
+/// no secret, enabled and unmanaged (the caller sets those). The one set of registration
+/// rules, for the CLI, the admin API, the console and `CLIENTS_FILE`.
+pub(crate) fn checked_client(
+    req: NewClientRequest,
+    created_at: i64,
+) -> Result<Client, AccountError> {
+    let id = ClientId::parse(&req.client_id).map_err(AccountError::Invalid)?;
+    let grants = if req.grants.is_empty() {
+        vec![
+            "authorization_code".to_string(),
+            "refresh_token".to_string(),
+        ]
+    } else {
+        req.grants
+    };
+    for g in &grants {
+        if !GRANTS.contains(&g.as_str()) {
+            return Err(AccountError::Invalid(format!(
+                "unknown grant {g:?}; expected one of {}",
+                GRANTS.join(", ")
+            )));
+        }
+    }
+    if req.public && grants.iter().any(|g| g == "client_credentials") {
+        return Err(AccountError::Invalid(
+            "a public client cannot use client_credentials".into(),
+        ));
+    }
+    for uri in req
+        .redirect_uris
+        .iter()
+        .chain(&req.post_logout_redirect_uris)
+    {
+        RedirectUri::parse(uri).map_err(|e| AccountError::Invalid(format!("{uri}: {e}")))?;
+    }
+    if grants.iter().any(|g| g == "authorization_code") && req.redirect_uris.is_empty() {
+        return Err(AccountError::Invalid(
+            "the authorization_code grant needs at least one redirect URI".into(),
+        ));
+    }
+    let scopes = if req.scopes.is_empty() {
+        split_scope("openid profile email offline_access")
+    } else {
+        split_scope(&req.scopes.join(" "))
+    };
+    if let Some(bad) = scopes.iter().find(|s| !valid_scope_token(s)) {
+        return Err(AccountError::Invalid(format!("invalid scope {bad:?}")));
+    }
+    Ok(Client {
+        client_id: id.as_str().to_string(),
+        secret_hash: None,
+        public: req.public,
+        redirect_uris: req.redirect_uris,
+        post_logout_redirect_uris: req.post_logout_redirect_uris,
+        grants,
+        scopes,
+        consent: req.consent,
+        disabled: false,
+        created_at,
+        introspect_any: req.introspect_any,
+        managed: false,
+    })
+}
+
+/// A client declared in `CLIENTS_FILE` changes only when the file is applied.
+fn refuse_managed(client: &Client) -> Result<(), AccountError> {
+    match client.managed {
+        true => Err(AccountError::Managed(client.client_id.clone())),
+        false => Ok(()),
+    }
+}
+
 impl Accounts {
     /// Registers a client; returns it and, for a confidential client, its secret (shown once).
     pub async fn create_client(
         &self,
         req: NewClientRequest,
     ) -> Result<(Client, Option<String>), AccountError> {
-        let id = ClientId::parse(&req.client_id).map_err(AccountError::Invalid)?;
-        let grants = if req.grants.is_empty() {
-            vec![
-                "authorization_code".to_string(),
-                "refresh_token".to_string(),
-            ]
-        } else {
-            req.grants
-        };
-        for g in &grants {
-            if !GRANTS.contains(&g.as_str()) {
-                return Err(AccountError::Invalid(format!(
-                    "unknown grant {g:?}; expected one of {}",
-                    GRANTS.join(", ")
-                )));
-            }
-        }
-        if req.public && grants.iter().any(|g| g == "client_credentials") {
-            return Err(AccountError::Invalid(
-                "a public client cannot use client_credentials".into(),
-            ));
-        }
-        for uri in req
-            .redirect_uris
-            .iter()
-            .chain(&req.post_logout_redirect_uris)
-        {
-            RedirectUri::parse(uri).map_err(|e| AccountError::Invalid(format!("{uri}: {e}")))?;
-        }
-        if grants.iter().any(|g| g == "authorization_code") && req.redirect_uris.is_empty() {
-            return Err(AccountError::Invalid(
-                "the authorization_code grant needs at least one --redirect-uri".into(),
-            ));
-        }
-        let scopes = if req.scopes.is_empty() {
-            split_scope("openid profile email offline_access")
-        } else {
-            split_scope(&req.scopes.join(" "))
-        };
-        if let Some(bad) = scopes.iter().find(|s| !valid_scope_token(s)) {
-            return Err(AccountError::Invalid(format!("invalid scope {bad:?}")));
-        }
-        let secret = (!req.public).then(generate_client_secret);
-        let client = Client {
-            client_id: id.as_str().to_string(),
-            secret_hash: secret.as_deref().map(digest_hex),
-            public: req.public,
-            redirect_uris: req.redirect_uris,
-            post_logout_redirect_uris: req.post_logout_redirect_uris,
-            grants,
-            scopes,
-            consent: req.consent,
-            disabled: false,
-            created_at: self.clock.now(),
-            introspect_any: req.introspect_any,
-        };
+        let mut client = checked_client(req, self.clock.now())?;
+        let secret = (!client.public).then(generate_client_secret);
+        client.secret_hash = secret.as_deref().map(digest_hex);
         let stored = client.clone();
         self.db
             .write(move |conn| {
@@ -144,7 +164,7 @@ impl Accounts {
         id: &str,
         disabled: bool,
     ) -> Result<Client, AccountError> {
-        self.find_client(id).await?;
+        refuse_managed(&self.find_client(id).await?)?;
         let key = id.to_string();
         let now = self.clock.now();
         self.db
@@ -171,7 +191,7 @@ impl Accounts {
                 "the built-in simplejwt client cannot be deleted; disable it instead".into(),
             ));
         }
-        self.find_client(id).await?;
+        refuse_managed(&self.find_client(id).await?)?;
         let key = id.to_string();
         self.db
             .write(move |conn| repo::clients::delete(conn, &key))
@@ -183,6 +203,7 @@ impl Accounts {
     /// A new secret for a confidential client; the old one stops working at once.
     pub async fn rotate_client_secret(&self, id: &str) -> Result<String, AccountError> {
         let client = self.find_client(id).await?;
+        refuse_managed(&client)?;
         if client.public {
             return Err(AccountError::Invalid(format!(
                 "client {id} is public and has no secret"

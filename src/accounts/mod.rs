@@ -2,6 +2,7 @@
 //! disabling, deleting, password checks. Knows nothing of HTTP.
 
 pub mod clients;
+pub mod clients_file;
 pub mod import;
 pub mod login_guard;
 
@@ -37,6 +38,9 @@ pub enum AccountError {
     /// The admin API may not lock every admin out (the CLI, an operator's tool, may).
     #[error("the last enabled admin cannot be disabled or deleted")]
     LastAdmin,
+    /// The client is declared in `CLIENTS_FILE`: only applying the file changes it.
+    #[error("client {0} is declared in the clients file (CLIENTS_FILE); change it there and apply the file")]
+    Managed(String),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]

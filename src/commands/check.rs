@@ -1,4 +1,4 @@
-//! `gatehouse check`: the settings, the database, the master key and the signing keys, as
+//! `gatehouse check`: the settings, the clients file, the database, the master key and the signing keys, as
 //! the server would meet them at start, said in plain words. It changes nothing: no file,
 //! database or key is created. Exit status 0 when nothing is wrong (warnings allowed), 1
 //! when something would stop the server or break tokens.
@@ -78,6 +78,7 @@ async fn check(settings: &Settings, report: &mut Report) {
             "the issuer is http:// on a public name: tokens and cookies would cross the network unencrypted; use https:// behind a proxy",
         );
     }
+    clients_file(settings, report);
     let Some(db) = database(settings, report).await else {
         return;
     };
@@ -101,6 +102,22 @@ async fn admins(settings: &Settings, db: &Db, report: &mut Report) {
             ),
         ),
         Err(e) => report.say(Level::Problem, "users", &format!("cannot be read: {e}")),
+    }
+}
+
+/// `CLIENTS_FILE` read and checked as a start would (its environment variables too).
+fn clients_file(settings: &Settings, report: &mut Report) {
+    let Some(path) = &settings.clients_file else {
+        return;
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    match crate::accounts::clients_file::read(path, &env, 0) {
+        Ok(clients) => report.say(
+            Level::Ok,
+            "clients file",
+            &format!("{} declares {} clients", path.display(), clients.len()),
+        ),
+        Err(e) => report.say(Level::Problem, "clients file", &e.to_string()),
     }
 }
 

@@ -35,6 +35,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         introspect_any -> Bool,
+        managed -> Bool,
     }
 }
 

@@ -140,7 +140,9 @@ fn refusal(e: AccountError) -> Result<(StatusCode, String), PageError> {
         AccountError::Invalid(m) => Ok((StatusCode::BAD_REQUEST, m)),
         AccountError::Exists(m) => Ok((StatusCode::CONFLICT, format!("{m} already exists"))),
         AccountError::NotFound(m) => Ok((StatusCode::NOT_FOUND, format!("{m} not found"))),
-        AccountError::LastAdmin => Ok((StatusCode::CONFLICT, AccountError::LastAdmin.to_string())),
+        AccountError::LastAdmin | AccountError::Managed(_) => {
+            Ok((StatusCode::CONFLICT, e.to_string()))
+        }
         AccountError::Db(db) => Err(db.into()),
         AccountError::Hash(h) => Err(PageError::Internal(h.into())),
     }

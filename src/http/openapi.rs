@@ -294,6 +294,8 @@ pub struct Client {
     disabled: bool,
     created_at: i64,
     introspect_any: bool,
+    /// Declared in `CLIENTS_FILE`: the admin API refuses to change it (409).
+    managed: bool,
 }
 
 /// A client as created: its secret is shown here once (absent for a public client).

@@ -279,6 +279,7 @@ mod tests {
             disabled: false,
             created_at: 0,
             introspect_any: false,
+            managed: false,
         }
     }
 

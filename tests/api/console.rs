@@ -20,7 +20,7 @@ both_backends!(
 );
 
 /// Signs `username` in through the login page, coming back to `return_to`.
-async fn signed_in(
+pub(crate) async fn signed_in(
     app: &TestApp,
     username: &str,
     password: &str,
@@ -63,13 +63,13 @@ async fn admin_console(app: &TestApp) -> reqwest::Client {
     signed_in(app, "root", ADMIN_PASSWORD, "/console/keys").await
 }
 
-async fn page(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
     let resp = b.get(app.url(path)).send().await.expect("page");
     let status = resp.status();
     (status, resp.text().await.expect("html"))
 }
 
-async fn post(
+pub(crate) async fn post(
     b: &reqwest::Client,
     app: &TestApp,
     path: &str,
@@ -442,6 +442,7 @@ async fn a_stored_client_id_cannot_bend_a_console_path(backend: Backend) {
         disabled: false,
         created_at: 0,
         introspect_any: false,
+        managed: false,
     };
     app.state
         .db

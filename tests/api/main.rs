@@ -14,6 +14,7 @@ mod admin;
 mod architecture;
 mod attacks;
 mod audit;
+mod clients_file;
 mod console;
 mod cors;
 mod data_at_rest;

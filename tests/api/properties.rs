@@ -455,6 +455,7 @@ fn client_with(redirect_uris: Vec<String>) -> gatehouse::accounts::clients::Clie
         disabled: false,
         created_at: 0,
         introspect_any: false,
+        managed: false,
     }
 }
 

@@ -14,6 +14,7 @@ mod helpers;
 mod browser;
 mod browser_spa;
 mod cli;
+mod clients_file;
 mod console_browser;
 mod django_import;
 mod downstream;

@@ -18,6 +18,7 @@ type Row = (
     bool,
     i64,
     bool,
+    bool,
 );
 
 /// A registered client. Its secret exists only as a SHA-256 digest.
@@ -36,6 +37,8 @@ pub struct Client {
     pub created_at: i64,
     /// A resource server that may introspect tokens issued to other clients (RFC 7662 §4).
     pub introspect_any: bool,
+    /// Declared in `CLIENTS_FILE`: changed only by applying the file.
+    pub managed: bool,
 }
 
 impl Client {
@@ -66,6 +69,7 @@ fn from_row(r: Row) -> Client {
         disabled: r.8,
         created_at: r.9,
         introspect_any: r.10,
+        managed: r.11,
     }
 }
 
@@ -81,6 +85,7 @@ const COLUMNS: (
     c::disabled,
     c::created_at,
     c::introspect_any,
+    c::managed,
 ) = (
     c::id,
     c::secret_hash,
@@ -93,6 +98,7 @@ const COLUMNS: (
     c::disabled,
     c::created_at,
     c::introspect_any,
+    c::managed,
 );
 
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<Client>, DbError> {
@@ -116,26 +122,52 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Client>, DbError> {
 
 /// Inserts a client; `DbError::Conflict` when the id is taken.
 pub fn insert(conn: &mut DbConn, client: &Client) -> Result<(), DbError> {
+    let (id, settings) = (c::id.eq(&client.client_id), settings(client));
     diesel::insert_into(c::clients)
-        .values((
-            c::id.eq(&client.client_id),
-            c::secret_hash.eq(&client.secret_hash),
-            c::is_public.eq(client.public),
-            c::redirect_uris
-                .eq(serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into())),
-            c::post_logout_redirect_uris
-                .eq(serde_json::to_string(&client.post_logout_redirect_uris)
-                    .unwrap_or_else(|_| "[]".into())),
-            c::grants.eq(client.grants.join(" ")),
-            c::scopes.eq(client.scopes.join(" ")),
-            c::consent.eq(client.consent),
-            c::disabled.eq(client.disabled),
-            c::created_at.eq(client.created_at),
-            c::introspect_any.eq(client.introspect_any),
-        ))
+        .values((id, settings, c::created_at.eq(client.created_at)))
         .execute(conn)
         .map(drop)
         .map_err(DbError::from_diesel)
+}
+
+/// Replaces everything of a client but its id and creation time (applying `CLIENTS_FILE`).
+pub fn replace(conn: &mut DbConn, client: &Client) -> Result<bool, DbError> {
+    diesel::update(c::clients.filter(c::id.eq(&client.client_id)))
+        .set(settings(client))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(DbError::from_diesel)
+}
+
+/// The stored columns of a client, other than its id and creation time.
+#[allow(clippy::type_complexity)]
+fn settings(
+    client: &Client,
+) -> (
+    diesel::dsl::Eq<c::secret_hash, Option<String>>,
+    diesel::dsl::Eq<c::is_public, bool>,
+    diesel::dsl::Eq<c::redirect_uris, String>,
+    diesel::dsl::Eq<c::post_logout_redirect_uris, String>,
+    diesel::dsl::Eq<c::grants, String>,
+    diesel::dsl::Eq<c::scopes, String>,
+    diesel::dsl::Eq<c::consent, bool>,
+    diesel::dsl::Eq<c::disabled, bool>,
+    diesel::dsl::Eq<c::introspect_any, bool>,
+    diesel::dsl::Eq<c::managed, bool>,
+) {
+    let json = |uris: &Vec<String>| serde_json::to_string(uris).unwrap_or_else(|_| "[]".into());
+    (
+        c::secret_hash.eq(client.secret_hash.clone()),
+        c::is_public.eq(client.public),
+        c::redirect_uris.eq(json(&client.redirect_uris)),
+        c::post_logout_redirect_uris.eq(json(&client.post_logout_redirect_uris)),
+        c::grants.eq(client.grants.join(" ")),
+        c::scopes.eq(client.scopes.join(" ")),
+        c::consent.eq(client.consent),
+        c::disabled.eq(client.disabled),
+        c::introspect_any.eq(client.introspect_any),
+        c::managed.eq(client.managed),
+    )
 }
 
 pub fn set_disabled(conn: &mut DbConn, id: &str, disabled: bool) -> Result<bool, DbError> {

@@ -85,7 +85,9 @@ impl From<AccountError> for ApiError {
             AccountError::NotFound(m) => {
                 Self::new(StatusCode::NOT_FOUND, "not_found", format!("{m} not found"))
             }
-            AccountError::LastAdmin => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            AccountError::LastAdmin | AccountError::Managed(_) => {
+                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             AccountError::Db(db) => db.into(),
             AccountError::Hash(h) => ApiError::Internal(h.into()),
         }
