@@ -434,7 +434,7 @@ async fn cli_keys_list_and_migrate_work_on_a_fresh_and_a_served_database(backend
     let rows = cli_keys_list(&storage).await;
     let mut states: Vec<&str> = rows.iter().map(|r| r.state.as_str()).collect();
     states.sort();
-    assert_eq!(states, ["current", "next"], "{rows:?}");
+    assert_eq!(states, ["current", "next", "standby"], "{rows:?}");
     assert!(storage.master_key_file().exists());
     drop(storage);
 
@@ -452,14 +452,14 @@ async fn cli_keys_list_and_migrate_work_on_a_fresh_and_a_served_database(backend
             "KID",
             "STATE",
             "BITS",
-            "CREATED",
+            "PUBLISHED",
             "ACTIVATED",
             "RETIRED",
             "REMOVE_AFTER"
         ]
     );
     let rows = cli_keys_list(&app.storage).await;
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     let jwks = app.jwks().await;
     for row in &rows {
         assert!(

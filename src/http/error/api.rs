@@ -11,6 +11,7 @@ use crate::audit::AuditError;
 use crate::db::DbError;
 use crate::error::Internal;
 use crate::http::body::BodyError;
+use crate::keys::lifecycle::PlanError;
 use crate::keys::manager::KeyError;
 use crate::tokens::bearer::BearerError;
 
@@ -51,7 +52,16 @@ impl From<DbError> for ApiError {
 
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> Self {
-        ApiError::Internal(e.into())
+        match e {
+            KeyError::Refused(PlanError::UnknownKey(_)) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            KeyError::Refused(PlanError::AlreadyRevoked(_)) => {
+                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            KeyError::BadReason(_) => ApiError::bad_request(e.to_string()),
+            other => ApiError::Internal(other.into()),
+        }
     }
 }
 
