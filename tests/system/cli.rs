@@ -644,7 +644,10 @@ async fn a_database_from_before_the_standby_key_migrates_and_gets_one_at_first_s
     let Some(storage) = Storage::new(backend) else {
         return;
     };
-    ok(&run_cli(&storage, &["keys", "list"], "").await, "first start");
+    ok(
+        &run_cli(&storage, &["keys", "list"], "").await,
+        "first start",
+    );
     let old = before_the_standby_key(&storage);
     let states: Vec<&str> = old.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(states, ["current", "next"], "the schema of before: {old:?}");

@@ -57,7 +57,7 @@ async fn check_passes_a_served_setup_and_changes_nothing(backend: Backend) {
         out.stdout
     );
     assert!(
-        out.stdout.contains("all 2 private keys open"),
+        out.stdout.contains("all 3 private keys open"),
         "{}",
         out.stdout
     );
