@@ -10,14 +10,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::PageError;
+use super::error::{key_refusal, PageError};
 use super::pages::{self, csrf_token, csrf_valid, read_form, Cookies};
 use crate::accounts::clients::Client;
 use crate::accounts::{AccountError, LastAdmin, NewClientRequest, NewUserRequest, User};
 use crate::audit::{self, AuditFilter, AuditRecord};
 use crate::domain::{split_scope, utc_datetime};
-use crate::keys::lifecycle::{self, PlanError};
-use crate::keys::manager::{KeyError, MAX_REASON_CHARS};
+use crate::keys::lifecycle;
+use crate::keys::manager::MAX_REASON_CHARS;
 use crate::keys::rotation::{RotationKind, RotationOutcome};
 use crate::passwords::Password;
 use crate::sso::flow::SessionUser;
@@ -429,15 +429,10 @@ async fn revoke(
             StatusCode::OK,
             format!("Revoked {kid}: {}", signs_now(&outcome)),
         ),
-        Err(e) => {
-            let status = match &e {
-                KeyError::Refused(PlanError::UnknownKey(_)) => StatusCode::NOT_FOUND,
-                KeyError::Refused(PlanError::AlreadyRevoked(_)) => StatusCode::CONFLICT,
-                KeyError::BadReason(_) => StatusCode::BAD_REQUEST,
-                _ => return Err(PageError::Internal(e.into())),
-            };
-            (status, format!("Not revoked: {e}."))
-        }
+        Err(e) => match key_refusal(&e) {
+            Some((status, _)) => (status, format!("Not revoked: {e}.")),
+            None => return Err(PageError::Internal(e.into())),
+        },
     };
     keys_view(&state, &req, &user, status, Some(notice)).await
 }

@@ -57,8 +57,6 @@ pub enum PlanError {
 pub struct Plan {
     /// The key that leaves the line or the JWKS, and its state after the change.
     pub leaving: Option<(String, KeyState)>,
-    /// The state the leaving key was in.
-    pub was: Option<KeyState>,
     /// When set, the retired key stays published until then.
     pub remove_after: Option<i64>,
     /// Keys moving up the line, in an order the unique indexes allow (each move frees the
@@ -139,7 +137,6 @@ pub fn plan(
     };
     Ok(Plan {
         leaving: leaving.map(|k| (k.kid.clone(), to)),
-        was: leaving.map(|k| k.state),
         remove_after,
         moves,
         fresh,
@@ -303,7 +300,6 @@ mod tests {
     fn revoking_the_current_key_promotes_next_and_standby_without_grace() {
         let plan = plan(&line(), Change::Revoke("a"), 1000, &POLICY).unwrap();
         assert_eq!(plan.leaving, Some(("a".into(), KeyState::Revoked)));
-        assert_eq!(plan.was, Some(KeyState::Current));
         assert_eq!(plan.remove_after, None);
         assert_eq!(
             moves(&plan),
@@ -334,7 +330,6 @@ mod tests {
         records.push(old);
         let plan = plan(&records, Change::Revoke("old"), 1000, &POLICY).unwrap();
         assert_eq!(plan.leaving, Some(("old".into(), KeyState::Revoked)));
-        assert_eq!(plan.was, Some(KeyState::Retired));
         assert!(plan.moves.is_empty());
         assert_eq!(plan.fresh, None);
         assert_eq!(plan.warning, None);

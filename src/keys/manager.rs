@@ -148,23 +148,25 @@ impl Keys {
     /// the audit trail with the actor.
     pub async fn revoke(&self, kid: &str, reason: &str) -> Result<RotationOutcome, KeyError> {
         let reason = check_reason(reason)?;
-        let outcome = self.change(KeyChange::Revoke(kid), Some(reason)).await?;
+        let outcome = self
+            .change(KeyChange::Revoke(kid.to_string()), Some(reason))
+            .await?;
         self.reload().await?;
         Ok(outcome)
     }
 
     async fn change(
         &self,
-        change: KeyChange<'_>,
+        change: KeyChange,
         reason: Option<&str>,
     ) -> Result<RotationOutcome, KeyError> {
         // A retired key leaves no place in the line: no key to generate.
-        let fresh = match change {
+        let fresh = match &change {
             KeyChange::Revoke(kid) => {
                 let records = self.list().await?;
                 let waiting = records
                     .iter()
-                    .any(|k| k.kid == kid && lifecycle::LINE.contains(&k.state));
+                    .any(|k| &k.kid == kid && lifecycle::LINE.contains(&k.state));
                 match waiting {
                     true => Some(self.generate().await?),
                     false => None,
@@ -175,12 +177,10 @@ impl Keys {
         let (master, policy) = (self.store.master().clone(), self.policy.rotation);
         // Read after the key is generated: generation can take a while.
         let now = self.clock.now();
-        let owned = OwnedChange::from(change);
+        let asked = change.clone();
         let mut outcome = self
             .db
-            .run(move |conn| {
-                rotation::change(conn, fresh.as_ref(), &master, policy, owned.borrow(), now)
-            })
+            .run(move |conn| rotation::change(conn, fresh.as_ref(), &master, policy, &asked, now))
             .await?;
         if let (false, Some(warning)) = (outcome.rotated, &outcome.warning) {
             tracing::error!(?change, "{warning}");
@@ -193,9 +193,15 @@ impl Keys {
             outcome = outcome.refreshed(&self.list().await?);
         }
         tracing::info!(?change, current = ?outcome.current, retired = ?outcome.retired, revoked = ?outcome.revoked, families_revoked = outcome.families_revoked, "signing keys changed");
-        audit::record(&self.db, &self.clock, audit_event(change, reason, &outcome)).await;
+        audit::record(
+            &self.db,
+            &self.clock,
+            audit_event(&change, reason, &outcome),
+        )
+        .await;
         Ok(outcome)
     }
+
     /// Every stored key's public facts, oldest first.
     pub async fn list(&self) -> Result<Vec<KeyRecord>, KeyError> {
         Ok(self.db.run(repo::keys::list).await?)
@@ -255,32 +261,9 @@ impl Keys {
     }
 }
 
-/// A [`KeyChange`] that can cross to a blocking thread.
-#[derive(Debug)]
-enum OwnedChange {
-    Rotate(RotationKind),
-    Revoke(String),
-}
-
-impl OwnedChange {
-    fn from(change: KeyChange<'_>) -> OwnedChange {
-        match change {
-            KeyChange::Rotate(kind) => OwnedChange::Rotate(kind),
-            KeyChange::Revoke(kid) => OwnedChange::Revoke(kid.to_string()),
-        }
-    }
-
-    fn borrow(&self) -> KeyChange<'_> {
-        match self {
-            OwnedChange::Rotate(kind) => KeyChange::Rotate(*kind),
-            OwnedChange::Revoke(kid) => KeyChange::Revoke(kid),
-        }
-    }
-}
-
 /// The audit event of a change that happened: a rotation names the key that signs now, a
 /// revocation the key revoked; the detail says how, what followed and the reason given.
-fn audit_event(change: KeyChange<'_>, reason: Option<&str>, outcome: &RotationOutcome) -> Event {
+fn audit_event(change: &KeyChange, reason: Option<&str>, outcome: &RotationOutcome) -> Event {
     let signs = outcome.current.as_deref().unwrap_or("no key");
     let how = match change {
         KeyChange::Rotate(RotationKind::Manual) => "manual",

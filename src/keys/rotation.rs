@@ -161,11 +161,11 @@ pub enum RotationKind {
 }
 
 /// A change to the stored key set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyChange<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
     Rotate(RotationKind),
     /// Revokes the key with this kid, whatever its state.
-    Revoke(&'a str),
+    Revoke(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +186,7 @@ pub fn change(
     fresh: Option<&GeneratedKey>,
     master: &MasterKeys,
     policy: RotationPolicy,
-    change: KeyChange<'_>,
+    change: &KeyChange,
     now: i64,
 ) -> Result<RotationOutcome, ChangeError> {
     write_transaction(conn, |conn| {
@@ -221,7 +221,7 @@ pub fn change(
                 None => Change::Rotate,
             },
             KeyChange::Rotate(_) => Change::Rotate,
-            KeyChange::Revoke(kid) => Change::Revoke(kid),
+            KeyChange::Revoke(kid) => Change::Revoke(kid.as_str()),
         };
         let plan = lifecycle::plan(&records, planned, now, &policy)?;
         let mut outcome = RotationOutcome {

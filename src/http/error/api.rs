@@ -11,7 +11,6 @@ use crate::audit::AuditError;
 use crate::db::DbError;
 use crate::error::Internal;
 use crate::http::body::BodyError;
-use crate::keys::lifecycle::PlanError;
 use crate::keys::manager::KeyError;
 use crate::tokens::bearer::BearerError;
 
@@ -52,15 +51,9 @@ impl From<DbError> for ApiError {
 
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> Self {
-        match e {
-            KeyError::Refused(PlanError::UnknownKey(_)) => {
-                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-            }
-            KeyError::Refused(PlanError::AlreadyRevoked(_)) => {
-                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
-            }
-            KeyError::BadReason(_) => ApiError::bad_request(e.to_string()),
-            other => ApiError::Internal(other.into()),
+        match super::key_refusal(&e) {
+            Some((status, error)) => Self::new(status, error, e.to_string()),
+            None => ApiError::Internal(e.into()),
         }
     }
 }
