@@ -110,8 +110,8 @@ impl Keys {
     /// waiting).
     ///
     /// One key at a time, looking again before each: instances starting together on a
-    /// fresh database each make one key and the first two stored fill both places, where
-    /// each used to make all and throw the losers' away (a minute apiece at 4096 bits).
+    /// fresh database each make one key and the first three stored fill the three places,
+    /// where each used to make all and throw the losers' away (a minute apiece at 4096 bits).
     pub async fn ensure_keys(&self) -> Result<(), KeyError> {
         loop {
             let missing = self.db.run(rotation::missing_keys).await?;
