@@ -133,7 +133,7 @@ impl RotationOutcome {
         }
     }
 
-    /// The line as stored now, and the key or keys that left it.
+    /// This outcome, with the line as stored now.
     pub fn refreshed(mut self, records: &[KeyRecord]) -> RotationOutcome {
         let line = RotationOutcome::line(records);
         self.current = line.current;
