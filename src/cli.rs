@@ -175,11 +175,21 @@ pub enum ClientsCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
+    /// Every key with its state and times (UTC).
     List,
-    /// next -> current -> retired; with --emergency the current key is revoked at once.
+    /// standby -> next -> current -> retired; with --emergency the current key is revoked
+    /// at once (as `keys revoke` would).
     Rotate {
         #[arg(long)]
         emergency: bool,
+    },
+    /// Revoke one key, whatever its state: it leaves the JWKS and its tokens stop
+    /// verifying; the keys behind it move up; its refresh families end.
+    Revoke {
+        kid: String,
+        /// Why (recorded in the audit trail with who did it).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -505,10 +515,12 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     // person at a terminal sees that something is happening; a pipe sees nothing.
     let spinner = match (settings.key_size >= 4096, &cmd) {
         (false, _) => indicatif::ProgressBar::hidden(),
-        (true, KeysCommand::Rotate { .. }) => crate::commands::progress::spinner(format!(
-            "generating a {}-bit RSA key",
-            settings.key_size
-        )),
+        (true, KeysCommand::Rotate { .. } | KeysCommand::Revoke { .. }) => {
+            crate::commands::progress::spinner(format!(
+                "generating a {}-bit RSA key",
+                settings.key_size
+            ))
+        }
         (true, KeysCommand::List) => crate::commands::progress::spinner(format!(
             "loading the keys (generating {}-bit ones if there are none)",
             settings.key_size
@@ -521,7 +533,7 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     let keys = keys?;
     match cmd {
         KeysCommand::List => {
-            println!("KID\tSTATE\tBITS\tCREATED\tACTIVATED\tRETIRED\tREMOVE_AFTER");
+            println!("KID\tSTATE\tBITS\tPUBLISHED\tACTIVATED\tRETIRED\tREMOVE_AFTER");
             let show = |t: Option<i64>| t.map(utc_datetime).unwrap_or_else(|| "-".into());
             for k in keys.list().await? {
                 println!(
@@ -544,12 +556,33 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             };
             let outcome = keys.rotate(kind).await;
             spinner.finish_and_clear();
-            let outcome = outcome?;
-            println!("{}", serde_json::to_string_pretty(&outcome)?);
-            if let Some(w) = &outcome.warning {
-                eprintln!("warning: {w}");
-            }
+            print_key_change(&outcome?)?;
         }
+        KeysCommand::Revoke { kid, reason } => {
+            let outcome = keys.revoke(&kid, &reason).await;
+            spinner.finish_and_clear();
+            print_key_change(&outcome?)?;
+        }
+    }
+    Ok(())
+}
+
+/// What a rotation or revocation did: JSON on stdout for scripts; on stderr, in words, the
+/// key revoked, the key that signs now and when it was published, and any warning.
+fn print_key_change(outcome: &rotation::RotationOutcome) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(outcome)?);
+    if let Some(revoked) = &outcome.revoked {
+        eprintln!(
+            "revoked {revoked} ({} refresh families ended)",
+            outcome.families_revoked
+        );
+    }
+    match (&outcome.current, outcome.current_published_at) {
+        (Some(kid), Some(at)) => eprintln!("{kid} signs now, published {}", utc_datetime(at)),
+        _ => eprintln!("no key signs now"),
+    }
+    if let Some(w) = &outcome.warning {
+        eprintln!("warning: {w}");
     }
     Ok(())
 }

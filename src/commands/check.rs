@@ -340,7 +340,7 @@ fn loose_mode(path: &Path) -> Option<u32> {
     }
 }
 
-/// One current key, a next key, every sealed key opening under the master key.
+/// One current key, a next and a standby key, every sealed key opening under the master key.
 async fn keys(settings: &Settings, db: &Db, master: Option<&MasterKeys>, report: &mut Report) {
     let records = match db.run(repo::keys::list).await {
         Ok(r) => r,
@@ -404,21 +404,24 @@ async fn keys(settings: &Settings, db: &Db, master: Option<&MasterKeys>, report:
             &format!("{} keys are current; exactly one may be", many.len()),
         ),
     }
-    match find(KeyState::Next).first() {
-        Some(next) => report.say(
-            Level::Ok,
-            "signing keys",
-            &format!(
-                "next {} published since {}",
-                next.kid,
-                utc_datetime(next.created_at)
+    for waiting in [KeyState::Next, KeyState::Standby] {
+        let name = waiting.as_str();
+        match find(waiting).first() {
+            Some(key) => report.say(
+                Level::Ok,
+                "signing keys",
+                &format!(
+                    "{name} {} published since {}",
+                    key.kid,
+                    utc_datetime(key.created_at)
+                ),
             ),
-        ),
-        None => report.say(
-            Level::Warning,
-            "signing keys",
-            "no next key is published; the next start generates one",
-        ),
+            None => report.say(
+                Level::Warning,
+                "signing keys",
+                &format!("no {name} key is published; the next start generates one"),
+            ),
+        }
     }
     let Some(master) = master else {
         return;

@@ -78,6 +78,7 @@ diesel::table! {
         successor_hash -> Nullable<Text>,
         successor_sealed -> Nullable<Binary>,
         access_jti_hash -> Nullable<Text>,
+        kid -> Nullable<Text>,
     }
 }
 

@@ -24,6 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     use web::{delete, get, post};
     cfg.service(resource("/admin/keys", "GET").route(get().to(list_keys)))
         .service(resource("/admin/keys/rotate", "POST").route(post().to(rotate_keys)))
+        .service(resource("/admin/keys/{kid}/revoke", "POST").route(post().to(revoke_key)))
         .service(
             resource("/admin/users", "GET, POST")
                 .route(get().to(list_users))
@@ -140,6 +141,44 @@ pub(super) async fn rotate_keys(
         RotationKind::Manual
     };
     let outcome = state.keys.rotate(kind).await?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RevokeBody {
+    /// Why the key is revoked: one line, at most 500 characters; recorded in the audit
+    /// trail with the admin's name.
+    reason: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/keys/{kid}/revoke",
+    tag = "admin",
+    params(("kid" = String, Path, description = "The key's id")),
+    request_body(content = RevokeBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The key is revoked: what changed", body = RotationOutcome),
+        (status = 400, description = "No reason, or not one line of at most 500 characters", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = 404, description = "No key has this kid", body = ErrorBody),
+        (status = 409, description = "The key is already revoked", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn revoke_key(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    kid: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let body: RevokeBody = json_body(&req, payload).await?;
+    let outcome = state.keys.revoke(&kid, &body.reason).await?;
     Ok(HttpResponse::Ok().json(outcome))
 }
 

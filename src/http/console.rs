@@ -1,6 +1,7 @@
 //! The admin console: server-rendered pages for admin users, signed in through the login page
 //! (the SSO session), with the pages' CSRF token and headers. Signing keys (state, age, the
-//! next step and when; rotation and emergency rotation behind a confirmation), users and
+//! next step and when; rotation, emergency rotation and revocation of any key with a reason,
+//! each behind a confirmation), users and
 //! clients (list, add, disable, enable, delete; a new client's secret shown once), and the
 //! audit log. Each action calls the same use case as the admin API and the CLI.
 
@@ -9,14 +10,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::PageError;
+use super::error::{key_refusal, PageError};
 use super::pages::{self, csrf_token, csrf_valid, read_form, Cookies};
 use crate::accounts::clients::Client;
 use crate::accounts::{AccountError, LastAdmin, NewClientRequest, NewUserRequest, User};
 use crate::audit::{self, AuditFilter, AuditRecord};
 use crate::domain::{split_scope, utc_datetime};
 use crate::keys::lifecycle;
-use crate::keys::rotation::RotationKind;
+use crate::keys::manager::MAX_REASON_CHARS;
+use crate::keys::rotation::{RotationKind, RotationOutcome};
 use crate::passwords::Password;
 use crate::sso::flow::SessionUser;
 use crate::state::AppState;
@@ -30,6 +32,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/console/keys/rotate", "GET, POST")
                 .route(get().to(confirm_rotation))
                 .route(post().to(rotate)),
+        )
+        .service(
+            resource("/console/keys/{kid}/revoke", "GET, POST")
+                .route(get().to(confirm_revocation))
+                .route(post().to(revoke)),
         )
         .service(
             resource("/console/users", "GET, POST")
@@ -172,6 +179,8 @@ struct KeyRow {
     created: String,
     age: String,
     next: String,
+    /// Whether the key can still be revoked (it is not already).
+    revocable: bool,
 }
 
 #[derive(Template)]
@@ -196,15 +205,17 @@ async fn keys_view(
     state: &AppState,
     req: &HttpRequest,
     admin: &User,
+    status: StatusCode,
     notice: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let now = state.clock.now();
-    let policy = state.keys.policy.rotation;
-    let keys = state
+    let records = state
         .keys
         .list()
         .await
-        .map_err(|e| PageError::Internal(e.into()))?
+        .map_err(|e| PageError::Internal(e.into()))?;
+    let rotation_at = lifecycle::scheduled_rotation_at(&records, &state.keys.policy.rotation);
+    let keys = records
         .iter()
         .rev()
         .map(|k| KeyRow {
@@ -213,9 +224,10 @@ async fn keys_view(
             bits: k.bits,
             created: utc_datetime(k.created_at),
             age: age(now - k.created_at),
-            next: lifecycle::next_step(k, policy.interval, policy.jwks_max_age)
+            next: lifecycle::next_step(k, rotation_at)
                 .map(|(what, at)| format!("{what} {}", utc_datetime(at)))
                 .unwrap_or_else(|| "—".into()),
+            revocable: k.state != lifecycle::KeyState::Revoked,
         })
         .collect();
     let page = KeysPage {
@@ -223,7 +235,7 @@ async fn keys_view(
         notice,
         keys,
     };
-    Ok(render(req, state, StatusCode::OK, |_| page.render()))
+    Ok(render(req, state, status, |_| page.render()))
 }
 
 async fn keys_page(
@@ -231,7 +243,7 @@ async fn keys_page(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     match admin(&state, &req).await? {
-        Ok(user) => keys_view(&state, &req, &user, None).await,
+        Ok(user) => keys_view(&state, &req, &user, StatusCode::OK, None).await,
         Err(answer) => Ok(answer),
     }
 }
@@ -326,14 +338,105 @@ async fn rotate(
         .rotate(kind)
         .await
         .map_err(|e| PageError::Internal(e.into()))?;
-    let mut notice = format!(
-        "Rotated: {} now signs.",
-        outcome.current.as_deref().unwrap_or("no key")
+    let notice = format!("Rotated: {}", signs_now(&outcome));
+    keys_view(&state, &req, &user, StatusCode::OK, Some(notice)).await
+}
+
+/// Which key signs now and since when it is published, and any warning.
+fn signs_now(outcome: &RotationOutcome) -> String {
+    let mut said = format!(
+        "{} now signs (published {}).",
+        outcome.current.as_deref().unwrap_or("no key"),
+        outcome
+            .current_published_at
+            .map(utc_datetime)
+            .unwrap_or_else(|| "—".into())
     );
     if let Some(w) = &outcome.warning {
-        notice.push_str(&format!(" Warning: {w}"));
+        said.push_str(&format!(" Warning: {w}"));
     }
-    keys_view(&state, &req, &user, Some(notice)).await
+    said
+}
+
+#[derive(Template)]
+#[template(path = "console_revoke.html")]
+struct RevokePage<'a> {
+    admin: &'a str,
+    csrf: &'a str,
+    kid: &'a str,
+    state: &'a str,
+    max_reason: usize,
+}
+
+async fn confirm_revocation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    kid: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let user = match admin(&state, &req).await? {
+        Ok(user) => user,
+        Err(answer) => return Ok(answer),
+    };
+    let records = state
+        .keys
+        .list()
+        .await
+        .map_err(|e| PageError::Internal(e.into()))?;
+    let Some(key) = records.iter().find(|k| k.kid == *kid) else {
+        return keys_view(
+            &state,
+            &req,
+            &user,
+            StatusCode::NOT_FOUND,
+            Some(format!("No signing key has the kid {kid}.")),
+        )
+        .await;
+    };
+    Ok(render(&req, &state, StatusCode::OK, |csrf| {
+        RevokePage {
+            admin: &user.username,
+            csrf,
+            kid: &key.kid,
+            state: key.state.as_str(),
+            max_reason: MAX_REASON_CHARS,
+        }
+        .render()
+    }))
+}
+
+#[derive(Deserialize)]
+struct RevocationForm {
+    csrf: Option<String>,
+    reason: Option<String>,
+}
+
+async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    kid: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let user = match admin(&state, &req).await? {
+        Ok(user) => user,
+        Err(answer) => return Ok(answer),
+    };
+    let form: RevocationForm = read_form(&req, payload, "revocation").await?;
+    check_csrf(&state, &req, form.csrf.as_deref())?;
+    let (status, notice) = match state
+        .keys
+        .revoke(&kid, form.reason.as_deref().unwrap_or(""))
+        .await
+    {
+        Ok(outcome) => (
+            StatusCode::OK,
+            format!("Revoked {kid}: {}", signs_now(&outcome)),
+        ),
+        Err(e) => match key_refusal(&e) {
+            Some((status, _)) => (status, format!("Not revoked: {e}.")),
+            None => return Err(PageError::Internal(e.into())),
+        },
+    };
+    keys_view(&state, &req, &user, status, Some(notice)).await
 }
 
 // ---------------------------------------------------------------------------------------

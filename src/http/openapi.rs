@@ -38,6 +38,7 @@ use crate::state::AppState;
         super::health::readyz,
         super::admin::list_keys,
         super::admin::rotate_keys,
+        super::admin::revoke_key,
         super::admin::list_users,
         super::admin::create_user,
         super::admin::get_user,
@@ -235,7 +236,7 @@ pub struct Readiness {
 #[allow(dead_code)]
 pub struct Key {
     kid: String,
-    /// `next`, `current`, `retired` or `revoked`.
+    /// `standby`, `next`, `current`, `retired` or `revoked`.
     state: String,
     bits: i32,
     created_at: i64,
@@ -251,15 +252,22 @@ pub struct KeyList {
     keys: Vec<Key>,
 }
 
-/// What a rotation did.
+/// What a rotation or a revocation did. Times are Unix seconds.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct RotationOutcome {
+    /// Whether the key set changed.
     rotated: bool,
+    /// The key that signs now.
     current: Option<String>,
+    /// When the key that signs now was published.
+    current_published_at: Option<i64>,
     next: Option<String>,
+    standby: Option<String>,
     retired: Option<String>,
     revoked: Option<String>,
+    /// Refresh families ended with the revoked key.
+    families_revoked: u64,
     warning: Option<String>,
 }
 

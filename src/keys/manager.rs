@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::lifecycle::{self, KeyRecord};
-use super::rotation::{self, KeyGenerator, RotationKind, RotationOutcome, RotationPolicy};
+use super::lifecycle::{self, KeyRecord, PlanError};
+use super::rotation::{
+    self, ChangeError, KeyChange, KeyGenerator, RotationKind, RotationOutcome, RotationPolicy,
+};
 use super::store::{KeyStore, KeyStoreError};
 use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
@@ -20,6 +22,42 @@ pub enum KeyError {
     Store(#[from] KeyStoreError),
     #[error("key generation failed: {0}")]
     Generate(String),
+    /// The caller's mistake: an unknown kid, a key already revoked.
+    #[error(transparent)]
+    Refused(#[from] PlanError),
+    #[error("{0}")]
+    BadReason(&'static str),
+}
+
+impl From<ChangeError> for KeyError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::Db(e) => KeyError::Db(e),
+            ChangeError::Refused(e) => KeyError::Refused(e),
+        }
+    }
+}
+
+/// The longest reason a revocation may give (it goes into the audit trail).
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Why a key is revoked: said in words, on one line (the audit trail prints it as it is).
+fn check_reason(reason: &str) -> Result<&str, KeyError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(KeyError::BadReason("say why the key is revoked (a reason)"));
+    }
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(KeyError::BadReason(
+            "the reason is longer than 500 characters",
+        ));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err(KeyError::BadReason(
+            "the reason must be one line without control characters",
+        ));
+    }
+    Ok(reason)
 }
 
 /// The settings key use cases need.
@@ -38,6 +76,7 @@ impl KeyPolicy {
                 retire_for: settings.longest_token_lifetime() + settings.leeway,
                 jwks_max_age: settings.jwks_max_age,
                 interval: settings.key_rotation_interval,
+                propagation: settings.key_poll_interval + Duration::from_secs(1),
             },
             poll_interval: settings.key_poll_interval,
         }
@@ -66,11 +105,13 @@ impl Keys {
             .map_err(|e| KeyError::Generate(e.to_string()))
     }
 
-    /// Makes sure a current and a next key exist (first start, or after an emergency).
+    /// Makes sure a current, a next and a standby key exist (first start, the first start
+    /// after the upgrade that brought the standby key, or after a change that found no key
+    /// waiting).
     ///
     /// One key at a time, looking again before each: instances starting together on a
-    /// fresh database each make one key and the first two stored fill both places, where
-    /// each used to make two and throw the losers' away (a minute apiece at 4096 bits).
+    /// fresh database each make one key and the first three stored fill the three places,
+    /// where each used to make all and throw the losers' away (a minute apiece at 4096 bits).
     pub async fn ensure_keys(&self) -> Result<(), KeyError> {
         loop {
             let missing = self.db.run(rotation::missing_keys).await?;
@@ -96,50 +137,68 @@ impl Keys {
     /// A manual or emergency rotation, effective at once on this instance (the others
     /// follow at their next poll).
     pub async fn rotate(&self, kind: RotationKind) -> Result<RotationOutcome, KeyError> {
-        let outcome = self.rotate_stored(kind).await?;
+        let outcome = self.change(KeyChange::Rotate(kind), None).await?;
         self.reload().await?;
         Ok(outcome)
     }
 
-    async fn rotate_stored(&self, kind: RotationKind) -> Result<RotationOutcome, KeyError> {
-        let fresh = self.generate().await?;
+    /// Revokes the key `kid`, whatever its state: it leaves the JWKS and verifies nothing
+    /// more (here at once, on the other instances at their next poll), its refresh families
+    /// end, and when it was current or next the keys behind it move up. `reason` goes to
+    /// the audit trail with the actor.
+    pub async fn revoke(&self, kid: &str, reason: &str) -> Result<RotationOutcome, KeyError> {
+        let reason = check_reason(reason)?;
+        let outcome = self
+            .change(KeyChange::Revoke(kid.to_string()), Some(reason))
+            .await?;
+        self.reload().await?;
+        Ok(outcome)
+    }
+
+    async fn change(
+        &self,
+        change: KeyChange,
+        reason: Option<&str>,
+    ) -> Result<RotationOutcome, KeyError> {
+        // A retired key leaves no place in the line: no key to generate.
+        let fresh = match &change {
+            KeyChange::Revoke(kid) => {
+                let records = self.list().await?;
+                let waiting = records
+                    .iter()
+                    .any(|k| &k.kid == kid && lifecycle::LINE.contains(&k.state));
+                match waiting {
+                    true => Some(self.generate().await?),
+                    false => None,
+                }
+            }
+            KeyChange::Rotate(_) => Some(self.generate().await?),
+        };
         let (master, policy) = (self.store.master().clone(), self.policy.rotation);
         // Read after the key is generated: generation can take a while.
         let now = self.clock.now();
+        let asked = change.clone();
         let mut outcome = self
             .db
-            .run(move |conn| rotation::rotate(conn, &fresh, &master, policy, kind, now))
+            .run(move |conn| rotation::change(conn, fresh.as_ref(), &master, policy, &asked, now))
             .await?;
         if let (false, Some(warning)) = (outcome.rotated, &outcome.warning) {
-            tracing::error!(?kind, "{warning}");
+            tracing::error!(?change, "{warning}");
         }
-        if outcome.rotated && outcome.next.is_none() {
+        if !outcome.rotated {
+            return Ok(outcome);
+        }
+        if outcome.line_incomplete() {
             self.ensure_keys().await?;
-            let records = self.db.run(repo::keys::list).await?;
-            outcome.next = records
-                .iter()
-                .find(|k| k.state == lifecycle::KeyState::Next)
-                .map(|k| k.kid.clone());
+            outcome = outcome.refreshed(&self.list().await?);
         }
-        if outcome.rotated {
-            tracing::info!(?kind, current = ?outcome.current, retired = ?outcome.retired, revoked = ?outcome.revoked, "signing keys rotated");
-            let (event_kind, old) = match kind {
-                RotationKind::Emergency => (Kind::KeyRevoked, outcome.revoked.clone()),
-                _ => (Kind::KeyRotated, outcome.retired.clone()),
-            };
-            let how = match kind {
-                RotationKind::Manual => "manual",
-                RotationKind::Emergency => "emergency",
-                RotationKind::Scheduled => "scheduled",
-            };
-            let mut detail = how.to_string();
-            if let Some(old) = old {
-                detail.push_str(&format!("; was {old}"));
-            }
-            let event = Event::success(event_kind, outcome.current.clone().unwrap_or_default())
-                .detail(detail);
-            audit::record(&self.db, &self.clock, event).await;
-        }
+        tracing::info!(?change, current = ?outcome.current, retired = ?outcome.retired, revoked = ?outcome.revoked, families_revoked = outcome.families_revoked, "signing keys changed");
+        audit::record(
+            &self.db,
+            &self.clock,
+            audit_event(&change, reason, &outcome),
+        )
+        .await;
         Ok(outcome)
     }
 
@@ -153,21 +212,18 @@ impl Keys {
         Ok(self.store.reload(&self.db, self.clock.now()).await?)
     }
 
-    /// One round of upkeep: fill gaps, rotate on schedule, drop expired keys, reload.
+    /// One round of upkeep: fill the line, rotate on schedule, drop expired keys, reload.
     pub async fn maintain_once(&self) -> Result<(), KeyError> {
         let now = self.clock.now();
         let snapshot = self.store.snapshot();
-        let rotation = self.policy.rotation;
-        if snapshot.current().is_none() || snapshot.next().is_none() {
+        let line_complete = lifecycle::LINE
+            .iter()
+            .all(|&s| snapshot.records.iter().any(|k| k.state == s));
+        if !line_complete {
             self.ensure_keys().await?;
-        } else if lifecycle::rotation_due(
-            snapshot.current(),
-            snapshot.next(),
-            now,
-            rotation.interval,
-            rotation.jwks_max_age,
-        ) {
-            self.rotate_stored(RotationKind::Scheduled).await?;
+        } else if lifecycle::rotation_due(&snapshot.records, now, &self.policy.rotation) {
+            self.change(KeyChange::Rotate(RotationKind::Scheduled), None)
+                .await?;
         }
         if !lifecycle::removable(&snapshot.records, now).is_empty() {
             let removed = self
@@ -203,4 +259,34 @@ impl Keys {
             }
         }
     }
+}
+
+/// The audit event of a change that happened: a rotation names the key that signs now, a
+/// revocation the key revoked; the detail says how, what followed and the reason given.
+fn audit_event(change: &KeyChange, reason: Option<&str>, outcome: &RotationOutcome) -> Event {
+    let signs = outcome.current.as_deref().unwrap_or("no key");
+    let how = match change {
+        KeyChange::Rotate(RotationKind::Manual) => "manual",
+        KeyChange::Rotate(RotationKind::Scheduled) => "scheduled",
+        KeyChange::Rotate(RotationKind::Emergency) => "emergency",
+        KeyChange::Revoke(_) => "by kid",
+    };
+    let (event, mut detail) = match (&outcome.revoked, &outcome.retired) {
+        (Some(revoked), _) => (
+            Event::success(Kind::KeyRevoked, revoked.clone()),
+            format!(
+                "{how}; {signs} signs now; {} refresh families ended",
+                outcome.families_revoked
+            ),
+        ),
+        (None, Some(old)) => (
+            Event::success(Kind::KeyRotated, signs),
+            format!("{how}; was {old}"),
+        ),
+        (None, None) => (Event::success(Kind::KeyRotated, signs), how.to_string()),
+    };
+    if let Some(reason) = reason {
+        detail.push_str(&format!("; reason: {reason}"));
+    }
+    event.detail(detail)
 }

@@ -1,9 +1,9 @@
 //! Generating RSA keys and changing the stored key set: bootstrap, rotation (manual,
-//! scheduled, emergency) and removal of retired keys. RSA generation happens before the
-//! write transaction, which is serialised by a row lock, so each rotation is a real one.
+//! scheduled, emergency), revocation of any key by its kid, and removal of retired keys.
+//! RSA generation happens before the write transaction, which is serialised by a row lock,
+//! so each rotation is a real one.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::encryption::{MasterKey, MasterKeys};
 use super::jwks::rsa_thumbprint;
-use super::lifecycle::{self, KeyState};
+use super::lifecycle::{self, Change, KeyRecord, KeyState, PlanError};
 use crate::db::{repo, write_transaction, DbConn, DbError};
 
 /// A freshly generated key, not yet stored.
@@ -92,49 +92,106 @@ fn store(
     )
 }
 
-/// What a rotation did, for the operator.
-#[derive(Debug, Clone, serde::Serialize)]
+pub use super::lifecycle::RotationPolicy;
+
+/// What a rotation or a revocation did, for the operator.
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RotationOutcome {
+    /// Whether the key set changed (a scheduled rotation that is not due yet does not).
     pub rotated: bool,
+    /// The key that signs now.
     pub current: Option<String>,
+    /// When the key that signs now was published (Unix seconds).
+    pub current_published_at: Option<i64>,
     pub next: Option<String>,
+    pub standby: Option<String>,
     pub retired: Option<String>,
     pub revoked: Option<String>,
+    /// The refresh families ended with the revoked key (their holders sign in again).
+    pub families_revoked: usize,
     pub warning: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct RotationPolicy {
-    /// How long a retired key stays published: the longest token lifetime plus leeway.
-    pub retire_for: Duration,
-    pub jwks_max_age: Duration,
-    pub interval: Duration,
+impl RotationOutcome {
+    /// The signing line as stored; nothing changed yet.
+    fn line(records: &[KeyRecord]) -> RotationOutcome {
+        let kid = |state| {
+            records
+                .iter()
+                .find(|k| k.state == state)
+                .map(|k| k.kid.clone())
+        };
+        RotationOutcome {
+            current: kid(KeyState::Current),
+            current_published_at: records
+                .iter()
+                .find(|k| k.state == KeyState::Current)
+                .map(|k| k.created_at),
+            next: kid(KeyState::Next),
+            standby: kid(KeyState::Standby),
+            ..Default::default()
+        }
+    }
+
+    /// This outcome, with the line as stored now.
+    pub fn refreshed(mut self, records: &[KeyRecord]) -> RotationOutcome {
+        let line = RotationOutcome::line(records);
+        self.current = line.current;
+        self.current_published_at = line.current_published_at;
+        self.next = line.next;
+        self.standby = line.standby;
+        self
+    }
+
+    /// Whether a place in the line is empty (no key was waiting to move up).
+    pub fn line_incomplete(&self) -> bool {
+        self.current.is_none() || self.next.is_none() || self.standby.is_none()
+    }
 }
 
 /// Which rotation to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotationKind {
     Manual,
+    /// Revokes the current key (see [`KeyChange::Revoke`]).
     Emergency,
     /// Only if the schedule says so, checked again under the lock so that of several
     /// instances polling at once only one rotates.
     Scheduled,
 }
 
-/// Rotates with a key generated beforehand. On a connection (blocking).
-pub fn rotate(
+/// A change to the stored key set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    Rotate(RotationKind),
+    /// Revokes the key with this kid, whatever its state.
+    Revoke(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Refused(#[from] PlanError),
+}
+
+/// Why revoking a key frees its refresh families (kept in `refresh_families.revoked_why`).
+pub const FAMILY_REVOKED_WITH_KEY: &str = "signing key revoked";
+
+/// Makes `change` with a key generated beforehand (used when the change frees a place in
+/// the line). On a connection (blocking).
+pub fn change(
     conn: &mut DbConn,
-    fresh: &GeneratedKey,
+    fresh: Option<&GeneratedKey>,
     master: &MasterKeys,
     policy: RotationPolicy,
-    kind: RotationKind,
+    change: &KeyChange,
     now: i64,
-) -> Result<RotationOutcome, DbError> {
+) -> Result<RotationOutcome, ChangeError> {
     write_transaction(conn, |conn| {
         repo::meta::lock_key_rotation(conn)?;
         let records = repo::keys::list(conn)?;
-        let current = records.iter().find(|k| k.state == KeyState::Current);
-        let next = records.iter().find(|k| k.state == KeyState::Next);
         // After `master-key rotate`, an instance still running on the old master key alone
         // would seal its new key under a key the database no longer names, which the other
         // instances cannot open. Checked under the lock the re-seal also takes.
@@ -143,78 +200,78 @@ pub fn rotate(
                 id == master.current.id() || master.previous.as_ref().is_some_and(|p| p.id() == id);
             if !ours {
                 return Ok(RotationOutcome {
-                    rotated: false,
-                    current: current.map(|k| k.kid.clone()),
-                    next: next.map(|k| k.kid.clone()),
-                    retired: None,
-                    revoked: None,
                     warning: Some(format!(
                         "not rotated: the database is sealed under master key {id}, which this \
                          instance does not hold (a master-key rotation happened since it \
                          started); restart it with the new master key"
                     )),
+                    ..RotationOutcome::line(&records)
                 });
             }
         }
-        if kind == RotationKind::Scheduled
-            && !lifecycle::rotation_due(current, next, now, policy.interval, policy.jwks_max_age)
-        {
-            return Ok(RotationOutcome {
-                rotated: false,
-                current: current.map(|k| k.kid.clone()),
-                next: next.map(|k| k.kid.clone()),
-                retired: None,
-                revoked: None,
-                warning: None,
-            });
-        }
-        let plan = lifecycle::plan_rotation(
-            current,
-            next,
-            now,
-            kind == RotationKind::Emergency,
-            policy.retire_for,
-            policy.jwks_max_age,
-        );
-        let (mut retired, mut revoked) = (None, None);
-        // Order matters: the unique indexes allow one current and one next at every step.
-        if let Some((kid, to)) = &plan.old_current {
-            if *to == KeyState::Revoked {
+        let current = records.iter().find(|k| k.state == KeyState::Current);
+        let planned = match change {
+            KeyChange::Rotate(RotationKind::Scheduled)
+                if !lifecycle::rotation_due(&records, now, &policy) =>
+            {
+                return Ok(RotationOutcome::line(&records));
+            }
+            KeyChange::Rotate(RotationKind::Emergency) => match current {
+                Some(c) => Change::Revoke(&c.kid),
+                None => Change::Rotate,
+            },
+            KeyChange::Rotate(_) => Change::Rotate,
+            KeyChange::Revoke(kid) => Change::Revoke(kid.as_str()),
+        };
+        let plan = lifecycle::plan(&records, planned, now, &policy)?;
+        let mut outcome = RotationOutcome {
+            rotated: true,
+            warning: plan.warning.clone(),
+            ..Default::default()
+        };
+        // Order matters: the unique indexes allow one key in each place at every step.
+        match &plan.leaving {
+            Some((kid, KeyState::Revoked)) => {
                 repo::keys::revoke(conn, kid, now)?;
-                revoked = Some(kid.clone());
-            } else {
+                outcome.families_revoked = repo::refresh::revoke_families_signed_by(
+                    conn,
+                    kid,
+                    FAMILY_REVOKED_WITH_KEY,
+                    now,
+                )?;
+                outcome.revoked = Some(kid.clone());
+            }
+            Some((kid, _)) => {
                 repo::keys::retire(conn, kid, now, plan.remove_after.unwrap_or(now))?;
-                retired = Some(kid.clone());
+                outcome.retired = Some(kid.clone());
+            }
+            None => {}
+        }
+        for (kid, place) in &plan.moves {
+            match place {
+                KeyState::Current => repo::keys::activate(conn, kid, now)?,
+                _ => repo::keys::set_waiting_state(conn, kid, *place)?,
             }
         }
-        if let Some(kid) = &plan.promote {
-            repo::keys::activate(conn, kid, now)?;
+        if let (Some(place), Some(fresh)) = (plan.fresh, fresh) {
+            store(conn, fresh, place, &master.current, now)?;
         }
-        store(conn, fresh, plan.fresh_state, &master.current, now)?;
-        let (current, next) = match plan.fresh_state {
-            KeyState::Current => (Some(fresh.kid.clone()), None),
-            _ => (plan.promote.clone(), Some(fresh.kid.clone())),
-        };
-        Ok(RotationOutcome {
-            rotated: true,
-            current,
-            next,
-            retired,
-            revoked,
-            warning: plan.warning,
-        })
+        Ok(outcome.refreshed(&repo::keys::list(conn)?))
     })
 }
 
-/// What [`fill_gaps`] needs generated: a current key and/or a next key.
+/// How many places of the line ([`lifecycle::LINE`]) are empty: what [`fill_gaps`] needs.
 pub fn missing_keys(conn: &mut DbConn) -> Result<usize, DbError> {
     let records = repo::keys::list(conn)?;
-    let has = |s| records.iter().any(|k| k.state == s);
-    Ok(usize::from(!has(KeyState::Current)) + usize::from(!has(KeyState::Next)))
+    Ok(lifecycle::LINE
+        .iter()
+        .filter(|&&s| !records.iter().any(|k| k.state == s))
+        .count())
 }
 
-/// Stores generated keys as current and/or next where those are missing (first start, or
-/// after an emergency without a pre-published key). Checked again under the lock.
+/// Stores generated keys in the empty places of the line, in order (first start, the first
+/// start after the upgrade that brought the standby key, or a change that found no key
+/// waiting). Checked again under the lock.
 pub fn fill_gaps(
     conn: &mut DbConn,
     fresh: Vec<GeneratedKey>,
@@ -225,7 +282,7 @@ pub fn fill_gaps(
         repo::meta::lock_key_rotation(conn)?;
         let records = repo::keys::list(conn)?;
         let mut fresh = fresh.into_iter();
-        for state in [KeyState::Current, KeyState::Next] {
+        for state in lifecycle::LINE {
             if !records.iter().any(|k| k.state == state) {
                 if let Some(key) = fresh.next() {
                     store(conn, &key, state, master, now)?;

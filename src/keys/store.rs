@@ -137,10 +137,6 @@ impl KeySet {
     pub fn current(&self) -> Option<&KeyRecord> {
         self.records.iter().find(|k| k.state == KeyState::Current)
     }
-
-    pub fn next(&self) -> Option<&KeyRecord> {
-        self.records.iter().find(|k| k.state == KeyState::Next)
-    }
 }
 
 /// What changes the JWKS or the signer; retired keys drop out when `now` passes their end.

@@ -57,6 +57,7 @@ struct NewFamily {
     refresh_jti_hash: String,
     refresh_exp: i64,
     access_jti_hash: String,
+    kid: String,
 }
 
 impl Minted {
@@ -75,6 +76,7 @@ impl Minted {
                 issued_at: f.family.created_at,
                 expires_at: f.refresh_exp,
                 access_jti_hash: &f.access_jti_hash,
+                kid: &f.kid,
             },
         )
     }
@@ -124,6 +126,7 @@ impl Tokens {
                 refresh_jti_hash: digest_hex(&rclaims.jti),
                 refresh_exp: exp,
                 access_jti_hash,
+                kid: signer.kid.clone(),
             }),
         })
     }
@@ -228,6 +231,7 @@ impl Tokens {
         let access_hash = digest_hex(&pair.jti);
         let family_id = family.id.clone();
         let spent_hash = jti_hash.clone();
+        let kid = signer.kid.clone();
         let outcome = self
             .db
             .write(move |conn| {
@@ -242,6 +246,7 @@ impl Tokens {
                         issued_at: now,
                         expires_at: exp,
                         access_jti_hash: &access_hash,
+                        kid: &kid,
                     };
                     repo::refresh::insert_token(conn, &successor)?;
                     repo::refresh::set_successor(

@@ -251,7 +251,7 @@ async fn admin_api_refuses_tokens_without_an_admin_user_and_scope_admin(backend:
 
     // Nothing was rotated by the refused calls.
     let keys = json_of(app.admin_get(&admin, "/admin/keys").await).await;
-    assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 3);
 }
 
 async fn admin_lists_keys_without_key_material(backend: Backend) {
@@ -263,10 +263,10 @@ async fn admin_lists_keys_without_key_material(backend: Backend) {
     assert_eq!(resp.status(), 200);
     let body = json_of(resp).await;
     let keys = body["keys"].as_array().expect("keys");
-    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.len(), 3);
     let mut states: Vec<&str> = keys.iter().map(|k| k["state"].as_str().unwrap()).collect();
     states.sort();
-    assert_eq!(states, ["current", "next"]);
+    assert_eq!(states, ["current", "next", "standby"]);
     let jwks = app.jwks().await;
     for key in keys {
         let kid = key["kid"].as_str().expect("kid");
@@ -319,7 +319,7 @@ async fn admin_rotation_answers_current_next_retired_and_warns_on_a_young_next_k
             .unwrap()["kid"]
             .clone()
     };
-    let (current, next) = (kid_in("current"), kid_in("next"));
+    let (current, next, standby) = (kid_in("current"), kid_in("next"), kid_in("standby"));
 
     // No body at all is a manual rotation.
     let resp = app.admin_post(&admin, "/admin/keys/rotate", None).await;
@@ -330,7 +330,9 @@ async fn admin_rotation_answers_current_next_retired_and_warns_on_a_young_next_k
     assert_eq!(outcome["retired"], current);
     assert!(outcome["revoked"].is_null());
     let new_next = outcome["next"].clone();
-    assert!(new_next.is_string() && new_next != current && new_next != next);
+    assert_eq!(new_next, standby, "the standby key moves up");
+    let new_standby = outcome["standby"].clone();
+    assert!(new_standby.is_string() && ![&current, &next, &standby].contains(&&new_standby));
     let warning = outcome["warning"].as_str().expect("a warning");
     assert!(warning.contains("max-age"), "{warning}");
 
@@ -342,8 +344,8 @@ async fn admin_rotation_answers_current_next_retired_and_warns_on_a_young_next_k
         .iter()
         .map(|k| &k["kid"])
         .collect();
-    assert_eq!(kids.len(), 3);
-    for kid in [&current, &next, &new_next] {
+    assert_eq!(kids.len(), 4);
+    for kid in [&current, &next, &new_next, &new_standby] {
         assert!(kids.contains(&kid), "{kid} in {jwks}");
     }
     app.add_user("alice", "correct horse battery", false).await;
@@ -373,8 +375,13 @@ async fn admin_rotation_answers_current_next_retired_and_warns_on_a_young_next_k
             .count()
     };
     assert_eq!(
-        (count("current"), count("next"), count("retired")),
-        (1, 1, 2)
+        (
+            count("current"),
+            count("next"),
+            count("standby"),
+            count("retired")
+        ),
+        (1, 1, 1, 2)
     );
     let retired_at = listed["keys"]
         .as_array()
@@ -392,14 +399,18 @@ async fn admin_rotation_answers_current_next_retired_and_warns_on_a_young_next_k
 async fn admin_rotation_does_not_warn_when_the_next_key_is_old_enough(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |args| {
         args.jwks_max_age = Some("60s".into());
+        args.key_poll_interval = Some("1s".into());
     })
     .await
     else {
         return;
     };
     let admin = app.admin_token().await;
-    // The next key has been published for JWKS_MAX_AGE: every honest cache holds it.
-    app.advance(60);
+    // The next key has been published for JWKS_MAX_AGE and the time instances take to serve
+    // it (KEY_POLL_INTERVAL and a second): every honest cache holds it.
+    let cached = app.state.keys.policy.rotation.cached_everywhere_after();
+    assert_eq!(cached, 62, "within the admin token's life");
+    app.advance(cached as u64);
     let resp = app
         .admin_post(&admin, "/admin/keys/rotate", Some(json!({})))
         .await;

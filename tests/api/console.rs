@@ -6,12 +6,15 @@
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::{form_actions, spawn_app, status_json, Backend, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{
+    form_actions, kids, spawn_app, status_json, Backend, TestApp, ADMIN_PASSWORD,
+};
 use crate::sso::{browser, hidden, location};
 
 both_backends!(
     the_console_sends_strangers_to_sign_in_and_refuses_non_admins,
     an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token,
+    an_admin_revokes_any_key_with_a_reason_after_a_confirmation,
     an_admin_manages_users_and_the_last_admin_stays,
     a_new_clients_secret_is_shown_once,
     the_audit_log_page_lists_and_filters_events,
@@ -134,7 +137,11 @@ async fn an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&before), "{html}");
     assert!(html.contains("retires at the scheduled rotation"), "{html}");
-    assert!(html.contains("may sign from"), "{html}");
+    assert!(html.contains("signs from the scheduled rotation"), "{html}");
+    assert!(
+        html.contains("becomes next at the scheduled rotation"),
+        "{html}"
+    );
 
     let (status, confirm) = page(&b, &app, "/console/keys/rotate").await;
     assert_eq!(status, StatusCode::OK);
@@ -164,7 +171,7 @@ async fn an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token
     let after = app.current_kid().await;
     assert_ne!(after, before);
     assert!(
-        html.contains(&format!("Rotated: {after} now signs.")),
+        html.contains(&format!("Rotated: {after} now signs (published")),
         "{html}"
     );
     assert!(html.contains("retired"), "{html}");
@@ -181,6 +188,74 @@ async fn an_admin_rotates_keys_after_a_confirmation_and_only_with_the_form_token
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("revoked"), "{html}");
     assert_ne!(app.current_kid().await, after);
+}
+
+async fn an_admin_revokes_any_key_with_a_reason_after_a_confirmation(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let b = admin_console(&app).await;
+    let keys = app.stored_keys().await;
+    let kid_in = |state: &str| keys.iter().find(|k| k.state == state).unwrap().kid.clone();
+    let (current, standby) = (kid_in("current"), kid_in("standby"));
+    let (_, html) = page(&b, &app, "/console/keys").await;
+    let revoke_path = format!("/console/keys/{standby}/revoke");
+    assert!(html.contains(&revoke_path), "a revoke link per key: {html}");
+
+    let (status, confirm) = page(&b, &app, &revoke_path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        confirm.contains("standby key leaves the JWKS at once"),
+        "{confirm}"
+    );
+    assert!(confirm.contains("name=\"reason\""), "{confirm}");
+    assert!(
+        kids(&app.jwks().await).contains(&standby),
+        "a GET revokes nothing"
+    );
+    let csrf = hidden(&confirm, "csrf");
+    let (status, _) = post(
+        &b,
+        &app,
+        &revoke_path,
+        &[("csrf", "forged"), ("reason", "leaked")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, html) = post(&b, &app, &revoke_path, &[("csrf", &csrf), ("reason", "")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("Not revoked"), "{html}");
+    assert!(kids(&app.jwks().await).contains(&standby));
+
+    let (status, html) = post(
+        &b,
+        &app,
+        &revoke_path,
+        &[("csrf", &csrf), ("reason", "seen in a screenshot")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!(
+            "Revoked {standby}: {current} now signs (published"
+        )),
+        "{html}"
+    );
+    assert!(!kids(&app.jwks().await).contains(&standby));
+    let (status, html) = post(
+        &b,
+        &app,
+        &revoke_path,
+        &[("csrf", &csrf), ("reason", "twice")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("already revoked"), "{html}");
+    let (status, _) = page(&b, &app, "/console/keys/no-such-kid/revoke").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (_, audit) = page(&b, &app, "/console/audit").await;
+    assert!(audit.contains("reason: seen in a screenshot"), "{audit}");
 }
 
 async fn an_admin_manages_users_and_the_last_admin_stays(backend: Backend) {

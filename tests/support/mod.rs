@@ -435,8 +435,8 @@ impl Storage {
             dir,
             database_url,
             pg,
-            // 0 and 1 are the seed keys.
-            next_pooled_key: Arc::new(AtomicUsize::new(2)),
+            // 0, 1 and 2 are the seed keys.
+            next_pooled_key: Arc::new(AtomicUsize::new(SEED_KEYS)),
         }
     }
 
@@ -787,11 +787,13 @@ pub const ADMIN_PASSWORD: &str = "root password for tests";
 // Signing keys made once per test process.
 
 const SEED_KEY_BITS: usize = 2048;
+/// Current, next and standby.
+const SEED_KEYS: usize = 3;
 
 /// Key `index` of the signing keys made once per test process. Generating an RSA key takes
 /// a few hundred milliseconds of CPU, more than most tests take, and in the API suite key
-/// generation was a third of all the CPU spent. So keys 0 and 1 are the current and next
-/// keys of the servers [`spawn_app`] starts, and the rest are handed out to their rotations
+/// generation was a third of all the CPU spent. So keys 0, 1 and 2 are the current, next and
+/// standby keys of the servers [`spawn_app`] starts, and the rest are handed out to their rotations
 /// ([`Storage::key_generator`]); each test seals them under its own master key. Key
 /// generation itself is tested where it is the subject: the first start
 /// ([`spawn_app_first_start`]), other key sizes, and every `gatehouse` process.
@@ -817,11 +819,11 @@ pub async fn seed_storage(storage: &Storage) {
     seed_signing_keys(&settings, Clock::system().now()).await;
 }
 
-/// Stores the seed keys as current and next, sealed under this test's master key, by the
+/// Stores the seed keys as current, next and standby, sealed under this test's master key, by the
 /// code a server's first start stores the keys it generates with; the database is migrated
 /// and the master key file created by the server's own start-up code.
 async fn seed_signing_keys(settings: &Settings, now: i64) {
-    let seeds = tokio::task::spawn_blocking(|| [pooled_key(0), pooled_key(1)])
+    let seeds = tokio::task::spawn_blocking(|| (0..SEED_KEYS).map(pooled_key).collect())
         .await
         .expect("seed keys");
     let db = gatehouse::startup::open_database(settings)
@@ -831,7 +833,7 @@ async fn seed_signing_keys(settings: &Settings, now: i64) {
         .await
         .expect("master key")
         .current;
-    db.run(move |conn| rotation::fill_gaps(conn, seeds.to_vec(), &master, now))
+    db.run(move |conn| rotation::fill_gaps(conn, seeds, &master, now))
         .await
         .expect("seed signing keys");
 }

@@ -16,6 +16,7 @@ both_backends!(
     cli_client_add_json_prints_the_secret_and_rotate_secret_replaces_it,
     cli_client_list_disable_enable_delete,
     cli_keys_list_and_migrate_work_on_a_fresh_and_a_served_database,
+    a_database_from_before_the_standby_key_migrates_and_gets_one_at_first_start,
     cli_errors_exit_nonzero_with_a_plain_message,
 );
 
@@ -434,7 +435,7 @@ async fn cli_keys_list_and_migrate_work_on_a_fresh_and_a_served_database(backend
     let rows = cli_keys_list(&storage).await;
     let mut states: Vec<&str> = rows.iter().map(|r| r.state.as_str()).collect();
     states.sort();
-    assert_eq!(states, ["current", "next"], "{rows:?}");
+    assert_eq!(states, ["current", "next", "standby"], "{rows:?}");
     assert!(storage.master_key_file().exists());
     drop(storage);
 
@@ -452,14 +453,14 @@ async fn cli_keys_list_and_migrate_work_on_a_fresh_and_a_served_database(backend
             "KID",
             "STATE",
             "BITS",
-            "CREATED",
+            "PUBLISHED",
             "ACTIVATED",
             "RETIRED",
             "REMOVE_AFTER"
         ]
     );
     let rows = cli_keys_list(&app.storage).await;
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     let jwks = app.jwks().await;
     for row in &rows {
         assert!(
@@ -599,4 +600,69 @@ async fn cli_errors_exit_nonzero_with_a_plain_message(backend: Backend) {
         .map(|l| l.split('\t').next().unwrap())
         .collect();
     assert_eq!(clients, ["simplejwt"]);
+}
+
+/// A key's state, read straight from the database.
+#[derive(diesel::QueryableByName)]
+struct StoredState {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kid: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    state: String,
+}
+
+/// Takes `storage`'s database back to the schema before the standby key (the last
+/// migration's `down.sql`) and lists its keys as they are stored then.
+fn before_the_standby_key(storage: &Storage) -> Vec<(String, String)> {
+    use diesel::{Connection, RunQueryDsl};
+    use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+    const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+    const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+    const LIST: &str = "SELECT kid, state FROM signing_keys ORDER BY state";
+    // migrations/*/2026-12-07-000008_standby_key
+    const STANDBY_MIGRATION: &str = "20261207000008";
+    let rows: Vec<StoredState> = match storage.database_url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let mut conn = diesel::SqliteConnection::establish(path).expect("SQLite");
+            let reverted = conn.revert_last_migration(SQLITE).expect("revert");
+            assert_eq!(reverted.to_string(), STANDBY_MIGRATION);
+            diesel::sql_query(LIST).load(&mut conn).expect("keys")
+        }
+        None => {
+            let mut conn = diesel::PgConnection::establish(&storage.database_url).expect("PG");
+            let reverted = conn.revert_last_migration(POSTGRES).expect("revert");
+            assert_eq!(reverted.to_string(), STANDBY_MIGRATION);
+            diesel::sql_query(LIST).load(&mut conn).expect("keys")
+        }
+    };
+    rows.into_iter().map(|r| (r.kid, r.state)).collect()
+}
+
+async fn a_database_from_before_the_standby_key_migrates_and_gets_one_at_first_start(
+    backend: Backend,
+) {
+    let Some(storage) = Storage::new(backend) else {
+        return;
+    };
+    ok(
+        &run_cli(&storage, &["keys", "list"], "").await,
+        "first start",
+    );
+    let old = before_the_standby_key(&storage);
+    let states: Vec<&str> = old.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(states, ["current", "next"], "the schema of before: {old:?}");
+
+    // The first start after the upgrade migrates and makes the missing standby key; the
+    // current and next keys stay as they were.
+    let rows = cli_keys_list(&storage).await;
+    let kid_in = |state: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.state == state)
+            .map(|r| r.kid.clone())
+            .collect()
+    };
+    assert_eq!(kid_in("current"), [old[0].0.clone()], "{rows:?}");
+    assert_eq!(kid_in("next"), [old[1].0.clone()], "{rows:?}");
+    assert_eq!(kid_in("standby").len(), 1, "{rows:?}");
+    assert_eq!(rows.len(), 3, "{rows:?}");
 }

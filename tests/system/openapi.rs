@@ -35,6 +35,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("/admin/clients/{id}/rotate-secret", "post"),
     ("/admin/keys", "get"),
     ("/admin/keys/rotate", "post"),
+    ("/admin/keys/{kid}/revoke", "post"),
     ("/admin/users", "get"),
     ("/admin/users", "post"),
     ("/admin/users/{username}", "delete"),
@@ -184,14 +185,15 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document(b
     // Tokens and clients for the generated requests to run into.
     app.add_user("alice", "correct horse battery staple", false)
         .await;
-    // Every operation but key rotation, which (as an emergency) would revoke the key of the
-    // admin token the others use; then rotation on its own.
+    // Every operation but key rotation and revocation, which could revoke the key of the
+    // admin token the others use; then those on their own.
+    let (rotate, revoke) = ("/admin/keys/rotate", "/admin/keys/{kid}/revoke");
     schemathesis(
         &app,
         &python,
         &token,
         backend,
-        &["--exclude-path", "/admin/keys/rotate"],
+        &["--exclude-path", rotate, "--exclude-path", revoke],
     )
     .await;
     schemathesis(
@@ -199,7 +201,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document(b
         &python,
         &token,
         backend,
-        &["--include-path", "/admin/keys/rotate"],
+        &["--include-path", rotate, "--include-path", revoke],
     )
     .await;
     // And the server is still whole: it answers, and the admin still exists.
@@ -442,8 +444,18 @@ async fn real_answers_of_every_operation_match_the_document(backend: Backend) {
     a.record("get", "/readyz", get("/readyz")).await;
 
     // Admin
-    a.record("get", "/admin/keys", admin_req(Method::GET, "/admin/keys"))
+    let keys = a
+        .record("get", "/admin/keys", admin_req(Method::GET, "/admin/keys"))
         .await;
+    let standby = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["state"] == "standby")
+        .expect("a standby key")["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
     a.record("get", "/admin/keys", get("/admin/keys")).await;
     a.record(
         "post",
@@ -457,6 +469,18 @@ async fn real_answers_of_every_operation_match_the_document(backend: Backend) {
         admin_req(Method::POST, "/admin/keys/rotate").json(&json!({"emergency": "yes"})),
     )
     .await;
+    // The key that was standby (next since the rotation): revoked, then refused as such; an
+    // unknown kid; no reason.
+    let revoke = |kid: &str| admin_req(Method::POST, &format!("/admin/keys/{kid}/revoke"));
+    for (kid, body) in [
+        (standby.as_str(), json!({"reason": "a test"})),
+        (standby.as_str(), json!({"reason": "a test"})),
+        ("no-such-kid", json!({"reason": "a test"})),
+        (standby.as_str(), json!({"reason": ""})),
+    ] {
+        a.record("post", "/admin/keys/{kid}/revoke", revoke(kid).json(&body))
+            .await;
+    }
     a.record(
         "get",
         "/admin/users",

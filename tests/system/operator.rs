@@ -64,7 +64,7 @@ async fn check_passes_a_served_setup_and_changes_nothing(backend: Backend) {
         out.stdout
     );
     assert!(
-        out.stdout.contains("all 2 private keys open"),
+        out.stdout.contains("all 3 private keys open"),
         "{}",
         out.stdout
     );
@@ -248,7 +248,10 @@ async fn a_4096_bit_key_shows_progress_at_a_terminal_only(backend: Backend) {
     assert!(shown.contains("generating a 4096-bit RSA key"), "{shown}");
     assert!(shown.contains("\"rotated\": true"), "{shown}");
     let keys = app.stored_keys().await;
-    let next = keys.iter().find(|k| k.state == "next").expect("a next key");
+    let next = keys
+        .iter()
+        .find(|k| k.state == "standby")
+        .expect("a new standby key");
     let out = run_cli_env(&app.storage, &["keys", "list"], "", &env).await;
     assert!(out.status.success(), "{}", out.stderr);
     let row = out

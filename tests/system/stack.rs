@@ -469,6 +469,7 @@ async fn twenty_concurrent_rotations_over_both_instances_leave_one_current_and_o
     let count = |state: &str| rows.iter().filter(|r| r.state == state).count();
     assert_eq!(count("current"), 1, "{rows:?}");
     assert_eq!(count("next"), 1, "{rows:?}");
+    assert_eq!(count("standby"), 1, "{rows:?}");
     assert_eq!(
         count("retired"),
         20,

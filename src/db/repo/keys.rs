@@ -7,6 +7,7 @@ use crate::db::{DbConn, DbError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {
+    Standby,
     Next,
     Current,
     Retired,
@@ -16,6 +17,7 @@ pub enum KeyState {
 impl KeyState {
     pub fn as_str(self) -> &'static str {
         match self {
+            KeyState::Standby => "standby",
             KeyState::Next => "next",
             KeyState::Current => "current",
             KeyState::Retired => "retired",
@@ -25,6 +27,7 @@ impl KeyState {
 
     pub fn parse(s: &str) -> Option<KeyState> {
         match s {
+            "standby" => Some(KeyState::Standby),
             "next" => Some(KeyState::Next),
             "current" => Some(KeyState::Current),
             "retired" => Some(KeyState::Retired),
@@ -177,6 +180,15 @@ pub fn revoke(conn: &mut DbConn, kid: &str, now: i64) -> Result<(), DbError> {
             k::state.eq(KeyState::Revoked.as_str()),
             k::revoked_at.eq(now),
         ))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
+
+/// Moves a key up the line to `next` or `standby`.
+pub fn set_waiting_state(conn: &mut DbConn, kid: &str, state: KeyState) -> Result<(), DbError> {
+    diesel::update(k::signing_keys.filter(k::kid.eq(kid)))
+        .set(k::state.eq(state.as_str()))
         .execute(conn)
         .map(drop)
         .map_err(DbError::from_diesel)

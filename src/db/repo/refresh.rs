@@ -32,6 +32,8 @@ pub struct TokenRecord {
     pub successor_sealed: Option<Vec<u8>>,
     /// The access token issued together with this refresh token.
     pub access_jti_hash: Option<String>,
+    /// The signing key's; none on records stored before it was kept.
+    pub kid: Option<String>,
 }
 
 pub fn create_family(conn: &mut DbConn, fam: &Family) -> Result<(), DbError> {
@@ -55,6 +57,8 @@ pub struct NewToken<'a> {
     pub issued_at: i64,
     pub expires_at: i64,
     pub access_jti_hash: &'a str,
+    /// The key that signed the refresh token.
+    pub kid: &'a str,
 }
 
 pub fn insert_token(conn: &mut DbConn, token: &NewToken<'_>) -> Result<(), DbError> {
@@ -65,6 +69,7 @@ pub fn insert_token(conn: &mut DbConn, token: &NewToken<'_>) -> Result<(), DbErr
             t::issued_at.eq(token.issued_at),
             t::expires_at.eq(token.expires_at),
             t::access_jti_hash.eq(token.access_jti_hash),
+            t::kid.eq(token.kid),
         ))
         .execute(conn)
         .map(drop)
@@ -155,6 +160,29 @@ pub fn revoke_client_families(
     diesel::update(
         f::refresh_families
             .filter(f::client_id.eq(client_id))
+            .filter(f::revoked_at.is_null()),
+    )
+    .set((f::revoked_at.eq(now), f::revoked_why.eq(why)))
+    .execute(conn)
+    .map_err(DbError::from_diesel)
+}
+
+/// Ends the families whose live refresh token was signed by `kid` (a revoked signing key):
+/// their holders sign in again. No index on `kid`: a revocation is rare, and reads the
+/// table once, where an index would cost every refresh a write.
+pub fn revoke_families_signed_by(
+    conn: &mut DbConn,
+    kid: &str,
+    why: &str,
+    now: i64,
+) -> Result<usize, DbError> {
+    let signed = t::refresh_tokens
+        .filter(t::kid.eq(kid))
+        .filter(t::spent_at.is_null())
+        .select(t::family_id);
+    diesel::update(
+        f::refresh_families
+            .filter(f::id.eq_any(signed))
             .filter(f::revoked_at.is_null()),
     )
     .set((f::revoked_at.eq(now), f::revoked_why.eq(why)))

@@ -51,7 +51,10 @@ impl From<DbError> for ApiError {
 
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> Self {
-        ApiError::Internal(e.into())
+        match super::key_refusal(&e) {
+            Some((status, error)) => Self::new(status, error, e.to_string()),
+            None => ApiError::Internal(e.into()),
+        }
     }
 }
 

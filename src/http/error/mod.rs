@@ -18,12 +18,25 @@ use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
 
 use crate::error::Internal;
+use crate::keys::lifecycle::PlanError;
+use crate::keys::manager::KeyError;
 
 /// One message whether or not the account exists.
 const THROTTLED: &str = "too many failed sign-ins; try again later";
 
 /// How long a client should wait before retrying after a 503.
 const UNAVAILABLE_RETRY_SECS: i64 = 1;
+
+/// The status and error code of a key change refused for the caller's reason (an unknown
+/// kid, a key already revoked, no reason); `None` for a failure that is not the caller's.
+pub(crate) fn key_refusal(e: &KeyError) -> Option<(StatusCode, &'static str)> {
+    match e {
+        KeyError::Refused(PlanError::UnknownKey(_)) => Some((StatusCode::NOT_FOUND, "not_found")),
+        KeyError::Refused(PlanError::AlreadyRevoked(_)) => Some((StatusCode::CONFLICT, "conflict")),
+        KeyError::BadReason(_) => Some((StatusCode::BAD_REQUEST, "invalid_request")),
+        _ => None,
+    }
+}
 
 /// Adds `Retry-After` (at least 1 s) to a 429 or 503.
 pub(crate) fn with_retry_after(mut resp: HttpResponse, seconds: i64) -> HttpResponse {

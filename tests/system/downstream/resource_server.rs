@@ -51,9 +51,10 @@ async fn rust_resource_server_caches_the_jwks_and_refetches_an_unknown_kid_at_mo
         "one fetch, then the cache"
     );
 
-    // Two rotations: the current key is one the cached JWKS has never listed.
+    // Three rotations (past the next and the standby key): the current key is one the
+    // cached JWKS has never listed.
     let cached: Vec<String> = app.stored_keys().await.into_iter().map(|k| k.kid).collect();
-    for _ in 0..2 {
+    for _ in 0..3 {
         app.state
             .keys
             .rotate(RotationKind::Manual)
