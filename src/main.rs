@@ -12,7 +12,7 @@ fn main() {
         Some("json") => gatehouse::config::LogFormat::Json,
         _ => gatehouse::config::LogFormat::Text,
     };
-    gatehouse::telemetry::init(format, &gatehouse::cli::log_filter(&cli));
+    let log = gatehouse::telemetry::init(format, &gatehouse::cli::log_filter(&cli));
     gatehouse::memory::configure();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -22,6 +22,8 @@ fn main() {
         Ok(runtime) => runtime.block_on(gatehouse::cli::run(cli)),
         Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),
     };
+    // The queued log lines go out first (exit skips destructors), then the error after them.
+    drop(log);
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);

@@ -16,6 +16,7 @@ mod console_browser;
 mod django_import;
 mod downstream;
 mod key_processes;
+mod logging;
 mod master_key;
 mod openapi;
 mod operator;
