@@ -1,5 +1,3 @@
-use clap::Parser;
-
 /// Blocking threads of the main runtime, which runs start-up, the CLI commands and the
 /// background tasks (key upkeep, purges): a handful of database calls at a time. Requests
 /// run on the HTTP workers' own runtimes (see `startup::blocking_threads`). tokio's default
@@ -7,7 +5,7 @@ use clap::Parser;
 const MAIN_BLOCKING_THREADS: usize = 16;
 
 fn main() {
-    let cli = gatehouse::cli::Cli::parse();
+    let cli = gatehouse::cli::parse();
     let format = match cli.settings.log_format.as_deref() {
         Some("json") => gatehouse::config::LogFormat::Json,
         _ => gatehouse::config::LogFormat::Text,
