@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
 use crate::domain::utc_datetime;
 use crate::keys::rotation::{self, RotationKind};
+use crate::paging::ListRequest;
 use crate::passwords::{Hasher, Password};
 use crate::startup::{self, Application};
 
@@ -62,6 +63,9 @@ pub enum Command {
         /// How many events (1 to 500).
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Older events than those shown: the cursor a previous page named.
+        #[arg(long)]
+        after: Option<String>,
     },
     /// Check the settings, the database, the master key and the signing keys; changes
     /// nothing. Exit status 1 when something would stop the server.
@@ -90,7 +94,10 @@ pub enum UserCommand {
         password_stdin: bool,
     },
     /// List users, by username: name, sub, email, flags.
-    List,
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
     /// Stop a user signing in; ends their refresh tokens and sessions.
     Disable {
         /// The username.
@@ -120,6 +127,37 @@ pub enum UserCommand {
         /// The JSON file `dumpdata auth.user` wrote.
         file: std::path::PathBuf,
     },
+}
+
+/// One page of a listing; where a next page starts is printed on stderr.
+#[derive(clap::Args, Debug)]
+pub struct PageArgs {
+    /// Only those whose name (a user's also their email) starts with this.
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Start after this name: the cursor a previous page named.
+    #[arg(long)]
+    after: Option<String>,
+    /// How many (1 to 500).
+    #[arg(long, default_value_t = crate::paging::DEFAULT_LIMIT)]
+    limit: i64,
+}
+
+impl PageArgs {
+    fn request(self) -> ListRequest {
+        ListRequest {
+            after: self.after,
+            prefix: self.prefix,
+            limit: Some(self.limit),
+        }
+    }
+}
+
+/// Tells where the next page starts, on stderr, so stdout holds only the rows.
+fn more_after(next: Option<String>) {
+    if let Some(next) = next {
+        eprintln!("more: --after {next}");
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -155,7 +193,10 @@ pub enum ClientCommand {
         json: bool,
     },
     /// List clients, by client_id: id, kind, state, grants, redirect URIs.
-    List,
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
     /// Refuse the client at every endpoint; ends its refresh tokens.
     Disable {
         /// The client_id.
@@ -317,12 +358,14 @@ async fn command(settings: Settings, command: Command) -> anyhow::Result<()> {
             kind,
             actor,
             limit,
+            after,
         } => {
             let db = startup::open_database(&settings).await?;
             let filter = AuditFilter {
                 kind,
                 actor,
                 limit: Some(limit),
+                after,
                 ..Default::default()
             };
             let page = audit::page(&db, filter).await?;
@@ -343,6 +386,7 @@ async fn command(settings: Settings, command: Command) -> anyhow::Result<()> {
                     );
                 }
             }
+            more_after(page.next);
         }
         Command::Check | Command::Completions { .. } => {}
     }
@@ -392,8 +436,9 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                 if user.is_admin { ", admin" } else { "" }
             );
         }
-        UserCommand::List => {
-            for u in accounts.list_users().await? {
+        UserCommand::List { page } => {
+            let page = accounts.list_users(page.request()).await?;
+            for u in page.items {
                 let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
                     .iter()
                     .filter(|(on, _)| *on)
@@ -408,6 +453,7 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                     flags
                 );
             }
+            more_after(page.next);
         }
         UserCommand::Disable { name } => {
             accounts
@@ -482,8 +528,9 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        ClientCommand::List => {
-            for c in accounts.list_clients().await? {
+        ClientCommand::List { page } => {
+            let page = accounts.list_clients(page.request()).await?;
+            for c in page.items {
                 let kind = if c.public { "public" } else { "confidential" };
                 let state = if c.disabled { "disabled" } else { "enabled" };
                 println!(
@@ -493,6 +540,7 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                     c.redirect_uris.join(",")
                 );
             }
+            more_after(page.next);
         }
         ClientCommand::Disable { id } => {
             accounts.set_client_disabled(&id, true).await?;
@@ -603,7 +651,7 @@ mod tests {
         assert_eq!(cli.verbose, 1);
         assert!(matches!(
             cli.command,
-            Some(Command::User(UserCommand::List))
+            Some(Command::User(UserCommand::List { .. }))
         ));
     }
 }
