@@ -469,15 +469,8 @@ async fn add_user(
         Ok(created) => (StatusCode::OK, format!("Added {}.", created.username)),
         Err(e) => refusal(e)?,
     };
-    users_view(
-        &state,
-        &req,
-        &user,
-        status,
-        Some(notice),
-        ListRequest::default(),
-    )
-    .await
+    let first = ListRequest::default();
+    users_view(&state, &req, &user, status, Some(notice), first).await
 }
 
 #[derive(Deserialize)]
@@ -568,15 +561,8 @@ async fn user_action(
         Ok(verb) => (StatusCode::OK, format!("{verb} {name}.")),
         Err(e) => refusal(e)?,
     };
-    users_view(
-        &state,
-        &req,
-        &user,
-        status,
-        Some(notice),
-        ListRequest::default(),
-    )
-    .await
+    let first = ListRequest::default();
+    users_view(&state, &req, &user, status, Some(notice), first).await
 }
 
 // ---------------------------------------------------------------------------------------

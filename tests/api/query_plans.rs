@@ -9,6 +9,20 @@ use gatehouse::db::DbError;
 
 use crate::helpers::{spawn_app, Backend};
 
+/// Sequential and index scans of `tables` (quoted names, comma-separated) in this
+/// transaction so far: its own counts, before they are flushed to the shared ones.
+fn scans(conn: &mut gatehouse::db::DbConn, tables: &str) -> Result<(i64, i64), DbError> {
+    let mut count = |column: &str| {
+        diesel::select(diesel::dsl::sql::<BigInt>(&format!(
+            "(SELECT sum({column})::bigint FROM pg_stat_xact_user_tables \
+             WHERE relname IN ({tables}))"
+        )))
+        .get_result::<i64>(conn)
+        .map_err(DbError::from_diesel)
+    };
+    Ok((count("seq_scan")?, count("idx_scan")?))
+}
+
 /// The verification batch's revocation read under PostgreSQL's generic plan (what a prepared
 /// statement gets after five executions) on a young installation: a few thousand refresh
 /// records, a fifth of their families revoked (logouts, password changes, reuse). There the
@@ -52,17 +66,7 @@ async fn the_batched_revocation_read_probes_refresh_tokens_by_index_under_a_gene
             conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
                 .map_err(DbError::from_diesel)?;
             let answers = access_revoked_among(conn, &hashes)?;
-            // This transaction's own counts, before they are flushed to the shared ones.
-            let count = |column: &str, conn: &mut gatehouse::db::DbConn| {
-                diesel::select(diesel::dsl::sql::<BigInt>(&format!(
-                    "(SELECT {column} FROM pg_stat_xact_user_tables \
-                     WHERE relname = 'refresh_tokens')"
-                )))
-                .get_result::<i64>(conn)
-                .map_err(DbError::from_diesel)
-            };
-            let seq_scans = count("seq_scan", conn)?;
-            let index_scans = count("idx_scan", conn)?;
+            let (seq_scans, index_scans) = scans(conn, "'refresh_tokens'")?;
             Ok::<_, DbError>((answers, seq_scans, index_scans))
         })
         .await
@@ -131,16 +135,7 @@ async fn the_admin_lists_read_users_and_clients_by_index() {
                 let rows = clients::page(conn, page)?;
                 found.push(rows.into_iter().map(|c| c.client_id).collect::<Vec<_>>());
             }
-            let count = |column: &str, conn: &mut gatehouse::db::DbConn| {
-                diesel::select(diesel::dsl::sql::<BigInt>(&format!(
-                    "(SELECT sum({column})::bigint FROM pg_stat_xact_user_tables \
-                     WHERE relname IN ('users', 'clients'))"
-                )))
-                .get_result::<i64>(conn)
-                .map_err(DbError::from_diesel)
-            };
-            let seq_scans = count("seq_scan", conn)?;
-            let index_scans = count("idx_scan", conn)?;
+            let (seq_scans, index_scans) = scans(conn, "'users', 'clients'")?;
             Ok::<_, DbError>((found, seq_scans, index_scans))
         })
         .await
