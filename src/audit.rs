@@ -251,12 +251,10 @@ pub async fn page(db: &Db, filter: AuditFilter) -> Result<Page, AuditError> {
             )));
         }
     }
-    let limit = filter.limit.unwrap_or(paging::DEFAULT_LIMIT);
-    if !(1..=paging::MAX_LIMIT).contains(&limit) {
-        return Err(AuditError::Invalid(format!(
-            "limit must be 1 to {}",
-            paging::MAX_LIMIT
-        )));
+    let limit = paging::limit(filter.limit).map_err(AuditError::Invalid)?;
+    // PostgreSQL refuses a NUL in text: an error, not an empty page.
+    if filter.actor.as_deref().is_some_and(|a| a.contains('\0')) {
+        return Err(AuditError::Invalid("actor may not hold a NUL".into()));
     }
     let before = match filter.after.as_deref() {
         None | Some("") => None,

@@ -5,14 +5,23 @@
 //! page is ever read just to find it empty. The lists of users and clients also take a
 //! `prefix`: only the rows whose name (or a user's email) starts with it.
 
+pub use crate::db::repo::keyset::PageQuery;
+
 /// Rows per page when the request names no limit.
 pub const DEFAULT_LIMIT: i64 = 50;
 /// The most rows one page may ask for.
 pub const MAX_LIMIT: i64 = 500;
-pub use crate::db::repo::keyset::PageQuery;
-
 /// Longer cursors and prefixes are no name Gatehouse stores.
 const MAX_TEXT: usize = 300;
+
+/// The rows per page asked for, checked: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+pub fn limit(asked: Option<i64>) -> Result<i64, String> {
+    let limit = asked.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(format!("limit must be 1 to {MAX_LIMIT}"));
+    }
+    Ok(limit)
+}
 
 /// A page as asked: each part optional (`?after=…&prefix=…&limit=…`).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -29,10 +38,7 @@ pub struct ListRequest {
 impl ListRequest {
     /// The query, or what is wrong with the request (a message for a 400).
     pub fn check(self) -> Result<PageQuery, String> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(format!("limit must be 1 to {MAX_LIMIT}"));
-        }
+        let limit = limit(self.limit)?;
         // PostgreSQL refuses a NUL in text (an error, not an empty page): refused here.
         let text = |name: &str, value: Option<String>| match value {
             Some(v) if v.len() > MAX_TEXT || v.contains('\0') => Err(format!(

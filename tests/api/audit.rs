@@ -282,6 +282,7 @@ async fn the_audit_api_is_for_admins_and_refuses_malformed_queries(backend: Back
         "?before=garbage",
         "?after=garbage",
         "?after=1.not-a-uuid",
+        "?actor=a%00b",
         "?since=yesterday",
         "?unknown=1",
     ] {
