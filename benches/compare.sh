@@ -96,7 +96,9 @@ fi
 
 PORT=18010 G=http://127.0.0.1:18010
 export PGOPTIONS='-c client_min_messages=warning'  # no NOTICE from DROP … IF EXISTS
-export GATEHOUSE_BIND=127.0.0.1:$PORT GATEHOUSE_LOG=warn
+# The default log level (one line per request), as an operator runs it; GATEHOUSE_LOG in the
+# caller's environment (e.g. warn) still applies. The log goes to a file per database.
+export GATEHOUSE_BIND=127.0.0.1:$PORT
 PG_DBS=()
 GH_PID="" SAMPLER_PID=""
 

@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::db::repo::audit::AuditQuery;
 pub use crate::db::repo::audit::AuditRecord;
 use crate::db::{repo, Db, DbError};
+use crate::paging;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,17 +221,18 @@ pub struct AuditFilter {
     /// Unix seconds, inclusive.
     pub since: Option<i64>,
     pub until: Option<i64>,
-    /// The `cursor` of the previous page.
-    pub before: Option<String>,
-    /// 1 to 500; 50 by default.
+    /// The `next` of the previous page (`before`: its name until the lists were paged alike).
+    #[serde(alias = "before")]
+    pub after: Option<String>,
+    /// 1 to [`paging::MAX_LIMIT`]; [`paging::DEFAULT_LIMIT`] by default.
     pub limit: Option<i64>,
 }
 
-/// One page of records, and the cursor of the next (older) one.
+/// One page of records, newest first, and the cursor of the next (older) one.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Page {
     pub records: Vec<AuditRecord>,
-    pub cursor: Option<String>,
+    pub next: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -252,30 +254,32 @@ pub async fn page(db: &Db, filter: AuditFilter) -> Result<Page, AuditError> {
             )));
         }
     }
-    let limit = filter.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(AuditError::Invalid("limit must be 1 to 500".into()));
+    let limit = paging::limit(filter.limit).map_err(AuditError::Invalid)?;
+    // PostgreSQL refuses a NUL in text: an error, not an empty page.
+    if filter.actor.as_deref().is_some_and(|a| a.contains('\0')) {
+        return Err(AuditError::Invalid("actor may not hold a NUL".into()));
     }
-    let before =
-        match filter.before.as_deref() {
-            None => None,
-            Some(cursor) => Some(parse_cursor(cursor).ok_or_else(|| {
-                AuditError::Invalid("before is not a cursor of this trail".into())
-            })?),
-        };
+    let before = match filter.after.as_deref() {
+        None | Some("") => None,
+        Some(cursor) => Some(
+            parse_cursor(cursor)
+                .ok_or_else(|| AuditError::Invalid("after is not a cursor of this trail".into()))?,
+        ),
+    };
     let query = AuditQuery {
         kind: filter.kind,
         actor: filter.actor.filter(|a| a.len() <= 200),
         since: filter.since,
         until: filter.until,
         before,
-        limit,
+        limit: limit + 1,
     };
-    let records = list(db, query).await?;
-    let cursor = (records.len() as i64 == limit)
-        .then(|| records.last().map(|r| format!("{}.{}", r.at, r.id)))
-        .flatten();
-    Ok(Page { records, cursor })
+    let rows = list(db, query).await?;
+    let page = paging::Page::from_rows(rows, limit, |r| format!("{}.{}", r.at, r.id));
+    Ok(Page {
+        records: page.items,
+        next: page.next,
+    })
 }
 
 fn parse_cursor(cursor: &str) -> Option<(i64, String)> {

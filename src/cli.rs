@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use clap::{Parser, Subcommand};
+use clap::{Arg, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::accounts::{clients_file, Accounts, LastAdmin, NewClientRequest, NewUserRequest};
 use crate::audit::{self, AuditFilter, RequestContext};
@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
 use crate::domain::utc_datetime;
 use crate::keys::rotation::{self, RotationKind};
+use crate::paging::ListRequest;
 use crate::passwords::{Hasher, Password};
 use crate::startup::{self, Application};
 
@@ -62,8 +63,12 @@ pub enum Command {
         /// Only events of this actor (an admin's username, or cli:USER).
         #[arg(long)]
         actor: Option<String>,
+        /// How many events (1 to 500).
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Older events than those shown: the cursor a previous page named.
+        #[arg(long)]
+        after: Option<String>,
     },
     /// Check the settings, the database, the master key and the signing keys; changes
     /// nothing. Exit status 1 when something would stop the server.
@@ -82,59 +87,118 @@ pub enum Command {
         file: std::path::PathBuf,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell the script is for.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
     /// Create a user; the password is read from stdin or a no-echo prompt.
     Add {
+        /// The username (the login name).
         name: String,
+        /// The user's email address (in id_tokens and userinfo with scope email).
         #[arg(long)]
         email: Option<String>,
+        /// May get tokens with scope admin and use the admin API and the console.
         #[arg(long)]
         admin: bool,
+        /// Read the password from the first line of stdin, without a prompt.
         #[arg(long)]
         password_stdin: bool,
     },
-    List,
+    /// List users, by username: name, sub, email, flags.
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Stop a user signing in; ends their refresh tokens and sessions.
     Disable {
+        /// The username.
         name: String,
     },
+    /// Let a disabled user sign in again.
     Enable {
+        /// The username.
         name: String,
     },
+    /// Delete a user, with their refresh tokens and sessions.
     Delete {
+        /// The username.
         name: String,
     },
     /// Set a new password (ends the user's refresh families).
     SetPassword {
+        /// The username.
         name: String,
+        /// Read the password from the first line of stdin, without a prompt.
         #[arg(long)]
         password_stdin: bool,
     },
     /// Import users from Django's `manage.py dumpdata auth.user` JSON; they keep their
     /// passwords and primary keys. Running it again changes nothing.
     Import {
+        /// The JSON file `dumpdata auth.user` wrote.
         file: std::path::PathBuf,
     },
+}
+
+/// One page of a listing; where a next page starts is printed on stderr.
+#[derive(clap::Args, Debug)]
+pub struct PageArgs {
+    /// Only those whose name (a user's also their email) starts with this.
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Start after this name: the cursor a previous page named.
+    #[arg(long)]
+    after: Option<String>,
+    /// How many (1 to 500).
+    #[arg(long, default_value_t = crate::paging::DEFAULT_LIMIT)]
+    limit: i64,
+}
+
+impl PageArgs {
+    fn request(self) -> ListRequest {
+        ListRequest {
+            after: self.after,
+            prefix: self.prefix,
+            limit: Some(self.limit),
+        }
+    }
+}
+
+/// Tells where the next page starts, on stderr, so stdout holds only the rows.
+fn more_after(next: Option<String>) {
+    if let Some(next) = next {
+        eprintln!("more: --after {next}");
+    }
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ClientCommand {
     /// Register a client; prints a confidential client's secret once.
     Add {
+        /// The client_id: letters, digits and -._~
         id: String,
+        /// Where /authorize may send the browser back (exact match); needed for the
+        /// authorization_code grant.
         #[arg(long = "redirect-uri", num_args = 1..)]
         redirect_uris: Vec<String>,
+        /// Where /logout may send the browser afterwards (exact match).
         #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
         post_logout_redirect_uris: Vec<String>,
+        /// A public client (a browser or mobile app): no secret, PKCE required.
         #[arg(long)]
         public: bool,
+        /// Grants the client may use (default: authorization_code refresh_token).
         #[arg(long = "grant", num_args = 1.., value_parser = ["authorization_code", "refresh_token", "client_credentials", "password"])]
         grants: Vec<String>,
+        /// Scopes the client may ask for (default: openid profile email offline_access).
         #[arg(long = "scope", num_args = 1..)]
         scopes: Vec<String>,
+        /// Ask the user's consent before the first sign-in to this client.
         #[arg(long)]
         consent: bool,
         /// A resource server that may introspect tokens issued to other clients.
@@ -144,18 +208,31 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
-    List,
+    /// List clients, by client_id: id, kind, state, grants, redirect URIs.
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Refuse the client at every endpoint; ends its refresh tokens.
     Disable {
+        /// The client_id.
         id: String,
     },
+    /// Accept a disabled client again.
     Enable {
+        /// The client_id.
         id: String,
     },
+    /// Delete a client, with its refresh tokens.
     Delete {
+        /// The client_id.
         id: String,
     },
+    /// Give a confidential client a new secret (printed once); the old one stops working.
     RotateSecret {
+        /// The client_id.
         id: String,
+        /// Print {"client_id","client_secret"} as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -180,6 +257,7 @@ pub enum KeysCommand {
     /// standby -> next -> current -> retired; with --emergency the current key is revoked
     /// at once (as `keys revoke` would).
     Rotate {
+        /// Revoke the current key at once (tokens it signed stop verifying).
         #[arg(long)]
         emergency: bool,
     },
@@ -206,6 +284,45 @@ pub enum MasterKeyCommand {
     },
 }
 
+/// The command line to parse. The global options (every setting, `-v`) are still accepted
+/// after any subcommand, but listed once, in `gatehouse --help`: each subcommand's help
+/// shows its own options and says where the others are.
+pub fn clap_command() -> clap::Command {
+    let command = Cli::command();
+    let globals: Vec<Arg> = command
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    hide_globals_below(command, &globals)
+}
+
+/// Gives every subcommand, at every depth, hidden copies of `globals`: clap copies a global
+/// option into a subcommand only when the subcommand has none of that name.
+fn hide_globals_below(command: clap::Command, globals: &[Arg]) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    names.iter().fold(command, |command, name| {
+        command.mut_subcommand(name, |sub| {
+            let sub = globals
+                .iter()
+                .fold(sub, |sub, arg| sub.arg(arg.clone().hide(true)))
+                .after_help(
+                    "Settings (--config, --database-url, ...) and -v apply to every command: \
+                     see gatehouse --help.",
+                );
+            hide_globals_below(sub, globals)
+        })
+    })
+}
+
+/// Parses the process's arguments (exits with clap's message on a mistake or for --help).
+pub fn parse() -> Cli {
+    Cli::from_arg_matches(&clap_command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 /// The log filter: `GATEHOUSE_LOG` when set; `info` for the server; for the other
 /// commands nothing on a terminal (their results go to stdout) unless `-v` asks, and
 /// warnings elsewhere.
@@ -229,7 +346,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     // come out whatever the configuration says.
     match &cli.command {
         Some(Command::Completions { shell }) => {
-            use clap::CommandFactory;
             let mut command = Cli::command();
             // Into memory first: clap_complete panics on a write error, such as a closed pipe.
             let mut script = Vec::new();
@@ -282,12 +398,14 @@ async fn command(settings: Settings, command: Command) -> anyhow::Result<()> {
             kind,
             actor,
             limit,
+            after,
         } => {
             let db = startup::open_database(&settings).await?;
             let filter = AuditFilter {
                 kind,
                 actor,
                 limit: Some(limit),
+                after,
                 ..Default::default()
             };
             let page = audit::page(&db, filter).await?;
@@ -308,6 +426,7 @@ async fn command(settings: Settings, command: Command) -> anyhow::Result<()> {
                     );
                 }
             }
+            more_after(page.next);
         }
         Command::Backup { file } => crate::commands::backup::backup(&settings, &file).await?,
         Command::Restore { file } => crate::commands::backup::restore(&settings, &file).await?,
@@ -359,8 +478,9 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                 if user.is_admin { ", admin" } else { "" }
             );
         }
-        UserCommand::List => {
-            for u in accounts.list_users().await? {
+        UserCommand::List { page } => {
+            let page = accounts.list_users(page.request()).await?;
+            for u in page.items {
                 let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
                     .iter()
                     .filter(|(on, _)| *on)
@@ -375,6 +495,7 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                     flags
                 );
             }
+            more_after(page.next);
         }
         UserCommand::Disable { name } => {
             accounts
@@ -449,8 +570,9 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        ClientCommand::List => {
-            for c in accounts.list_clients().await? {
+        ClientCommand::List { page } => {
+            let page = accounts.list_clients(page.request()).await?;
+            for c in page.items {
                 let kind = if c.public { "public" } else { "confidential" };
                 let state = if c.disabled { "disabled" } else { "enabled" };
                 println!(
@@ -460,6 +582,7 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
                     c.redirect_uris.join(",")
                 );
             }
+            more_after(page.next);
         }
         ClientCommand::Disable { id } => {
             accounts.set_client_disabled(&id, true).await?;
@@ -595,5 +718,27 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+        clap_command().debug_assert();
+    }
+
+    #[test]
+    fn options_given_after_a_subcommand_still_count() {
+        let matches = clap_command()
+            .try_get_matches_from([
+                "gatehouse",
+                "user",
+                "list",
+                "--database-url",
+                "sqlite://x.db",
+                "-v",
+            ])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        assert_eq!(cli.settings.database_url.as_deref(), Some("sqlite://x.db"));
+        assert_eq!(cli.verbose, 1);
+        assert!(matches!(
+            cli.command,
+            Some(Command::User(UserCommand::List { .. }))
+        ));
     }
 }

@@ -19,6 +19,7 @@ pub struct Metrics {
     key_rotations: IntCounter,
     key_age: IntGauge,
     pool: IntGaugeVec,
+    log_lines_dropped: IntCounter,
 }
 
 /// Kinds of tokens counted by `gatehouse_tokens_issued_total`.
@@ -48,6 +49,8 @@ pub struct Gauges {
     pub pool_max: u32,
     pub pool_open: u32,
     pub pool_idle: u32,
+    /// Log lines dropped because stderr could not keep up (`telemetry::dropped_lines`).
+    pub log_lines_dropped: u64,
 }
 
 impl Metrics {
@@ -93,6 +96,10 @@ impl Metrics {
             ),
             &["state"],
         )?;
+        let log_lines_dropped = IntCounter::new(
+            "gatehouse_log_lines_dropped_total",
+            "Log lines dropped because stderr could not keep up (a request never waits for it)",
+        )?;
         registry.register(Box::new(tokens_issued.clone()))?;
         registry.register(Box::new(login_failures.clone()))?;
         registry.register(Box::new(login_throttled.clone()))?;
@@ -100,6 +107,7 @@ impl Metrics {
         registry.register(Box::new(key_rotations.clone()))?;
         registry.register(Box::new(key_age.clone()))?;
         registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(log_lines_dropped.clone()))?;
         // Zero series exist from the start, so a dashboard sees 0 rather than nothing.
         for kind in [TokenKind::Access, TokenKind::Refresh, TokenKind::IdToken] {
             tokens_issued.with_label_values(&[kind.label()]);
@@ -121,6 +129,7 @@ impl Metrics {
             key_rotations,
             key_age,
             pool,
+            log_lines_dropped,
         })
     }
 
@@ -153,11 +162,10 @@ impl Metrics {
 
     /// The Prometheus text exposition, with the gauges set from `gauges`.
     pub fn render(&self, gauges: Gauges) -> Vec<u8> {
-        // The key store counts; the counter catches up with it (both only ever grow).
-        let counted = self.key_rotations.get();
-        if gauges.key_rotations > counted {
-            self.key_rotations.inc_by(gauges.key_rotations - counted);
-        }
+        // The key store and the log writer count; the counters catch up with them (all
+        // only ever grow).
+        catch_up(&self.key_rotations, gauges.key_rotations);
+        catch_up(&self.log_lines_dropped, gauges.log_lines_dropped);
         self.key_age.set(gauges.current_key_age_secs.max(0));
         self.pool
             .with_label_values(&["max"])
@@ -175,5 +183,12 @@ impl Metrics {
         self.requests.render(&mut text);
         out.extend_from_slice(text.as_bytes());
         out
+    }
+}
+
+fn catch_up(counter: &IntCounter, total: u64) {
+    let counted = counter.get();
+    if total > counted {
+        counter.inc_by(total - counted);
     }
 }

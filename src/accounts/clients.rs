@@ -11,6 +11,7 @@ use crate::db::{repo, DbError};
 use crate::domain::{split_scope, valid_scope_token, ClientId, RedirectUri, GRANTS};
 use crate::error::Internal;
 use crate::keys::encryption::digest_hex;
+use crate::paging::{ListRequest, Page};
 
 /// A client secret: 256 random bits, base64url. Shown once; stored as a SHA-256 digest.
 pub fn generate_client_secret() -> String {
@@ -155,8 +156,15 @@ impl Accounts {
             .ok_or_else(|| AccountError::NotFound(format!("client {id}")))
     }
 
-    pub async fn list_clients(&self) -> Result<Vec<Client>, AccountError> {
-        Ok(self.db.run(repo::clients::list).await?)
+    /// One page of clients by client id (see [`crate::paging`]).
+    pub async fn list_clients(&self, request: ListRequest) -> Result<Page<Client>, AccountError> {
+        let query = request.check().map_err(AccountError::Invalid)?;
+        let limit = query.limit;
+        let rows = self
+            .db
+            .run(move |conn| repo::clients::page(conn, &query))
+            .await?;
+        Ok(Page::from_rows(rows, limit, |c| c.client_id.clone()))
     }
 
     pub async fn set_client_disabled(

@@ -12,6 +12,7 @@ use crate::db::repo::users::NewUser;
 pub use crate::db::repo::users::User;
 use crate::db::{repo, Db, DbError};
 use crate::domain::Username;
+use crate::paging::{ListRequest, Page};
 use crate::passwords::{HashError, Hasher, Password};
 
 pub use clients::{generate_client_secret, secret_matches, NewClientRequest};
@@ -163,8 +164,15 @@ impl Accounts {
             .ok_or_else(|| AccountError::NotFound(format!("user {username}")))
     }
 
-    pub async fn list_users(&self) -> Result<Vec<User>, AccountError> {
-        Ok(self.db.run(repo::users::list).await?)
+    /// One page of users by username (see [`crate::paging`]).
+    pub async fn list_users(&self, request: ListRequest) -> Result<Page<User>, AccountError> {
+        let query = request.check().map_err(AccountError::Invalid)?;
+        let limit = query.limit;
+        let rows = self
+            .db
+            .run(move |conn| repo::users::page(conn, &query))
+            .await?;
+        Ok(Page::from_rows(rows, limit, |u| u.username.clone()))
     }
 
     /// Disabling a user ends their refresh families and their sessions.

@@ -10,12 +10,13 @@ use super::body;
 use super::error::ApiError;
 use super::openapi::{
     AuditPage, AuditQuery, Client, ClientList, ClientSecret, CreatedClient, ErrorBody, KeyList,
-    RotationOutcome, User, UserList,
+    ListQuery, RotationOutcome, User, UserList,
 };
 use super::userinfo::bearer_token;
 use crate::accounts::{LastAdmin, NewClientRequest, NewUserRequest};
 use crate::audit::{self, AuditFilter};
 use crate::keys::rotation::RotationKind;
+use crate::paging::ListRequest;
 use crate::passwords::Password;
 use crate::state::AppState;
 
@@ -186,8 +187,10 @@ pub(super) async fn revoke_key(
     get,
     path = "/admin/users",
     tag = "admin",
+    params(ListQuery),
     responses(
-        (status = 200, description = "Every user", body = UserList),
+        (status = 200, description = "One page of users by username", body = UserList),
+        (status = 400, description = "A malformed query", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
         (status = "4XX", description = "Other client errors", body = ErrorBody),
@@ -200,7 +203,14 @@ pub(super) async fn list_users(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(json!({ "users": state.accounts.list_users().await? })))
+    let page = state.accounts.list_users(list_request(&req)?).await?;
+    Ok(HttpResponse::Ok().json(json!({ "users": page.items, "next": page.next })))
+}
+
+/// `?after=&prefix=&limit=` of a listing; anything else is a 400.
+fn list_request(req: &HttpRequest) -> Result<ListRequest, ApiError> {
+    serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::bad_request("the list query is malformed"))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -360,8 +370,10 @@ pub(super) async fn enable_user(
     get,
     path = "/admin/clients",
     tag = "admin",
+    params(ListQuery),
     responses(
-        (status = 200, description = "Every client", body = ClientList),
+        (status = 200, description = "One page of clients by client_id", body = ClientList),
+        (status = 400, description = "A malformed query", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
         (status = "4XX", description = "Other client errors", body = ErrorBody),
@@ -374,7 +386,8 @@ pub(super) async fn list_clients(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(json!({ "clients": state.accounts.list_clients().await? })))
+    let page = state.accounts.list_clients(list_request(&req)?).await?;
+    Ok(HttpResponse::Ok().json(json!({ "clients": page.items, "next": page.next })))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -563,8 +576,8 @@ pub(super) async fn rotate_client_secret(
         .json(json!({ "client_id": path.as_str(), "client_secret": secret })))
 }
 
-/// `GET /admin/audit?kind=&actor=&since=&until=&before=&limit=`: newest first; `before` is
-/// the `cursor` of the previous page (absent on the last page).
+/// `GET /admin/audit?kind=&actor=&since=&until=&after=&limit=`: newest first; `after` is
+/// the `next` of the previous page (absent on the last page).
 #[utoipa::path(
     get,
     path = "/admin/audit",

@@ -1,9 +1,10 @@
 //! The admin console: server-rendered pages for admin users, signed in through the login page
 //! (the SSO session), with the pages' CSRF token and headers. Signing keys (state, age, the
 //! next step and when; rotation, emergency rotation and revocation of any key with a reason,
-//! each behind a confirmation), users and
-//! clients (list, add, disable, enable, delete; a new client's secret shown once), and the
-//! audit log. Each action calls the same use case as the admin API and the CLI.
+//! each behind a confirmation), users and clients (list a page at a time with a prefix
+//! search, add, disable, enable, delete; a new client's secret shown once), and the audit
+//! log; every page's header signs out. Each action calls the same use case as the admin API
+//! and the CLI.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -19,6 +20,7 @@ use crate::domain::{split_scope, utc_datetime};
 use crate::keys::lifecycle;
 use crate::keys::manager::MAX_REASON_CHARS;
 use crate::keys::rotation::{RotationKind, RotationOutcome};
+use crate::paging::ListRequest;
 use crate::passwords::Password;
 use crate::sso::flow::SessionUser;
 use crate::state::AppState;
@@ -187,6 +189,7 @@ struct KeyRow {
 #[template(path = "console_keys.html")]
 struct KeysPage<'a> {
     admin: &'a str,
+    csrf: &'a str,
     notice: Option<String>,
     keys: Vec<KeyRow>,
 }
@@ -230,12 +233,15 @@ async fn keys_view(
             revocable: k.state != lifecycle::KeyState::Revoked,
         })
         .collect();
-    let page = KeysPage {
-        admin: &admin.username,
-        notice,
-        keys,
-    };
-    Ok(render(req, state, status, |_| page.render()))
+    Ok(render(req, state, status, |csrf| {
+        KeysPage {
+            admin: &admin.username,
+            csrf,
+            notice,
+            keys,
+        }
+        .render()
+    }))
 }
 
 async fn keys_page(
@@ -457,6 +463,34 @@ struct UsersPage<'a> {
     csrf: &'a str,
     notice: Option<String>,
     users: Vec<UserRow>,
+    /// The search box's text.
+    prefix: &'a str,
+    next_page: Option<String>,
+}
+
+/// The listing a console page asks for in its query (`?prefix=&after=&limit=`).
+fn list_request(req: &HttpRequest) -> Result<ListRequest, PageError> {
+    serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| PageError::bad_request("The list query is malformed."))
+}
+
+/// `path?params`: the link to the next page, keeping the page's other parameters.
+fn page_link(path: &str, next: Option<String>, mut params: Vec<(&str, String)>) -> Option<String> {
+    params.retain(|(_, v)| !v.is_empty());
+    params.push(("after", next?));
+    Some(format!(
+        "{path}?{}",
+        serde_urlencoded::to_string(params).unwrap_or_default()
+    ))
+}
+
+/// The next-page link of a listing asked for with `request`.
+fn next_link(path: &str, request: &ListRequest, next: Option<String>) -> Option<String> {
+    let mut params = vec![("prefix", request.prefix.clone().unwrap_or_default())];
+    if let Some(limit) = request.limit {
+        params.push(("limit", limit.to_string()));
+    }
+    page_link(path, next, params)
 }
 
 async fn users_view(
@@ -465,9 +499,16 @@ async fn users_view(
     admin: &User,
     status: StatusCode,
     notice: Option<String>,
+    request: ListRequest,
 ) -> Result<HttpResponse, PageError> {
-    let users = state.accounts.list_users().await.map_err(failure)?;
-    let rows = users
+    let page = state
+        .accounts
+        .list_users(request.clone())
+        .await
+        .map_err(failure)?;
+    let next_page = next_link("/console/users", &request, page.next);
+    let rows = page
+        .items
         .into_iter()
         .map(|u| UserRow {
             created: utc_datetime(u.created_at),
@@ -483,6 +524,8 @@ async fn users_view(
             csrf,
             notice,
             users: rows,
+            prefix: request.prefix.as_deref().unwrap_or(""),
+            next_page,
         }
         .render()
     }))
@@ -493,7 +536,10 @@ async fn users_page(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     match admin(&state, &req).await? {
-        Ok(user) => users_view(&state, &req, &user, StatusCode::OK, None).await,
+        Ok(user) => {
+            let request = list_request(&req)?;
+            users_view(&state, &req, &user, StatusCode::OK, None, request).await
+        }
         Err(answer) => Ok(answer),
     }
 }
@@ -528,7 +574,8 @@ async fn add_user(
         Ok(created) => (StatusCode::OK, format!("Added {}.", created.username)),
         Err(e) => refusal(e)?,
     };
-    users_view(&state, &req, &user, status, Some(notice)).await
+    let first = ListRequest::default();
+    users_view(&state, &req, &user, status, Some(notice), first).await
 }
 
 #[derive(Deserialize)]
@@ -620,7 +667,8 @@ async fn user_action(
         Ok(verb) => (StatusCode::OK, format!("{verb} {name}.")),
         Err(e) => refusal(e)?,
     };
-    users_view(&state, &req, &user, status, Some(notice)).await
+    let first = ListRequest::default();
+    users_view(&state, &req, &user, status, Some(notice), first).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -635,6 +683,9 @@ struct ClientsPage<'a> {
     /// (client id, secret) of a client registered by this very request.
     new_secret: Option<(String, String)>,
     clients: Vec<Client>,
+    /// The search box's text.
+    prefix: &'a str,
+    next_page: Option<String>,
 }
 
 async fn clients_view(
@@ -644,15 +695,23 @@ async fn clients_view(
     status: StatusCode,
     notice: Option<String>,
     new_secret: Option<(String, String)>,
+    request: ListRequest,
 ) -> Result<HttpResponse, PageError> {
-    let clients = state.accounts.list_clients().await.map_err(failure)?;
+    let page = state
+        .accounts
+        .list_clients(request.clone())
+        .await
+        .map_err(failure)?;
+    let next_page = next_link("/console/clients", &request, page.next);
     let mut resp = render(req, state, status, |csrf| {
         ClientsPage {
             admin: &admin.username,
             csrf,
             notice,
             new_secret,
-            clients,
+            clients: page.items,
+            prefix: request.prefix.as_deref().unwrap_or(""),
+            next_page,
         }
         .render()
     });
@@ -669,7 +728,10 @@ async fn clients_page(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     match admin(&state, &req).await? {
-        Ok(user) => clients_view(&state, &req, &user, StatusCode::OK, None, None).await,
+        Ok(user) => {
+            let request = list_request(&req)?;
+            clients_view(&state, &req, &user, StatusCode::OK, None, None, request).await
+        }
         Err(answer) => Ok(answer),
     }
 }
@@ -710,11 +772,22 @@ async fn add_client(
         Ok((client, secret)) => {
             let notice = format!("Registered {}.", client.client_id);
             let shown = secret.map(|s| (client.client_id.clone(), s));
-            clients_view(&state, &req, &user, StatusCode::OK, Some(notice), shown).await
+            let first = ListRequest::default();
+            clients_view(
+                &state,
+                &req,
+                &user,
+                StatusCode::OK,
+                Some(notice),
+                shown,
+                first,
+            )
+            .await
         }
         Err(e) => {
             let (status, notice) = refusal(e)?;
-            clients_view(&state, &req, &user, status, Some(notice), None).await
+            let first = ListRequest::default();
+            clients_view(&state, &req, &user, status, Some(notice), None, first).await
         }
     }
 }
@@ -769,7 +842,8 @@ async fn client_action(
         Ok(verb) => (StatusCode::OK, format!("{verb} {id}.")),
         Err(e) => refusal(e)?,
     };
-    clients_view(&state, &req, &user, status, Some(notice), None).await
+    let first = ListRequest::default();
+    clients_view(&state, &req, &user, status, Some(notice), None, first).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -803,6 +877,7 @@ impl From<AuditRecord> for AuditRow {
 #[template(path = "console_audit.html")]
 struct AuditPage<'a> {
     admin: &'a str,
+    csrf: &'a str,
     kind: &'a str,
     actor: &'a str,
     records: Vec<AuditRow>,
@@ -813,7 +888,8 @@ struct AuditPage<'a> {
 struct AuditQueryForm {
     kind: Option<String>,
     actor: Option<String>,
-    before: Option<String>,
+    #[serde(alias = "before")]
+    after: Option<String>,
 }
 
 async fn audit_page(
@@ -831,8 +907,7 @@ async fn audit_page(
     let filter = AuditFilter {
         kind: kind.clone(),
         actor: actor.clone(),
-        before: q.before,
-        limit: Some(50),
+        after: q.after,
         ..Default::default()
     };
     let page = match audit::page(&state.db, filter).await {
@@ -840,25 +915,23 @@ async fn audit_page(
         Err(audit::AuditError::Invalid(m)) => return Err(PageError::bad_request(m)),
         Err(audit::AuditError::Db(db)) => return Err(db.into()),
     };
-    let next_page = page.cursor.map(|cursor| {
-        let mut params = vec![("before", cursor)];
-        if let Some(k) = &kind {
-            params.push(("kind", k.clone()));
+    let next_page = page_link(
+        "/console/audit",
+        page.next,
+        vec![
+            ("kind", kind.clone().unwrap_or_default()),
+            ("actor", actor.clone().unwrap_or_default()),
+        ],
+    );
+    Ok(render(&req, &state, StatusCode::OK, |csrf| {
+        AuditPage {
+            admin: &user.username,
+            csrf,
+            kind: kind.as_deref().unwrap_or(""),
+            actor: actor.as_deref().unwrap_or(""),
+            records: page.records.into_iter().map(AuditRow::from).collect(),
+            next_page,
         }
-        if let Some(a) = &actor {
-            params.push(("actor", a.clone()));
-        }
-        format!(
-            "/console/audit?{}",
-            serde_urlencoded::to_string(params).unwrap_or_default()
-        )
-    });
-    let view = AuditPage {
-        admin: &user.username,
-        kind: kind.as_deref().unwrap_or(""),
-        actor: actor.as_deref().unwrap_or(""),
-        records: page.records.into_iter().map(AuditRow::from).collect(),
-        next_page,
-    };
-    Ok(render(&req, &state, StatusCode::OK, |_| view.render()))
+        .render()
+    }))
 }

@@ -115,6 +115,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         pool_max: state.db.max_size(),
         pool_open: pool.connections,
         pool_idle: pool.idle_connections,
+        log_lines_dropped: crate::telemetry::dropped_lines(),
     });
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

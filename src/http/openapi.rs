@@ -283,10 +283,27 @@ pub struct User {
     created_at: i64,
 }
 
+/// One page, by username; `next` is the `after` of the following page, absent on the last.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct UserList {
     users: Vec<User>,
+    next: Option<String>,
+}
+
+/// A page of a listing (`GET /admin/users`, `GET /admin/clients`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListQuery {
+    /// The `next` of the previous page.
+    after: Option<String>,
+    /// Only users whose username or email, or clients whose client_id, starts with this
+    /// (case-sensitive).
+    prefix: Option<String>,
+    /// Rows per page; 50 when absent.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
 }
 
 #[derive(ToSchema, serde::Serialize)]
@@ -316,10 +333,12 @@ pub struct CreatedClient {
     client_secret: Option<String>,
 }
 
+/// One page, by client_id; `next` is the `after` of the following page, absent on the last.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ClientList {
     clients: Vec<Client>,
+    next: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -345,12 +364,12 @@ pub struct AuditRecord {
     detail: Option<String>,
 }
 
-/// Newest first; `cursor` is the `before` of the next (older) page, absent on the last.
+/// Newest first; `next` is the `after` of the next (older) page, absent on the last.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AuditPage {
     records: Vec<AuditRecord>,
-    cursor: Option<String>,
+    next: Option<String>,
 }
 
 /// The audit trail's filters (`GET /admin/audit`).
@@ -366,8 +385,9 @@ pub struct AuditQuery {
     since: Option<i64>,
     /// Unix seconds, inclusive.
     until: Option<i64>,
-    /// The `cursor` of the previous page.
-    before: Option<String>,
+    /// The `next` of the previous page.
+    after: Option<String>,
+    /// Records per page; 50 when absent.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }

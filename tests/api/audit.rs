@@ -235,10 +235,15 @@ async fn the_trail_filters_by_kind_actor_and_time_and_pages_newest_first(backend
         [json!("u3"), json!("u2")],
         "newest first: {page}"
     );
-    let cursor = page["cursor"].as_str().expect("a next page");
-    let query = format!("?kind=user.created&limit=2&before={cursor}");
+    let cursor = page["next"].as_str().expect("a next page");
+    let query = format!("?kind=user.created&limit=2&after={cursor}");
     let (_, next) = audit(&app, &token, &query).await;
     assert_eq!(subjects(&next), [json!("u1"), json!("root")], "{next}");
+    assert_eq!(next["next"], Value::Null, "the last page: {next}");
+    // `before`, the cursor's name before every list was paged alike, still works.
+    let query = format!("?kind=user.created&limit=2&before={cursor}");
+    let (_, same) = audit(&app, &token, &query).await;
+    assert_eq!(subjects(&same), subjects(&next));
     let (_, window) = audit(
         &app,
         &token,
@@ -276,6 +281,9 @@ async fn the_audit_api_is_for_admins_and_refuses_malformed_queries(backend: Back
         "?limit=0",
         "?limit=100000",
         "?before=garbage",
+        "?after=garbage",
+        "?after=1.not-a-uuid",
+        "?actor=a%00b",
         "?since=yesterday",
         "?unknown=1",
     ] {

@@ -20,6 +20,7 @@ both_backends!(
     the_audit_log_page_lists_and_filters_events,
     client_ids_are_registered_url_safe_only,
     a_stored_client_id_cannot_bend_a_console_path,
+    the_console_lists_are_paged_and_searched_and_its_header_signs_out,
 );
 
 /// Signs `username` in through the login page, coming back to `return_to`.
@@ -637,4 +638,84 @@ async fn a_stored_client_id_cannot_bend_a_console_path(backend: Backend) {
         .find_client("old/style@id")
         .await
         .is_err());
+}
+
+/// The names in the first column of a console table, in order.
+fn first_column(html: &str) -> Vec<String> {
+    html.split("<tr><td")
+        .skip(1)
+        .map(|row| {
+            let cell = &row[row.find('>').expect("a cell") + 1..];
+            cell[..cell.find("</td>").expect("the cell's end")].to_string()
+        })
+        .collect()
+}
+
+/// The page behind the "Next page" link, if the page has one.
+fn next_page(html: &str) -> Option<String> {
+    let end = html.find("\">Next page</a>")?;
+    let start = html[..end].rfind("href=\"")? + "href=\"".len();
+    // askama escapes the `&` between parameters.
+    Some(html[start..end].replace("&#38;", "&").replace("&amp;", "&"))
+}
+
+async fn the_console_lists_are_paged_and_searched_and_its_header_signs_out(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let b = admin_console(&app).await;
+    for name in ["alice", "alina", "bob"] {
+        app.add_user(name, "a long enough password", false).await;
+    }
+    let (status, html) = page(&b, &app, "/console/users?limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(first_column(&html), ["alice", "alina"]);
+    let next = next_page(&html).expect("a link to the next page");
+    let (_, html) = page(&b, &app, &next).await;
+    assert_eq!(first_column(&html), ["bob", "root"], "{next}");
+    assert_eq!(next_page(&html), None, "the last page");
+
+    // The search box: a prefix of the name (or email), kept in the box.
+    let (_, html) = page(&b, &app, "/console/users?prefix=ali").await;
+    assert_eq!(first_column(&html), ["alice", "alina"]);
+    assert!(html.contains("value=\"ali\""), "{html}");
+    let (_, html) = page(&b, &app, "/console/users?prefix=ali&limit=1").await;
+    let next = next_page(&html).expect("a next page of the search");
+    assert!(next.contains("prefix=ali"), "{next}");
+    let (_, html) = page(&b, &app, &next).await;
+    assert_eq!(first_column(&html), ["alina"], "{next}");
+    let (_, html) = page(&b, &app, "/console/clients?prefix=sim").await;
+    assert_eq!(first_column(&html), ["simplejwt"]);
+    for bad in [
+        "/console/users?limit=0",
+        "/console/users?after=%00",
+        "/console/clients?limit=x",
+    ] {
+        let (status, _) = page(&b, &app, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+
+    // Every console page's header signs out (a POST with the page's token).
+    for path in [
+        "/console/keys",
+        "/console/users",
+        "/console/clients",
+        "/console/audit",
+    ] {
+        let (_, html) = page(&b, &app, path).await;
+        assert!(
+            html.contains("<form method=\"post\" action=\"/logout\""),
+            "{path}: {html}"
+        );
+    }
+    let (_, html) = page(&b, &app, "/console/audit").await;
+    let (status, html) = post(&b, &app, "/logout", &[("csrf", &hidden(&html, "csrf"))]).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Signed out"), "{html}");
+    let resp = b.get(app.url("/console/users")).send().await.expect("page");
+    assert_eq!(
+        resp.status(),
+        StatusCode::FOUND,
+        "signed out, sent to sign in"
+    );
 }

@@ -9,6 +9,20 @@ use gatehouse::db::DbError;
 
 use crate::helpers::{spawn_app, Backend};
 
+/// Sequential and index scans of `tables` (quoted names, comma-separated) in this
+/// transaction so far: its own counts, before they are flushed to the shared ones.
+fn scans(conn: &mut gatehouse::db::DbConn, tables: &str) -> Result<(i64, i64), DbError> {
+    let mut count = |column: &str| {
+        diesel::select(diesel::dsl::sql::<BigInt>(&format!(
+            "(SELECT sum({column})::bigint FROM pg_stat_xact_user_tables \
+             WHERE relname IN ({tables}))"
+        )))
+        .get_result::<i64>(conn)
+        .map_err(DbError::from_diesel)
+    };
+    Ok((count("seq_scan")?, count("idx_scan")?))
+}
+
 /// The verification batch's revocation read under PostgreSQL's generic plan (what a prepared
 /// statement gets after five executions) on a young installation: a few thousand refresh
 /// records, a fifth of their families revoked (logouts, password changes, reuse). There the
@@ -52,17 +66,7 @@ async fn the_batched_revocation_read_probes_refresh_tokens_by_index_under_a_gene
             conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
                 .map_err(DbError::from_diesel)?;
             let answers = access_revoked_among(conn, &hashes)?;
-            // This transaction's own counts, before they are flushed to the shared ones.
-            let count = |column: &str, conn: &mut gatehouse::db::DbConn| {
-                diesel::select(diesel::dsl::sql::<BigInt>(&format!(
-                    "(SELECT {column} FROM pg_stat_xact_user_tables \
-                     WHERE relname = 'refresh_tokens')"
-                )))
-                .get_result::<i64>(conn)
-                .map_err(DbError::from_diesel)
-            };
-            let seq_scans = count("seq_scan", conn)?;
-            let index_scans = count("idx_scan", conn)?;
+            let (seq_scans, index_scans) = scans(conn, "'refresh_tokens'")?;
             Ok::<_, DbError>((answers, seq_scans, index_scans))
         })
         .await
@@ -75,4 +79,99 @@ async fn the_batched_revocation_read_probes_refresh_tokens_by_index_under_a_gene
     );
     assert_eq!(seq_scans, 0, "a sequential scan of refresh_tokens");
     assert!(index_scans > 0, "refresh_tokens was not read at all");
+}
+
+/// The admin lists at scale (issue 22): the first page, a page after a cursor and a prefix
+/// search of usernames, emails and client ids each read `users` or `clients` by index on
+/// PostgreSQL, whatever the database's collation (the columns are `COLLATE "C"`), never by
+/// a sequential scan of the whole table.
+#[tokio::test]
+async fn the_admin_lists_read_users_and_clients_by_index() {
+    use gatehouse::db::repo::keyset::PageQuery;
+    use gatehouse::db::repo::{clients, users};
+    let Some(app) = spawn_app(Backend::Postgres).await else {
+        return;
+    };
+    app.state
+        .db
+        .write(|conn| {
+            conn.batch_execute(
+                "INSERT INTO users (id, username, email, email_verified, password_hash, is_admin,
+                                    disabled, legacy_id, created_at, updated_at)
+                 SELECT 'plan-' || i, 'plan-user-' || i, 'mail' || i || '@example.com', false,
+                        'x', false, false, NULL, 0, 0
+                 FROM generate_series(1, 20000) AS i;
+                 INSERT INTO clients (id, secret_hash, is_public, redirect_uris,
+                                      post_logout_redirect_uris, grants, scopes, created_at)
+                 SELECT 'plan-client-' || i, NULL, true, '[]', '[]', '', '', 0
+                 FROM generate_series(1, 20000) AS i;
+                 ANALYZE users; ANALYZE clients;",
+            )
+            .map_err(DbError::from_diesel)
+        })
+        .await
+        .expect("seed users and clients");
+
+    let query = |after: Option<&str>, prefix: Option<&str>| PageQuery {
+        after: after.map(str::to_string),
+        prefix: prefix.map(str::to_string),
+        limit: 50,
+    };
+    let pages = [
+        query(None, None),
+        query(Some("plan-user-5"), None),
+        query(None, Some("plan-user-1999")),
+        query(Some("plan-user-19995"), Some("plan-user-1999")),
+        query(None, Some("mail77@")),
+    ];
+    let (found, seq_scans, index_scans) = app
+        .state
+        .db
+        .write(move |conn| {
+            let mut found = Vec::new();
+            for page in &pages {
+                let rows = users::page(conn, page)?;
+                found.push(rows.into_iter().map(|u| u.username).collect::<Vec<_>>());
+                let rows = clients::page(conn, page)?;
+                found.push(rows.into_iter().map(|c| c.client_id).collect::<Vec<_>>());
+            }
+            let (seq_scans, index_scans) = scans(conn, "'users', 'clients'")?;
+            Ok::<_, DbError>((found, seq_scans, index_scans))
+        })
+        .await
+        .expect("the list reads");
+
+    // users then clients for each page asked.
+    assert_eq!(
+        found[0].len(),
+        51,
+        "a page and the row telling a next one exists"
+    );
+    assert_eq!(found[1].len(), 51);
+    assert_eq!(
+        found[2][..2],
+        ["plan-user-50", "plan-user-500"],
+        "code point order"
+    );
+    let searched = &found[4];
+    assert_eq!(
+        searched.len(),
+        11,
+        "plan-user-1999 and 19990 to 19999: {searched:?}"
+    );
+    assert_eq!(
+        found[6],
+        [
+            "plan-user-19996",
+            "plan-user-19997",
+            "plan-user-19998",
+            "plan-user-19999"
+        ]
+    );
+    assert_eq!(found[8], ["plan-user-77"], "by email");
+    assert_eq!(seq_scans, 0, "a sequential scan of users or clients");
+    assert!(
+        index_scans >= 10,
+        "users and clients read {index_scans} times by index"
+    );
 }

@@ -18,6 +18,7 @@ both_backends!(
     cli_keys_list_and_migrate_work_on_a_fresh_and_a_served_database,
     a_database_from_before_the_standby_key_migrates_and_gets_one_at_first_start,
     cli_errors_exit_nonzero_with_a_plain_message,
+    cli_lists_are_paged_and_searched_by_prefix,
 );
 
 fn ok(out: &CliOutput, what: &str) {
@@ -665,4 +666,142 @@ async fn a_database_from_before_the_standby_key_migrates_and_gets_one_at_first_s
     assert_eq!(kid_in("next"), [old[1].0.clone()], "{rows:?}");
     assert_eq!(kid_in("standby").len(), 1, "{rows:?}");
     assert_eq!(rows.len(), 3, "{rows:?}");
+}
+
+/// The first column of each line a list printed.
+fn names(out: &CliOutput) -> Vec<&str> {
+    out.stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or(""))
+        .collect()
+}
+
+async fn cli_lists_are_paged_and_searched_by_prefix(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for name in ["alice", "alina", "bob"] {
+        app.add_user(name, "a long enough password", false).await;
+    }
+    let out = app.cli(&["user", "list", "--limit", "2"], "").await;
+    ok(&out, "user list --limit 2");
+    assert_eq!(names(&out), ["alice", "alina"]);
+    // Where the next page starts goes to stderr, so stdout holds only rows.
+    assert_eq!(out.stderr.trim(), "more: --after alina");
+    let out = app
+        .cli(&["user", "list", "--limit", "2", "--after", "alina"], "")
+        .await;
+    ok(&out, "user list --after");
+    assert_eq!(names(&out), ["bob"]);
+    assert_eq!(out.stderr.trim(), "", "the last page");
+    let out = app.cli(&["user", "list", "--prefix", "ali"], "").await;
+    ok(&out, "user list --prefix");
+    assert_eq!(names(&out), ["alice", "alina"]);
+
+    app.add_client(&["svc", "--grant", "client_credentials"])
+        .await;
+    let out = app.cli(&["client", "list", "--limit", "1"], "").await;
+    ok(&out, "client list --limit 1");
+    assert_eq!(names(&out), ["simplejwt"]);
+    assert_eq!(out.stderr.trim(), "more: --after simplejwt");
+    let out = app.cli(&["client", "list", "--prefix", "sv"], "").await;
+    assert_eq!(names(&out), ["svc"]);
+
+    let out = app.cli(&["user", "list", "--limit", "0"], "").await;
+    plain_failure(&out, "user list --limit 0", "limit must be 1 to 500");
+    let out = app.cli(&["audit", "--limit", "1"], "").await;
+    ok(&out, "audit --limit 1");
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    let after = out
+        .stderr
+        .trim()
+        .strip_prefix("more: --after ")
+        .expect(&out.stderr);
+    let out = app
+        .cli(&["audit", "--limit", "1", "--after", after], "")
+        .await;
+    ok(&out, "audit --after");
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+}
+
+/// `gatehouse ARGS -h`.
+fn help(args: &[String]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .arg("-h")
+        .output()
+        .expect("run gatehouse");
+    assert!(out.status.success(), "{args:?} -h failed");
+    String::from_utf8(out.stdout).expect("UTF-8 help")
+}
+
+/// The entries of a help section (`Commands:`, `Arguments:`, `Options:`), each with its
+/// description: on its line, or on the next, further indented, when clap puts it there.
+fn entries(text: &str, section: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let lines = text
+        .lines()
+        .skip_while(|l| *l != section)
+        .skip(1)
+        .take_while(|l| !l.is_empty());
+    for line in lines {
+        let indent = line.len() - line.trim_start().len();
+        match out.last_mut() {
+            Some((_, description)) if indent >= 10 && description.is_empty() => {
+                *description = line.trim().to_string();
+            }
+            _ => {
+                let (name, description) = line.trim().split_once("  ").unwrap_or((line.trim(), ""));
+                out.push((name.to_string(), description.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Every subcommand and option has a description; the settings and `-v`, which every
+/// command accepts, are listed once, in `gatehouse -h`, not again under each subcommand.
+#[test]
+fn help_describes_every_command_and_option_and_lists_the_settings_once() {
+    let top = help(&[]);
+    assert_eq!(top.matches("--database-url <").count(), 1, "{top}");
+    let globals = [
+        "--config",
+        "--database-url",
+        "--master-key",
+        "--bind",
+        "--issuer",
+        "--verbose",
+    ];
+    let mut pending: Vec<Vec<String>> = vec![vec![]];
+    let mut seen = 0;
+    while let Some(args) = pending.pop() {
+        let text = help(&args);
+        for (name, description) in entries(&text, "Commands:") {
+            assert!(!description.is_empty(), "{args:?} {name}: no description");
+            if name != "help" {
+                let mut sub = args.clone();
+                sub.push(name);
+                pending.push(sub);
+            }
+        }
+        if args.is_empty() {
+            continue;
+        }
+        seen += 1;
+        for section in ["Arguments:", "Options:"] {
+            for (name, description) in entries(&text, section) {
+                assert!(!description.is_empty(), "{args:?} {name}: no description");
+            }
+        }
+        for (name, _) in entries(&text, "Options:") {
+            assert!(
+                !globals.iter().any(|g| name.contains(g)),
+                "{args:?} lists {name}:\n{text}"
+            );
+        }
+        assert!(text.contains("see gatehouse --help"), "{text}");
+    }
+    // serve … completions, and user add … client rotate-secret, keys list/rotate, ….
+    assert!(seen >= 25, "only {seen} commands");
 }

@@ -65,10 +65,11 @@ async fn console_in_chromium(app: &TestApp, browser: &fantoccini::Client) -> Res
         .click()
         .await
         .map_err(fail)?;
+    // The confirmation's own form: the header holds a sign-out form too.
     let confirm = browser
         .wait()
         .at_most(WAIT)
-        .for_element(Locator::Css("button[type=submit]"))
+        .for_element(Locator::Css("form[action='/console/keys/rotate'] button"))
         .await
         .map_err(|e| format!("no confirmation: {e}"))?;
     screenshot(browser, "console-rotate-confirm.png").await;
@@ -106,7 +107,9 @@ async fn console_in_chromium(app: &TestApp, browser: &fantoccini::Client) -> Res
         .await
         .map_err(fail)?;
     browser
-        .find(Locator::Css("form[action='/console/clients'] button"))
+        .find(Locator::Css(
+            "form[method=post][action='/console/clients'] button",
+        ))
         .await
         .map_err(fail)?
         .click()
@@ -148,5 +151,41 @@ async fn console_in_chromium(app: &TestApp, browser: &fantoccini::Client) -> Res
         return Err("the client secret is in the audit log".into());
     }
     screenshot(browser, "console-audit.png").await;
+
+    // The header's sign-out ends the session: the console asks for a sign-in again.
+    browser
+        .find(Locator::Css("form.sign-out button"))
+        .await
+        .map_err(fail)?
+        .click()
+        .await
+        .map_err(fail)?;
+    // The message page's text (the audit page, left behind, has none).
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("p.lead"))
+        .await
+        .map_err(|e| format!("no page after signing out: {e}"))?;
+    let signed_out = browser
+        .find(Locator::Css("h1"))
+        .await
+        .map_err(fail)?
+        .text()
+        .await
+        .map_err(fail)?;
+    if signed_out != "Signed out" {
+        return Err(format!("after signing out: {signed_out}"));
+    }
+    browser
+        .goto(&app.url("/console/keys"))
+        .await
+        .map_err(fail)?;
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("username"))
+        .await
+        .map_err(|e| format!("still signed in after signing out: {e}"))?;
     Ok(())
 }

@@ -199,9 +199,13 @@ async fn importing_the_same_file_twice_changes_nothing(backend: Backend) {
         let accounts = app.state.accounts.clone();
         async move {
             accounts
-                .list_users()
+                .list_users(gatehouse::paging::ListRequest {
+                    limit: Some(gatehouse::paging::MAX_LIMIT),
+                    ..Default::default()
+                })
                 .await
                 .unwrap()
+                .items
                 .into_iter()
                 .map(|u| {
                     (

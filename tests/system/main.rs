@@ -20,6 +20,7 @@ mod django_import;
 mod downstream;
 mod failover;
 mod key_processes;
+mod logging;
 mod master_key;
 mod openapi;
 mod operations;

@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::repo::keyset::{prefix_bounds, PageQuery};
 use crate::db::schema::clients::dsl as c;
 use crate::db::{DbConn, DbError};
 
@@ -111,10 +112,34 @@ pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<Client>, DbError> {
     Ok(row.map(from_row))
 }
 
+/// Every client, in id order: what the clients file is planned against (clients are few;
+/// the admin lists read a page at a time with [`page`]).
 pub fn list(conn: &mut DbConn) -> Result<Vec<Client>, DbError> {
     let rows: Vec<Row> = c::clients
         .select(COLUMNS)
         .order(c::id.asc())
+        .load(conn)
+        .map_err(DbError::from_diesel)?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// One page of clients in id order: after `q.after`, only ids starting with `q.prefix`;
+/// [`PageQuery::rows_to_read`] rows at most, each condition a range of the primary key.
+pub fn page(conn: &mut DbConn, q: &PageQuery) -> Result<Vec<Client>, DbError> {
+    let mut query = c::clients.select(COLUMNS).into_boxed();
+    if let Some(after) = &q.after {
+        query = query.filter(c::id.gt(after.clone()));
+    }
+    if let Some(prefix) = &q.prefix {
+        let (low, high) = prefix_bounds(prefix);
+        query = query.filter(c::id.ge(low));
+        if let Some(high) = high {
+            query = query.filter(c::id.lt(high));
+        }
+    }
+    let rows: Vec<Row> = query
+        .order(c::id.asc())
+        .limit(q.rows_to_read())
         .load(conn)
         .map_err(DbError::from_diesel)?;
     Ok(rows.into_iter().map(from_row).collect())

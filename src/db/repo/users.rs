@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::repo::keyset::{prefix_bounds, PageQuery};
 use crate::db::schema::users::dsl as u;
 use crate::db::{DbConn, DbError};
 
@@ -56,9 +57,28 @@ pub fn find_by_legacy_id(conn: &mut DbConn, legacy_id: &str) -> Result<Option<Us
         .map_err(DbError::from_diesel)
 }
 
-pub fn list(conn: &mut DbConn) -> Result<Vec<User>, DbError> {
-    u::users
+/// One page of users in username order: after `q.after`, only those whose username or email
+/// starts with `q.prefix`; [`PageQuery::rows_to_read`] rows at most. Each condition is a
+/// range of an index (`users.username`, `users_email`).
+pub fn page(conn: &mut DbConn, q: &PageQuery) -> Result<Vec<User>, DbError> {
+    let mut query = u::users.into_boxed();
+    if let Some(after) = &q.after {
+        query = query.filter(u::username.gt(after.clone()));
+    }
+    if let Some(prefix) = &q.prefix {
+        query = match prefix_bounds(prefix) {
+            (low, Some(high)) => query.filter(
+                u::username
+                    .ge(low.clone())
+                    .and(u::username.lt(high.clone()))
+                    .or(u::email.ge(low).and(u::email.lt(high))),
+            ),
+            (low, None) => query.filter(u::username.ge(low.clone()).or(u::email.ge(low))),
+        };
+    }
+    query
         .order(u::username.asc())
+        .limit(q.rows_to_read())
         .load(conn)
         .map_err(DbError::from_diesel)
 }

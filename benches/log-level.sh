@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# benches/log-level.sh [--rounds N] [--duration S] [--bin PATH]
+#
+# What the request log costs the JWKS (issue 22): Gatehouse on SQLite at the default log level
+# (one line per request, to a file, as compare.sh runs it), the same with GATEHOUSE_LOG=warn,
+# and nginx serving the very same bytes (the peers' start-nginx-jwks.sh), one after another;
+# N rounds (default 3), the order reversed every other round. Each server on core 0, wrk on
+# core 1 through the harness's bench.sh (64 connections, S seconds, default 10). JSON lines
+# on stdout with "server" and "round" added; the medians go into BENCHMARKS.md by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+ROUNDS=3 DURATION=10 BIN=$ROOT/target/release/gatehouse
+while [ $# -gt 0 ]; do
+  case $1 in
+    --rounds) ROUNDS=$2; shift 2;;
+    --duration) DURATION=$2; shift 2;;
+    --bin) BIN=$2; shift 2;;
+    *) sed -n '2,/^set -euo/{/^#/p}' "$0" >&2; exit 2;;
+  esac
+done
+[ -x "$BIN" ] || { echo "build first: cargo build --release ($BIN missing)" >&2; exit 1; }
+WORK=${BENCH_WORKDIR:-/tmp/gatehouse-bench}/log-level
+rm -rf "$WORK"; mkdir -p "$WORK"
+cp -r "$ROOT/benches/harness" "$WORK/harness"
+cp -r "${PEERS:-$ROOT/../shared/peers}" "$WORK/peers"; chmod -R u+w "$WORK/peers"
+
+PORT=18010 G=http://127.0.0.1:18010 C=http://127.0.0.1:18003
+export GATEHOUSE_BIND=127.0.0.1:$PORT GATEHOUSE_DATABASE_URL=sqlite://$WORK/gatehouse.db
+export GATEHOUSE_MASTER_KEY_FILE=$WORK/master.key
+unset GATEHOUSE_LOG
+PID=""
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; (cd "$WORK/peers" && ./stop-peer.sh nginx-jwks >/dev/null 2>&1) || true' EXIT
+
+# gatehouse LOG: serve with GATEHOUSE_LOG=LOG ("default": unset), logging to a file.
+gatehouse() {
+  local log=$1
+  if [ "$log" = default ]; then
+    taskset -c 0 "$BIN" serve >>"$WORK/serve-$log.log" 2>&1 &
+  else
+    GATEHOUSE_LOG=$log taskset -c 0 "$BIN" serve >>"$WORK/serve-$log.log" 2>&1 &
+  fi
+  PID=$!
+  for _ in $(seq 1 150); do curl -fs -o /dev/null "$G/readyz" && return 0; sleep 0.2; done
+  echo "gatehouse did not start" >&2; exit 1
+}
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+load() {
+  local server=$1 round=$2 url=$3
+  (cd "$WORK/harness" && ./bench.sh jwks "$url" --connections 64 --duration "$DURATION" --cpu 1 \
+    2>>"$WORK/wrk.log") \
+    | python3 -c 'import json,sys
+for l in sys.stdin:
+    d = json.loads(l); d.update(server=sys.argv[1], round=int(sys.argv[2])); print(json.dumps(d))' \
+      "$server" "$round"
+}
+run() {
+  local what=$1 round=$2
+  case $what in
+    nginx)
+      (cd "$WORK/peers" && JWKS_FILE=$WORK/jwks.json CPU=0 ./start-nginx-jwks.sh >&2)
+      load nginx-jwks "$round" "$C"
+      (cd "$WORK/peers" && ./stop-peer.sh nginx-jwks >&2);;
+    *) gatehouse "$what"; load "gatehouse-log-$what" "$round" "$G"; stop;;
+  esac
+}
+
+# nginx serves the very bytes Gatehouse serves.
+gatehouse warn; curl -fs "$G/.well-known/jwks.json" > "$WORK/jwks.json"; stop
+for r in $(seq 1 "$ROUNDS"); do
+  if [ $((r % 2)) -eq 1 ]; then order="default warn nginx"; else order="nginx warn default"; fi
+  for what in $order; do run "$what" "$r"; done
+done

@@ -1,0 +1,4 @@
+DROP INDEX users_email;
+ALTER TABLE clients ALTER COLUMN id TYPE TEXT COLLATE "default";
+ALTER TABLE users ALTER COLUMN email TYPE TEXT COLLATE "default";
+ALTER TABLE users ALTER COLUMN username TYPE TEXT COLLATE "default";
