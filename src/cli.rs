@@ -243,6 +243,7 @@ pub enum ClientsCommand {
     /// Create and update the clients a TOML file declares, mark them managed, and disable
     /// (and unmanage) the managed clients it no longer declares; in one transaction.
     Apply {
+        /// The clients file (TOML), as for CLIENTS_FILE.
         file: std::path::PathBuf,
         /// Print the changes and make none.
         #[arg(long)]
@@ -264,6 +265,7 @@ pub enum KeysCommand {
     /// Revoke one key, whatever its state: it leaves the JWKS and its tokens stop
     /// verifying; the keys behind it move up; its refresh families end.
     Revoke {
+        /// The key id, as `keys list` and the JWKS show it.
         kid: String,
         /// Why (recorded in the audit trail with who did it).
         #[arg(long)]

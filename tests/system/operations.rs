@@ -101,7 +101,7 @@ async fn a_backup_taken_under_refresh_load_restores_into_a_fresh_directory() {
     assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
     assert!(refreshed > 0, "the load ran beside the backup");
     assert!(
-        out.stdout.contains("1 users, 1 clients, 2 signing keys"),
+        out.stdout.contains("1 users, 1 clients, 3 signing keys"),
         "{}",
         out.stdout
     );
