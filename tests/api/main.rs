@@ -18,6 +18,7 @@ mod data_at_rest;
 mod hardening;
 mod housekeeping;
 mod keys;
+mod liveness;
 mod login_guard;
 mod oauth;
 mod observability;

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod clients;
 pub mod keys;
+pub mod liveness;
 pub mod meta;
 pub mod refresh;
 pub mod sessions;
