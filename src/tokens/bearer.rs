@@ -3,7 +3,6 @@
 
 use super::claims::AccessClaims;
 use super::live::NotLive;
-use super::verify::TokenError;
 use super::Tokens;
 use crate::db::repo::users::User;
 use crate::db::{repo, DbError};
@@ -21,14 +20,9 @@ pub enum BearerError {
     /// No token at all (RFC 6750 §3.1: a bare challenge).
     #[error("a bearer access token is required")]
     Missing,
-    #[error("{0}")]
-    Invalid(TokenError),
-    #[error("token has been revoked")]
-    Revoked,
-    #[error("the token's user is disabled or gone")]
-    UserGone,
-    #[error("the token's client is disabled or gone")]
-    ClientGone,
+    /// Invalid, revoked, or of a user or client that is disabled or gone.
+    #[error(transparent)]
+    NotLive(#[from] NotLive),
     /// A client_credentials token where a user is needed.
     #[error("the token has no user (client_credentials)")]
     NoUser,
@@ -45,21 +39,12 @@ impl From<DbError> for BearerError {
     }
 }
 
-impl From<NotLive> for BearerError {
-    fn from(e: NotLive) -> Self {
-        match e {
-            NotLive::Invalid(e) => BearerError::Invalid(e),
-            NotLive::Revoked => BearerError::Revoked,
-            NotLive::UserGone => BearerError::UserGone,
-            NotLive::ClientGone => BearerError::ClientGone,
-        }
-    }
-}
-
 impl Tokens {
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Authenticated, BearerError> {
         let token = token.ok_or(BearerError::Missing)?;
-        let claims = self.verify_access(token).map_err(BearerError::Invalid)?;
+        let claims = self
+            .verify_access(token)
+            .map_err(|e| BearerError::NotLive(NotLive::Invalid(e)))?;
         let is_user = claims.user_id.is_some();
         let sub = claims.sub.clone();
         // The user's row (for its claims and rights) is read beside the liveness check.
@@ -77,7 +62,7 @@ impl Tokens {
         // refuses too.
         let user = user.filter(|u| !u.disabled);
         if is_user && user.is_none() {
-            return Err(BearerError::UserGone);
+            return Err(NotLive::UserGone.into());
         }
         Ok(Authenticated { claims, user })
     }
