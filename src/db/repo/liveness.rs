@@ -58,8 +58,15 @@ pub fn liveness_among(conn: &mut DbConn, tokens: &[AccessToken]) -> Result<Vec<L
 /// any) exists and is enabled, else [`Liveness::ClientGone`] unless its client does, else
 /// [`Liveness::Live`]. Two statements, by primary key.
 pub fn holders_among(conn: &mut DbConn, holders: &[&Holders]) -> Result<Vec<Liveness>, DbError> {
-    let users: Vec<String> = holders.iter().filter_map(|h| h.user.clone()).collect();
-    let clients: Vec<String> = holders.iter().map(|h| h.client.clone()).collect();
+    // A batch is often many tokens of a few users and clients: each is asked for once.
+    let distinct = |ids: Vec<String>| {
+        let mut ids = ids;
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    let users = distinct(holders.iter().filter_map(|h| h.user.clone()).collect());
+    let clients = distinct(holders.iter().map(|h| h.client.clone()).collect());
     let enabled_users: HashSet<String> = if users.is_empty() {
         HashSet::new()
     } else {
