@@ -59,8 +59,7 @@ pub fn liveness_among(conn: &mut DbConn, tokens: &[AccessToken]) -> Result<Vec<L
 /// [`Liveness::Live`]. Two statements, by primary key.
 pub fn holders_among(conn: &mut DbConn, holders: &[&Holders]) -> Result<Vec<Liveness>, DbError> {
     // A batch is often many tokens of a few users and clients: each is asked for once.
-    let distinct = |ids: Vec<String>| {
-        let mut ids = ids;
+    let distinct = |mut ids: Vec<String>| {
         ids.sort_unstable();
         ids.dedup();
         ids
