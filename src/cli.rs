@@ -142,6 +142,11 @@ pub enum UserCommand {
     Import {
         /// The JSON file `dumpdata auth.user` wrote.
         file: std::path::PathBuf,
+        /// Which Django users become Gatehouse admins (key rotation, user and client
+        /// management, the console): `superuser` (`is_superuser`), or `staff` (`is_staff`
+        /// too, Django's support staff included).
+        #[arg(long, value_enum, default_value_t = crate::accounts::import::AdminsFrom::Superuser)]
+        admins_from: crate::accounts::import::AdminsFrom,
     },
 }
 
@@ -523,7 +528,9 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             accounts.set_password(&name, password).await?;
             println!("password of {name} changed; their refresh tokens are revoked");
         }
-        UserCommand::Import { file } => crate::commands::import::run(&accounts, &file).await?,
+        UserCommand::Import { file, admins_from } => {
+            crate::commands::import::run(&accounts, &file, admins_from).await?
+        }
     }
     Ok(())
 }

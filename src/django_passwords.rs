@@ -10,8 +10,8 @@
 //! - `bcrypt_sha256$$2b$<cost>$…` (bcrypt of the hex SHA-256 of the password), `bcrypt$$2b$…`
 //! - `!…` (Django's unusable password): never verifies.
 //!
-//! Work factors beyond [`limits`] are refused rather than computed: an imported file must
-//! not be able to make one login hash for minutes.
+//! Work factors beyond [`limits`] are refused rather than computed, at import and at login:
+//! an imported file must not be able to make one login hash for seconds or take a gigabyte.
 
 use std::num::NonZeroU32;
 
@@ -20,13 +20,17 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::Digest;
 
-/// The largest work factors accepted (Django's defaults are far below them: PBKDF2 1.2M
-/// iterations in Django 6.0, argon2 m=102400 KiB, bcrypt cost 12).
+/// The largest work factors accepted: what Django's hashers write by default in its recent
+/// versions, with some headroom for installations that raised them, and no more. A check at
+/// a ceiling costs at most about 15 times Gatehouse's own argon2id (see README).
 pub mod limits {
-    pub const PBKDF2_ITERATIONS: u32 = 20_000_000;
-    pub const ARGON2_MEMORY_KIB: u32 = 1_048_576;
-    pub const ARGON2_PASSES: u32 = 64;
-    pub const BCRYPT_COST: u32 = 16;
+    /// Django 5.2 writes 1,000,000 iterations, 6.0 1,200,000.
+    pub const PBKDF2_ITERATIONS: u32 = 2_000_000;
+    /// Django's `Argon2PasswordHasher`: m=102400 KiB (100 MiB), t=2 since Django 3.2.
+    pub const ARGON2_MEMORY_KIB: u32 = 131_072;
+    pub const ARGON2_PASSES: u32 = 3;
+    /// Django's `BCryptSHA256PasswordHasher`: cost 12.
+    pub const BCRYPT_COST: u32 = 13;
 }
 
 /// A Django password format Gatehouse can verify.
@@ -69,13 +73,13 @@ pub fn recognise(encoded: &str) -> Result<Format, String> {
         });
     };
     match algorithm {
-        "pbkdf2_sha256" | "pbkdf2_sha1" => {
-            pbkdf2_parts(rest)?;
-            Ok(if algorithm == "pbkdf2_sha256" {
-                Format::Pbkdf2Sha256
-            } else {
-                Format::Pbkdf2Sha1
-            })
+        "pbkdf2_sha256" => {
+            pbkdf2_parts(rest, PBKDF2_SHA256_LEN)?;
+            Ok(Format::Pbkdf2Sha256)
+        }
+        "pbkdf2_sha1" => {
+            pbkdf2_parts(rest, PBKDF2_SHA1_LEN)?;
+            Ok(Format::Pbkdf2Sha1)
         }
         "argon2" => {
             argon2_parse(&argon2_phc(rest))?;
@@ -116,8 +120,18 @@ pub fn verify(password: &str, encoded: &str) -> Option<bool> {
     let rest = encoded.split_once('$').map_or("", |(_, r)| r);
     Some(match format {
         Format::Unusable => false,
-        Format::Pbkdf2Sha256 => pbkdf2(aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256, password, rest),
-        Format::Pbkdf2Sha1 => pbkdf2(aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA1, password, rest),
+        Format::Pbkdf2Sha256 => pbkdf2(
+            aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256,
+            PBKDF2_SHA256_LEN,
+            password,
+            rest,
+        ),
+        Format::Pbkdf2Sha1 => pbkdf2(
+            aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA1,
+            PBKDF2_SHA1_LEN,
+            password,
+            rest,
+        ),
         Format::Argon2 => {
             let phc = argon2_phc(rest);
             // The hash's own variant, version and parameters are used, not the defaults.
@@ -136,8 +150,14 @@ pub fn verify(password: &str, encoded: &str) -> Option<bool> {
     })
 }
 
-/// `<iterations>$<salt>$<base64 hash>`.
-fn pbkdf2_parts(rest: &str) -> Result<(NonZeroU32, &str, Vec<u8>), String> {
+/// Bytes of a Django PBKDF2 hash: its digest's length (Django never sets another `dklen`).
+/// PBKDF2 computes every block of the output with all the iterations, so a longer "hash"
+/// would multiply the work of each check.
+const PBKDF2_SHA256_LEN: usize = 32;
+const PBKDF2_SHA1_LEN: usize = 20;
+
+/// `<iterations>$<salt>$<base64 hash>`, the hash `len` bytes long.
+fn pbkdf2_parts(rest: &str, len: usize) -> Result<(NonZeroU32, &str, Vec<u8>), String> {
     let mut parts = rest.splitn(3, '$');
     let (Some(iterations), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -157,14 +177,20 @@ fn pbkdf2_parts(rest: &str) -> Result<(NonZeroU32, &str, Vec<u8>), String> {
     let hash = STANDARD
         .decode(hash)
         .map_err(|_| "the PBKDF2 hash is not base64")?;
-    if salt.is_empty() || hash.is_empty() {
-        return Err("the PBKDF2 salt or hash is empty".into());
+    if salt.is_empty() {
+        return Err("the PBKDF2 salt is empty".into());
+    }
+    if hash.len() != len {
+        return Err(format!(
+            "the PBKDF2 hash is {} bytes, not the digest's {len}",
+            hash.len()
+        ));
     }
     Ok((iterations, salt, hash))
 }
 
-fn pbkdf2(algorithm: aws_lc_rs::pbkdf2::Algorithm, password: &str, rest: &str) -> bool {
-    let Ok((iterations, salt, hash)) = pbkdf2_parts(rest) else {
+fn pbkdf2(algorithm: aws_lc_rs::pbkdf2::Algorithm, len: usize, password: &str, rest: &str) -> bool {
+    let Ok((iterations, salt, hash)) = pbkdf2_parts(rest, len) else {
         return false;
     };
     // aws-lc-rs derives the same number of bytes and compares them in constant time.
@@ -190,6 +216,16 @@ fn argon2_parse(phc: &str) -> Result<PasswordHash<'_>, String> {
     if !matches!(phc.algorithm.as_str(), "argon2id" | "argon2i" | "argon2d") {
         return Err(format!("{} is not an argon2 variant", phc.algorithm));
     }
+    argon2_within_limits(&phc)?;
+    if phc.hash.is_none() || phc.salt.is_none() {
+        return Err("the argon2 hash has no salt or output".into());
+    }
+    Ok(phc)
+}
+
+/// Whether an argon2 PHC string's memory and passes are within [`limits`] (also checked for
+/// Gatehouse's own hashes of other parameters before computing one).
+pub fn argon2_within_limits(phc: &PasswordHash<'_>) -> Result<(), String> {
     let m = phc.params.get_decimal("m").unwrap_or(0);
     let t = phc.params.get_decimal("t").unwrap_or(0);
     if m > limits::ARGON2_MEMORY_KIB || t > limits::ARGON2_PASSES {
@@ -199,10 +235,7 @@ fn argon2_parse(phc: &str) -> Result<PasswordHash<'_>, String> {
             limits::ARGON2_PASSES
         ));
     }
-    if phc.hash.is_none() || phc.salt.is_none() {
-        return Err("the argon2 hash has no salt or output".into());
-    }
-    Ok(phc)
+    Ok(())
 }
 
 /// `$2b$<cost>$<53 characters>`, with a cost within [`limits::BCRYPT_COST`].
@@ -312,6 +345,74 @@ mod tests {
             verify("x", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
             None
         );
+    }
+
+    /// A hash of the digest's length, for the PBKDF2 cases (its value does not matter).
+    fn pbkdf2_hash(algorithm: &str, iterations: u32, bytes: usize) -> String {
+        format!(
+            "{algorithm}${iterations}$salt${}",
+            STANDARD.encode(vec![7u8; bytes])
+        )
+    }
+
+    #[test]
+    fn work_factors_beyond_the_ceilings_are_refused_without_hashing() {
+        for (encoded, why) in [
+            // The hashes of the review: 27 s and 1 GiB per check.
+            (pbkdf2_hash("pbkdf2_sha256", 20_000_000, 3200), "allowed"),
+            (
+                pbkdf2_hash("pbkdf2_sha256", 1_000, 3200),
+                "not the digest's 32",
+            ),
+            (
+                "argon2$argon2id$v=19$m=1048576,t=4,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA".into(),
+                "more work",
+            ),
+            (pbkdf2_hash("pbkdf2_sha256", 2_000_001, 32), "allowed"),
+            (pbkdf2_hash("pbkdf2_sha1", 2_000_001, 20), "allowed"),
+            (
+                pbkdf2_hash("pbkdf2_sha256", 1_000, 31),
+                "not the digest's 32",
+            ),
+            (pbkdf2_hash("pbkdf2_sha1", 1_000, 32), "not the digest's 20"),
+            (
+                "argon2$argon2id$v=19$m=131073,t=2,p=8$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA".into(),
+                "more work",
+            ),
+            (
+                "argon2$argon2id$v=19$m=102400,t=4,p=8$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA".into(),
+                "more work",
+            ),
+            (
+                "bcrypt_sha256$$2b$14$kCwbTD.HKKV01ddYsPg/OufZt.kY0UxIsezb4yoxgOr/DQm2QY3IC".into(),
+                "outside",
+            ),
+        ] {
+            let err = recognise(&encoded).expect_err(&encoded);
+            assert!(err.contains(why), "{encoded}: {err}");
+            // Refused, not computed: at 20 million iterations this would take many seconds.
+            assert_eq!(verify("x", &encoded), Some(false), "{encoded}");
+        }
+        // Gatehouse's own PHC strings get the same argon2 ceilings.
+        let v = crate::passwords::verify_blocking(
+            "x",
+            "$argon2id$v=19$m=1048576,t=4,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA",
+        );
+        assert!(!v.ok);
+    }
+
+    #[test]
+    fn the_ceilings_admit_what_django_writes_by_default() {
+        for encoded in [
+            pbkdf2_hash("pbkdf2_sha256", 1_200_000, 32),
+            pbkdf2_hash("pbkdf2_sha256", 2_000_000, 32),
+            pbkdf2_hash("pbkdf2_sha1", 1_200_000, 20),
+            "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA".into(),
+            "argon2$argon2i$v=19$m=512,t=2,p=2$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA".into(),
+            "bcrypt_sha256$$2b$12$kCwbTD.HKKV01ddYsPg/OufZt.kY0UxIsezb4yoxgOr/DQm2QY3IC".into(),
+        ] {
+            assert!(recognise(&encoded).is_ok(), "{encoded}");
+        }
     }
 
     #[test]

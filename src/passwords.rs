@@ -156,7 +156,12 @@ pub fn verify_blocking(password: &str, phc: &str) -> Verified {
             needs_rehash: ok,
         };
     }
-    let Ok(parsed) = PasswordHash::new(phc) else {
+    // Beyond the ceilings of imported hashes, not computed at all: no stored hash may cost
+    // a login more than those.
+    let Some(parsed) = PasswordHash::new(phc)
+        .ok()
+        .filter(|p| crate::django_passwords::argon2_within_limits(p).is_ok())
+    else {
         return Verified {
             ok: false,
             needs_rehash: false,

@@ -1,8 +1,8 @@
 //! Moving from Django: users from `manage.py dumpdata auth.user` JSON (`gatehouse user
 //! import FILE`). Each user keeps their password hash as Django stored it (verified by
 //! `django_passwords` and rewritten as argon2id at the first login), their primary key as
-//! `legacy_id` (simplejwt's `user_id` in their tokens), and `is_active`, `is_staff` /
-//! `is_superuser` as enabled and admin.
+//! `legacy_id` (simplejwt's `user_id` in their tokens), `is_active` as enabled, and
+//! `is_superuser` (or, when asked for, `is_staff`) as admin.
 //!
 //! Importing is idempotent: a user already imported from the same primary key is left as
 //! it is (their password may have been rehashed or changed since), so running the same
@@ -17,6 +17,16 @@ use crate::db::repo::users::NewUser;
 use crate::db::{repo, DbError};
 use crate::django_passwords::{self, Format};
 use crate::domain::Username;
+
+/// Which Django users become admins. Django's staff are often support staff, who must not
+/// rotate keys or create admins; so by default only superusers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AdminsFrom {
+    /// `is_superuser`.
+    Superuser,
+    /// `is_staff` or `is_superuser`.
+    Staff,
+}
 
 /// One user of the dump, checked.
 #[derive(Clone)]
@@ -61,7 +71,7 @@ pub fn parse_dump(text: &str) -> Result<Vec<Value>, String> {
 
 /// Checks one record of `dumpdata`: `{"model": "auth.user", "pk": 1, "fields": {...}}`.
 /// A custom user model's records are accepted when they have the same fields.
-pub fn parse_record(record: &Value) -> Result<DjangoUser, String> {
+pub fn parse_record(record: &Value, admins_from: AdminsFrom) -> Result<DjangoUser, String> {
     let fields = record
         .get("fields")
         .and_then(Value::as_object)
@@ -94,6 +104,8 @@ pub fn parse_record(record: &Value) -> Result<DjangoUser, String> {
         Some(e) => return Err(format!("email {e:?} is not a valid address")),
     };
     let password = text("password")?.ok_or("no \"password\"")?.to_string();
+    // Both flags are checked whichever decides, so a malformed one is reported either way.
+    let (is_staff, is_superuser) = (flag("is_staff", false)?, flag("is_superuser", false)?);
     let format = django_passwords::recognise(&password).map_err(|e| format!("password: {e}"))?;
     Ok(DjangoUser {
         pk,
@@ -102,7 +114,7 @@ pub fn parse_record(record: &Value) -> Result<DjangoUser, String> {
         password,
         format,
         is_active: flag("is_active", true)?,
-        is_admin: flag("is_staff", false)? || flag("is_superuser", false)?,
+        is_admin: is_superuser || (admins_from == AdminsFrom::Staff && is_staff),
         date_joined: text("date_joined")?.and_then(parse_datetime),
     })
 }
@@ -210,12 +222,12 @@ mod tests {
     #[test]
     fn a_dumpdata_record_maps_to_a_user() {
         let u = parse_record(&record(json!({
-            "password": "pbkdf2_sha256$1000000$salt$aGFzaA==",
+            "password": "pbkdf2_sha256$1000000$salt$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
             "last_login": null, "is_superuser": false, "username": "alice",
             "first_name": "", "last_name": "", "email": "", "is_staff": true,
             "is_active": false, "date_joined": "2024-05-01T10:20:30.123Z",
             "groups": [], "user_permissions": []
-        })))
+        })), AdminsFrom::Staff)
         .unwrap();
         assert_eq!(u.pk, "7");
         assert_eq!(u.username.as_str(), "alice");
@@ -224,14 +236,35 @@ mod tests {
         assert!(u.is_admin && !u.is_active);
         assert_eq!(u.date_joined, Some(1_714_558_830));
         assert!(!format!("{u:?}").contains("pbkdf2_sha256$"), "{u:?}");
-        let naive = parse_record(&record(json!({
-            "password": "!unusable", "username": "bob", "email": "bob@example.com",
-            "date_joined": "2024-05-01T10:20:30"
-        })))
+        let naive = parse_record(
+            &record(json!({
+                "password": "!unusable", "username": "bob", "email": "bob@example.com",
+                "date_joined": "2024-05-01T10:20:30"
+            })),
+            AdminsFrom::Staff,
+        )
         .unwrap();
         assert_eq!(naive.date_joined, Some(1_714_558_830));
         assert_eq!(naive.email.as_deref(), Some("bob@example.com"));
         assert!(!naive.is_admin && naive.is_active);
+    }
+
+    #[test]
+    fn only_superusers_are_admins_unless_staff_is_asked_for() {
+        for (is_staff, is_superuser, by_default, with_staff) in [
+            (false, false, false, false),
+            (true, false, false, true),
+            (false, true, true, true),
+            (true, true, true, true),
+        ] {
+            let rec = record(json!({
+                "password": "!", "username": "a",
+                "is_staff": is_staff, "is_superuser": is_superuser
+            }));
+            let admin = |from| parse_record(&rec, from).unwrap().is_admin;
+            assert_eq!(admin(AdminsFrom::Superuser), by_default, "{rec}");
+            assert_eq!(admin(AdminsFrom::Staff), with_staff, "{rec}");
+        }
     }
 
     #[test]
@@ -261,7 +294,7 @@ mod tests {
             ),
             (record(json!({"username": 5, "password": "!"})), "username"),
         ] {
-            let err = parse_record(&rec).expect_err(&rec.to_string());
+            let err = parse_record(&rec, AdminsFrom::Superuser).expect_err(&rec.to_string());
             assert!(err.contains(why), "{rec}: {err}");
         }
         assert!(parse_dump("{\"model\": 1}").is_err());

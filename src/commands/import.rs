@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::progress;
-use crate::accounts::import::{parse_dump, parse_record, DjangoUser, Imported};
+use crate::accounts::import::{parse_dump, parse_record, AdminsFrom, DjangoUser, Imported};
 use crate::accounts::Accounts;
 use crate::django_passwords::Format;
 
@@ -22,7 +22,7 @@ struct Tally {
     without_password: usize,
 }
 
-pub async fn run(accounts: &Accounts, file: &Path) -> anyhow::Result<()> {
+pub async fn run(accounts: &Accounts, file: &Path, admins_from: AdminsFrom) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let records = parse_dump(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
@@ -40,7 +40,7 @@ pub async fn run(accounts: &Accounts, file: &Path) -> anyhow::Result<()> {
         let mut users: Vec<(usize, DjangoUser)> = Vec::with_capacity(batch.len());
         for (i, record) in batch.iter().enumerate() {
             let position = batch_no * BATCH + i + 1;
-            match parse_record(record) {
+            match parse_record(record, admins_from) {
                 Ok(user) => users.push((position, user)),
                 Err(why) => {
                     let pk = record

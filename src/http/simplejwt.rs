@@ -172,7 +172,7 @@ pub(super) struct VerifyBody {
         (status = 503, description = "The database is unavailable; see Retry-After", body = SimpleJwtErrorBody),
     )
 )]
-/// `POST /api/token/verify/`: 200 `{}` for a valid access or live refresh token.
+/// `POST /api/token/verify/`: 200 `{}` for a live access or refresh token (see `tokens::live`).
 pub async fn verify(
     state: web::Data<AppState>,
     req: HttpRequest,

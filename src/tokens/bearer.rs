@@ -1,8 +1,8 @@
-//! RFC 6750 bearer authentication, without HTTP: a verified access token that has not been
-//! revoked, whose user (for user-bound tokens) still exists and is enabled.
+//! RFC 6750 bearer authentication, without HTTP: a live access token (see [`super::live`])
+//! and the user it names.
 
 use super::claims::AccessClaims;
-use super::verify::TokenError;
+use super::live::NotLive;
 use super::Tokens;
 use crate::db::repo::users::User;
 use crate::db::{repo, DbError};
@@ -20,12 +20,9 @@ pub enum BearerError {
     /// No token at all (RFC 6750 §3.1: a bare challenge).
     #[error("a bearer access token is required")]
     Missing,
-    #[error("{0}")]
-    Invalid(TokenError),
-    #[error("token has been revoked")]
-    Revoked,
-    #[error("the token's user is disabled or gone")]
-    UserGone,
+    /// Invalid, revoked, or of a user or client that is disabled or gone.
+    #[error(transparent)]
+    NotLive(#[from] NotLive),
     /// A client_credentials token where a user is needed.
     #[error("the token has no user (client_credentials)")]
     NoUser,
@@ -45,11 +42,12 @@ impl From<DbError> for BearerError {
 impl Tokens {
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Authenticated, BearerError> {
         let token = token.ok_or(BearerError::Missing)?;
-        let claims = self.verify_access(token).map_err(BearerError::Invalid)?;
+        let claims = self
+            .verify_access(token)
+            .map_err(|e| BearerError::NotLive(NotLive::Invalid(e)))?;
         let is_user = claims.user_id.is_some();
         let sub = claims.sub.clone();
-        // The revocation read goes with the other checks of this moment (one query for
-        // them all), the user lookup beside it.
+        // The user's row (for its claims and rights) is read beside the liveness check.
         let user = async {
             if !is_user {
                 return Ok(None);
@@ -58,12 +56,13 @@ impl Tokens {
                 .run(move |conn| repo::users::find_by_id(conn, &sub))
                 .await
         };
-        let (revoked, user) = tokio::try_join!(self.access_revoked(&claims), user)?;
-        if revoked {
-            return Err(BearerError::Revoked);
-        }
-        if is_user && user.as_ref().is_none_or(|u| u.disabled) {
-            return Err(BearerError::UserGone);
+        let (state, user) = tokio::try_join!(self.access_state(&claims), user)?;
+        state?;
+        // Read at about the moment of the liveness state: gone or disabled in between
+        // refuses too.
+        let user = user.filter(|u| !u.disabled);
+        if is_user && user.is_none() {
+            return Err(NotLive::UserGone.into());
         }
         Ok(Authenticated { claims, user })
     }

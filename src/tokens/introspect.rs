@@ -1,10 +1,11 @@
-//! RFC 7662 token introspection: active only for a valid, unrevoked token whose client still
-//! exists and is enabled, and whose user (for user-bound tokens) too. A client learns only
+//! RFC 7662 token introspection: active only for a live token (see [`super::live`]). A client learns only
 //! about its own tokens, unless it is registered as a resource server that may introspect
 //! others' (`introspect_any`, §4: the server decides what to reveal to whom).
 
 use serde_json::{json, Value};
 
+use super::live::NotLive;
+use super::verify::TokenError;
 use super::Tokens;
 use crate::db::repo::clients::Client;
 use crate::db::{repo, DbError};
@@ -49,32 +50,18 @@ impl Tokens {
             return Err(IntrospectError::PublicClient);
         }
         let token = token.ok_or(IntrospectError::TokenRequired)?;
-        let (claims, token_type, live) = if let Ok(c) = self.verify_access(token) {
-            let revoked = self.access_revoked(&c).await?;
-            (
-                serde_json::to_value(&c).unwrap_or_default(),
-                "Bearer",
-                !revoked,
-            )
-        } else if let Ok(c) = self.verify_refresh(token) {
-            let live = self.is_live(&c).await?;
-            (
-                serde_json::to_value(&c).unwrap_or_default(),
-                "refresh_token",
-                live,
-            )
-        } else {
-            return Ok(inactive());
+        let (claims, token_type) = match self.live_access(token).await? {
+            Ok(c) => (serde_json::to_value(&c).unwrap_or_default(), "Bearer"),
+            Err(NotLive::Invalid(TokenError::WrongType)) => match self.live_refresh(token).await? {
+                Ok(c) => (
+                    serde_json::to_value(&c).unwrap_or_default(),
+                    "refresh_token",
+                ),
+                Err(_) => return Ok(inactive()),
+            },
+            Err(_) => return Ok(inactive()),
         };
-        let token_client = body_str(&claims, "client_id");
-        if !live || (token_client != client.client_id && !client.introspect_any) {
-            return Ok(inactive());
-        }
-        let owner = self
-            .db
-            .run(move |conn| repo::clients::find(conn, &token_client))
-            .await?;
-        if owner.is_none_or(|c| c.disabled) {
+        if body_str(&claims, "client_id") != client.client_id && !client.introspect_any {
             return Ok(inactive());
         }
         let mut body = claims;

@@ -5,6 +5,7 @@ pub mod bearer;
 pub mod claims;
 pub mod introspect;
 pub mod issue;
+pub mod live;
 pub mod refresh;
 pub mod revoke;
 pub mod verify;
@@ -14,11 +15,12 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::batched::BatchedReads;
+use crate::db::repo::liveness::{AccessToken, Liveness};
 use crate::db::{repo, Db, DbError};
-use crate::keys::encryption::digest_hex;
 use crate::keys::store::{KeySet, KeyStore};
 use crate::metrics::Metrics;
 use claims::{AccessClaims, RefreshClaims};
+use live::NotLive;
 use verify::{TokenError, Verifier};
 
 /// The settings token use cases read, in seconds.
@@ -60,8 +62,9 @@ pub struct Tokens {
     pub policy: Arc<TokenPolicy>,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
-    /// Whether access tokens were revoked, read for many concurrent checks in one query.
-    pub access_revocations: Arc<BatchedReads<String, bool>>,
+    /// The database's part of access-token liveness (see [`live`]), read for many
+    /// concurrent checks in one set of queries.
+    pub access_liveness: Arc<BatchedReads<AccessToken, Liveness>>,
 }
 
 impl Tokens {
@@ -73,18 +76,13 @@ impl Tokens {
         metrics: Arc<Metrics>,
     ) -> Tokens {
         Tokens {
-            access_revocations: BatchedReads::new(db.clone(), repo::refresh::access_revoked_among),
+            access_liveness: BatchedReads::new(db.clone(), repo::liveness::liveness_among),
             db,
             keys,
             policy: Arc::new(policy),
             clock,
             metrics,
         }
-    }
-
-    /// Whether an access token was revoked, by itself or with its refresh family.
-    pub async fn access_revoked(&self, claims: &AccessClaims) -> Result<bool, DbError> {
-        self.access_revocations.read(digest_hex(&claims.jti)).await
     }
 
     /// A verifier over one key-set snapshot, at the clock's now.
@@ -97,7 +95,7 @@ impl Tokens {
         }
     }
 
-    /// Signature and claims of an access token (not its revocation: see [`bearer`]).
+    /// Signature and claims of an access token (not its liveness: see [`live`]).
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let keys = self.keys.snapshot();
         self.verifier(&keys).access(token)
@@ -109,27 +107,18 @@ impl Tokens {
         self.verifier(&keys).refresh(token)
     }
 
-    /// simplejwt's verify: a token by its signature and claims, and by its server-side
-    /// state: a refresh token's family, an access token's own revocation and its family's.
+    /// simplejwt's verify: an access or a refresh token that is live (see [`live`]).
     pub async fn check(&self, token: &str) -> Result<TokenCheck, DbError> {
-        match self.verify_access(token) {
-            Ok(claims) => {
-                return Ok(if self.access_revoked(&claims).await? {
-                    TokenCheck::Revoked
-                } else {
-                    TokenCheck::Valid
-                });
+        let checked = match self.live_access(token).await? {
+            Err(NotLive::Invalid(TokenError::WrongType)) => {
+                self.live_refresh(token).await?.map(drop)
             }
-            Err(TokenError::WrongType) => {}
-            Err(_) => return Ok(TokenCheck::Invalid),
-        }
-        let Ok(claims) = self.verify_refresh(token) else {
-            return Ok(TokenCheck::Invalid);
+            other => other.map(drop),
         };
-        Ok(if self.is_live(&claims).await? {
-            TokenCheck::Valid
-        } else {
-            TokenCheck::Revoked
+        Ok(match checked {
+            Ok(()) => TokenCheck::Valid,
+            Err(NotLive::Invalid(_)) => TokenCheck::Invalid,
+            Err(_) => TokenCheck::Revoked,
         })
     }
 }
@@ -140,6 +129,7 @@ pub enum TokenCheck {
     Valid,
     /// Forged, tampered, expired, of an unknown key, or not a token at all.
     Invalid,
-    /// A well-formed refresh token that is spent or whose family was revoked.
+    /// A well-formed token that is not live: revoked, spent, of a revoked family, or of a
+    /// user or client that is disabled or gone.
     Revoked,
 }

@@ -307,24 +307,6 @@ impl Tokens {
         }
     }
 
-    /// Whether a refresh token is live: unspent, and its family neither revoked nor expired.
-    pub async fn is_live(&self, claims: &RefreshClaims) -> Result<bool, DbError> {
-        let jti_hash = digest_hex(&claims.jti);
-        let now = self.clock.now();
-        self.db
-            .run(move |conn| {
-                let Some(record) = repo::refresh::find_token(conn, &jti_hash)? else {
-                    return Ok(false);
-                };
-                if record.spent_at.is_some() {
-                    return Ok(false);
-                }
-                Ok(repo::refresh::find_family(conn, &record.family_id)?
-                    .is_some_and(|f| f.revoked_at.is_none() && f.expires_at > now))
-            })
-            .await
-    }
-
     /// Revokes the family of a refresh token. Returns false when it was not live.
     pub async fn revoke_family_of(
         &self,

@@ -22,6 +22,7 @@ mod forwarded_for;
 mod hardening;
 mod housekeeping;
 mod keys;
+mod liveness;
 mod login_guard;
 mod oauth;
 mod observability;

@@ -4,7 +4,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use gatehouse::db::repo::refresh::access_revoked_among;
+use gatehouse::db::repo::liveness::{liveness_among, AccessToken, Holders, Liveness};
 use gatehouse::db::DbError;
 
 use crate::helpers::{spawn_app, Backend};
@@ -26,15 +26,16 @@ fn scans(conn: &mut gatehouse::db::DbConn, tables: &str) -> Result<(i64, i64), D
     Ok((count("seq_scan")?, count("idx_scan")?))
 }
 
-/// The verification batch's revocation read under PostgreSQL's generic plan (what a prepared
-/// statement gets after five executions) on a young installation: a few thousand refresh
-/// records, a fifth of their families revoked (logouts, password changes, reuse). There the
+/// The verification batch's liveness read under PostgreSQL's generic plan (what a prepared
+/// statement gets after five executions) on a young installation: a few thousand users,
+/// clients and refresh records, a fifth of their families revoked (logouts, password changes,
+/// reuse). Every table it reads is probed by index. For the revocation part the
 /// `IN (SELECT json_array_elements_text(…))` form was planned as a hash semi-join over a
 /// sequential scan of `refresh_tokens` (the function guessed at 100 rows), so every batch read
 /// the whole table; with few revoked families the planner starts from those instead, which is
 /// why the test revokes many.
 #[tokio::test]
-async fn the_batched_revocation_read_probes_refresh_tokens_by_index_under_a_generic_plan() {
+async fn the_batched_liveness_read_probes_its_tables_by_index_under_a_generic_plan() {
     let Some(app) = spawn_app(Backend::Postgres).await else {
         return;
     };
@@ -51,38 +52,75 @@ async fn the_batched_revocation_read_probes_refresh_tokens_by_index_under_a_gene
                  FROM generate_series(1, 5000) AS i;
                  UPDATE refresh_families SET revoked_at = 1, revoked_why = 'test'
                  WHERE id LIKE 'plan-family-1%' OR id = 'plan-family-7';
-                 ANALYZE refresh_families; ANALYZE refresh_tokens;",
+                 INSERT INTO users (id, username, password_hash, disabled, created_at,
+                                    updated_at)
+                 SELECT 'plan-user-' || i, 'plan-user-' || i, '!', i % 5 = 0, 0, 0
+                 FROM generate_series(1, 5000) AS i;
+                 INSERT INTO clients (id, is_public, redirect_uris, post_logout_redirect_uris,
+                                      grants, scopes, disabled, created_at)
+                 SELECT 'plan-client-' || i, FALSE, '[]', '[]', 'client_credentials', 'api',
+                        i % 5 = 0, 0
+                 FROM generate_series(1, 5000) AS i;
+                 ANALYZE refresh_families; ANALYZE refresh_tokens; ANALYZE users;
+                 ANALYZE clients;",
             )
             .map_err(DbError::from_diesel)
         })
         .await
         .expect("seed refresh records");
 
-    let hashes: Vec<String> = [3, 7, 1500, 6000]
-        .iter()
-        .map(|i| format!("plan-at-{i}"))
-        .collect();
-    let (answers, seq_scans, index_scans) = app
+    // (access token, user, client): live; revoked with its family; revoked, though its
+    // user is disabled; a disabled user; a client_credentials token of a disabled client;
+    // an unknown token of an unknown client.
+    let tokens: Vec<AccessToken> = [
+        (3, Some(3), 3),
+        (7, Some(3), 3),
+        (1500, Some(5), 3),
+        (6000, Some(10), 3),
+        (6001, None, 15),
+        (6002, None, 9999),
+    ]
+    .iter()
+    .map(|&(token, user, client)| AccessToken {
+        jti_hash: format!("plan-at-{token}"),
+        holders: Holders {
+            user: user.map(|u: i32| format!("plan-user-{u}")),
+            client: format!("plan-client-{client}"),
+        },
+    })
+    .collect();
+    let (answers, scans) = app
         .state
         .db
         .write(move |conn| {
             conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
                 .map_err(DbError::from_diesel)?;
-            let (seq_before, index_before) = scans(conn, "'refresh_tokens'")?;
-            let answers = access_revoked_among(conn, &hashes)?;
-            let (seq_scans, index_scans) = scans(conn, "'refresh_tokens'")?;
-            Ok::<_, DbError>((answers, seq_scans - seq_before, index_scans - index_before))
+            let tables = ["refresh_tokens", "users", "clients"];
+            let mut before = Vec::new();
+            for table in tables {
+                before.push(scans(conn, &format!("'{table}'"))?);
+            }
+            let answers = liveness_among(conn, &tokens)?;
+            let mut read = Vec::new();
+            for (table, (seq_before, index_before)) in tables.into_iter().zip(before) {
+                let (seq, index) = scans(conn, &format!("'{table}'"))?;
+                read.push((table, seq - seq_before, index - index_before));
+            }
+            Ok::<_, DbError>((answers, read))
         })
         .await
-        .expect("the revocation read");
+        .expect("the liveness read");
 
+    use Liveness::*;
     assert_eq!(
         answers,
-        [false, true, true, false],
+        [Live, Revoked, Revoked, UserGone, ClientGone, ClientGone],
         "the answers themselves"
     );
-    assert_eq!(seq_scans, 0, "a sequential scan of refresh_tokens");
-    assert!(index_scans > 0, "refresh_tokens was not read at all");
+    for (table, seq_scans, index_scans) in scans {
+        assert_eq!(seq_scans, 0, "a sequential scan of {table}");
+        assert!(index_scans > 0, "{table} was not read at all");
+    }
 }
 
 /// The admin lists at scale (issue 22): the first page, a page after a cursor and a prefix

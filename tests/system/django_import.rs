@@ -17,6 +17,8 @@ both_backends!(
     importing_the_same_file_twice_changes_nothing,
     a_malformed_record_is_reported_with_its_position_and_skipped,
     users_of_a_real_django_project_sign_in_with_their_old_passwords,
+    hashes_beyond_the_ceilings_are_skipped_at_import_and_refused_at_login,
+    only_superusers_become_admins_unless_staff_is_asked_for,
 );
 
 /// Made by Django 5.2's hashers (lower work factors than its defaults) for [`LONG`].
@@ -68,18 +70,19 @@ fn dump() -> Value {
 }
 
 async fn import(app: &TestApp, records: &Value) -> CliOutput {
+    import_with(app, records, &[]).await
+}
+
+async fn import_with(app: &TestApp, records: &Value, options: &[&str]) -> CliOutput {
     let file = app
         .storage
         .dir
         .path()
         .join(format!("dump-{}.json", uuid::Uuid::new_v4().simple()));
     std::fs::write(&file, serde_json::to_vec_pretty(records).unwrap()).unwrap();
-    run_cli(
-        &app.storage,
-        &["user", "import", file.to_str().unwrap()],
-        "",
-    )
-    .await
+    let mut args = vec!["user", "import", file.to_str().unwrap()];
+    args.extend(options);
+    run_cli(&app.storage, &args, "").await
 }
 
 async fn login(app: &TestApp, username: &str, password: &str) -> Option<Value> {
@@ -131,7 +134,7 @@ async fn imported_users_sign_in_with_their_django_passwords(backend: Backend) {
     for (name, password, pk, admin) in [
         ("ada", LONG, 3, true),
         ("brian", LONG, 5, false),
-        ("chidi", LONG, 8, true),
+        ("chidi", LONG, 8, false),
         ("dora", LONG, 13, false),
         ("eli", "lètmein", 21, false),
     ] {
@@ -373,7 +376,7 @@ async fn users_of_a_real_django_project_sign_in_with_their_old_passwords(backend
             "brian",
             "brian's Django password",
             "argon2$argon2id$",
-            true,
+            false,
             true,
         ),
         (
@@ -445,4 +448,151 @@ async fn users_of_a_real_django_project_sign_in_with_their_old_passwords(backend
     }
     // The deleted user's pk is a gap, and an unusable password stays unusable.
     assert!(login(&app, "gus", "gus").await.is_none());
+}
+
+/// A PBKDF2-SHA256 hash of `password` in Django's format.
+fn pbkdf2_sha256(password: &str, iterations: u32, salt: &str) -> String {
+    use base64::Engine;
+    let mut out = [0u8; 32];
+    aws_lc_rs::pbkdf2::derive(
+        aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256,
+        std::num::NonZeroU32::new(iterations).unwrap(),
+        salt.as_bytes(),
+        password.as_bytes(),
+        &mut out,
+    );
+    let hash = base64::engine::general_purpose::STANDARD.encode(out);
+    format!("pbkdf2_sha256${iterations}${salt}${hash}")
+}
+
+/// The review's hashes (27 s and 1 GiB per check) and those just past each ceiling are
+/// reported by position and skipped; Django's own defaults are imported. A hash past a
+/// ceiling already stored (by an older Gatehouse) is refused at login, right password or
+/// not, instead of being computed.
+async fn hashes_beyond_the_ceilings_are_skipped_at_import_and_refused_at_login(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let long_pbkdf2 = format!(
+        "pbkdf2_sha256$20000000$salt${}",
+        "A".repeat(3200 / 3 * 4 + 4)
+    );
+    let records = json!([
+        user(1, "ann", PBKDF2_SHA256, json!({})),
+        user(2, "bo", &long_pbkdf2, json!({})),
+        user(
+            3,
+            "cy",
+            "argon2$argon2id$v=19$m=1048576,t=4,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA",
+            json!({})
+        ),
+        user(4, "di", &pbkdf2_sha256("x", 2_000_001, "salt"), json!({})),
+        user(
+            5,
+            "ed",
+            "bcrypt_sha256$$2b$14$kCwbTD.HKKV01ddYsPg/OufZt.kY0UxIsezb4yoxgOr/DQm2QY3IC",
+            json!({})
+        ),
+        user(
+            6,
+            "flo",
+            "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA",
+            json!({})
+        ),
+    ]);
+    let out = import(&app, &records).await;
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("imported 2 users, 0 already imported and left unchanged, 4 skipped"),
+        "{}",
+        out.stdout
+    );
+    for line in [
+        "record 2: password: 20000000 PBKDF2 iterations is more than the 2000000 allowed (pk 2)",
+        "record 3: password: argon2 with m=1048576 KiB, t=4 is more work than allowed",
+        "record 4: password: 2000001 PBKDF2 iterations is more than the 2000000 allowed (pk 4)",
+        "record 5: password: bcrypt cost 14 is outside 4..=13 (pk 5)",
+    ] {
+        assert!(
+            out.stderr.contains(line),
+            "missing {line:?} in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(login(&app, "ann", LONG).await.is_some());
+
+    // A stored hash past the ceiling, with ann's right password: refused, not computed.
+    let ann = app.state.accounts.find_user("ann").await.unwrap();
+    let over = pbkdf2_sha256(LONG, 2_000_001, "QkfidpfLDedyHPcrrF3RnJ");
+    let now = app.state.clock.now();
+    app.state
+        .db
+        .write(move |conn| gatehouse::db::repo::users::set_password_hash(conn, &ann.id, &over, now))
+        .await
+        .unwrap();
+    assert!(
+        login(&app, "ann", LONG).await.is_none(),
+        "a hash past the ceiling was computed"
+    );
+    assert!(stored_hash(&app, "ann")
+        .await
+        .starts_with("pbkdf2_sha256$2000001$"));
+}
+
+/// Django's staff are not Gatehouse admins unless the import is told so.
+async fn only_superusers_become_admins_unless_staff_is_asked_for(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let records = |offset: i64| {
+        json!([
+            user(
+                offset + 1,
+                &format!("super{offset}"),
+                "!",
+                json!({"is_superuser": true})
+            ),
+            user(
+                offset + 2,
+                &format!("staff{offset}"),
+                "!",
+                json!({"is_staff": true})
+            ),
+            user(
+                offset + 3,
+                &format!("both{offset}"),
+                "!",
+                json!({"is_staff": true, "is_superuser": true})
+            ),
+            user(offset + 4, &format!("plain{offset}"), "!", json!({})),
+        ])
+    };
+    let admins = |offset: i64| {
+        let accounts = app.state.accounts.clone();
+        async move {
+            let mut admins = Vec::new();
+            for name in ["super", "staff", "both", "plain"] {
+                let user = accounts
+                    .find_user(&format!("{name}{offset}"))
+                    .await
+                    .unwrap();
+                admins.push(user.is_admin);
+            }
+            admins
+        }
+    };
+    let out = import(&app, &records(0)).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(admins(0).await, [true, false, true, false]);
+    let out = import_with(&app, &records(10), &["--admins-from", "staff"]).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(admins(10).await, [true, true, true, false]);
+    let out = import_with(&app, &records(20), &["--admins-from", "everyone"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("superuser") && out.stderr.contains("staff"),
+        "{}",
+        out.stderr
+    );
 }

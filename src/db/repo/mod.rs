@@ -10,6 +10,7 @@ pub mod audit;
 pub mod clients;
 pub mod keys;
 pub mod keyset;
+pub mod liveness;
 pub mod meta;
 pub mod refresh;
 pub mod sessions;

@@ -205,8 +205,8 @@ pub fn revoke_access(conn: &mut DbConn, jti_hash: &str, expires_at: i64) -> Resu
 
 /// For each access token (by its jti digest), whether it was revoked by itself (RFC 7009)
 /// or with the refresh family it was issued with (reuse detection, logout, a password
-/// change); answers in their order. Read for the checks that arrive together (verification,
-/// introspection, bearer authentication; see `db::batched`). Two statements, as the
+/// change); answers in their order. The first part of the batched liveness read (see
+/// [`super::liveness::liveness_among`]). Two statements, as the
 /// multi-backend connection cannot run a `UNION`; each is prepared once per connection
 /// whatever the number of digests (see [`InJsonList`]).
 pub fn access_revoked_among(

@@ -43,7 +43,11 @@ impl World {
         let app = spawn_app(backend).await?;
         let record = json!({"model": "auth.user", "pk": USER_ID, "fields": {
             "username": "alice", "password": PBKDF2_SHA256, "is_active": true}});
-        let user = gatehouse::accounts::import::parse_record(&record).expect("a user");
+        let user = gatehouse::accounts::import::parse_record(
+            &record,
+            gatehouse::accounts::import::AdminsFrom::Superuser,
+        )
+        .expect("a user");
         app.state
             .accounts
             .import_django_users(vec![user])
