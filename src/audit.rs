@@ -30,6 +30,8 @@ pub enum Kind {
     UserEnabled,
     UserDeleted,
     UserPasswordChanged,
+    UserResetLinkIssued,
+    UserPasswordReset,
     UserImported,
     ClientCreated,
     ClientDisabled,
@@ -40,7 +42,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 19] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -51,6 +53,8 @@ impl Kind {
         Kind::UserEnabled,
         Kind::UserDeleted,
         Kind::UserPasswordChanged,
+        Kind::UserResetLinkIssued,
+        Kind::UserPasswordReset,
         Kind::UserImported,
         Kind::ClientCreated,
         Kind::ClientDisabled,
@@ -72,6 +76,8 @@ impl Kind {
             Kind::UserEnabled => "user.enabled",
             Kind::UserDeleted => "user.deleted",
             Kind::UserPasswordChanged => "user.password_changed",
+            Kind::UserResetLinkIssued => "user.reset_link_issued",
+            Kind::UserPasswordReset => "user.password_reset",
             Kind::UserImported => "user.imported",
             Kind::ClientCreated => "client.created",
             Kind::ClientDisabled => "client.disabled",

@@ -200,7 +200,7 @@ impl Application {
 
         let listener_addr = listener.local_addr()?;
         let port = listener_addr.port();
-        let accounts = Accounts::new(db.clone(), hasher, clock.clone());
+        let accounts = Accounts::new(db.clone(), hasher, clock.clone(), settings.password_policy);
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),

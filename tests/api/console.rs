@@ -20,7 +20,7 @@ both_backends!(
 );
 
 /// Signs `username` in through the login page, coming back to `return_to`.
-async fn signed_in(
+pub(crate) async fn signed_in(
     app: &TestApp,
     username: &str,
     password: &str,

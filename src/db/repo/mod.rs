@@ -11,6 +11,7 @@ pub mod clients;
 pub mod keys;
 pub mod meta;
 pub mod refresh;
+pub mod resets;
 pub mod sessions;
 pub mod throttle;
 pub mod users;
