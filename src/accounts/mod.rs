@@ -225,8 +225,8 @@ impl Accounts {
         username: &str,
         password: Password,
     ) -> Result<(), AccountError> {
-        self.check_new_password(&password)?;
         let user = self.find_user(username).await?;
+        self.check_new_password(&password)?;
         let hash = self.hasher.hash(password).await?;
         let now = self.clock.now();
         self.db
