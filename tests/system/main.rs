@@ -22,4 +22,5 @@ mod openapi;
 mod operations;
 mod operator;
 mod private_postgres;
+mod reset_browser;
 mod stack;
