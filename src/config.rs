@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::accounts::login_guard::LoginLimits;
-use crate::accounts::PasswordPolicy;
+use crate::accounts::password_policy::{PasswordPolicy, DEFAULT_MIN_LENGTH};
 use crate::db::DatabaseUrl;
 use crate::domain::{parse_duration, CorsOrigins, SecretString, TrustedProxies};
 
@@ -195,7 +195,7 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("setting login_throttle: {e}"))?;
         let cors_origins = CorsOrigins::parse(&get("cors_origins").unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("setting cors_origins: {e}"))?;
-        let min_length = num("password_min_length")?.unwrap_or(12);
+        let min_length = num("password_min_length")?.unwrap_or(DEFAULT_MIN_LENGTH as u64);
         if !(8..=64).contains(&min_length) {
             anyhow::bail!("setting password_min_length: must be between 8 and 64");
         }

@@ -22,8 +22,8 @@ pub const DEFAULT_RESET_TTL: Duration = Duration::from_secs(30 * 60);
 /// The longest validity an admin may give a link.
 pub const MAX_RESET_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// A link just issued: the token exists nowhere else (the database holds its digest).
-#[derive(Debug)]
+/// A link just issued: the token exists nowhere else (the database holds its digest). No
+/// `Debug`, so that no log line can print it.
 pub struct ResetLink {
     pub token: String,
     pub expires_at: i64,
