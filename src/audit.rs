@@ -31,6 +31,8 @@ pub enum Kind {
     UserEnabled,
     UserDeleted,
     UserPasswordChanged,
+    UserResetLinkIssued,
+    UserPasswordReset,
     UserImported,
     ClientCreated,
     ClientUpdated,
@@ -42,7 +44,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 20] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -53,6 +55,8 @@ impl Kind {
         Kind::UserEnabled,
         Kind::UserDeleted,
         Kind::UserPasswordChanged,
+        Kind::UserResetLinkIssued,
+        Kind::UserPasswordReset,
         Kind::UserImported,
         Kind::ClientCreated,
         Kind::ClientUpdated,
@@ -75,6 +79,8 @@ impl Kind {
             Kind::UserEnabled => "user.enabled",
             Kind::UserDeleted => "user.deleted",
             Kind::UserPasswordChanged => "user.password_changed",
+            Kind::UserResetLinkIssued => "user.reset_link_issued",
+            Kind::UserPasswordReset => "user.password_reset",
             Kind::UserImported => "user.imported",
             Kind::ClientCreated => "client.created",
             Kind::ClientUpdated => "client.updated",

@@ -137,6 +137,14 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Print a single-use link that lets the user set a new password, to hand over by other
+    /// means; a newer link voids it. Setting the password signs the user out everywhere.
+    ResetLink {
+        name: String,
+        /// How long the link stays valid: 30m unless given, at most 7d.
+        #[arg(long)]
+        ttl: Option<String>,
+    },
     /// Import users from Django's `manage.py dumpdata auth.user` JSON; they keep their
     /// passwords and primary keys. Running it again changes nothing.
     Import {
@@ -461,7 +469,12 @@ fn read_password(from_stdin: bool) -> anyhow::Result<Password> {
 
 async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
-    let accounts = Accounts::new(db, Hasher::new(1), Clock::system());
+    let accounts = Accounts::new(
+        db,
+        Hasher::new(1),
+        Clock::system(),
+        settings.password_policy,
+    );
     match cmd {
         UserCommand::Add {
             name,
@@ -528,6 +541,14 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             accounts.set_password(&name, password).await?;
             println!("password of {name} changed; their refresh tokens are revoked");
         }
+        UserCommand::ResetLink { name, ttl } => {
+            let link = accounts.issue_reset_link(&name, ttl.as_deref()).await?;
+            println!("{}", link.url(&settings.issuer));
+            eprintln!(
+                "single-use link for {name}, valid until {}; a newer link voids it",
+                utc_datetime(link.expires_at)
+            );
+        }
         UserCommand::Import { file, admins_from } => {
             crate::commands::import::run(&accounts, &file, admins_from).await?
         }
@@ -538,7 +559,12 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
 async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
     // Client commands hash no password: a hasher of one worker is never used.
-    let accounts = Accounts::new(db, Hasher::new(1), Clock::system());
+    let accounts = Accounts::new(
+        db,
+        Hasher::new(1),
+        Clock::system(),
+        settings.password_policy,
+    );
     match cmd {
         ClientCommand::Add {
             id,
@@ -626,7 +652,12 @@ async fn apply_clients(
     dry_run: bool,
 ) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
-    let accounts = Accounts::new(db, Hasher::new(1), Clock::system());
+    let accounts = Accounts::new(
+        db,
+        Hasher::new(1),
+        Clock::system(),
+        settings.password_policy,
+    );
     let env = |name: &str| std::env::var(name).ok();
     let declared = clients_file::read(file, &env, accounts.clock.now())?;
     let plan = accounts.apply_clients_file(declared, dry_run).await?;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::accounts::login_guard::LoginLimits;
+use crate::accounts::password_policy::{PasswordPolicy, DEFAULT_MIN_LENGTH};
 use crate::db::DatabaseUrl;
 use crate::domain::{parse_duration, CorsOrigins, SecretString, TrustedProxies};
 
@@ -87,6 +88,7 @@ settings_args! {
     log_format: "log-format", "GATEHOUSE_LOG_FORMAT", Some("text"), "text or json";
     workers: "workers", "GATEHOUSE_WORKERS", None, "HTTP worker threads (default: number of cores)";
     login_throttle: "login-throttle", "GATEHOUSE_LOGIN_THROTTLE", Some("5/15m,50/15m"), "Failed logins allowed per username and per client address, as N/window each";
+    password_min_length: "password-min-length", "GATEHOUSE_PASSWORD_MIN_LENGTH", Some("12"), "Fewest characters of a new password (8 to 64; NIST SP 800-63B)";
     audit_retention: "audit-retention", "GATEHOUSE_AUDIT_RETENTION", Some("90d"), "How long audit records are kept";
     clients_file: "clients-file", "GATEHOUSE_CLIENTS_FILE", None, "TOML file declaring OAuth clients, applied at every start; the clients it declares can be changed only through it";
     cors_origins: "cors-origins", "GATEHOUSE_CORS_ORIGINS", Some(""), "Browser origins allowed to call the token endpoints, comma-separated, each exact (https://app.example.com); mark one `;credentials` to allow credentials mode";
@@ -123,6 +125,8 @@ pub struct Settings {
     /// Failed logins allowed per username, then per client address.
     pub login_throttle: LoginLimits,
     pub audit_retention: Duration,
+    /// What a new password must meet (`PASSWORD_MIN_LENGTH`).
+    pub password_policy: PasswordPolicy,
     /// Origins whose browser apps may call the token endpoints (CORS).
     pub cors_origins: CorsOrigins,
     /// Clients declared in TOML, applied at start (`accounts::clients_file`).
@@ -194,7 +198,14 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("setting login_throttle: {e}"))?;
         let cors_origins = CorsOrigins::parse(&get("cors_origins").unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("setting cors_origins: {e}"))?;
+        let min_length = num("password_min_length")?.unwrap_or(DEFAULT_MIN_LENGTH as u64);
+        if !(8..=64).contains(&min_length) {
+            anyhow::bail!("setting password_min_length: must be between 8 and 64");
+        }
         let settings = Settings {
+            password_policy: PasswordPolicy {
+                min_length: min_length as usize,
+            },
             login_throttle,
             cors_origins,
             default_audience: get("default_audience").unwrap_or_else(|| issuer.clone()),

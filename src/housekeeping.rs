@@ -1,6 +1,6 @@
 //! Background housekeeping: deletes what can no longer matter, so that tables stop growing
 //! with the traffic (expired refresh records and families, revocation entries, authorization
-//! codes, sessions, failed-login windows, old audit records). It runs once a minute on the
+//! codes, sessions, password reset links, failed-login windows, old audit records). It runs once a minute on the
 //! system clock and at every move of a manual one (tests), in short batched transactions.
 //!
 //! Nothing is deleted that a check may still consult: a refresh record or access-token
@@ -56,6 +56,7 @@ pub struct Purged {
     pub revoked_access_tokens: usize,
     pub auth_codes: usize,
     pub sessions: usize,
+    pub reset_links: usize,
     pub throttle_windows: usize,
     pub audit_records: usize,
 }
@@ -121,6 +122,10 @@ impl Housekeeping {
             .await?;
         purged.sessions = self
             .batches(move |c| repo::sessions::purge_sessions(c, verifiable_until, BATCH))
+            .await?;
+        // A reset link is refused from its expiry on: nothing consults it after that.
+        purged.reset_links = self
+            .batches(move |c| repo::resets::purge(c, now, BATCH))
             .await?;
         let window_over = now - r.throttle_window;
         purged.throttle_windows = self

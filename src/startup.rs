@@ -194,7 +194,7 @@ impl Application {
         let keys = prepare(&settings, clock.clone(), generator).await?;
         let db = keys.db.clone();
         let hasher = Hasher::new(settings.hash_workers);
-        let accounts = Accounts::new(db.clone(), hasher, clock.clone());
+        let accounts = Accounts::new(db.clone(), hasher, clock.clone(), settings.password_policy);
         if let Some((path, declared)) = declared {
             apply_clients_file(&accounts, path, declared).await?;
         }

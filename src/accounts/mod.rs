@@ -5,6 +5,8 @@ pub mod clients;
 pub mod clients_file;
 pub mod import;
 pub mod login_guard;
+pub mod password_policy;
+pub mod reset;
 
 use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
@@ -16,17 +18,17 @@ use crate::paging::{ListRequest, Page};
 use crate::passwords::{HashError, Hasher, Password};
 
 pub use clients::{generate_client_secret, secret_matches, NewClientRequest};
+pub use password_policy::{PasswordPolicy, MAX_PASSWORD_BYTES};
 
-/// What account use cases need: the pool, the password hasher and the clock.
+/// What account use cases need: the pool, the password hasher, the clock and the rules a
+/// new password must meet.
 #[derive(Clone)]
 pub struct Accounts {
     pub db: Db,
     pub hasher: Hasher,
     pub clock: Clock,
+    pub policy: PasswordPolicy,
 }
-
-/// Longest password accepted; longer input is refused before any hashing.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -46,18 +48,6 @@ pub enum AccountError {
     Db(#[from] DbError),
     #[error(transparent)]
     Hash(#[from] HashError),
-}
-
-pub fn check_password_rules(password: &str) -> Result<(), AccountError> {
-    if password.is_empty() {
-        return Err(AccountError::Invalid("password may not be empty".into()));
-    }
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(AccountError::Invalid(format!(
-            "password is longer than {MAX_PASSWORD_BYTES} bytes"
-        )));
-    }
-    Ok(())
 }
 
 /// An address we store: control characters, NUL among them (PostgreSQL refuses it in
@@ -108,8 +98,20 @@ pub enum LoginError {
 }
 
 impl Accounts {
-    pub fn new(db: Db, hasher: Hasher, clock: Clock) -> Accounts {
-        Accounts { db, hasher, clock }
+    pub fn new(db: Db, hasher: Hasher, clock: Clock, policy: PasswordPolicy) -> Accounts {
+        Accounts {
+            db,
+            hasher,
+            clock,
+            policy,
+        }
+    }
+
+    /// A password being set (never one being checked) must meet the policy.
+    fn check_new_password(&self, password: &Password) -> Result<(), AccountError> {
+        self.policy
+            .check(password.expose())
+            .map_err(AccountError::Invalid)
     }
 
     pub async fn create_user(&self, req: NewUserRequest) -> Result<User, AccountError> {
@@ -119,7 +121,7 @@ impl Accounts {
                 return Err(AccountError::Invalid("email is not a valid address".into()));
             }
         }
-        check_password_rules(req.password.expose())?;
+        self.check_new_password(&req.password)?;
         let hash = self.hasher.hash(req.password).await?;
         let now = self.clock.now();
         let user = self
@@ -194,6 +196,7 @@ impl Accounts {
                 if disabled {
                     repo::refresh::revoke_user_families(conn, &id, "user disabled", now)?;
                     repo::sessions::end_user_sessions(conn, &id, now)?;
+                    repo::resets::void_user_resets(conn, &id, now)?;
                 }
                 Ok::<_, AccountError>(())
             })
@@ -227,14 +230,15 @@ impl Accounts {
         Ok(())
     }
 
-    /// A new password ends every refresh family and every session of the user.
+    /// A new password ends every refresh family, every session and every reset link of the
+    /// user.
     pub async fn set_password(
         &self,
         username: &str,
         password: Password,
     ) -> Result<(), AccountError> {
-        check_password_rules(password.expose())?;
         let user = self.find_user(username).await?;
+        self.check_new_password(&password)?;
         let hash = self.hasher.hash(password).await?;
         let now = self.clock.now();
         self.db
@@ -242,6 +246,7 @@ impl Accounts {
                 repo::users::set_password_hash(conn, &user.id, &hash, now)?;
                 repo::refresh::revoke_user_families(conn, &user.id, "password changed", now)?;
                 repo::sessions::end_user_sessions(conn, &user.id, now)?;
+                repo::resets::void_user_resets(conn, &user.id, now)?;
                 Ok::<_, DbError>(())
             })
             .await?;

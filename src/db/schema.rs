@@ -102,6 +102,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_families,
     refresh_tokens,
     revoked_access_tokens,
+    password_resets,
 );
 
 diesel::table! {
@@ -164,5 +165,16 @@ diesel::table! {
         client_addr -> Nullable<Text>,
         request_id -> Nullable<Text>,
         detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        voided_at -> Nullable<BigInt>,
     }
 }

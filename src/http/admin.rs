@@ -9,8 +9,8 @@ use serde_json::json;
 use super::body;
 use super::error::ApiError;
 use super::openapi::{
-    AuditPage, AuditQuery, Client, ClientList, ClientSecret, CreatedClient, ErrorBody, KeyList,
-    ListQuery, RotationOutcome, User, UserList,
+    AuditPage, AuditQuery, Client, ClientList, ClientSecret, CreatedClient, ErrorBody,
+    IssuedResetLink, KeyList, ListQuery, RotationOutcome, User, UserList,
 };
 use super::userinfo::bearer_token;
 use crate::accounts::{LastAdmin, NewClientRequest, NewUserRequest};
@@ -38,6 +38,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/admin/users/{username}/disable", "POST").route(post().to(disable_user)))
         .service(resource("/admin/users/{username}/enable", "POST").route(post().to(enable_user)))
+        .service(
+            resource("/admin/users/{username}/reset-link", "POST")
+                .route(post().to(issue_reset_link)),
+        )
         .service(
             resource("/admin/clients", "GET, POST")
                 .route(get().to(list_clients))
@@ -364,6 +368,47 @@ pub(super) async fn enable_user(
             .set_user_disabled(&path, false, LastAdmin::Keep)
             .await?,
     ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ResetLinkBody {
+    /// How long the link stays valid: `30m` unless given, at most `7d`.
+    ttl: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/users/{username}/reset-link",
+    tag = "admin",
+    params(("username" = String, Path, description = "The user's username")),
+    request_body(content = Option<ResetLinkBody>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A single-use link to set a new password, shown once; the user's earlier links are voided", body = IssuedResetLink),
+        (status = 400, description = "A malformed ttl, or the user is disabled", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn issue_reset_link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let b: ResetLinkBody = json_body(&req, payload).await?;
+    let link = state
+        .accounts
+        .issue_reset_link(&path, b.ttl.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({ "url": link.url(&state.settings.issuer), "expires_at": link.expires_at })))
 }
 
 #[utoipa::path(

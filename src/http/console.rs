@@ -45,6 +45,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(users_page))
                 .route(post().to(add_user)),
         )
+        // Before the generic actions, which would take it for one of theirs.
+        .service(resource("/console/users/{name}/reset-link", "POST").route(post().to(reset_link)))
         .service(
             resource("/console/users/{name}/{action}", "GET, POST")
                 .route(get().to(confirm_user_action))
@@ -669,6 +671,49 @@ async fn user_action(
     };
     let first = ListRequest::default();
     users_view(&state, &req, &user, status, Some(notice), first).await
+}
+
+#[derive(Template)]
+#[template(path = "console_reset_link.html")]
+struct ResetLinkPage<'a> {
+    admin: &'a str,
+    csrf: &'a str,
+    username: &'a str,
+    url: &'a str,
+    expires: &'a str,
+}
+
+/// A user's password reset link, shown once on a page of its own.
+async fn reset_link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let admin_user = match admin(&state, &req).await? {
+        Ok(user) => user,
+        Err(answer) => return Ok(answer),
+    };
+    let form: CsrfForm = read_form(&req, payload, "action").await?;
+    check_csrf(&state, &req, form.csrf.as_deref())?;
+    let link = match state.accounts.issue_reset_link(&path, None).await {
+        Ok(link) => link,
+        Err(e) => {
+            let (status, notice) = refusal(e)?;
+            let first = ListRequest::default();
+            return users_view(&state, &req, &admin_user, status, Some(notice), first).await;
+        }
+    };
+    Ok(render(&req, &state, StatusCode::OK, |csrf| {
+        ResetLinkPage {
+            admin: &admin_user.username,
+            csrf,
+            username: &path,
+            url: &link.url(&state.settings.issuer),
+            expires: &utc_datetime(link.expires_at),
+        }
+        .render()
+    }))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ pub mod middleware;
 pub mod oauth;
 pub mod openapi;
 pub mod pages;
+pub mod reset;
 pub mod simplejwt;
 pub mod sso;
 pub mod userinfo;
@@ -62,6 +63,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/login", "GET, POST")
                 .route(get().to(sso::login_page))
                 .route(post().to(sso::login)),
+        )
+        .service(
+            resource("/reset", "GET, POST")
+                .route(get().to(reset::reset_page))
+                .route(post().to(reset::reset)),
         )
         .service(resource("/consent", "POST").route(post().to(sso::consent)))
         .service(

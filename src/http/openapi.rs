@@ -45,6 +45,7 @@ use crate::state::AppState;
         super::admin::delete_user,
         super::admin::disable_user,
         super::admin::enable_user,
+        super::admin::issue_reset_link,
         super::admin::list_clients,
         super::admin::create_client,
         super::admin::get_client,
@@ -346,6 +347,16 @@ pub struct ClientList {
 pub struct ClientSecret {
     client_id: String,
     client_secret: String,
+}
+
+/// A password reset link, shown once: the token exists nowhere else.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct IssuedResetLink {
+    /// `{issuer}/reset?token=…`, the page where the user sets a new password, once.
+    url: String,
+    /// Unix time after which the link is refused.
+    expires_at: i64,
 }
 
 /// One event of the audit trail.

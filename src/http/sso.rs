@@ -20,7 +20,7 @@ use crate::sso::flow::{Authorization, ConsentOutcome, PageClient};
 use crate::sso::logout::{Logout, LogoutRequest};
 use crate::state::AppState;
 
-fn cookies(state: &AppState) -> Cookies {
+pub(super) fn cookies(state: &AppState) -> Cookies {
     Cookies {
         secure: state.settings.issuer.starts_with("https://"),
     }
@@ -87,7 +87,7 @@ fn reject(state: &AppState, r: Rejection) -> HttpResponse {
 }
 
 /// A page with the CSRF cookie set when the browser had none.
-fn page_with_csrf(
+pub(super) fn page_with_csrf(
     req: &HttpRequest,
     state: &AppState,
     render: impl FnOnce(&str) -> HttpResponse,

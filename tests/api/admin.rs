@@ -744,19 +744,19 @@ async fn admin_api_rejects_hostile_bodies_without_writing(backend: Backend) {
         (
             "/admin/users",
             json_type,
-            r#"{"username": "x", "password": "long enough", "role": "god"}"#.into(),
+            r#"{"username": "x", "password": "a long enough password", "role": "god"}"#.into(),
             400,
         ),
         (
             "/admin/users",
             json_type,
-            r#"{"username": "has space", "password": "long enough"}"#.into(),
+            r#"{"username": "has space", "password": "a long enough password"}"#.into(),
             400,
         ),
         (
             "/admin/users",
             json_type,
-            json!({ "username": "x".repeat(151), "password": "long enough" }).to_string(),
+            json!({ "username": "x".repeat(151), "password": "a long enough password" }).to_string(),
             400,
         ),
         (
@@ -768,38 +768,38 @@ async fn admin_api_rejects_hostile_bodies_without_writing(backend: Backend) {
         (
             "/admin/users",
             json_type,
-            r#"{"username": "x", "password": "long enough", "email": "not-an-address"}"#.into(),
+            r#"{"username": "x", "password": "a long enough password", "email": "not-an-address"}"#.into(),
             400,
         ),
         (
             "/admin/users",
             json_type,
-            r#"{"username": "x", "password": "long enough", "is_admin": "yes"}"#.into(),
+            r#"{"username": "x", "password": "a long enough password", "is_admin": "yes"}"#.into(),
             400,
         ),
         (
             "/admin/users",
             json_type,
-            r#"{"username": "x", "password": "long enough", "email": "a\u0000@b.example"}"#
+            r#"{"username": "x", "password": "a long enough password", "email": "a\u0000@b.example"}"#
                 .into(),
             400,
         ),
         (
             "/admin/users",
             json_type,
-            r#"{"username": "x\u0000y", "password": "long enough"}"#.into(),
+            r#"{"username": "x\u0000y", "password": "a long enough password"}"#.into(),
             400,
         ),
         (
             "/admin/users",
             json_type,
-            r#"{"username": "root", "password": "another one"}"#.into(),
+            r#"{"username": "root", "password": "another long password"}"#.into(),
             409,
         ),
         (
             "/admin/users",
             "text/plain",
-            r#"{"username": "x", "password": "long enough"}"#.into(),
+            r#"{"username": "x", "password": "a long enough password"}"#.into(),
             415,
         ),
         (

@@ -234,6 +234,14 @@ async fn a_copy_of_the_database_reveals_no_key_and_no_usable_secret(backend: Bac
     let (access, refresh) = app.tokens("bob", BOB_PASSWORD).await;
     secrets.extend(token_secrets("simplejwt access", &access));
     secrets.extend(token_secrets("simplejwt refresh", &refresh));
+    // A password reset link, left open.
+    let link = app
+        .state
+        .accounts
+        .issue_reset_link("alice", None)
+        .await
+        .expect("reset link");
+    secrets.push(secret("a reset link's token", &link.token));
 
     // A browser sign-in: the session cookie, a code left unredeemed, a code redeemed.
     let b = browser();
@@ -519,6 +527,38 @@ async fn a_servers_debug_log_holds_no_password_token_code_or_secret(backend: Bac
     )
     .await
     .unwrap();
+
+    // A reset link opened and redeemed: the token travels in the query, then in the form.
+    let link = app
+        .state
+        .accounts
+        .issue_reset_link("bob", None)
+        .await
+        .expect("reset link");
+    secrets.push(secret("a reset link's token", &link.token));
+    let new_password = "bob's password after the reset";
+    secrets.push(secret("a password set through a reset link", new_password));
+    let reset = browser();
+    let page = reset
+        .get(link.url(&server.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = reset
+        .post(server.url("/reset"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("token", link.token.as_str()),
+            ("password", new_password),
+            ("confirm", new_password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "the reset");
 
     // The browser: sign-in, a code, the id_token handed back in the logout query.
     let b = browser();

@@ -310,7 +310,7 @@ async fn a_password_change_ends_the_users_browser_sessions(backend: Backend) {
         .accounts
         .set_password(
             "alice",
-            gatehouse::passwords::Password::new("changed".into()),
+            gatehouse::passwords::Password::new("a changed password".into()),
         )
         .await
         .expect("changed");

@@ -1,11 +1,12 @@
 //! Background housekeeping: once the clock has moved past their use, expired refresh records
-//! and families, authorization codes, sessions and failed-login windows leave the database,
+//! and families, authorization codes, sessions, password reset links and failed-login windows
+//! leave the database,
 //! while live ones (and used codes whose tokens may still be replayed) stay.
 
 use diesel::prelude::*;
 use gatehouse::db::repo::sessions::{insert_code, try_use_code, AuthCode, Session};
 use gatehouse::db::schema::{
-    auth_codes, login_throttle, refresh_families, refresh_tokens, sessions,
+    auth_codes, login_throttle, password_resets, refresh_families, refresh_tokens, sessions,
 };
 use gatehouse::db::DbError;
 use reqwest::StatusCode;
@@ -24,6 +25,7 @@ struct Rows {
     tokens_of: Vec<String>,
     codes: Vec<String>,
     sessions: Vec<String>,
+    reset_links_of: Vec<String>,
     /// When each per-username window started (bucket names are digests).
     windows: Vec<i64>,
 }
@@ -50,12 +52,22 @@ async fn rows(app: &TestApp) -> Rows {
                 .select(sessions::sid)
                 .load(conn)
                 .map_err(q)?;
+            let mut reset_links_of: Vec<String> = password_resets::table
+                .select(password_resets::user_id)
+                .load(conn)
+                .map_err(q)?;
             let mut windows: Vec<i64> = login_throttle::table
                 .select(login_throttle::window_start)
                 .filter(login_throttle::bucket.like("user:%"))
                 .load(conn)
                 .map_err(q)?;
-            for v in [&mut families_of, &mut tokens_of, &mut codes, &mut sessions] {
+            for v in [
+                &mut families_of,
+                &mut tokens_of,
+                &mut codes,
+                &mut sessions,
+                &mut reset_links_of,
+            ] {
                 v.sort();
             }
             windows.sort();
@@ -64,6 +76,7 @@ async fn rows(app: &TestApp) -> Rows {
                 tokens_of,
                 codes,
                 sessions,
+                reset_links_of,
                 windows,
             })
         })
@@ -165,6 +178,12 @@ async fn expired_records_are_purged_in_the_background_and_live_ones_stay(backend
     .await;
     store_code(&app, "used-long-ago", &alice, t0 + 1, true).await;
     store_code(&app, "used-recently", &carol, t0 + 60 * MINUTE as i64, true).await;
+    // A reset link valid until t0+60m, another (issued at t1) until t0+170m.
+    let accounts = &app.state.accounts;
+    accounts
+        .issue_reset_link("alice", Some("1h"))
+        .await
+        .expect("link");
 
     // At t1 = t0+50m: carol signs in (ends at t0+140m), a guess at eve's password.
     app.advance(50 * MINUTE);
@@ -173,7 +192,12 @@ async fn expired_records_are_purged_in_the_background_and_live_ones_stay(backend
     let pair: serde_json::Value = resp.json().await.expect("pair");
     let resp = app.simplejwt_login("eve", "a wrong guess").await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    accounts
+        .issue_reset_link("carol", Some("2h"))
+        .await
+        .expect("link");
     let before = rows(&app).await;
+    assert_eq!(before.reset_links_of.len(), 2, "{before:?}");
     assert_eq!(before.families_of.len(), 2, "{before:?}");
     let t1 = app.clock.now();
     // alice's and mallory's at t0, carol's and eve's at t1 (a success leaves one too).
@@ -188,6 +212,7 @@ async fn expired_records_are_purged_in_the_background_and_live_ones_stay(backend
         tokens_of: vec![carol.clone()],
         codes: vec!["used-recently".into()],
         sessions: vec!["live-session".into()],
+        reset_links_of: vec![carol.clone()],
         windows: vec![t1, t1],
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

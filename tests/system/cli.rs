@@ -488,11 +488,11 @@ async fn cli_errors_exit_nonzero_with_a_plain_message(backend: Backend) {
     let out = app
         .cli(
             &["user", "add", "alice", "--password-stdin"],
-            "another one\n",
+            "another long one\n",
         )
         .await;
     plain_failure(&out, "duplicate user", "already exists");
-    assert!(!out.stderr.contains("another one"));
+    assert!(!out.stderr.contains("another long one"));
     assert_eq!(login_status(&app, "alice", "alice's password").await, 200);
 
     for verb in ["disable", "enable", "delete"] {

@@ -26,4 +26,5 @@ mod openapi;
 mod operations;
 mod operator;
 mod private_postgres;
+mod reset_browser;
 mod stack;

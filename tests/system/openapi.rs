@@ -42,6 +42,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("/admin/users/{username}", "get"),
     ("/admin/users/{username}/disable", "post"),
     ("/admin/users/{username}/enable", "post"),
+    ("/admin/users/{username}/reset-link", "post"),
     ("/api/token/", "post"),
     ("/api/token/blacklist/", "post"),
     ("/api/token/refresh/", "post"),
@@ -510,6 +511,18 @@ async fn real_answers_of_every_operation_match_the_document(backend: Backend) {
         "get",
         "/admin/users/{username}",
         admin_req(Method::GET, "/admin/users/nobody"),
+    )
+    .await;
+    a.record(
+        "post",
+        "/admin/users/{username}/reset-link",
+        admin_req(Method::POST, "/admin/users/bob/reset-link").json(&json!({ "ttl": "1h" })),
+    )
+    .await;
+    a.record(
+        "post",
+        "/admin/users/{username}/reset-link",
+        admin_req(Method::POST, "/admin/users/nobody/reset-link"),
     )
     .await;
     a.record(

@@ -13,6 +13,7 @@ pub mod keyset;
 pub mod liveness;
 pub mod meta;
 pub mod refresh;
+pub mod resets;
 pub mod sessions;
 pub mod throttle;
 pub mod users;
