@@ -140,6 +140,7 @@ pub enum UserCommand {
     /// Print a single-use link that lets the user set a new password, to hand over by other
     /// means; a newer link voids it. Setting the password signs the user out everywhere.
     ResetLink {
+        /// The username.
         name: String,
         /// How long the link stays valid: 30m unless given, at most 7d.
         #[arg(long)]
