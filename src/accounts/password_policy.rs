@@ -13,7 +13,8 @@ pub const DEFAULT_MIN_LENGTH: usize = 12;
 
 /// The common passwords, one per line, lowercased and sorted bytewise: the 20,000 that
 /// Django (BSD-3-Clause) ships as `django/contrib/auth/common-passwords.txt.gz`, compiled by
-/// Royce Williams from breach corpora, taken from the Django 5.2.19 package on PyPI.
+/// Royce Williams from breach corpora, taken from the Django 5.2.19 package on PyPI (its
+/// licence beside it, `assets/common-passwords.LICENSE`).
 const COMMON_PASSWORDS: &str = include_str!("../../assets/common-passwords.txt");
 
 static COMMON: LazyLock<Vec<&'static str>> = LazyLock::new(|| COMMON_PASSWORDS.lines().collect());
