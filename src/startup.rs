@@ -56,10 +56,7 @@ pub async fn load_master_keys(settings: &Settings, db: &Db) -> anyhow::Result<Ma
         let stored_check = repo::meta::get(conn, "master_key_check")?;
         match (stored_id, stored_check) {
             (Some(id), Some(check)) => {
-                use base64::Engine;
-                let sealed = base64::engine::general_purpose::STANDARD.decode(check).unwrap_or_default();
-                let opens = probe.open(&id, &sealed, b"check").is_ok();
-                if !opens {
+                if !probe.opens_check_value(&id, &check) {
                     anyhow::bail!(
                         "the master key (id {}) is not the one this database was sealed with (id {id}); \
                          refusing to start. Set GATEHOUSE_MASTER_KEY or GATEHOUSE_MASTER_KEY_FILE to the right key",

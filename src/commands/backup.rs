@@ -199,11 +199,7 @@ fn check_backup(path: &Path, master: &MasterKeys) -> anyhow::Result<Summary> {
     let id = repo::meta::get(&mut conn, "master_key_id")?;
     let check = repo::meta::get(&mut conn, "master_key_check")?;
     if let (Some(id), Some(check)) = (&id, &check) {
-        use base64::Engine;
-        let sealed = base64::engine::general_purpose::STANDARD
-            .decode(check)
-            .unwrap_or_default();
-        if master.open(id, &sealed, b"check").is_err() {
+        if !master.opens_check_value(id, check) {
             anyhow::bail!(
                 "it was sealed under master key {id}, and the configured master key (id {}) is another; set GATEHOUSE_MASTER_KEY_FILE (or GATEHOUSE_MASTER_KEY) to the key it was taken with",
                 master.current.id()

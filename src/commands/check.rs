@@ -258,11 +258,7 @@ async fn master_key(settings: &Settings, db: &Db, report: &mut Report) -> Option
         .await;
     match stored {
         Ok((Some(id), Some(check))) => {
-            use base64::Engine;
-            let sealed = base64::engine::general_purpose::STANDARD
-                .decode(check)
-                .unwrap_or_default();
-            if keys.open(&id, &sealed, b"check").is_ok() {
+            if keys.opens_check_value(&id, &check) {
                 report.say(
                     Level::Ok,
                     "master key",
@@ -271,7 +267,7 @@ async fn master_key(settings: &Settings, db: &Db, report: &mut Report) -> Option
                         keys.current.id()
                     ),
                 );
-            } else if let Some(staged) = staged_key(settings, &id, &sealed) {
+            } else if let Some(staged) = staged_key(settings, &id, &check) {
                 // What start-up adopts: see startup::adopt_staged_key.
                 report.say(
                     Level::Warning,
@@ -316,13 +312,13 @@ async fn master_key(settings: &Settings, db: &Db, report: &mut Report) -> Option
 
 /// The key a `master-key rotate` staged in `MASTER_KEY_FILE.next`, when the database is
 /// sealed under it (the rotation stopped after its commit); only with a key file.
-fn staged_key(settings: &Settings, stored_id: &str, check: &[u8]) -> Option<MasterKey> {
+fn staged_key(settings: &Settings, stored_id: &str, check: &str) -> Option<MasterKey> {
     if settings.master_key.is_some() {
         return None;
     }
     let path = crate::keys::encryption::next_path(&settings.master_key_file);
     crate::keys::encryption::read_key_file(&path)
-        .filter(|k| k.id() == stored_id && k.open(check, b"check").is_ok())
+        .filter(|k| k.id() == stored_id && crate::keys::encryption::opens_check_value(k, check))
 }
 
 /// Group or other permission bits on the master key file.

@@ -125,6 +125,12 @@ pub struct MasterKeys {
 }
 
 impl MasterKeys {
+    /// Whether the check value opens under whichever of the two keys `key_id` names.
+    pub fn opens_check_value(&self, key_id: &str, check_b64: &str) -> bool {
+        let sealed = STANDARD.decode(check_b64).unwrap_or_default();
+        self.open(key_id, &sealed, b"check").is_ok()
+    }
+
     /// Opens data sealed under whichever of the two keys `key_id` names.
     pub fn open(
         &self,
@@ -209,6 +215,13 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::fs::File::open(dir)?.sync_all()?;
     Ok(())
+}
+
+/// Whether the database's check value (`meta.master_key_check`, base64 as stored) opens
+/// under `key`: the AEAD tag decides which key a database is sealed under, not the stored id.
+pub fn opens_check_value(key: &MasterKey, check_b64: &str) -> bool {
+    let sealed = STANDARD.decode(check_b64).unwrap_or_default();
+    key.open(&sealed, b"check").is_ok()
 }
 
 /// Reads the master key file, or creates it (mode 0600) when `may_create` is true.

@@ -5,7 +5,7 @@
 
 use base64::Engine;
 
-use super::encryption::{MasterKey, CHECK_PLAINTEXT};
+use super::encryption::{self, MasterKey, CHECK_PLAINTEXT};
 use crate::audit::{self, Event, Kind};
 use crate::db::{repo, Db, DbConn, DbError};
 
@@ -51,10 +51,7 @@ pub fn check_value_opens(conn: &mut DbConn, key: &MasterKey) -> Result<bool, DbE
     let Some(check) = repo::meta::get(conn, "master_key_check")? else {
         return Ok(false);
     };
-    let sealed = base64::engine::general_purpose::STANDARD
-        .decode(check)
-        .unwrap_or_default();
-    Ok(key.open(&sealed, b"check").is_ok())
+    Ok(encryption::opens_check_value(key, &check))
 }
 
 /// Re-seals every sealed value under `to`, opening each with whichever of `from` (the keys
@@ -80,10 +77,7 @@ pub async fn reseal_all(
 
         let from_id = repo::meta::get(conn, "master_key_id")?;
         if let (Some(id), Some(check)) = (&from_id, repo::meta::get(conn, "master_key_check")?) {
-            let sealed = base64::engine::general_purpose::STANDARD
-                .decode(check)
-                .unwrap_or_default();
-            let opens = by_id(id).is_some_and(|k| k.open(&sealed, b"check").is_ok());
+            let opens = by_id(id).is_some_and(|k| encryption::opens_check_value(k, &check));
             if !opens {
                 return Err(ResealError::Check(id.clone()));
             }
