@@ -143,7 +143,7 @@ pub fn verify(password: &str, encoded: &str) -> Option<bool> {
         }
         Format::BcryptSha256 => {
             // Django hashes first so that bcrypt's 72-byte limit never truncates.
-            let hex = crate::keys::encryption::hex(&sha2::Sha256::digest(password.as_bytes()));
+            let hex = crate::digest::hex(&sha2::Sha256::digest(password.as_bytes()));
             bcrypt::verify(hex.as_bytes(), rest).unwrap_or(false)
         }
         Format::Bcrypt => bcrypt::verify(password.as_bytes(), rest).unwrap_or(false),

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod digest;
 pub mod django_passwords;
 pub mod domain;
 pub mod error;

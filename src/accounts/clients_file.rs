@@ -24,7 +24,7 @@ use super::{AccountError, Accounts, NewClientRequest};
 use crate::audit::{self, Event, Kind};
 use crate::db::{repo, DbError};
 use crate::domain::{ClientId, RedirectUri};
-use crate::keys::encryption::digest_hex;
+use crate::digest::digest_hex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientsFileError {

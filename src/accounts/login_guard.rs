@@ -17,7 +17,7 @@ use crate::db::repo::users::User;
 use crate::db::{repo, DbConn, DbError};
 use crate::domain::{parse_duration, ClientId};
 use crate::error::Internal;
-use crate::keys::encryption::digest_hex;
+use crate::digest::digest_hex;
 use crate::metrics::Metrics;
 use crate::passwords::Password;
 

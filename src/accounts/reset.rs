@@ -13,7 +13,7 @@ use crate::audit::{Event, Kind};
 use crate::db::repo::users::User;
 use crate::db::{repo, DbConn, DbError};
 use crate::domain::parse_duration;
-use crate::keys::encryption::digest_hex;
+use crate::digest::digest_hex;
 use crate::passwords::{HashError, Password};
 use crate::sso::session::random_token;
 

@@ -11,6 +11,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::digest::hex;
+
 const NONCE_LEN: usize = 12;
 
 /// What the check value in `meta` seals (context `check`): opening it proves that a master
@@ -268,20 +270,6 @@ pub fn read_or_create_file(path: &Path, may_create: bool) -> anyhow::Result<Mast
         ),
         Err(e) => anyhow::bail!("cannot read master key file {}: {e}", path.display()),
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-/// SHA-256 of a secret, hex: how client secrets, refresh-token ids and session ids are stored.
-pub fn digest_hex(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use crate::db::repo::sessions::AuthCode;
 use crate::db::{repo, Db, DbConn, DbError};
-use crate::keys::encryption::digest_hex;
+use crate::digest::digest_hex;
 use crate::tokens::refresh::Minted;
 
 use super::authorize::AuthRequest;

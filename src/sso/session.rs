@@ -8,7 +8,7 @@ use rand::RngCore;
 use crate::db::repo::sessions::Session;
 use crate::db::repo::users::User;
 use crate::db::{repo, Db, DbError};
-use crate::keys::encryption::digest_hex;
+use crate::digest::digest_hex;
 
 /// 256 random bits, base64url.
 pub fn random_token() -> String {

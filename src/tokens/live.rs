@@ -10,7 +10,7 @@ use super::verify::TokenError;
 use super::Tokens;
 use crate::db::repo::liveness::{self, AccessToken, Holders, Liveness};
 use crate::db::{repo, DbError};
-use crate::keys::encryption::digest_hex;
+use crate::digest::digest_hex;
 
 /// Why a token is not live; the description is ours, never the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

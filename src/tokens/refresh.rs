@@ -9,7 +9,7 @@ use super::verify::TokenError;
 use super::Tokens;
 use crate::audit::{self, Event, Kind};
 use crate::db::{repo, DbConn, DbError};
-use crate::keys::encryption::digest_hex;
+use crate::digest::digest_hex;
 use crate::metrics::TokenKind;
 
 /// An issued pair, as the token endpoints answer it.

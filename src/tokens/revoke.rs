@@ -6,7 +6,7 @@ use super::Tokens;
 use crate::db::repo::clients::Client;
 use crate::db::{repo, DbError};
 use crate::error::Internal;
-use crate::keys::encryption::digest_hex;
+use crate::digest::digest_hex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RevokeError {

@@ -30,7 +30,7 @@ const REFUSAL: &str = "declared in the clients file";
 async fn the_admin_api_the_console_and_the_cli_refuse_to_change_a_managed_client(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("clients.toml");
-    let digest = gatehouse::keys::encryption::digest_hex("billing secret");
+    let digest = gatehouse::digest::digest_hex("billing secret");
     std::fs::write(&file, DECLARED.replace("SECRET_DIGEST", &digest)).unwrap();
     let Some(app) = spawn_app_with(backend, |s| {
         s.clients_file = Some(file.display().to_string())

@@ -116,7 +116,7 @@ async fn a_clients_file_creates_clients_at_start_and_a_changed_file_updates_them
     assert!(!log.contains(FIRST_SECRET), "{log}");
     first.child.kill().await.unwrap();
 
-    let digest = gatehouse::keys::encryption::digest_hex(SECOND_SECRET);
+    let digest = gatehouse::digest::digest_hex(SECOND_SECRET);
     std::fs::write(path, SECOND.replace("DIGEST", &digest)).unwrap();
     let dry = run_cli(&storage, &["clients", "apply", path, "--dry-run"], "").await;
     assert!(dry.status.success(), "{}", shown(&dry));
