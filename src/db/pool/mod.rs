@@ -4,22 +4,20 @@
 //!   [`IDLE_BEFORE_VALIDATION`] is probed (`SELECT 1`) before use, so a busy pool adds no round
 //!   trip, and an idle instance finds its dead connections before a request does. When one is
 //!   found dead, every connection returned before that moment is probed at its next check-out.
-//! - An outage breaker: while the last attempts to connect failed within [`DOWN_FOR`], a
-//!   check-out that finds the pool empty fails at once (the caller answers 503 with
-//!   `Retry-After`) instead of waiting `DB_TIMEOUT`; one background thread keeps trying to
-//!   connect and closes the breaker as soon as the database answers. A connect can fail while
-//!   the pooled connections work ("too many clients"), so the breaker refuses only a caller
-//!   that finds the pool empty: an idle connection is used, one in use is waited for (up to
+//! - An outage breaker ([`breaker`]): while the database is known to be down, a check-out
+//!   that finds the pool empty fails at once (the caller answers 503 with `Retry-After`)
+//!   instead of waiting `DB_TIMEOUT`; one background thread keeps trying to connect and closes
+//!   the breaker as soon as the database answers. A connect can fail while the pooled
+//!   connections work ("too many clients"), so the breaker refuses only a caller that finds
+//!   the pool empty: an idle connection is used, one in use is waited for (up to
 //!   `DB_TIMEOUT`), and one that answers its probe closes the breaker.
 //! - Recovery without a lost request: r2d2 retries a failed connection in the background with
 //!   a backoff capped at half its `connection_timeout`, which is set so that the cap is
-//!   [`PROBE_EVERY`]; a failure of an attempt that began before a later attempt succeeded
-//!   does not reopen the breaker (the order is kept by a count of successes, not by a clock);
-//!   and the request let through an open breaker may wait [`TRIAL_WAIT`], long enough for one
-//!   of those retries.
+//!   [`PROBE_EVERY`]; and the request let through an open breaker may wait [`TRIAL_WAIT`],
+//!   long enough for one of those retries.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -30,23 +28,18 @@ use diesel::Connection;
 
 use super::{DatabaseUrl, DbConn, DbError};
 
+mod breaker;
+
+use breaker::{Breaker, PROBE_EVERY, TRIAL_WAIT};
+
 /// A connection unused for this long is closed (r2d2 looks every 30 s), so an instance that
 /// went quiet after a burst gives back the memory of its connections (libpq's buffers, SQLite's
 /// page cache) and PostgreSQL its backends; the next burst connects again (~ms).
 pub const CLOSE_IDLE_AFTER: Duration = Duration::from_secs(30);
 /// A connection idle for longer than this is probed before use.
 pub const IDLE_BEFORE_VALIDATION: Duration = Duration::from_millis(500);
-/// How long a failed attempt to connect keeps the breaker open.
-pub const DOWN_FOR: Duration = Duration::from_secs(1);
-/// How often the background prober tries to connect while the database is down, and how
-/// often one request is let through to try for itself (so the first request after the
-/// database returns does not fail on a breaker that has not noticed yet).
-const PROBE_EVERY: Duration = Duration::from_millis(100);
 /// The slice a check-out waits for a connection before it looks at the breaker again.
 const WAIT_SLICE: Duration = Duration::from_millis(50);
-/// How long the request let through an open breaker waits for a connection: longer than
-/// r2d2's retry interval ([`PROBE_EVERY`]), so a database that is back is found by it.
-const TRIAL_WAIT: Duration = Duration::from_millis(250);
 
 /// A pooled connection, with the marks that keep a dead one out of the pool.
 pub struct Pooled {
@@ -72,24 +65,8 @@ pub struct Health {
     started: Instant,
     /// Connections returned before this moment are probed at their next check-out.
     suspect_before: AtomicU64,
-    /// The breaker: open while the database is thought down. Read without a lock at every
-    /// check-out; written only under `successes`' lock.
-    down: AtomicBool,
-    /// When an attempt to connect last opened (or held open) the breaker.
-    last_connect_failure: AtomicU64,
-    /// How many times the database has answered: a failed attempt that began before the
-    /// latest of these says nothing new. The lock orders a failure against a success, so a
-    /// stale failure cannot reopen the breaker a success has just closed.
-    successes: Mutex<u64>,
-    prober_running: AtomicBool,
-    /// When a request last went through the open breaker to try the database itself.
-    last_trial: AtomicU64,
-}
-
-/// An attempt to connect, as it began: how many successes the pool had seen then.
-#[derive(Clone, Copy)]
-struct Attempt {
-    successes_before: u64,
+    /// Whether the database is thought down, and who may try it meanwhile.
+    breaker: Breaker,
 }
 
 impl Health {
@@ -97,11 +74,7 @@ impl Health {
         Health {
             started: Instant::now(),
             suspect_before: AtomicU64::new(0),
-            down: AtomicBool::new(false),
-            last_connect_failure: AtomicU64::new(0),
-            successes: Mutex::new(0),
-            prober_running: AtomicBool::new(false),
-            last_trial: AtomicU64::new(0),
+            breaker: Breaker::new(),
         }
     }
 
@@ -110,54 +83,9 @@ impl Health {
         self.started.elapsed().as_millis() as u64 + 1
     }
 
-    fn successes(&self) -> std::sync::MutexGuard<'_, u64> {
-        self.successes.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn attempt_begins(&self) -> Attempt {
-        Attempt {
-            successes_before: *self.successes(),
-        }
-    }
-
-    /// An attempt failed. One that began before the database last answered says nothing
-    /// new: it was restarting while the attempt tried (a backoff retry that met "the
-    /// database system is starting up" as the prober got in).
-    fn connect_failed(&self, attempt: Attempt) {
-        let successes = self.successes();
-        if *successes != attempt.successes_before {
-            return;
-        }
-        self.last_connect_failure
-            .store(self.now_ms(), Ordering::SeqCst);
-        self.down.store(true, Ordering::SeqCst);
-    }
-
-    /// The database answered: a connection was made, or a pooled one answered its probe.
-    fn answered(&self) {
-        let mut successes = self.successes();
-        *successes += 1;
-        self.down.store(false, Ordering::SeqCst);
-    }
-
     /// The database is known to be down: the last attempt to connect failed, recently.
     pub fn is_down(&self) -> bool {
-        // Saturating: another thread may record a failure after `now_ms` was read.
-        self.down.load(Ordering::SeqCst)
-            && self
-                .now_ms()
-                .saturating_sub(self.last_connect_failure.load(Ordering::SeqCst))
-                < DOWN_FOR.as_millis() as u64
-    }
-
-    /// While the breaker is open, one request in every [`PROBE_EVERY`] may try anyway.
-    fn claim_trial(&self) -> bool {
-        let (now, last) = (self.now_ms(), self.last_trial.load(Ordering::SeqCst));
-        now.saturating_sub(last) >= PROBE_EVERY.as_millis() as u64
-            && self
-                .last_trial
-                .compare_exchange(last, now, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
+        self.breaker.is_down()
     }
 
     /// A dead connection was found: the others returned before now are suspect too.
@@ -206,10 +134,10 @@ impl ManageConnection for DbManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
-        let attempt = self.health.attempt_begins();
+        let attempt = self.health.breaker.attempt_begins();
         match self.establish() {
             Ok(conn) => {
-                self.health.answered();
+                self.health.breaker.answered();
                 Ok(Pooled {
                     conn,
                     broken: false,
@@ -220,7 +148,7 @@ impl ManageConnection for DbManager {
                 // Only an unreachable server opens the breaker; a setup statement refused
                 // (SQLite busy while another process migrates) is retried as usual.
                 if matches!(e, r2d2::Error::ConnectionError(_)) {
-                    self.health.connect_failed(attempt);
+                    self.health.breaker.connect_failed(attempt);
                 }
                 Err(e)
             }
@@ -312,7 +240,7 @@ impl Pool {
             // only refuses more ("too many clients"): wait for one to come back.
             if self.health.is_down() && self.pool.state().connections == 0 {
                 self.probe_in_background();
-                if trial_until.is_none() && self.health.claim_trial() {
+                if trial_until.is_none() && self.health.breaker.claim_trial() {
                     trial_until = Some(now + TRIAL_WAIT);
                 }
                 match trial_until {
@@ -356,15 +284,15 @@ impl Pool {
         let alive = pooled.probe();
         if !alive {
             self.health.suspect_all();
-        } else if self.health.down.load(Ordering::SeqCst) {
-            self.health.answered();
+        } else if self.health.breaker.is_open() {
+            self.health.breaker.answered();
         }
         alive
     }
 
     /// One thread that tries to connect until the database answers, then closes the breaker.
     fn probe_in_background(&self) {
-        if self.health.prober_running.swap(true, Ordering::SeqCst) {
+        if !self.health.breaker.start_probing() {
             return;
         }
         let manager = DbManager {
@@ -378,11 +306,11 @@ impl Pool {
                 while manager.connect().is_err() {
                     std::thread::sleep(PROBE_EVERY);
                 }
-                manager.health.prober_running.store(false, Ordering::SeqCst);
+                manager.health.breaker.probing_done();
                 tracing::info!("the database answers again");
             });
         if spawned.is_err() {
-            self.health.prober_running.store(false, Ordering::SeqCst);
+            self.health.breaker.probing_done();
         }
     }
 }
@@ -407,33 +335,7 @@ mod tests {
 
     /// Opens the breaker as a failed attempt to connect does.
     fn open_breaker(health: &Health) {
-        health.connect_failed(health.attempt_begins());
-        assert!(health.is_down());
-    }
-
-    #[test]
-    fn a_failed_attempt_opens_the_breaker_and_a_success_closes_it() {
-        let health = Health::new();
-        assert!(!health.is_down());
-        open_breaker(&health);
-        health.answered();
-        assert!(!health.is_down());
-    }
-
-    #[test]
-    fn an_attempt_that_began_before_a_success_does_not_reopen_the_breaker() {
-        let health = Health::new();
-        open_breaker(&health);
-        // A background retry begins while the database restarts …
-        let retry = health.attempt_begins();
-        // … the prober gets in, then the retry reports its failure, within the same
-        // millisecond (a clock would not tell the two apart).
-        health.answered();
-        health.connect_failed(retry);
-        assert!(!health.is_down(), "a stale failure reopened the breaker");
-        // A failure of an attempt begun after the success is news.
-        health.connect_failed(health.attempt_begins());
-        assert!(health.is_down());
+        breaker::tests::open(&health.breaker);
     }
 
     #[test]
