@@ -2,7 +2,6 @@
 //! presented secret.
 
 use rand::RngCore;
-use subtle::ConstantTimeEq;
 
 use super::{AccountError, Accounts};
 use crate::audit::{Event, Kind};
@@ -19,15 +18,6 @@ pub fn generate_client_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Constant-time check of a presented secret against the stored digest.
-pub fn secret_matches(presented: &str, stored_digest: Option<&str>) -> bool {
-    let presented = digest_hex(presented);
-    match stored_digest {
-        Some(stored) => presented.as_bytes().ct_eq(stored.as_bytes()).into(),
-        None => false,
-    }
 }
 
 pub struct NewClientRequest {
@@ -225,59 +215,5 @@ impl Accounts {
         self.audit(Event::success(Kind::ClientSecretRotated, id))
             .await;
         Ok(secret)
-    }
-}
-
-/// Why a client is not authenticated: one answer for an unknown client, a wrong secret and
-/// a disabled client.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientAuthError {
-    #[error("client authentication failed")]
-    Failed,
-    /// Too many wrong secrets from this address (see `LoginGuard::check_client_secret`); the
-    /// seconds to wait.
-    #[error("too many failed client authentications")]
-    Throttled(i64),
-    #[error(transparent)]
-    Internal(#[from] Internal),
-}
-
-impl Accounts {
-    /// A confidential client with its secret, or a public client by id alone (RFC 6749
-    /// §2.3.1). An unknown client costs the same digest work as a wrong secret.
-    pub async fn authenticate_client(
-        &self,
-        client_id: &str,
-        secret: Option<&str>,
-    ) -> Result<Client, ClientAuthError> {
-        // Only a well-formed id reaches the database (PostgreSQL refuses a NUL byte in text).
-        if ClientId::parse_stored(client_id).is_err() {
-            return Err(ClientAuthError::Failed);
-        }
-        let lookup = client_id.to_string();
-        let client = self
-            .db
-            .run(move |conn| repo::clients::find(conn, &lookup))
-            .await
-            .map_err(Internal::from)?;
-        judge_client(client, secret)
-    }
-}
-
-/// Whether the client found by the presented id (`None`: no such client) authenticates with
-/// `secret`. An unknown client costs the same digest work as a wrong secret.
-pub fn judge_client(
-    client: Option<Client>,
-    secret: Option<&str>,
-) -> Result<Client, ClientAuthError> {
-    let authenticated = match (&client, secret) {
-        (Some(c), Some(s)) => !c.public && secret_matches(s, c.secret_hash.as_deref()),
-        (Some(c), None) => c.public,
-        (None, Some(s)) => secret_matches(s, None),
-        (None, None) => false,
-    };
-    match client {
-        Some(c) if authenticated && !c.disabled => Ok(c),
-        _ => Err(ClientAuthError::Failed),
     }
 }

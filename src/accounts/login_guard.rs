@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::clients::{judge_client, Client, ClientAuthError};
 use super::{Accounts, LoginError};
 use crate::audit::{self, Event, Kind};
 use crate::db::repo::throttle::Outcome;
 use crate::db::repo::users::User;
 use crate::db::{repo, DbConn, DbError};
-use crate::domain::{parse_duration, ClientId};
+use crate::domain::parse_duration;
 use crate::error::Internal;
 use crate::digest::digest_hex;
 use crate::metrics::Metrics;
@@ -198,83 +197,8 @@ impl LoginGuard {
         }
     }
 
-    /// Checks a client's secret under windows like those of passwords (RFC 6819 §5.2.3.7:
-    /// guessing client credentials is throttled too): per client and client address (with the
-    /// per-username limit), and per address (with the per-address limit). Keyed by client and
-    /// address rather than by client alone, because client ids are public (they are in every
-    /// authorization URL): a window per client would let anyone lock a client out. The windows
-    /// are apart from the password windows, so a misconfigured backend never throttles the
-    /// sign-ins of the people behind the same address. An unknown client goes through the same
-    /// windows and the same digest as a wrong secret, so neither answer nor timing tells them
-    /// apart. A bare `client_id` (a public client) guesses nothing and takes no window.
-    pub async fn check_client_secret(
-        &self,
-        client_id: &str,
-        secret: Option<&str>,
-        client_addr: &str,
-    ) -> Result<Client, ClientAuthError> {
-        // No secret (a public client), or an id no client can have: nobody's secret is being
-        // guessed, so no window is spent on it.
-        let Some(secret) = secret.filter(|_| ClientId::parse_stored(client_id).is_ok()) else {
-            return self.accounts.authenticate_client(client_id, secret).await;
-        };
-        let buckets = [
-            (
-                client_bucket(client_id, client_addr),
-                self.limits.per_username,
-            ),
-            (client_addr_bucket(client_addr), self.limits.per_address),
-        ];
-        // Unlike a password, a secret is checked in microseconds (a digest compare), so it
-        // is checked first: a right one only reads the windows (no write on the hot path of
-        // every confidential client), and only a wrong one reserves and records a failure.
-        // The reservation is atomic, so parallel wrong guesses still cannot overshoot.
-        // The client and its windows are read in one trip to a blocking thread.
-        let now = self.accounts.clock.now();
-        let (lookup, windows) = (client_id.to_string(), buckets.clone());
-        let (client, full) = self
-            .accounts
-            .db
-            .run(move |conn| {
-                let client = repo::clients::find(conn, &lookup)?;
-                Ok::<_, DbError>((client, full_window(conn, &windows, now)?))
-            })
-            .await
-            .map_err(Internal::from)?;
-        let checked = judge_client(client, Some(secret));
-        // `judge_client` fails only with `Failed`: the database errors ended above.
-        let refused = match &checked {
-            Ok(_) => full,
-            Err(_) => {
-                let reserved = self
-                    .reserve_waiting(&buckets)
-                    .await
-                    .map_err(Internal::from)?;
-                if reserved.is_ok() {
-                    self.resolve(&buckets, [Outcome::Failed, Outcome::Failed])
-                        .await
-                        .map_err(Internal::from)?;
-                    self.metrics.login_failed(CLIENT_SECRET);
-                }
-                reserved.err()
-            }
-        };
-        if let Some(wait) = refused {
-            self.metrics.login_throttled(CLIENT_SECRET);
-            let event = Event {
-                kind: Kind::SignInThrottled,
-                outcome: audit::Outcome::Failure,
-                subject: None,
-                detail: Some(CLIENT_SECRET.into()),
-            };
-            audit::record(&self.accounts.db, &self.accounts.clock, event).await;
-            return Err(ClientAuthError::Throttled(wait));
-        }
-        checked
-    }
-
     /// Resolves the reservations of one attempt and wakes an attempt waiting for each window.
-    async fn resolve(
+    pub(super) async fn resolve(
         &self,
         buckets: &[(String, Limit); 2],
         outcomes: [Outcome; 2],
@@ -301,7 +225,7 @@ impl LoginGuard {
 
     /// Reserves, waiting while a window is full of pending attempts: `Err(seconds)` when a
     /// window is full of failures (or stayed full too long).
-    async fn reserve_waiting(
+    pub(super) async fn reserve_waiting(
         &self,
         buckets: &[(String, Limit); 2],
     ) -> Result<Result<(), i64>, DbError> {
@@ -414,25 +338,6 @@ pub fn user_bucket(username: &str) -> String {
     format!("user:{}", digest_hex(&folded))
 }
 
-/// The label of client-secret checks in the metrics and the audit trail.
-const CLIENT_SECRET: &str = "client_secret";
-
-/// A client's window at one address (see [`LoginGuard::check_client_secret`]), keyed by a
-/// digest like the username's.
-pub fn client_bucket(client_id: &str, addr: &str) -> String {
-    let key = format!(
-        "{}\n{}",
-        client_id.chars().take(200).collect::<String>(),
-        addr_bucket(addr)
-    );
-    format!("client:{}", digest_hex(&key))
-}
-
-/// The address's window for client secrets, apart from its window for passwords.
-pub fn client_addr_bucket(addr: &str) -> String {
-    format!("client-{}", addr_bucket(addr))
-}
-
 /// The address's window. IPv6 clients are grouped by their /64: one host usually holds a
 /// whole /64, so counting each address apart would give an attacker 2^64 windows.
 pub fn addr_bucket(addr: &str) -> String {
@@ -446,7 +351,7 @@ pub fn addr_bucket(addr: &str) -> String {
 }
 
 /// The wait, when one of the windows already holds its limit of failures (read only).
-fn full_window(
+pub(super) fn full_window(
     conn: &mut DbConn,
     buckets: &[(String, Limit); 2],
     now: i64,

@@ -1,6 +1,7 @@
 //! Users and clients as the CLI, the admin API and the token endpoints see them: creating,
 //! disabling, deleting, password checks. Knows nothing of HTTP.
 
+pub mod client_auth;
 pub mod clients;
 pub mod clients_file;
 pub mod import;
@@ -17,7 +18,8 @@ use crate::domain::Username;
 use crate::paging::{ListRequest, Page};
 use crate::passwords::{HashError, Hasher, Password};
 
-pub use clients::{generate_client_secret, secret_matches, NewClientRequest};
+pub use client_auth::secret_matches;
+pub use clients::{generate_client_secret, NewClientRequest};
 pub use password_policy::{PasswordPolicy, MAX_PASSWORD_BYTES};
 
 /// What account use cases need: the pool, the password hasher, the clock and the rules a

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{answer_internal, internal_description, internal_status, json_response};
 use super::{with_retry_after, THROTTLED};
-use crate::accounts::clients::ClientAuthError;
+use crate::accounts::client_auth::ClientAuthError;
 use crate::db::DbError;
 use crate::error::Internal;
 use crate::grants::GrantError;
