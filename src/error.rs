@@ -1,12 +1,7 @@
 //! The failure that is never the caller's fault, shared by every use case: the database is
 //! unreachable (a 503 to the client) or something else broke (a 500). It keeps its source,
-//! so the one log line an HTTP surface writes for it shows the whole cause chain.
-
-use crate::db::DbError;
-use crate::keys::manager::KeyError;
-use crate::keys::store::KeyStoreError;
-use crate::passwords::HashError;
-use crate::tokens::issue::IssueError;
+//! so the one log line an HTTP surface writes for it shows the whole cause chain. A leaf: each
+//! error that may become one says how, beside itself (`impl From<X> for Internal`).
 
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -34,49 +29,5 @@ impl Internal {
             next = e.source();
         }
         out
-    }
-}
-
-impl From<DbError> for Internal {
-    fn from(e: DbError) -> Self {
-        if e.is_unavailable() {
-            Internal::Unavailable(Box::new(e))
-        } else {
-            Internal::Broken(Box::new(e))
-        }
-    }
-}
-
-impl From<HashError> for Internal {
-    fn from(e: HashError) -> Self {
-        Internal::Broken(Box::new(e))
-    }
-}
-
-impl From<IssueError> for Internal {
-    fn from(e: IssueError) -> Self {
-        match e {
-            IssueError::NoKey => Internal::Unavailable(Box::new(e)),
-            other => Internal::Broken(Box::new(other)),
-        }
-    }
-}
-
-impl From<KeyStoreError> for Internal {
-    fn from(e: KeyStoreError) -> Self {
-        match e {
-            KeyStoreError::Db(db) => db.into(),
-            other => Internal::Broken(Box::new(other)),
-        }
-    }
-}
-
-impl From<KeyError> for Internal {
-    fn from(e: KeyError) -> Self {
-        match e {
-            KeyError::Db(db) => db.into(),
-            KeyError::Store(s) => s.into(),
-            other => Internal::Broken(Box::new(other)),
-        }
     }
 }

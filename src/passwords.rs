@@ -10,6 +10,8 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::error::Internal;
+
 pub use workers::Hasher;
 
 pub const M_COST: u32 = 19_456;
@@ -54,6 +56,12 @@ impl std::fmt::Debug for Password {
 pub enum HashError {
     #[error("password hashing failed")]
     Failed,
+}
+
+impl From<HashError> for Internal {
+    fn from(e: HashError) -> Self {
+        Internal::Broken(Box::new(e))
+    }
 }
 
 /// Result of checking a password.

@@ -16,6 +16,7 @@ use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 
+use crate::error::Internal;
 use pool::{Pool, PooledConn};
 
 /// A parsed `GATEHOUSE_DATABASE_URL`.
@@ -149,6 +150,16 @@ pub enum DbError {
     /// The query of a batch of reads failed (see [`batched`]); each reader gets the message.
     #[error("batched read failed: {0}")]
     Batch(String),
+}
+
+impl From<DbError> for Internal {
+    fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            Internal::Unavailable(Box::new(e))
+        } else {
+            Internal::Broken(Box::new(e))
+        }
+    }
 }
 
 impl DbError {

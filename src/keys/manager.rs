@@ -13,6 +13,7 @@ use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{repo, Db, DbError};
+use crate::error::Internal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -27,6 +28,16 @@ pub enum KeyError {
     Refused(#[from] PlanError),
     #[error("{0}")]
     BadReason(&'static str),
+}
+
+impl From<KeyError> for Internal {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Db(db) => db.into(),
+            KeyError::Store(s) => s.into(),
+            other => Internal::Broken(Box::new(other)),
+        }
+    }
 }
 
 impl From<ChangeError> for KeyError {

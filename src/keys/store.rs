@@ -17,6 +17,7 @@ use super::encryption::MasterKeys;
 use super::jwks;
 use super::lifecycle::{self, KeyRecord, KeyState};
 use crate::db::{repo, Db, DbError};
+use crate::error::Internal;
 
 /// The three JOSE `typ` values Gatehouse signs; each has its own pre-encoded header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +166,15 @@ pub enum KeyStoreError {
     Unseal(String),
     #[error("signing key {0} is not a valid RSA private key")]
     Invalid(String),
+}
+
+impl From<KeyStoreError> for Internal {
+    fn from(e: KeyStoreError) -> Self {
+        match e {
+            KeyStoreError::Db(db) => db.into(),
+            other => Internal::Broken(Box::new(other)),
+        }
+    }
 }
 
 impl KeyStore {

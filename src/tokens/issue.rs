@@ -6,6 +6,7 @@ use rand::RngCore;
 
 use super::claims::{refresh_audience, AccessClaims, RefreshClaims, Subject};
 use crate::keys::store::{SignError, Signer, TokenType};
+use crate::error::Internal;
 
 /// 128 random bits, base64url: a token id.
 pub fn new_jti() -> String {
@@ -20,6 +21,15 @@ pub enum IssueError {
     NoKey,
     #[error("signing failed: {0}")]
     Sign(#[from] SignError),
+}
+
+impl From<IssueError> for Internal {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::NoKey => Internal::Unavailable(Box::new(e)),
+            other => Internal::Broken(Box::new(other)),
+        }
+    }
 }
 
 pub fn access_token(
