@@ -14,7 +14,7 @@ use crate::domain::split_scope;
 use crate::error::Internal;
 use crate::sso::code::CodeError;
 use crate::tokens::issue::IssueError;
-use crate::tokens::refresh::RefreshError;
+use crate::tokens::refresh::{RefreshError, RefreshRefusal};
 use crate::tokens::verify::TokenError;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +35,7 @@ pub enum GrantError {
     Throttled(i64),
     /// A refresh token that is spent (reuse), revoked, expired or otherwise not live.
     #[error("{0}")]
-    Refresh(RefreshError),
+    Refresh(RefreshRefusal),
     #[error(transparent)]
     Internal(#[from] Internal),
 }
@@ -65,16 +65,16 @@ impl From<GuardError> for GrantError {
 impl From<RefreshError> for GrantError {
     fn from(e: RefreshError) -> Self {
         match e {
+            RefreshError::Refused(refusal) => GrantError::Refresh(refusal),
             RefreshError::Db(db) => db.into(),
             RefreshError::Issue(i) => i.into(),
-            other => GrantError::Refresh(other),
         }
     }
 }
 
 impl From<TokenError> for GrantError {
     fn from(e: TokenError) -> Self {
-        GrantError::Refresh(RefreshError::Token(e))
+        GrantError::Refresh(RefreshRefusal::Token(e))
     }
 }
 

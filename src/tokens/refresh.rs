@@ -27,6 +27,18 @@ pub struct Pair {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
+    /// The caller's token: what the grant and `/api/token/refresh/` answer.
+    #[error(transparent)]
+    Refused(#[from] RefreshRefusal),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+}
+
+/// Why a presented refresh token is not spent: each is the caller's, never the server's.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshRefusal {
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("refresh token is unknown")]
@@ -40,10 +52,12 @@ pub enum RefreshError {
     /// A token carrying scope `admin` whose user is no longer an enabled admin.
     #[error("scope admin is only for admin users")]
     AdminScopeRevoked,
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Issue(#[from] IssueError),
+}
+
+impl From<TokenError> for RefreshError {
+    fn from(e: TokenError) -> Self {
+        RefreshError::Refused(e.into())
+    }
 }
 
 /// A freshly signed pair and the refresh family to store with it, not yet stored.
@@ -162,7 +176,7 @@ impl Tokens {
     pub async fn rotate(&self, token: &str, client_id: Option<&str>) -> Result<Pair, RefreshError> {
         let claims = self.verify_refresh(token)?;
         if client_id.is_some_and(|c| c != claims.client_id) {
-            return Err(RefreshError::WrongClient);
+            return Err(RefreshRefusal::WrongClient.into());
         }
         let now = self.clock.now();
         let jti_hash = digest_hex(&claims.jti);
@@ -183,12 +197,12 @@ impl Tokens {
                     .map(|f| (record, f, still_admin)))
             })
             .await?
-            .ok_or(RefreshError::Unknown)?;
+            .ok_or(RefreshRefusal::Unknown)?;
         if !still_admin {
-            return Err(RefreshError::AdminScopeRevoked);
+            return Err(RefreshRefusal::AdminScopeRevoked.into());
         }
         if family.revoked_at.is_some() {
-            return Err(RefreshError::Revoked);
+            return Err(RefreshRefusal::Revoked.into());
         }
         if family.expires_at <= now {
             return Err(TokenError::Expired.into());
@@ -279,7 +293,7 @@ impl Tokens {
             })
             .await?;
         match outcome {
-            None => Err(RefreshError::Revoked),
+            None => Err(RefreshRefusal::Revoked.into()),
             Some(Spend::Fresh) => {
                 self.metrics.token_issued(TokenKind::Access);
                 self.metrics.token_issued(TokenKind::Refresh);
@@ -289,8 +303,8 @@ impl Tokens {
                 self.metrics.refresh_reuse(false);
                 let bytes = master
                     .open_any(&sealed, jti_hash.as_bytes())
-                    .map_err(|_| RefreshError::Reused)?;
-                serde_json::from_slice(&bytes).map_err(|_| RefreshError::Reused)
+                    .map_err(|_| RefreshRefusal::Reused)?;
+                serde_json::from_slice(&bytes).map_err(|_| RefreshRefusal::Reused.into())
             }
             Some(Spend::Reused) => {
                 tracing::warn!(family = %family.id, client_id = %claims.client_id, "refresh token reuse detected; family revoked");
@@ -302,7 +316,7 @@ impl Tokens {
                 };
                 audit::record(&self.db, &self.clock, event).await;
                 self.metrics.refresh_reuse(true);
-                Err(RefreshError::Reused)
+                Err(RefreshRefusal::Reused.into())
             }
         }
     }

@@ -12,7 +12,7 @@ use crate::error::Internal;
 use crate::grants::password::ObtainError;
 use crate::grants::GrantError;
 use crate::http::body::BodyError;
-use crate::tokens::refresh::RefreshError;
+use crate::tokens::refresh::{RefreshError, RefreshRefusal};
 use crate::tokens::verify::TokenError;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,13 +90,23 @@ impl From<TokenError> for SimpleJwtError {
 impl From<RefreshError> for SimpleJwtError {
     fn from(e: RefreshError) -> Self {
         match e {
+            RefreshError::Refused(refusal) => refusal.into(),
             RefreshError::Db(db) => db.into(),
             RefreshError::Issue(i) => SimpleJwtError::Internal(i.into()),
-            RefreshError::Reused | RefreshError::Revoked => {
+        }
+    }
+}
+
+impl From<RefreshRefusal> for SimpleJwtError {
+    fn from(e: RefreshRefusal) -> Self {
+        match e {
+            RefreshRefusal::Reused | RefreshRefusal::Revoked => {
                 SimpleJwtError::token_not_valid("Token is blacklisted")
             }
-            RefreshError::Token(t) => t.into(),
-            RefreshError::Unknown | RefreshError::WrongClient | RefreshError::AdminScopeRevoked => {
+            RefreshRefusal::Token(t) => t.into(),
+            RefreshRefusal::Unknown
+            | RefreshRefusal::WrongClient
+            | RefreshRefusal::AdminScopeRevoked => {
                 SimpleJwtError::token_not_valid("Token is invalid")
             }
         }
