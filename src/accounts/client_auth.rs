@@ -10,9 +10,9 @@ use super::Accounts;
 use crate::audit::{self, Event, Kind};
 use crate::db::repo::throttle::Outcome;
 use crate::db::{repo, DbError};
+use crate::digest::digest_hex;
 use crate::domain::ClientId;
 use crate::error::Internal;
-use crate::digest::digest_hex;
 
 /// Constant-time check of a presented secret against the stored digest.
 pub fn secret_matches(presented: &str, stored_digest: Option<&str>) -> bool {

@@ -7,9 +7,8 @@ use super::{AccountError, Accounts};
 use crate::audit::{Event, Kind};
 pub use crate::db::repo::clients::Client;
 use crate::db::{repo, DbError};
-use crate::domain::{split_scope, valid_scope_token, ClientId, RedirectUri, GRANTS};
-use crate::error::Internal;
 use crate::digest::digest_hex;
+use crate::domain::{split_scope, valid_scope_token, ClientId, RedirectUri, GRANTS};
 use crate::paging::{ListRequest, Page};
 
 /// A client secret: 256 random bits, base64url. Shown once; stored as a SHA-256 digest.

@@ -23,8 +23,8 @@ use super::clients::{checked_client, Client};
 use super::{AccountError, Accounts, NewClientRequest};
 use crate::audit::{self, Event, Kind};
 use crate::db::{repo, DbError};
-use crate::domain::{ClientId, RedirectUri};
 use crate::digest::digest_hex;
+use crate::domain::{ClientId, RedirectUri};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientsFileError {

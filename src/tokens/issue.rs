@@ -5,8 +5,8 @@ use base64::Engine;
 use rand::RngCore;
 
 use super::claims::{refresh_audience, AccessClaims, RefreshClaims, Subject};
-use crate::keys::store::{SignError, Signer, TokenType};
 use crate::error::Internal;
+use crate::keys::store::{SignError, Signer, TokenType};
 
 /// 128 random bits, base64url: a token id.
 pub fn new_jti() -> String {

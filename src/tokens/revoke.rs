@@ -5,8 +5,8 @@
 use super::Tokens;
 use crate::db::repo::clients::Client;
 use crate::db::{repo, DbError};
-use crate::error::Internal;
 use crate::digest::digest_hex;
+use crate::error::Internal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RevokeError {
