@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::accounts::login_guard::LoginLimits;
 use crate::accounts::password_policy::{PasswordPolicy, DEFAULT_MIN_LENGTH};
 use crate::db::DatabaseUrl;
-use crate::domain::{parse_duration, CorsOrigins, SecretString, TrustedProxies};
+use crate::domain::{parse_duration, CorsOrigins, LoginLimits, SecretString, TrustedProxies};
 
 macro_rules! settings_args {
     ($( $field:ident : $flag:literal, $env:literal, $default:expr, $help:literal; )*) => {

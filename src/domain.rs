@@ -163,6 +163,61 @@ pub fn valid_scope_token(s: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
+/// `N/duration`, e.g. `5/15m`: at most N failures per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max_failures: i32,
+    pub window_secs: i64,
+}
+
+impl Limit {
+    pub fn parse(s: &str) -> Result<Limit, String> {
+        let (n, window) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not like 5/15m"))?;
+        let max_failures = n
+            .trim()
+            .parse::<i32>()
+            .map_err(|_| format!("{s:?} is not like 5/15m"))?;
+        let window = parse_duration(window)?;
+        if max_failures < 1 || window.is_zero() {
+            return Err(format!("{s:?}: both parts must be positive"));
+        }
+        Ok(Limit {
+            max_failures,
+            window_secs: window.as_secs() as i64,
+        })
+    }
+}
+
+/// The windows of `LOGIN_THROTTLE` (failed sign-ins, and wrong client secrets): per username, then per client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    pub per_username: Limit,
+    pub per_address: Limit,
+}
+
+impl LoginLimits {
+    /// `5/15m,50/15m` (username, then address), or one limit for both.
+    pub fn parse(text: &str) -> Result<LoginLimits, String> {
+        let limits = text
+            .split(',')
+            .map(|s| Limit::parse(s.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        match limits.as_slice() {
+            [both] => Ok(LoginLimits {
+                per_username: *both,
+                per_address: *both,
+            }),
+            [user, addr] => Ok(LoginLimits {
+                per_username: *user,
+                per_address: *addr,
+            }),
+            _ => Err("give N/window for the username, then for the address".into()),
+        }
+    }
+}
+
 /// Parses `30s`, `5m`, `24h`, `30d`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -356,6 +411,26 @@ impl fmt::Debug for SecretString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_parse() {
+        assert_eq!(
+            Limit::parse("5/15m"),
+            Ok(Limit {
+                max_failures: 5,
+                window_secs: 900
+            })
+        );
+        assert!(Limit::parse("0/15m").is_err());
+        assert!(Limit::parse("five").is_err());
+        let both = LoginLimits::parse("5/15m, 50/1h").unwrap();
+        assert_eq!(both.per_address.window_secs, 3600);
+        assert_eq!(
+            LoginLimits::parse("3/1m").unwrap().per_address.max_failures,
+            3
+        );
+        assert!(LoginLimits::parse("1/1m,2/2m,3/3m").is_err());
+    }
 
     #[test]
     fn durations_parse_in_every_unit() {

@@ -12,7 +12,6 @@
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::config::Settings;
 use crate::db::{repo, Db, DbConn, DbError};
 
 /// How often the purge runs on the system clock.
@@ -20,32 +19,17 @@ const INTERVAL: Duration = Duration::from_secs(60);
 /// Rows per delete: each batch is one short write transaction.
 const BATCH: i64 = 5_000;
 
-/// How long each kind of record outlives its expiry, from the settings.
+/// How long each kind of record outlives its expiry, in seconds (built in start-up from the
+/// settings, `policies::retention`).
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
-    leeway: i64,
-    access_ttl: i64,
-    refresh_grace: i64,
-    refresh_max_lifetime: i64,
-    throttle_window: i64,
-    audit: i64,
-}
-
-impl Retention {
-    pub fn from_settings(settings: &Settings) -> Retention {
-        let limits = settings.login_throttle;
-        Retention {
-            leeway: settings.leeway.as_secs() as i64,
-            access_ttl: settings.access_ttl.as_secs() as i64,
-            refresh_grace: settings.refresh_grace.as_secs() as i64,
-            refresh_max_lifetime: settings.refresh_max_lifetime.as_secs() as i64,
-            throttle_window: limits
-                .per_username
-                .window_secs
-                .max(limits.per_address.window_secs),
-            audit: settings.audit_retention.as_secs() as i64,
-        }
-    }
+    pub leeway: i64,
+    pub access_ttl: i64,
+    pub refresh_grace: i64,
+    pub refresh_max_lifetime: i64,
+    /// The longer of the failed-login windows.
+    pub throttle_window: i64,
+    pub audit: i64,
 }
 
 /// What one pass deleted.

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod os_user;
 pub mod paging;
 pub mod passwords;
+pub mod policies;
 pub mod sso;
 pub mod startup;
 pub mod state;

@@ -12,15 +12,16 @@ use crate::accounts::{clients_file, Accounts};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{migrate, repo, Db};
-use crate::housekeeping::{Housekeeping, Retention};
+use crate::housekeeping::Housekeeping;
 use crate::keys::encryption::{self, MasterKey, MasterKeys};
-use crate::keys::manager::{KeyPolicy, Keys};
+use crate::keys::manager::Keys;
 use crate::keys::rotation::{self, KeyGenerator};
 use crate::keys::store::KeyStore;
 use crate::passwords::Hasher;
+use crate::policies;
 use crate::sso::Sso;
 use crate::state::AppState;
-use crate::tokens::{TokenPolicy, Tokens};
+use crate::tokens::Tokens;
 
 /// Opens the pool and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
@@ -149,7 +150,7 @@ pub async fn prepare(
     let keys = Keys {
         db,
         store: Arc::new(KeyStore::new(master)),
-        policy: KeyPolicy::from_settings(settings),
+        policy: policies::key_policy(settings),
         clock,
         generator,
     };
@@ -200,7 +201,7 @@ impl Application {
             Housekeeping {
                 db: db.clone(),
                 clock: clock.clone(),
-                retention: Retention::from_settings(&settings),
+                retention: policies::retention(&settings),
             }
             .run(),
         );
@@ -216,11 +217,11 @@ impl Application {
             tokens: Tokens::new(
                 db.clone(),
                 keys.store.clone(),
-                TokenPolicy::from_settings(&settings),
+                policies::token_policy(&settings),
                 clock.clone(),
                 metrics.clone(),
             ),
-            sso: Sso::new(db.clone(), clock.clone(), &settings),
+            sso: Sso::new(db.clone(), clock.clone(), policies::sso_policy(&settings)),
             settings: settings.clone(),
             db,
             keys,

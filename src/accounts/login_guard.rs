@@ -14,66 +14,11 @@ use crate::audit::{self, Event, Kind};
 use crate::db::repo::throttle::Outcome;
 use crate::db::repo::users::User;
 use crate::db::{repo, DbConn, DbError};
-use crate::domain::parse_duration;
-use crate::error::Internal;
 use crate::digest::digest_hex;
+use crate::domain::{Limit, LoginLimits};
+use crate::error::Internal;
 use crate::metrics::Metrics;
 use crate::passwords::Password;
-
-/// `N/duration`, e.g. `5/15m`: at most N failures per window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    pub max_failures: i32,
-    pub window_secs: i64,
-}
-
-impl Limit {
-    pub fn parse(s: &str) -> Result<Limit, String> {
-        let (n, window) = s
-            .split_once('/')
-            .ok_or_else(|| format!("{s:?} is not like 5/15m"))?;
-        let max_failures = n
-            .trim()
-            .parse::<i32>()
-            .map_err(|_| format!("{s:?} is not like 5/15m"))?;
-        let window = parse_duration(window)?;
-        if max_failures < 1 || window.is_zero() {
-            return Err(format!("{s:?}: both parts must be positive"));
-        }
-        Ok(Limit {
-            max_failures,
-            window_secs: window.as_secs() as i64,
-        })
-    }
-}
-
-/// The windows of `LOGIN_THROTTLE`: per username, then per client address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginLimits {
-    pub per_username: Limit,
-    pub per_address: Limit,
-}
-
-impl LoginLimits {
-    /// `5/15m,50/15m` (username, then address), or one limit for both.
-    pub fn parse(text: &str) -> Result<LoginLimits, String> {
-        let limits = text
-            .split(',')
-            .map(|s| Limit::parse(s.trim()))
-            .collect::<Result<Vec<_>, _>>()?;
-        match limits.as_slice() {
-            [both] => Ok(LoginLimits {
-                per_username: *both,
-                per_address: *both,
-            }),
-            [user, addr] => Ok(LoginLimits {
-                per_username: *user,
-                per_address: *addr,
-            }),
-            _ => Err("give N/window for the username, then for the address".into()),
-        }
-    }
-}
 
 /// Where a password was presented, for the metrics and the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,26 +315,6 @@ pub(super) fn full_window(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_parse() {
-        assert_eq!(
-            Limit::parse("5/15m"),
-            Ok(Limit {
-                max_failures: 5,
-                window_secs: 900
-            })
-        );
-        assert!(Limit::parse("0/15m").is_err());
-        assert!(Limit::parse("five").is_err());
-        let both = LoginLimits::parse("5/15m, 50/1h").unwrap();
-        assert_eq!(both.per_address.window_secs, 3600);
-        assert_eq!(
-            LoginLimits::parse("3/1m").unwrap().per_address.max_failures,
-            3
-        );
-        assert!(LoginLimits::parse("1/1m,2/2m,3/3m").is_err());
-    }
 
     #[test]
     fn ipv6_addresses_share_the_window_of_their_64() {

@@ -11,7 +11,6 @@ use super::rotation::{
 use super::store::{KeyStore, KeyStoreError};
 use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
-use crate::config::Settings;
 use crate::db::{repo, Db, DbError};
 use crate::error::Internal;
 
@@ -71,27 +70,12 @@ fn check_reason(reason: &str) -> Result<&str, KeyError> {
     Ok(reason)
 }
 
-/// The settings key use cases need.
+/// The settings key use cases need (built in start-up, `policies::key_policy`).
 #[derive(Debug, Clone, Copy)]
 pub struct KeyPolicy {
     pub key_size: usize,
     pub rotation: RotationPolicy,
     pub poll_interval: Duration,
-}
-
-impl KeyPolicy {
-    pub fn from_settings(settings: &Settings) -> KeyPolicy {
-        KeyPolicy {
-            key_size: settings.key_size,
-            rotation: RotationPolicy {
-                retire_for: settings.longest_token_lifetime() + settings.leeway,
-                jwks_max_age: settings.jwks_max_age,
-                interval: settings.key_rotation_interval,
-                propagation: settings.key_poll_interval + Duration::from_secs(1),
-            },
-            poll_interval: settings.key_poll_interval,
-        }
-    }
 }
 
 /// What key use cases need: the pool, this instance's key store, the policy, the clock and

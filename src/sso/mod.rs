@@ -11,7 +11,6 @@ pub mod session;
 pub mod userinfo;
 
 use crate::clock::Clock;
-use crate::config::Settings;
 use crate::db::Db;
 
 /// What the single sign-on use cases need: the pool, the clock and their settings.
@@ -24,14 +23,23 @@ pub struct Sso {
     pub code_ttl: i64,
 }
 
+/// The settings single sign-on reads, lifetimes in seconds (built in start-up,
+/// `policies::sso_policy`).
+#[derive(Debug, Clone)]
+pub struct SsoPolicy {
+    pub issuer: String,
+    pub session_ttl: i64,
+    pub code_ttl: i64,
+}
+
 impl Sso {
-    pub fn new(db: Db, clock: Clock, settings: &Settings) -> Sso {
+    pub fn new(db: Db, clock: Clock, policy: SsoPolicy) -> Sso {
         Sso {
             db,
             clock,
-            issuer: settings.issuer.clone(),
-            session_ttl: settings.session_ttl.as_secs() as i64,
-            code_ttl: settings.code_ttl.as_secs() as i64,
+            issuer: policy.issuer,
+            session_ttl: policy.session_ttl,
+            code_ttl: policy.code_ttl,
         }
     }
 }

@@ -13,7 +13,6 @@ pub mod verify;
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::Settings;
 use crate::db::batched::BatchedReads;
 use crate::db::repo::liveness::{AccessToken, Liveness};
 use crate::db::{repo, Db, DbError};
@@ -23,7 +22,8 @@ use claims::{AccessClaims, RefreshClaims};
 use live::NotLive;
 use verify::{TokenError, Verifier};
 
-/// The settings token use cases read, in seconds.
+/// The settings token use cases read, in seconds (built in start-up,
+/// `policies::token_policy`).
 #[derive(Debug, Clone)]
 pub struct TokenPolicy {
     pub issuer: String,
@@ -35,22 +35,6 @@ pub struct TokenPolicy {
     pub refresh_grace: i64,
     pub id_token_ttl: i64,
     pub leeway: i64,
-}
-
-impl TokenPolicy {
-    pub fn from_settings(s: &Settings) -> TokenPolicy {
-        let secs = |d: std::time::Duration| d.as_secs() as i64;
-        TokenPolicy {
-            issuer: s.issuer.clone(),
-            default_audience: s.default_audience.clone(),
-            access_ttl: secs(s.access_ttl),
-            refresh_ttl: secs(s.refresh_ttl),
-            refresh_max_lifetime: secs(s.refresh_max_lifetime),
-            refresh_grace: secs(s.refresh_grace),
-            id_token_ttl: secs(s.id_token_ttl),
-            leeway: secs(s.leeway),
-        }
-    }
 }
 
 /// What token use cases need: the pool, this instance's keys, the policy, the clock and
