@@ -1,6 +1,10 @@
-//! SHA-256 digests, hex: how client secrets, refresh-token ids, session ids, codes and reset
-//! links are stored and looked up. A leaf, shared by accounts, sso, tokens and keys.
+//! The secrets handed out once and kept only as SHA-256 digests, hex (client secrets,
+//! refresh-token ids, session ids, codes, reset links): how they are made and how they are
+//! stored and looked up. A leaf, shared by accounts, sso, tokens, keys and the pages.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -15,4 +19,11 @@ pub fn hex(bytes: &[u8]) -> String {
 /// SHA-256 of a secret, hex: how client secrets, refresh-token ids and session ids are stored.
 pub fn digest_hex(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// 256 random bits, base64url: a session cookie, a code, a reset link, a CSRF token.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -12,10 +12,9 @@ use super::{AccountError, Accounts};
 use crate::audit::{Event, Kind};
 use crate::db::repo::users::User;
 use crate::db::{repo, DbConn, DbError};
+use crate::digest::{digest_hex, random_token};
 use crate::domain::parse_duration;
-use crate::digest::digest_hex;
 use crate::passwords::{HashError, Password};
-use crate::sso::session::random_token;
 
 /// How long a link stays valid unless the admin says otherwise.
 pub const DEFAULT_RESET_TTL: Duration = Duration::from_secs(30 * 60);

@@ -7,8 +7,7 @@ use askama::Template;
 use subtle::ConstantTimeEq;
 
 use super::body;
-use super::error::PageError;
-use crate::sso::session::random_token;
+use crate::digest::random_token;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -156,13 +155,20 @@ pub fn csrf_valid(req: &HttpRequest, cookies: Cookies, submitted: Option<&str>) 
     }
 }
 
+/// Why a posted form was not read: its body, or a form that does not parse (`what` names
+/// it). `http/error/page.rs` makes each an error page.
+#[derive(Debug)]
+pub enum FormError {
+    Body(body::BodyError),
+    Malformed(String),
+}
+
 /// A posted form of the pages, at most 64 KiB; `what` names it in the error page.
 pub async fn read_form<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
     what: &str,
-) -> Result<T, PageError> {
-    let bytes = body::read(req, payload).await?;
-    serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| PageError::bad_request(format!("The {what} form is malformed.")))
+) -> Result<T, FormError> {
+    let bytes = body::read(req, payload).await.map_err(FormError::Body)?;
+    serde_urlencoded::from_bytes(&bytes).map_err(|_| FormError::Malformed(what.to_string()))
 }

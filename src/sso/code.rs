@@ -3,11 +3,10 @@
 
 use crate::db::repo::sessions::AuthCode;
 use crate::db::{repo, Db, DbConn, DbError};
-use crate::digest::digest_hex;
+use crate::digest::{digest_hex, random_token};
 use crate::tokens::refresh::Minted;
 
 use super::authorize::AuthRequest;
-use super::session::random_token;
 
 pub async fn issue(
     db: &Db,

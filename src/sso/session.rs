@@ -1,21 +1,10 @@
 //! The SSO session: a server-side record referenced by an opaque cookie value, stored as
 //! its SHA-256 digest so a database reader cannot replay sessions.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
-
 use crate::db::repo::sessions::Session;
 use crate::db::repo::users::User;
 use crate::db::{repo, Db, DbError};
-use crate::digest::digest_hex;
-
-/// 256 random bits, base64url.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
+use crate::digest::{digest_hex, random_token};
 
 /// Creates a session for `user_id`; returns the cookie value and the record.
 pub async fn create(

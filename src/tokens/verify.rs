@@ -123,8 +123,8 @@ impl Verifier<'_> {
 
     /// An id_token we issued, as an RP-initiated logout hint: signed by a published key and
     /// by us; expiry is not checked (OIDC RP-Initiated Logout §2 lets a hint be expired).
-    pub fn id_token_hint(&self, token: &str) -> Result<crate::sso::id_token::IdClaims, TokenError> {
-        let claims: crate::sso::id_token::IdClaims = self.signed_claims(token, TokenType::Id)?;
+    pub fn id_token_hint(&self, token: &str) -> Result<super::claims::IdClaims, TokenError> {
+        let claims: super::claims::IdClaims = self.signed_claims(token, TokenType::Id)?;
         if claims.iss != self.issuer {
             return Err(TokenError::Issuer);
         }

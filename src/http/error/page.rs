@@ -36,6 +36,17 @@ impl PageError {
     }
 }
 
+impl From<pages::FormError> for PageError {
+    fn from(e: pages::FormError) -> Self {
+        match e {
+            pages::FormError::Body(body) => body.into(),
+            pages::FormError::Malformed(what) => {
+                PageError::bad_request(format!("The {what} form is malformed."))
+            }
+        }
+    }
+}
+
 impl From<DbError> for PageError {
     fn from(e: DbError) -> Self {
         PageError::Internal(e.into())
