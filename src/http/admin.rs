@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::body;
 use super::error::ApiError;
-use super::openapi::{
+use super::schemas::{
     AuditPage, AuditQuery, Client, ClientList, ClientSecret, CreatedClient, ErrorBody,
     IssuedResetLink, KeyList, ListQuery, RotationOutcome, User, UserList,
 };

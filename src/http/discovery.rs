@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::openapi::Discovery;
+use super::schemas::Discovery;
 use crate::state::AppState;
 
 pub fn document(issuer: &str) -> bytes::Bytes {

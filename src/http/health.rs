@@ -4,7 +4,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::openapi::{Health, Jwks, Readiness};
+use super::schemas::{Health, Jwks, Readiness};
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/healthz", tag = "discovery", responses((status = 200, description = "The process is alive", body = Health)))]

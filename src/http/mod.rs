@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod pages;
 pub mod reset;
+pub mod schemas;
 pub mod simplejwt;
 pub mod sso;
 pub mod userinfo;

@@ -10,7 +10,7 @@ use super::body;
 use super::client_addr::client_addr;
 use super::client_auth::authenticate;
 use super::error::OAuthError;
-use super::openapi::{ErrorBody, Introspection, TokenResponse};
+use super::schemas::{ErrorBody, Introspection, TokenResponse};
 use crate::grants::authorization_code::{self, CodeRequest};
 use crate::grants::password::PasswordRequest;
 use crate::grants::{client_credentials, password, refresh_token, truncate};

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::body;
 use super::client_addr::client_addr;
 use super::error::SimpleJwtError;
-use super::openapi::{Empty, SimpleJwtErrorBody, TokenPair};
+use super::schemas::{Empty, SimpleJwtErrorBody, TokenPair};
 use crate::accounts::MAX_PASSWORD_BYTES;
 use crate::grants::password::{self, SIMPLEJWT_CLIENT};
 use crate::passwords::Password;

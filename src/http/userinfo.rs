@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::body;
 use super::error::ApiError;
-use super::openapi::{ErrorBody, UserInfo};
+use super::schemas::{ErrorBody, UserInfo};
 use crate::sso::userinfo;
 use crate::state::AppState;
 
