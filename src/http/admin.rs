@@ -4,13 +4,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::body;
 use super::error::ApiError;
 use super::schemas::{
     AuditPage, AuditQuery, Client, ClientList, ClientSecret, CreatedClient, ErrorBody,
-    IssuedResetLink, KeyList, ListQuery, RotationOutcome, User, UserList,
+    IssuedResetLink, Key, KeyList, ListQuery, RotationOutcome, User, UserList,
 };
 use super::userinfo::bearer_token;
 use crate::accounts::{LastAdmin, NewClientRequest, NewUserRequest};
@@ -109,7 +108,9 @@ pub(super) async fn list_keys(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
     let keys = state.keys.list().await?;
-    Ok(HttpResponse::Ok().json(json!({ "keys": keys })))
+    Ok(HttpResponse::Ok().json(KeyList {
+        keys: keys.into_iter().map(Key::from).collect(),
+    }))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -146,7 +147,7 @@ pub(super) async fn rotate_keys(
         RotationKind::Manual
     };
     let outcome = state.keys.rotate(kind).await?;
-    Ok(HttpResponse::Ok().json(outcome))
+    Ok(HttpResponse::Ok().json(RotationOutcome::from(outcome)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -184,7 +185,7 @@ pub(super) async fn revoke_key(
     require_admin(&state, &req).await?;
     let body: RevokeBody = json_body(&req, payload).await?;
     let outcome = state.keys.revoke(&kid, &body.reason).await?;
-    Ok(HttpResponse::Ok().json(outcome))
+    Ok(HttpResponse::Ok().json(RotationOutcome::from(outcome)))
 }
 
 #[utoipa::path(
@@ -208,7 +209,10 @@ pub(super) async fn list_users(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
     let page = state.accounts.list_users(list_request(&req)?).await?;
-    Ok(HttpResponse::Ok().json(json!({ "users": page.items, "next": page.next })))
+    Ok(HttpResponse::Ok().json(UserList {
+        users: page.items.into_iter().map(User::from).collect(),
+        next: page.next,
+    }))
 }
 
 /// `?after=&prefix=&limit=` of a listing; anything else is a 400.
@@ -258,7 +262,7 @@ pub(super) async fn create_user(
             is_admin: b.is_admin,
         })
         .await?;
-    Ok(HttpResponse::Created().json(user))
+    Ok(HttpResponse::Created().json(User::from(user)))
 }
 
 #[utoipa::path(
@@ -282,7 +286,7 @@ pub(super) async fn get_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.accounts.find_user(&path).await?))
+    Ok(HttpResponse::Ok().json(User::from(state.accounts.find_user(&path).await?)))
 }
 
 #[utoipa::path(
@@ -333,12 +337,11 @@ pub(super) async fn disable_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(
-        state
-            .accounts
-            .set_user_disabled(&path, true, LastAdmin::Keep)
-            .await?,
-    ))
+    let user = state
+        .accounts
+        .set_user_disabled(&path, true, LastAdmin::Keep)
+        .await?;
+    Ok(HttpResponse::Ok().json(User::from(user)))
 }
 
 #[utoipa::path(
@@ -362,12 +365,11 @@ pub(super) async fn enable_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(
-        state
-            .accounts
-            .set_user_disabled(&path, false, LastAdmin::Keep)
-            .await?,
-    ))
+    let user = state
+        .accounts
+        .set_user_disabled(&path, false, LastAdmin::Keep)
+        .await?;
+    Ok(HttpResponse::Ok().json(User::from(user)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -408,7 +410,10 @@ pub(super) async fn issue_reset_link(
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "url": link.url(&state.settings.issuer), "expires_at": link.expires_at })))
+        .json(IssuedResetLink {
+            url: link.url(&state.settings.issuer),
+            expires_at: link.expires_at,
+        }))
 }
 
 #[utoipa::path(
@@ -432,7 +437,10 @@ pub(super) async fn list_clients(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
     let page = state.accounts.list_clients(list_request(&req)?).await?;
-    Ok(HttpResponse::Ok().json(json!({ "clients": page.items, "next": page.next })))
+    Ok(HttpResponse::Ok().json(ClientList {
+        clients: page.items.into_iter().map(Client::from).collect(),
+        next: page.next,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -490,8 +498,10 @@ pub(super) async fn create_client(
             introspect_any: b.introspect_any,
         })
         .await?;
-    let mut body = serde_json::to_value(&client).unwrap_or_default();
-    body["client_secret"] = json!(secret);
+    let body = CreatedClient {
+        client: client.into(),
+        client_secret: secret,
+    };
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(body))
@@ -518,7 +528,7 @@ pub(super) async fn get_client(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.accounts.find_client(&path).await?))
+    Ok(HttpResponse::Ok().json(Client::from(state.accounts.find_client(&path).await?)))
 }
 
 #[utoipa::path(
@@ -567,7 +577,8 @@ pub(super) async fn disable_client(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.accounts.set_client_disabled(&path, true).await?))
+    let client = state.accounts.set_client_disabled(&path, true).await?;
+    Ok(HttpResponse::Ok().json(Client::from(client)))
 }
 
 #[utoipa::path(
@@ -591,7 +602,8 @@ pub(super) async fn enable_client(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.accounts.set_client_disabled(&path, false).await?))
+    let client = state.accounts.set_client_disabled(&path, false).await?;
+    Ok(HttpResponse::Ok().json(Client::from(client)))
 }
 
 #[utoipa::path(
@@ -618,7 +630,10 @@ pub(super) async fn rotate_client_secret(
     let secret = state.accounts.rotate_client_secret(&path).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "client_id": path.as_str(), "client_secret": secret })))
+        .json(ClientSecret {
+            client_id: path.into_inner(),
+            client_secret: secret,
+        }))
 }
 
 /// `GET /admin/audit?kind=&actor=&since=&until=&after=&limit=`: newest first; `after` is
@@ -648,5 +663,5 @@ pub(super) async fn list_audit(
     let page = audit::page(&state.db, filter).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(page))
+        .json(AuditPage::from(page)))
 }

@@ -3,38 +3,62 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use serde_json::json;
 
 use super::schemas::Discovery;
 use crate::state::AppState;
 
 pub fn document(issuer: &str) -> bytes::Bytes {
-    let doc = json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/authorize"),
-        "token_endpoint": format!("{issuer}/token"),
-        "userinfo_endpoint": format!("{issuer}/userinfo"),
-        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "revocation_endpoint": format!("{issuer}/revoke"),
-        "introspection_endpoint": format!("{issuer}/introspect"),
-        "end_session_endpoint": format!("{issuer}/logout"),
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash", "preferred_username", "email", "email_verified"],
-        "prompt_values_supported": ["none", "login", "consent"],
-        "authorization_response_iss_parameter_supported": true,
-        "claims_parameter_supported": false,
-        "request_parameter_supported": false,
-        "request_uri_parameter_supported": false,
-    });
+    let doc = Discovery {
+        issuer: issuer.to_string(),
+        authorization_endpoint: format!("{issuer}/authorize"),
+        token_endpoint: format!("{issuer}/token"),
+        userinfo_endpoint: format!("{issuer}/userinfo"),
+        jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+        revocation_endpoint: format!("{issuer}/revoke"),
+        introspection_endpoint: format!("{issuer}/introspect"),
+        end_session_endpoint: format!("{issuer}/logout"),
+        scopes_supported: &["openid", "profile", "email", "offline_access"],
+        response_types_supported: &["code"],
+        response_modes_supported: &["query"],
+        grant_types_supported: &[
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "password",
+        ],
+        subject_types_supported: &["public"],
+        id_token_signing_alg_values_supported: &["RS256"],
+        token_endpoint_auth_methods_supported: &[
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        revocation_endpoint_auth_methods_supported: &["client_secret_basic", "client_secret_post"],
+        introspection_endpoint_auth_methods_supported: &[
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        code_challenge_methods_supported: &["S256"],
+        claims_supported: &[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "sid",
+            "at_hash",
+            "preferred_username",
+            "email",
+            "email_verified",
+        ],
+        prompt_values_supported: &["none", "login", "consent"],
+        authorization_response_iss_parameter_supported: true,
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+    };
     bytes::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
 }
 

@@ -2,14 +2,13 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
 use super::schemas::{Health, Jwks, Readiness};
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/healthz", tag = "discovery", responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// A load balancer's probe must get an answer well inside its own timeout.
@@ -29,7 +28,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let wait = state.settings.db_timeout.min(READYZ_DB_WAIT);
     let db_ok = state.db.answers_within(wait).await;
     let key_ok = state.keys.store.snapshot().signer.is_some();
-    let body = json!({ "database": if db_ok { "ok" } else { "unreachable" }, "signing_key": if key_ok { "ok" } else { "missing" } });
+    let body = Readiness {
+        database: if db_ok { "ok" } else { "unreachable" },
+        signing_key: if key_ok { "ok" } else { "missing" },
+    };
     if db_ok && key_ok {
         HttpResponse::Ok().json(body)
     } else {

@@ -28,10 +28,10 @@ pub(crate) fn resource(path: &str, allow: &'static str) -> Resource {
     web::resource(path).default_service(web::to(move || async move {
         HttpResponse::MethodNotAllowed()
             .insert_header((header::ALLOW, allow))
-            .json(serde_json::json!({
-                "error": "method_not_allowed",
-                "error_description": format!("this endpoint accepts {allow}"),
-            }))
+            .json(schemas::ErrorBody {
+                error: "method_not_allowed",
+                error_description: format!("this endpoint accepts {allow}"),
+            })
     }))
 }
 

@@ -4,7 +4,6 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::body;
 use super::client_addr::client_addr;
@@ -102,10 +101,8 @@ pub async fn token(
                 code_verifier: form.code_verifier.as_deref(),
             };
             let issued = authorization_code::grant(tokens, &client, request).await?;
-            let mut body = token_body(&issued.pair);
-            if let Some(id_token) = issued.id_token {
-                body["id_token"] = json!(id_token);
-            }
+            let mut body = token_body(issued.pair);
+            body.id_token = issued.id_token;
             return Ok(no_store(body));
         }
         _ => {
@@ -115,24 +112,22 @@ pub async fn token(
             )))
         }
     };
-    Ok(no_store(token_body(&issued)))
+    Ok(no_store(token_body(issued)))
 }
 
 /// §5.1: the access token response.
-fn token_body(pair: &Pair) -> serde_json::Value {
-    let mut body = json!({
-        "access_token": pair.access,
-        "token_type": "Bearer",
-        "expires_in": pair.expires_in,
-        "scope": pair.scope,
-    });
-    if let Some(refresh) = &pair.refresh {
-        body["refresh_token"] = json!(refresh);
+fn token_body(pair: Pair) -> TokenResponse {
+    TokenResponse {
+        access_token: pair.access,
+        token_type: "Bearer",
+        expires_in: pair.expires_in,
+        scope: pair.scope,
+        refresh_token: pair.refresh,
+        id_token: None,
     }
-    body
 }
 
-fn no_store(body: serde_json::Value) -> HttpResponse {
+fn no_store(body: TokenResponse) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -214,11 +209,11 @@ pub async fn introspect(
         form.client_secret.as_deref(),
     )
     .await?;
-    let body = state
+    let found = state
         .tokens
         .introspect(&client, form.token.as_deref())
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body))
+        .json(Introspection::from(found)))
 }

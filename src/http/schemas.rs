@@ -2,195 +2,314 @@
 //! handlers and `openapi.rs` both import them from here. `tests/system/openapi.rs` runs
 //! schemathesis against a live server, which fails when an answer stops matching its schema.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::accounts;
+use crate::audit;
+use crate::keys::{lifecycle, rotation};
+use crate::sso::userinfo;
+use crate::tokens::introspect::Introspected;
+
 /// An OAuth (RFC 6749 §5.2) or admin API error.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     /// `invalid_request`, `invalid_client`, `invalid_grant`, `invalid_token`, …
-    error: String,
-    error_description: String,
+    pub error: &'static str,
+    pub error_description: String,
 }
 
 /// A simplejwt error: `detail` and `code`, and for a field error the field's messages
 /// (`{"username": ["This field is required."]}`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct SimpleJwtErrorBody {
-    detail: String,
+    pub detail: String,
     /// `token_not_valid`, `no_active_account`, `invalid`, `throttled`, …
-    code: String,
+    pub code: &'static str,
+    /// DRF's field errors, beside `detail` and `code`: each field's messages.
+    #[serde(flatten)]
+    pub fields: FieldErrors,
 }
 
+/// A field's name and its messages (`{"username": ["This field is required."]}`).
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
 /// `{}`.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct Empty {}
 
 /// simplejwt's pair.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenPair {
-    access: String,
-    refresh: String,
+    pub access: String,
+    pub refresh: String,
 }
 
 /// RFC 6749 §5.1 (and OpenID Connect Core §3.1.3.3 for `id_token`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
-    access_token: String,
+    pub access_token: String,
     /// Always `Bearer`.
-    token_type: String,
-    expires_in: i64,
-    scope: String,
-    refresh_token: Option<String>,
-    id_token: Option<String>,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// RFC 7662 §2.2: `{"active": false}`, or the token's claims with `active: true`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Introspection {
-    active: bool,
-    scope: Option<String>,
-    client_id: Option<String>,
-    username: Option<String>,
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Introspection {
+    Inactive {
+        /// Always `false`.
+        active: bool,
+    },
+    Active(ActiveToken),
+}
+
+/// A live token's claims, as §2.2 names them, with `active: true`.
+#[derive(Serialize, ToSchema)]
+pub struct ActiveToken {
+    /// Always `true`.
+    pub active: bool,
+    pub scope: String,
+    pub client_id: String,
+    /// The user's name, for a user's token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
     /// `Bearer` or `refresh_token`.
-    token_type: Option<String>,
-    exp: Option<i64>,
-    iat: Option<i64>,
-    sub: Option<String>,
-    aud: Option<String>,
-    iss: Option<String>,
-    jti: Option<String>,
+    pub token_type: &'static str,
+    pub exp: i64,
+    pub iat: i64,
+    pub sub: String,
+    pub aud: String,
+    pub iss: String,
+    pub jti: String,
     /// simplejwt's user id: a number when the id is decimal.
-    user_id: Option<Value>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "user_id_claim"
+    )]
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub user_id: Option<String>,
+}
+
+/// simplejwt's `user_id` as the tokens carry it: a number when the id is decimal.
+fn user_id_claim<S: serde::Serializer>(id: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    crate::tokens::claims::user_id_claim::serialize(id, s)
+}
+
+impl From<Introspected> for Introspection {
+    fn from(found: Introspected) -> Self {
+        match found {
+            Introspected::Inactive => Introspection::Inactive { active: false },
+            Introspected::Active(t) => Introspection::Active(ActiveToken {
+                active: true,
+                scope: t.claims.scope,
+                client_id: t.claims.client_id,
+                username: t.username,
+                token_type: t.token_type,
+                exp: t.claims.exp,
+                iat: t.claims.iat,
+                sub: t.claims.sub,
+                aud: t.claims.aud,
+                iss: t.claims.iss,
+                jti: t.claims.jti,
+                user_id: t.claims.user_id,
+            }),
+        }
+    }
 }
 
 /// OpenID Connect Core §5.3.2: what the token's scopes allow.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct UserInfo {
-    sub: String,
+    pub sub: String,
     /// With scope `profile`.
-    preferred_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
     /// With scope `email`.
-    email: Option<String>,
-    email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
 }
 
-/// OpenID Connect Discovery 1.0 §3 / RFC 8414 (the fields every client needs; more are sent).
-#[derive(ToSchema)]
-#[allow(dead_code)]
+impl From<userinfo::Claims> for UserInfo {
+    fn from(c: userinfo::Claims) -> Self {
+        UserInfo {
+            sub: c.sub,
+            preferred_username: c.preferred_username,
+            email: c.email,
+            email_verified: c.email_verified,
+        }
+    }
+}
+
+/// OpenID Connect Discovery 1.0 §3 / RFC 8414.
+#[derive(Serialize, ToSchema)]
 pub struct Discovery {
-    issuer: String,
-    authorization_endpoint: String,
-    token_endpoint: String,
-    userinfo_endpoint: String,
-    jwks_uri: String,
-    revocation_endpoint: String,
-    introspection_endpoint: String,
-    end_session_endpoint: String,
-    response_types_supported: Vec<String>,
-    subject_types_supported: Vec<String>,
-    id_token_signing_alg_values_supported: Vec<String>,
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub userinfo_endpoint: String,
+    pub jwks_uri: String,
+    pub revocation_endpoint: String,
+    pub introspection_endpoint: String,
+    pub end_session_endpoint: String,
+    pub scopes_supported: &'static [&'static str],
+    pub response_types_supported: &'static [&'static str],
+    pub response_modes_supported: &'static [&'static str],
+    pub grant_types_supported: &'static [&'static str],
+    pub subject_types_supported: &'static [&'static str],
+    pub id_token_signing_alg_values_supported: &'static [&'static str],
+    pub token_endpoint_auth_methods_supported: &'static [&'static str],
+    pub revocation_endpoint_auth_methods_supported: &'static [&'static str],
+    pub introspection_endpoint_auth_methods_supported: &'static [&'static str],
+    pub code_challenge_methods_supported: &'static [&'static str],
+    pub claims_supported: &'static [&'static str],
+    pub prompt_values_supported: &'static [&'static str],
+    pub authorization_response_iss_parameter_supported: bool,
+    pub claims_parameter_supported: bool,
+    pub request_parameter_supported: bool,
+    pub request_uri_parameter_supported: bool,
 }
 
 /// RFC 7517 §5.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct Jwks {
-    keys: Vec<Jwk>,
+    pub keys: Vec<Jwk>,
 }
 
 /// An RSA public key (RFC 7518 §6.3.1).
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct Jwk {
-    kty: String,
+    pub kty: String,
     #[schema(rename = "use")]
-    use_: String,
-    alg: String,
-    kid: String,
-    n: String,
-    e: String,
+    pub use_: String,
+    pub alg: String,
+    pub kid: String,
+    pub n: String,
+    pub e: String,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct Health {
-    status: String,
+    /// Always `ok`.
+    pub status: &'static str,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct Readiness {
     /// `ok` or `unreachable`.
-    database: String,
+    pub database: &'static str,
     /// `ok` or `missing`.
-    signing_key: String,
+    pub signing_key: &'static str,
 }
 
 /// A signing key's public facts (never its private half). Times are Unix seconds.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct Key {
-    kid: String,
+    pub kid: String,
     /// `standby`, `next`, `current`, `retired` or `revoked`.
-    state: String,
-    bits: i32,
-    created_at: i64,
-    activated_at: Option<i64>,
-    retired_at: Option<i64>,
-    remove_after: Option<i64>,
-    revoked_at: Option<i64>,
+    pub state: &'static str,
+    pub bits: i32,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub retired_at: Option<i64>,
+    pub remove_after: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+impl From<lifecycle::KeyRecord> for Key {
+    fn from(k: lifecycle::KeyRecord) -> Self {
+        Key {
+            kid: k.kid,
+            state: k.state.as_str(),
+            bits: k.bits,
+            created_at: k.created_at,
+            activated_at: k.activated_at,
+            retired_at: k.retired_at,
+            remove_after: k.remove_after,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct KeyList {
-    keys: Vec<Key>,
+    pub keys: Vec<Key>,
 }
 
 /// What a rotation or a revocation did. Times are Unix seconds.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct RotationOutcome {
     /// Whether the key set changed.
-    rotated: bool,
+    pub rotated: bool,
     /// The key that signs now.
-    current: Option<String>,
+    pub current: Option<String>,
     /// When the key that signs now was published.
-    current_published_at: Option<i64>,
-    next: Option<String>,
-    standby: Option<String>,
-    retired: Option<String>,
-    revoked: Option<String>,
+    pub current_published_at: Option<i64>,
+    pub next: Option<String>,
+    pub standby: Option<String>,
+    pub retired: Option<String>,
+    pub revoked: Option<String>,
     /// Refresh families ended with the revoked key.
-    families_revoked: u64,
-    warning: Option<String>,
+    pub families_revoked: u64,
+    pub warning: Option<String>,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+impl From<rotation::RotationOutcome> for RotationOutcome {
+    fn from(o: rotation::RotationOutcome) -> Self {
+        RotationOutcome {
+            rotated: o.rotated,
+            current: o.current,
+            current_published_at: o.current_published_at,
+            next: o.next,
+            standby: o.standby,
+            retired: o.retired,
+            revoked: o.revoked,
+            families_revoked: o.families_revoked as u64,
+            warning: o.warning,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct User {
-    sub: String,
-    username: String,
-    email: Option<String>,
-    email_verified: bool,
-    is_admin: bool,
-    disabled: bool,
-    created_at: i64,
+    pub sub: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+impl From<accounts::User> for User {
+    fn from(u: accounts::User) -> Self {
+        User {
+            sub: u.id,
+            username: u.username,
+            email: u.email,
+            email_verified: u.email_verified,
+            is_admin: u.is_admin,
+            disabled: u.disabled,
+            created_at: u.created_at,
+        }
+    }
 }
 
 /// One page, by username; `next` is the `after` of the following page, absent on the last.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct UserList {
-    users: Vec<User>,
-    next: Option<String>,
+    pub users: Vec<User>,
+    pub next: Option<String>,
 }
 
 /// A page of a listing (`GET /admin/users`, `GET /admin/clients`).
@@ -208,80 +327,116 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
-#[derive(ToSchema, serde::Serialize)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct Client {
-    client_id: String,
-    public: bool,
-    redirect_uris: Vec<String>,
-    post_logout_redirect_uris: Vec<String>,
-    grants: Vec<String>,
-    scopes: Vec<String>,
-    consent: bool,
-    disabled: bool,
-    created_at: i64,
-    introspect_any: bool,
+    pub client_id: String,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grants: Vec<String>,
+    pub scopes: Vec<String>,
+    pub consent: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub introspect_any: bool,
     /// Declared in `CLIENTS_FILE`: the admin API refuses to change it (409).
-    managed: bool,
+    pub managed: bool,
+}
+
+impl From<accounts::clients::Client> for Client {
+    fn from(c: accounts::clients::Client) -> Self {
+        Client {
+            client_id: c.client_id,
+            public: c.public,
+            redirect_uris: c.redirect_uris,
+            post_logout_redirect_uris: c.post_logout_redirect_uris,
+            grants: c.grants,
+            scopes: c.scopes,
+            consent: c.consent,
+            disabled: c.disabled,
+            created_at: c.created_at,
+            introspect_any: c.introspect_any,
+            managed: c.managed,
+        }
+    }
 }
 
 /// A client as created: its secret is shown here once (absent for a public client).
-#[derive(ToSchema, serde::Serialize)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedClient {
     #[schema(inline)]
     #[serde(flatten)]
-    client: Client,
-    client_secret: Option<String>,
+    pub client: Client,
+    pub client_secret: Option<String>,
 }
 
 /// One page, by client_id; `next` is the `after` of the following page, absent on the last.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct ClientList {
-    clients: Vec<Client>,
-    next: Option<String>,
+    pub clients: Vec<Client>,
+    pub next: Option<String>,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct ClientSecret {
-    client_id: String,
-    client_secret: String,
+    pub client_id: String,
+    pub client_secret: String,
 }
 
 /// A password reset link, shown once: the token exists nowhere else.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct IssuedResetLink {
     /// `{issuer}/reset?token=…`, the page where the user sets a new password, once.
-    url: String,
+    pub url: String,
     /// Unix time after which the link is refused.
-    expires_at: i64,
+    pub expires_at: i64,
 }
 
 /// One event of the audit trail.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct AuditRecord {
-    id: String,
-    at: i64,
-    kind: String,
+    pub id: String,
+    pub at: i64,
+    pub kind: String,
     /// `success` or `failure`.
-    outcome: String,
-    actor: Option<String>,
-    subject: Option<String>,
-    client_addr: Option<String>,
-    request_id: Option<String>,
-    detail: Option<String>,
+    pub outcome: String,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub client_addr: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<audit::AuditRecord> for AuditRecord {
+    fn from(r: audit::AuditRecord) -> Self {
+        AuditRecord {
+            id: r.id,
+            at: r.at,
+            kind: r.kind,
+            outcome: r.outcome,
+            actor: r.actor,
+            subject: r.subject,
+            client_addr: r.client_addr,
+            request_id: r.request_id,
+            detail: r.detail,
+        }
+    }
 }
 
 /// Newest first; `next` is the `after` of the next (older) page, absent on the last.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct AuditPage {
-    records: Vec<AuditRecord>,
-    next: Option<String>,
+    pub records: Vec<AuditRecord>,
+    pub next: Option<String>,
+}
+
+impl From<audit::Page> for AuditPage {
+    fn from(p: audit::Page) -> Self {
+        AuditPage {
+            records: p.records.into_iter().map(AuditRecord::from).collect(),
+            next: p.next,
+        }
+    }
 }
 
 /// The audit trail's filters (`GET /admin/audit`).

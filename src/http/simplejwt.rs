@@ -5,12 +5,11 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::body;
 use super::client_addr::client_addr;
 use super::error::SimpleJwtError;
-use super::schemas::{Empty, SimpleJwtErrorBody, TokenPair};
+use super::schemas::{Empty, FieldErrors, SimpleJwtErrorBody, TokenPair};
 use crate::accounts::MAX_PASSWORD_BYTES;
 use crate::grants::password::{self, SIMPLEJWT_CLIENT};
 use crate::passwords::Password;
@@ -28,37 +27,40 @@ async fn read<T: for<'de> Deserialize<'de>>(
 
 /// Like DRF: `{"field": ["This field is required."]}` for each missing or blank field.
 fn required(fields: &[(&str, &Option<String>)]) -> Result<(), SimpleJwtError> {
-    let mut errors = serde_json::Map::new();
+    let mut errors = FieldErrors::new();
     for (name, value) in fields {
-        match value.as_deref() {
-            None => {
-                errors.insert(name.to_string(), json!(["This field is required."]));
-            }
-            Some(v) if v.trim().is_empty() => {
-                errors.insert(name.to_string(), json!(["This field may not be blank."]));
-            }
-            _ => {}
-        }
+        let message = match value.as_deref() {
+            None => "This field is required.",
+            Some(v) if v.trim().is_empty() => "This field may not be blank.",
+            _ => continue,
+        };
+        errors.insert(name.to_string(), vec![message.to_string()]);
     }
     if errors.is_empty() {
         return Ok(());
     }
     let names: Vec<&str> = errors.keys().map(String::as_str).collect();
     let detail = format!("missing or blank: {}", names.join(", "));
-    Err(SimpleJwtError::invalid(
-        detail,
-        Some(serde_json::Value::Object(errors)),
-    ))
+    Err(SimpleJwtError::invalid(detail, errors))
 }
 
-fn ok(body: serde_json::Value) -> HttpResponse {
+fn ok(body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
 }
 
 fn pair(pair: Pair) -> HttpResponse {
-    ok(json!({ "access": pair.access, "refresh": pair.refresh }))
+    ok(TokenPair {
+        access: pair.access,
+        // A simplejwt pair always carries its refresh token.
+        refresh: pair.refresh.unwrap_or_default(),
+    })
+}
+
+/// One field's one message, as DRF reports it.
+fn field_error(name: &str, message: String) -> FieldErrors {
+    FieldErrors::from([(name.to_string(), vec![message])])
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -96,18 +98,21 @@ pub async fn obtain(
         creds.password.unwrap_or_default(),
     );
     if username.chars().count() > 150 {
-        let fields = json!({ "username": ["Ensure this field has no more than 150 characters."] });
+        let fields = field_error(
+            "username",
+            "Ensure this field has no more than 150 characters.".into(),
+        );
         return Err(SimpleJwtError::invalid(
             "username is longer than 150 characters",
-            Some(fields),
+            fields,
         ));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        let fields = json!({ "password": [format!("Ensure this field has no more than {MAX_PASSWORD_BYTES} characters.")] });
-        return Err(SimpleJwtError::invalid(
-            "password is too long",
-            Some(fields),
-        ));
+        let fields = field_error(
+            "password",
+            format!("Ensure this field has no more than {MAX_PASSWORD_BYTES} characters."),
+        );
+        return Err(SimpleJwtError::invalid("password is too long", fields));
     }
     let addr = client_addr(&req, &state.settings.trusted_proxies);
     let issued = password::obtain_simplejwt(
@@ -182,7 +187,7 @@ pub async fn verify(
     required(&[("token", &body.token)])?;
     let token = body.token.unwrap_or_default();
     match state.tokens.check(&token).await? {
-        TokenCheck::Valid => Ok(ok(json!({}))),
+        TokenCheck::Valid => Ok(ok(Empty {})),
         TokenCheck::Invalid => Err(SimpleJwtError::token_not_valid(
             "Token is invalid or expired",
         )),
@@ -219,7 +224,7 @@ pub async fn blacklist(
         .revoke_family_of(&claims, "blacklisted")
         .await?
     {
-        Ok(ok(json!({})))
+        Ok(ok(Empty {}))
     } else {
         Err(SimpleJwtError::token_not_valid("Token is blacklisted"))
     }

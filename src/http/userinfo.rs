@@ -73,8 +73,8 @@ pub async fn userinfo_post(
 
 async fn answer(state: &AppState, token: Option<&str>) -> Result<HttpResponse, ApiError> {
     let auth = state.tokens.authenticate(token).await?;
-    let body = userinfo::claims(&auth)?;
+    let claims = userinfo::claims(&auth)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body))
+        .json(UserInfo::from(claims)))
 }

@@ -1,20 +1,31 @@
 //! OIDC Core §5.3 userinfo: the claims the token's scopes allow.
 
-use serde_json::{json, Value};
-
 use crate::tokens::bearer::{Authenticated, BearerError};
 
-pub fn claims(auth: &Authenticated) -> Result<Value, BearerError> {
+/// `sub`, and what `profile` and `email` allow.
+pub struct Claims {
+    pub sub: String,
+    pub preferred_username: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+}
+
+pub fn claims(auth: &Authenticated) -> Result<Claims, BearerError> {
     let user = auth.user()?;
-    let mut body = json!({ "sub": user.id });
+    let mut claims = Claims {
+        sub: user.id.clone(),
+        preferred_username: None,
+        email: None,
+        email_verified: None,
+    };
     if auth.has_scope("profile") {
-        body["preferred_username"] = json!(user.username);
+        claims.preferred_username = Some(user.username.clone());
     }
     if auth.has_scope("email") {
         if let Some(email) = &user.email {
-            body["email"] = json!(email);
-            body["email_verified"] = json!(user.email_verified);
+            claims.email = Some(email.clone());
+            claims.email_verified = Some(user.email_verified);
         }
     }
-    Ok(body)
+    Ok(claims)
 }

@@ -63,7 +63,7 @@ pub fn refresh_audience(issuer: &str) -> String {
 /// view comparing `request.user.id` with an integer column keeps working: an imported
 /// user's decimal primary key is written as a number, anything else (a `sub`, a UUID
 /// key) as a string. Either is read back as text.
-mod user_id_claim {
+pub mod user_id_claim {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(id: &Option<String>, s: S) -> Result<S::Ok, S::Error> {

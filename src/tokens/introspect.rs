@@ -2,8 +2,7 @@
 //! about its own tokens, unless it is registered as a resource server that may introspect
 //! others' (`introspect_any`, §4: the server decides what to reveal to whom).
 
-use serde_json::{json, Value};
-
+use super::claims::{AccessClaims, RefreshClaims};
 use super::live::NotLive;
 use super::verify::TokenError;
 use super::Tokens;
@@ -30,14 +29,35 @@ impl From<DbError> for IntrospectError {
     }
 }
 
-fn body_str(claims: &Value, name: &str) -> String {
-    claims[name].as_str().unwrap_or_default().to_string()
+/// The answer of §2.2: nothing about an inactive token; a live one's claims, its type and,
+/// for a user's token, the user's name.
+pub enum Introspected {
+    Inactive,
+    Active(ActiveClaims),
 }
 
-/// The answer of §2.2: `{"active": false}`, or the claims with `active`, `token_type` and,
-/// for a user's token, `username`.
-pub fn inactive() -> Value {
-    json!({ "active": false })
+pub struct ActiveClaims {
+    /// An access token's claims, or a refresh token's (the same names).
+    pub claims: AccessClaims,
+    /// `Bearer` or `refresh_token`.
+    pub token_type: &'static str,
+    pub username: Option<String>,
+}
+
+/// A refresh token's claims under the names introspection shares with access tokens.
+fn as_access_claims(c: RefreshClaims) -> AccessClaims {
+    AccessClaims {
+        iss: c.iss,
+        sub: c.sub,
+        aud: c.aud,
+        client_id: c.client_id,
+        exp: c.exp,
+        iat: c.iat,
+        jti: c.jti,
+        scope: c.scope,
+        token_type: c.token_type,
+        user_id: c.user_id,
+    }
 }
 
 impl Tokens {
@@ -45,40 +65,39 @@ impl Tokens {
         &self,
         client: &Client,
         token: Option<&str>,
-    ) -> Result<Value, IntrospectError> {
+    ) -> Result<Introspected, IntrospectError> {
         if client.public {
             return Err(IntrospectError::PublicClient);
         }
         let token = token.ok_or(IntrospectError::TokenRequired)?;
         let (claims, token_type) = match self.live_access(token).await? {
-            Ok(c) => (serde_json::to_value(&c).unwrap_or_default(), "Bearer"),
+            Ok(c) => (c, "Bearer"),
             Err(NotLive::Invalid(TokenError::WrongType)) => match self.live_refresh(token).await? {
-                Ok(c) => (
-                    serde_json::to_value(&c).unwrap_or_default(),
-                    "refresh_token",
-                ),
-                Err(_) => return Ok(inactive()),
+                Ok(c) => (as_access_claims(c), "refresh_token"),
+                Err(_) => return Ok(Introspected::Inactive),
             },
-            Err(_) => return Ok(inactive()),
+            Err(_) => return Ok(Introspected::Inactive),
         };
-        if body_str(&claims, "client_id") != client.client_id && !client.introspect_any {
-            return Ok(inactive());
+        if claims.client_id != client.client_id && !client.introspect_any {
+            return Ok(Introspected::Inactive);
         }
-        let mut body = claims;
         // Only user-bound tokens name a user; RFC 7662 §2.2 has `username` a string.
-        if body.get("user_id").is_some() {
-            let sub = body_str(&body, "sub");
+        let mut username = None;
+        if claims.user_id.is_some() {
+            let sub = claims.sub.clone();
             let user = self
                 .db
                 .run(move |conn| repo::users::find_by_id(conn, &sub))
                 .await?;
             match user {
-                Some(u) if !u.disabled => body["username"] = json!(u.username),
-                _ => return Ok(inactive()),
+                Some(u) if !u.disabled => username = Some(u.username),
+                _ => return Ok(Introspected::Inactive),
             }
         }
-        body["active"] = json!(true);
-        body["token_type"] = json!(token_type);
-        Ok(body)
+        Ok(Introspected::Active(ActiveClaims {
+            claims,
+            token_type,
+            username,
+        }))
     }
 }

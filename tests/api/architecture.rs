@@ -306,17 +306,7 @@ fn config_is_imported_only_by_start_up() {
 }
 
 /// Files under `src/http/` that still answer with `json!`; the list only shrinks.
-const JSON_BODIES_LEFT: &[&str] = &[
-    "http/admin.rs",
-    "http/discovery.rs",
-    "http/error/api.rs",
-    "http/error/oauth.rs",
-    "http/error/simplejwt.rs",
-    "http/health.rs",
-    "http/mod.rs",
-    "http/oauth.rs",
-    "http/simplejwt.rs",
-];
+const JSON_BODIES_LEFT: &[&str] = &[];
 
 #[test]
 fn handlers_answer_with_typed_bodies_not_json_macros() {

@@ -3,7 +3,6 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 
 use super::{answer_internal, internal_description, internal_status, json_response};
 use crate::accounts::AccountError;
@@ -11,6 +10,7 @@ use crate::audit::AuditError;
 use crate::db::DbError;
 use crate::error::Internal;
 use crate::http::body::BodyError;
+use crate::http::schemas::ErrorBody;
 use crate::keys::manager::KeyError;
 use crate::tokens::bearer::BearerError;
 
@@ -141,7 +141,10 @@ impl ResponseError for ApiError {
             } => {
                 let mut resp = json_response(
                     *status,
-                    json!({ "error": error, "error_description": description }),
+                    ErrorBody {
+                        error: *error,
+                        error_description: description.clone(),
+                    },
                 );
                 if matches!(*status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
                     // RFC 6750 §3: the challenge names the error; the description is ours,
@@ -158,7 +161,10 @@ impl ResponseError for ApiError {
                 resp
             }
             ApiError::Internal(i) => {
-                let body = json!({ "error": "server_error", "error_description": internal_description(i) });
+                let body = ErrorBody {
+                    error: "server_error",
+                    error_description: internal_description(i).into(),
+                };
                 answer_internal(i, json_response(internal_status(i), body))
             }
         }

@@ -46,7 +46,7 @@ pub(crate) fn with_retry_after(mut resp: HttpResponse, seconds: i64) -> HttpResp
     resp
 }
 
-fn json_response(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+fn json_response(status: StatusCode, body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

@@ -2,7 +2,6 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 
 use super::{answer_internal, internal_description, internal_status, json_response};
 use super::{with_retry_after, THROTTLED};
@@ -11,6 +10,7 @@ use crate::db::DbError;
 use crate::error::Internal;
 use crate::grants::GrantError;
 use crate::http::body::BodyError;
+use crate::http::schemas::ErrorBody;
 use crate::tokens::introspect::IntrospectError;
 use crate::tokens::revoke::RevokeError;
 
@@ -148,7 +148,10 @@ impl ResponseError for OAuthError {
             } => {
                 let mut resp = json_response(
                     *status,
-                    json!({ "error": error, "error_description": description }),
+                    ErrorBody {
+                        error: *error,
+                        error_description: description.clone(),
+                    },
                 );
                 if *basic_challenge {
                     resp.headers_mut().insert(
@@ -161,17 +164,21 @@ impl ResponseError for OAuthError {
             OAuthError::Throttled(wait) => with_retry_after(
                 json_response(
                     StatusCode::TOO_MANY_REQUESTS,
-                    json!({ "error": "invalid_grant", "error_description": THROTTLED }),
+                    ErrorBody {
+                        error: "invalid_grant",
+                        error_description: THROTTLED.into(),
+                    },
                 ),
                 *wait,
             ),
             OAuthError::ClientThrottled(wait) => with_retry_after(
                 json_response(
                     StatusCode::TOO_MANY_REQUESTS,
-                    json!({
-                        "error": "invalid_client",
-                        "error_description": "too many failed client authentications; try again later",
-                    }),
+                    ErrorBody {
+                        error: "invalid_client",
+                        error_description:
+                            "too many failed client authentications; try again later".into(),
+                    },
                 ),
                 *wait,
             ),
@@ -181,7 +188,10 @@ impl ResponseError for OAuthError {
                 } else {
                     "server_error"
                 };
-                let body = json!({ "error": error, "error_description": internal_description(i) });
+                let body = ErrorBody {
+                    error,
+                    error_description: internal_description(i).into(),
+                };
                 answer_internal(i, json_response(internal_status(i), body))
             }
         }

@@ -3,7 +3,6 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 
 use super::{answer_internal, internal_description, internal_status, json_response};
 use super::{with_retry_after, THROTTLED};
@@ -12,6 +11,7 @@ use crate::error::Internal;
 use crate::grants::password::ObtainError;
 use crate::grants::GrantError;
 use crate::http::body::BodyError;
+use crate::http::schemas::{FieldErrors, SimpleJwtErrorBody};
 use crate::tokens::refresh::{RefreshError, RefreshRefusal};
 use crate::tokens::verify::TokenError;
 
@@ -22,7 +22,8 @@ pub enum SimpleJwtError {
         status: StatusCode,
         detail: String,
         code: &'static str,
-        fields: Option<serde_json::Value>,
+        /// DRF's field errors (none for most errors).
+        fields: FieldErrors,
     },
     /// Too many failed sign-ins: 429 with `Retry-After`, DRF's `code: "throttled"`.
     #[error("throttled")]
@@ -37,11 +38,11 @@ impl SimpleJwtError {
             status: StatusCode::UNAUTHORIZED,
             detail: detail.into(),
             code: "token_not_valid",
-            fields: None,
+            fields: FieldErrors::new(),
         }
     }
     /// DRF's field errors (`{"username": ["This field is required."]}`) beside detail/code.
-    pub fn invalid(detail: impl Into<String>, fields: Option<serde_json::Value>) -> Self {
+    pub fn invalid(detail: impl Into<String>, fields: FieldErrors) -> Self {
         SimpleJwtError::Client {
             status: StatusCode::BAD_REQUEST,
             detail: detail.into(),
@@ -54,7 +55,7 @@ impl SimpleJwtError {
             status,
             detail,
             code: "parse_error",
-            fields: None,
+            fields: FieldErrors::new(),
         }
     }
 }
@@ -120,12 +121,12 @@ impl From<GrantError> for SimpleJwtError {
                 status: StatusCode::UNAUTHORIZED,
                 detail: "No active account found with the given credentials".into(),
                 code: "no_active_account",
-                fields: None,
+                fields: FieldErrors::new(),
             },
             GrantError::Throttled(wait) => SimpleJwtError::Throttled(wait),
             GrantError::Refresh(r) => r.into(),
             GrantError::Internal(i) => i.into(),
-            other => SimpleJwtError::invalid(other.to_string(), None),
+            other => SimpleJwtError::invalid(other.to_string(), FieldErrors::new()),
         }
     }
 }
@@ -137,7 +138,7 @@ impl From<ObtainError> for SimpleJwtError {
                 status: StatusCode::FORBIDDEN,
                 detail: e.to_string(),
                 code: "disabled",
-                fields: None,
+                fields: FieldErrors::new(),
             },
             ObtainError::Grant(g) => g.into(),
         }
@@ -160,12 +161,11 @@ impl ResponseError for SimpleJwtError {
                 code,
                 fields,
             } => {
-                let mut body = json!({ "detail": detail, "code": code });
-                if let (Some(serde_json::Value::Object(f)), Some(obj)) =
-                    (fields, body.as_object_mut())
-                {
-                    obj.extend(f.clone());
-                }
+                let body = SimpleJwtErrorBody {
+                    detail: detail.clone(),
+                    code: *code,
+                    fields: fields.clone(),
+                };
                 let mut resp = json_response(*status, body);
                 if *status == StatusCode::UNAUTHORIZED {
                     resp.headers_mut().insert(
@@ -178,12 +178,20 @@ impl ResponseError for SimpleJwtError {
             SimpleJwtError::Throttled(wait) => with_retry_after(
                 json_response(
                     StatusCode::TOO_MANY_REQUESTS,
-                    json!({ "detail": THROTTLED, "code": "throttled" }),
+                    SimpleJwtErrorBody {
+                        detail: THROTTLED.into(),
+                        code: "throttled",
+                        fields: FieldErrors::new(),
+                    },
                 ),
                 *wait,
             ),
             SimpleJwtError::Internal(i) => {
-                let body = json!({ "detail": internal_description(i), "code": "server_error" });
+                let body = SimpleJwtErrorBody {
+                    detail: internal_description(i).into(),
+                    code: "server_error",
+                    fields: FieldErrors::new(),
+                };
                 answer_internal(i, json_response(internal_status(i), body))
             }
         }
