@@ -3,39 +3,27 @@
 //! `openid`.
 
 use super::password::user_subject;
-use super::{require_grant, GrantError};
+use super::{GrantError, Issued};
 use crate::db::repo;
 use crate::db::repo::clients::Client;
 use crate::domain::split_scope;
-use crate::keys::store::TokenType;
-use crate::metrics::TokenKind;
 use crate::sso::code::{self, CodeError};
-use crate::sso::id_token::{at_hash, IdClaims};
-use crate::tokens::issue::IssueError;
-use crate::tokens::refresh::Pair;
+use crate::sso::id_token;
 use crate::tokens::Tokens;
 
 pub struct CodeRequest<'a> {
-    pub code: Option<&'a str>,
+    pub code: &'a str,
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
 }
 
-/// What a redeemed code issued.
-pub struct CodeTokens {
-    pub pair: Pair,
-    pub id_token: Option<String>,
-}
-
+/// For a client [`super::TokenRequest::parse`] allowed the grant.
 pub async fn grant(
     tokens: &Tokens,
     client: &Client,
     req: CodeRequest<'_>,
-) -> Result<CodeTokens, GrantError> {
-    require_grant(client, "authorization_code")?;
-    let code_value = req
-        .code
-        .ok_or_else(|| GrantError::InvalidRequest("code is required".into()))?;
+) -> Result<Issued, GrantError> {
+    let code_value = req.code;
     let now = tokens.clock.now();
     let record = code::check(
         &tokens.db,
@@ -81,33 +69,10 @@ pub async fn grant(
     let pair = minted.pair;
 
     let id_token = if has("openid") {
-        let claims = IdClaims {
-            iss: tokens.policy.issuer.clone(),
-            sub: user.id.clone(),
-            aud: client.client_id.clone(),
-            exp: now + tokens.policy.id_token_ttl,
-            iat: now,
-            auth_time: record.auth_time,
-            nonce: record.nonce.clone(),
-            sid: record.sid.clone(),
-            at_hash: Some(at_hash(&pair.access)),
-            preferred_username: has("profile").then(|| user.username.clone()),
-            email: if has("email") {
-                user.email.clone()
-            } else {
-                None
-            },
-            email_verified: (has("email") && user.email.is_some()).then_some(user.email_verified),
-        };
-        let keys = tokens.keys.snapshot();
-        let signer = keys.signer.as_ref().ok_or(IssueError::NoKey)?;
-        let signed = signer
-            .sign(TokenType::Id, &claims)
-            .map_err(IssueError::from)?;
-        tokens.metrics.token_issued(TokenKind::IdToken);
-        Some(signed)
+        let claims = id_token::claims(&tokens.policy, &user, client, &record, &pair.access, now);
+        Some(id_token::sign(tokens, &claims)?)
     } else {
         None
     };
-    Ok(CodeTokens { pair, id_token })
+    Ok(Issued { pair, id_token })
 }

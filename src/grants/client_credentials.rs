@@ -1,7 +1,7 @@
 //! The client credentials grant (RFC 6749 §4.4): a confidential client's own access token,
 //! with `sub` = the client id and no refresh token (§4.4.3).
 
-use super::{require_grant, resolve_scope, GrantError};
+use super::{resolve_scope, GrantError};
 use crate::db::repo::clients::Client;
 use crate::tokens::claims::Subject;
 use crate::tokens::refresh::Pair;
@@ -10,17 +10,12 @@ use crate::tokens::Tokens;
 /// Scopes that only make sense for a user.
 const USER_SCOPES: [&str; 3] = ["openid", "offline_access", "admin"];
 
+/// For a confidential client [`super::TokenRequest::parse`] allowed the grant.
 pub async fn grant(
     tokens: &Tokens,
     client: &Client,
     scope: Option<&str>,
 ) -> Result<Pair, GrantError> {
-    if client.public {
-        return Err(GrantError::UnauthorizedClient(
-            "public clients cannot use client_credentials".into(),
-        ));
-    }
-    require_grant(client, "client_credentials")?;
     let scopes = resolve_scope(
         client,
         scope,

@@ -6,16 +6,21 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod password;
 pub mod refresh_token;
+pub mod request;
 
-use crate::accounts::login_guard::GuardError;
+pub use request::{TokenFields, TokenRequest};
+
+use crate::accounts::login_guard::{GuardError, LoginGuard};
 use crate::db::repo::clients::Client;
 use crate::db::DbError;
 use crate::domain::split_scope;
 use crate::error::Internal;
 use crate::sso::code::CodeError;
 use crate::tokens::issue::IssueError;
+use crate::tokens::refresh::Pair;
 use crate::tokens::refresh::{RefreshError, RefreshRefusal};
 use crate::tokens::verify::TokenError;
+use crate::tokens::Tokens;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
@@ -27,6 +32,8 @@ pub enum GrantError {
     InvalidScope(String),
     #[error("{0}")]
     UnauthorizedClient(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
     /// Wrong password, unknown or disabled user: one answer for all.
     #[error("invalid username or password")]
     BadCredentials,
@@ -85,6 +92,60 @@ impl From<CodeError> for GrantError {
             other => GrantError::InvalidGrant(other.to_string()),
         }
     }
+}
+
+/// What a token request issued: the pair and, for a code with scope `openid`, the id_token.
+pub struct Issued {
+    pub pair: Pair,
+    pub id_token: Option<String>,
+}
+
+/// Issues what `request` asks of `client` (the one entry of `POST /token`).
+pub async fn issue(
+    tokens: &Tokens,
+    guard: &LoginGuard,
+    client: &Client,
+    request: TokenRequest,
+) -> Result<Issued, GrantError> {
+    let pair = match request {
+        TokenRequest::Password {
+            username,
+            password,
+            scope,
+            client_addr,
+        } => {
+            let request = password::PasswordRequest {
+                username,
+                password,
+                scope,
+                client_addr,
+            };
+            password::grant(tokens, guard, client, request).await?
+        }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh_token::grant(tokens, client, &refresh_token, scope.as_deref()).await?,
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials::grant(tokens, client, scope.as_deref()).await?
+        }
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            let request = authorization_code::CodeRequest {
+                code: &code,
+                redirect_uri: redirect_uri.as_deref(),
+                code_verifier: code_verifier.as_deref(),
+            };
+            return authorization_code::grant(tokens, client, request).await;
+        }
+    };
+    Ok(Issued {
+        pair,
+        id_token: None,
+    })
 }
 
 /// The client must be registered for the grant (RFC 6749 §5.2 `unauthorized_client`).

@@ -2,7 +2,7 @@
 //! only (RFC 9700 discourages it; it is kept for simplejwt users), and the simplejwt password
 //! exchange of `/api/token/`, which issues to the built-in `simplejwt` client.
 
-use super::{require_grant, resolve_scope, GrantError};
+use super::{resolve_scope, GrantError};
 use crate::accounts::login_guard::{LoginGuard, PasswordSurface};
 use crate::accounts::MAX_PASSWORD_BYTES;
 use crate::db::repo;
@@ -17,24 +17,21 @@ use crate::tokens::Tokens;
 pub const SIMPLEJWT_CLIENT: &str = "simplejwt";
 
 pub struct PasswordRequest {
-    pub username: Option<String>,
-    pub password: Option<Password>,
+    pub username: String,
+    pub password: Password,
     pub scope: Option<String>,
     /// The caller's address, for the per-address failure window.
     pub client_addr: String,
 }
 
-/// `grant_type=password` at `/token`.
+/// `grant_type=password` at `/token`, for a client [`super::TokenRequest::parse`] allowed it.
 pub async fn grant(
     tokens: &Tokens,
     guard: &LoginGuard,
     client: &Client,
     req: PasswordRequest,
 ) -> Result<Pair, GrantError> {
-    require_grant(client, "password")?;
-    let missing = |name: &str| GrantError::InvalidRequest(format!("{name} is required"));
-    let username = req.username.ok_or_else(|| missing("username"))?;
-    let password = req.password.ok_or_else(|| missing("password"))?;
+    let (username, password) = (req.username, req.password);
     if password.expose().len() > MAX_PASSWORD_BYTES || username.len() > 150 * 4 {
         return Err(GrantError::BadCredentials);
     }

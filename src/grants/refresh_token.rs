@@ -1,7 +1,7 @@
 //! The refresh token grant (RFC 6749 §6): spends the presented token and issues its
 //! successor pair (see [`crate::tokens::refresh`] for families, reuse and grace).
 
-use super::{require_grant, GrantError};
+use super::GrantError;
 use crate::db::repo::clients::Client;
 use crate::domain::split_scope;
 use crate::tokens::refresh::Pair;
@@ -10,12 +10,9 @@ use crate::tokens::Tokens;
 pub async fn grant(
     tokens: &Tokens,
     client: &Client,
-    refresh_token: Option<&str>,
+    refresh_token: &str,
     scope: Option<&str>,
 ) -> Result<Pair, GrantError> {
-    require_grant(client, "refresh_token")?;
-    let refresh_token = refresh_token
-        .ok_or_else(|| GrantError::InvalidRequest("refresh_token is required".into()))?;
     if let Some(requested) = scope.filter(|s| !s.trim().is_empty()) {
         // §6: a refresh may not widen the scope. Narrowing is not offered yet.
         let original = tokens.verify_refresh(refresh_token)?;

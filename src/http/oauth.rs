@@ -10,10 +10,7 @@ use super::client_addr::client_addr;
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::schemas::{ErrorBody, Introspection, TokenResponse};
-use crate::grants::authorization_code::{self, CodeRequest};
-use crate::grants::password::PasswordRequest;
-use crate::grants::{client_credentials, password, refresh_token, truncate};
-use crate::passwords::Password;
+use crate::grants::{self, TokenFields, TokenRequest};
 use crate::state::AppState;
 use crate::tokens::refresh::Pair;
 
@@ -76,43 +73,21 @@ pub async fn token(
         form.client_secret.as_deref(),
     )
     .await?;
-    let tokens = &state.tokens;
-    let issued = match grant.as_str() {
-        "password" => {
-            let request = PasswordRequest {
-                username: form.username,
-                password: form.password.map(Password::new),
-                scope: form.scope,
-                client_addr: client_addr(&req, &state.settings.trusted_proxies),
-            };
-            password::grant(tokens, &state.guard, &client, request).await?
-        }
-        "refresh_token" => {
-            let token = form.refresh_token.as_deref();
-            refresh_token::grant(tokens, &client, token, form.scope.as_deref()).await?
-        }
-        "client_credentials" => {
-            client_credentials::grant(tokens, &client, form.scope.as_deref()).await?
-        }
-        "authorization_code" => {
-            let request = CodeRequest {
-                code: form.code.as_deref(),
-                redirect_uri: form.redirect_uri.as_deref(),
-                code_verifier: form.code_verifier.as_deref(),
-            };
-            let issued = authorization_code::grant(tokens, &client, request).await?;
-            let mut body = token_body(issued.pair);
-            body.id_token = issued.id_token;
-            return Ok(no_store(body));
-        }
-        _ => {
-            return Err(OAuthError::unsupported_grant_type(format!(
-                "grant_type {:?} is not supported",
-                truncate(&grant)
-            )))
-        }
+    let fields = TokenFields {
+        username: form.username,
+        password: form.password,
+        refresh_token: form.refresh_token,
+        scope: form.scope,
+        code: form.code,
+        redirect_uri: form.redirect_uri,
+        code_verifier: form.code_verifier,
     };
-    Ok(no_store(token_body(issued)))
+    let addr = client_addr(&req, &state.settings.trusted_proxies);
+    let request = TokenRequest::parse(&grant, &client, fields, addr)?;
+    let issued = grants::issue(&state.tokens, &state.guard, &client, request).await?;
+    let mut body = token_body(issued.pair);
+    body.id_token = issued.id_token;
+    Ok(no_store(body))
 }
 
 /// §5.1: the access token response.

@@ -4,7 +4,56 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::db::repo::clients::Client;
+use crate::db::repo::sessions::AuthCode;
+use crate::db::repo::users::User;
+use crate::domain::split_scope;
+use crate::keys::store::TokenType;
+use crate::metrics::TokenKind;
+use crate::tokens::issue::IssueError;
+use crate::tokens::{TokenPolicy, Tokens};
+
 pub use crate::tokens::claims::IdClaims;
+
+/// The id_token of a redeemed code: who signed in, when, and what its scopes allow.
+pub fn claims(
+    policy: &TokenPolicy,
+    user: &User,
+    client: &Client,
+    code: &AuthCode,
+    access_token: &str,
+    now: i64,
+) -> IdClaims {
+    let scopes = split_scope(&code.scope);
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    IdClaims {
+        iss: policy.issuer.clone(),
+        sub: user.id.clone(),
+        aud: client.client_id.clone(),
+        exp: now + policy.id_token_ttl,
+        iat: now,
+        auth_time: code.auth_time,
+        nonce: code.nonce.clone(),
+        sid: code.sid.clone(),
+        at_hash: Some(at_hash(access_token)),
+        preferred_username: has("profile").then(|| user.username.clone()),
+        email: if has("email") {
+            user.email.clone()
+        } else {
+            None
+        },
+        email_verified: (has("email") && user.email.is_some()).then_some(user.email_verified),
+    }
+}
+
+/// Signs an id_token with the key that signs now, and counts it.
+pub fn sign(tokens: &Tokens, claims: &IdClaims) -> Result<String, IssueError> {
+    let keys = tokens.keys.snapshot();
+    let signer = keys.signer.as_ref().ok_or(IssueError::NoKey)?;
+    let signed = signer.sign(TokenType::Id, claims)?;
+    tokens.metrics.token_issued(TokenKind::IdToken);
+    Ok(signed)
+}
 
 /// The left half of SHA-256 of the access token, base64url (RS256 → SHA-256).
 pub fn at_hash(access_token: &str) -> String {

@@ -96,6 +96,7 @@ impl From<GrantError> for OAuthError {
             GrantError::InvalidGrant(d) => bad("invalid_grant", d),
             GrantError::InvalidScope(d) => bad("invalid_scope", d),
             GrantError::UnauthorizedClient(d) => bad("unauthorized_client", d),
+            GrantError::UnsupportedGrantType(d) => bad("unsupported_grant_type", d),
             GrantError::BadCredentials => bad("invalid_grant", e.to_string()),
             GrantError::Refresh(r) => bad("invalid_grant", r.to_string()),
             GrantError::Throttled(wait) => OAuthError::Throttled(wait),
