@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::accounts::login_guard::LoginLimits;
 use crate::accounts::password_policy::{PasswordPolicy, DEFAULT_MIN_LENGTH};
+use crate::db::alg::{self, Alg};
 use crate::db::DatabaseUrl;
 use crate::domain::{parse_duration, CorsOrigins, SecretString, TrustedProxies};
 
@@ -80,6 +81,8 @@ settings_args! {
     key_poll_interval: "key-poll-interval", "GATEHOUSE_KEY_POLL_INTERVAL", Some("2s"), "How often each instance re-reads the key set";
     jwks_max_age: "jwks-max-age", "GATEHOUSE_JWKS_MAX_AGE", Some("300s"), "Cache-Control max-age of the JWKS";
     key_size: "key-size", "GATEHOUSE_KEY_SIZE", Some("2048"), "RSA modulus bits: 2048, 3072 or 4096";
+    signing_algs: "signing-algs", "GATEHOUSE_SIGNING_ALGS", Some("RS256"), "Signing algorithms to keep keys for, comma-separated: RS256, ES256, EdDSA";
+    access_token_alg: "default-access-token-alg", "GATEHOUSE_ACCESS_TOKEN_ALG", Some("RS256"), "ACCESS_TOKEN_ALG: algorithm of access and refresh tokens for clients that choose none (one of SIGNING_ALGS); the flag is --default-… because `client add --access-token-alg` is a client's own";
     db_pool_size: "db-pool-size", "GATEHOUSE_DB_POOL_SIZE", Some("10"), "Database connections per instance";
     db_timeout: "db-timeout", "GATEHOUSE_DB_TIMEOUT", Some("5s"), "Longest wait for a database connection";
     hash_workers: "hash-workers", "GATEHOUSE_HASH_WORKERS", None, "Password hashing threads, each reusing one 19 MiB argon2 block: the most hashes at once (default: number of cores)";
@@ -115,6 +118,10 @@ pub struct Settings {
     pub key_poll_interval: Duration,
     pub jwks_max_age: Duration,
     pub key_size: usize,
+    /// The algorithms with a key line (`SIGNING_ALGS`), in [`Alg::ALL`] order.
+    pub signing_algs: Vec<Alg>,
+    /// Access and refresh tokens of clients that name no algorithm (`ACCESS_TOKEN_ALG`).
+    pub access_token_alg: Alg,
     pub db_pool_size: u32,
     pub db_timeout: Duration,
     pub hash_workers: usize,
@@ -184,6 +191,19 @@ impl Settings {
         if ![2048, 3072, 4096].contains(&key_size) {
             anyhow::bail!("setting key_size: must be 2048, 3072 or 4096");
         }
+        let signing_algs = alg::parse_list(&get("signing_algs").unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("setting signing_algs: {e}"))?;
+        let access_token_alg: Alg = get("access_token_alg")
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("setting access_token_alg: {e}"))?;
+        if !signing_algs.contains(&access_token_alg) {
+            anyhow::bail!(
+                "setting access_token_alg: {access_token_alg} is not in signing_algs, so no key \
+                 signs with it"
+            );
+        }
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -232,6 +252,8 @@ impl Settings {
             key_poll_interval: dur("key_poll_interval")?,
             jwks_max_age: dur("jwks_max_age")?,
             key_size,
+            signing_algs,
+            access_token_alg,
             db_pool_size: num("db_pool_size")?.unwrap_or(10).clamp(1, 1000) as u32,
             db_timeout: dur("db_timeout")?,
             hash_workers: num("hash_workers")?

@@ -90,7 +90,7 @@ pub async fn grant(
             auth_time: record.auth_time,
             nonce: record.nonce.clone(),
             sid: record.sid.clone(),
-            at_hash: Some(at_hash(&pair.access)),
+            at_hash: Some(at_hash(&pair.access, client.id_token_alg)),
             preferred_username: has("profile").then(|| user.username.clone()),
             email: if has("email") {
                 user.email.clone()
@@ -100,7 +100,7 @@ pub async fn grant(
             email_verified: (has("email") && user.email.is_some()).then_some(user.email_verified),
         };
         let keys = tokens.keys.snapshot();
-        let signer = keys.signer.as_ref().ok_or(IssueError::NoKey)?;
+        let signer = keys.signer(client.id_token_alg).ok_or(IssueError::NoKey)?;
         let signed = signer
             .sign(TokenType::Id, &claims)
             .map_err(IssueError::from)?;

@@ -6,9 +6,12 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::openapi::Discovery;
+use crate::keys::Alg;
 use crate::state::AppState;
 
-pub fn document(issuer: &str) -> bytes::Bytes {
+/// `algs`: `SIGNING_ALGS`, each of which a client may choose for its id_tokens.
+pub fn document(issuer: &str, algs: &[Alg]) -> bytes::Bytes {
+    let algs: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
     let doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -23,7 +26,9 @@ pub fn document(issuer: &str) -> bytes::Bytes {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": algs,
+        // Introspection answers JSON and userinfo JSON (never signed); request objects are
+        // not accepted: none of their *_alg_values_supported applies.
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

@@ -237,6 +237,8 @@ pub struct Readiness {
 #[allow(dead_code)]
 pub struct Key {
     kid: String,
+    /// `RS256`, `ES256` or `EdDSA`: each algorithm has its own line of keys.
+    alg: String,
     /// `standby`, `next`, `current`, `retired` or `revoked`.
     state: String,
     bits: i32,
@@ -257,6 +259,8 @@ pub struct KeyList {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct RotationOutcome {
+    /// The algorithm whose line this is.
+    alg: Option<String>,
     /// Whether the key set changed.
     rotated: bool,
     /// The key that signs now.
@@ -270,6 +274,9 @@ pub struct RotationOutcome {
     /// Refresh families ended with the revoked key.
     families_revoked: u64,
     warning: Option<String>,
+    /// A rotation of every algorithm: the outcomes of the other lines, each of this shape
+    /// (absent when one line was rotated).
+    also: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(ToSchema)]
@@ -322,6 +329,10 @@ pub struct Client {
     introspect_any: bool,
     /// Declared in `CLIENTS_FILE`: the admin API refuses to change it (409).
     managed: bool,
+    /// What its access and refresh tokens are signed with; null: `ACCESS_TOKEN_ALG`.
+    access_token_alg: Option<String>,
+    /// What its id_tokens are signed with.
+    id_token_alg: String,
 }
 
 /// A client as created: its secret is shown here once (absent for a public client).

@@ -2,7 +2,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::keys::Alg;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IdClaims {
@@ -25,8 +27,18 @@ pub struct IdClaims {
     pub email_verified: Option<bool>,
 }
 
-/// The left half of SHA-256 of the access token, base64url (RS256 → SHA-256).
-pub fn at_hash(access_token: &str) -> String {
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// The left half of the hash of the access token, base64url (OpenID Connect Core §3.1.3.6):
+/// the hash of the id_token's `alg`, SHA-256 for RS256 and ES256, SHA-512 for EdDSA with
+/// Ed25519 (as the Core errata and openid-client have it).
+pub fn at_hash(access_token: &str, id_token_alg: Alg) -> String {
+    match id_token_alg {
+        Alg::Rs256 | Alg::Es256 => {
+            let digest = Sha256::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..16])
+        }
+        Alg::EdDsa => {
+            let digest = Sha512::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..32])
+        }
+    }
 }

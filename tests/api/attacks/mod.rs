@@ -55,8 +55,7 @@ pub(crate) async fn server_signing_key(app: &TestApp) -> RawSigner {
     let keys = app.state.tokens.keys.clone();
     let kid = keys
         .snapshot()
-        .signer
-        .as_ref()
+        .signer(gatehouse::keys::Alg::Rs256)
         .expect("a current key")
         .kid
         .clone();

@@ -463,8 +463,9 @@ async fn a_token_signed_by_a_removed_key_is_refused_though_it_has_not_expired(ba
     use gatehouse::keys::rotation::RotationKind;
     app.state
         .keys
-        .rotate(RotationKind::Manual)
+        .rotate(None, RotationKind::Manual)
         .await
+        .map(gatehouse::keys::rotation::RotationOutcome::combined)
         .expect("rotate");
     // Retired but published: its tokens still verify.
     assert_accepted_as_access(
@@ -545,7 +546,10 @@ async fn id_tokens_and_refresh_tokens_are_refused_wherever_an_access_token_is_ex
         auth_time: now,
         nonce: Some("n".into()),
         sid: "sid".into(),
-        at_hash: Some(gatehouse::sso::id_token::at_hash(&access)),
+        at_hash: Some(gatehouse::sso::id_token::at_hash(
+            &access,
+            gatehouse::keys::Alg::Rs256,
+        )),
         preferred_username: Some("root".into()),
         email: None,
         email_verified: None,
@@ -555,8 +559,7 @@ async fn id_tokens_and_refresh_tokens_are_refused_wherever_an_access_token_is_ex
         .tokens
         .keys
         .snapshot()
-        .signer
-        .as_ref()
+        .signer(gatehouse::keys::Alg::Rs256)
         .expect("signer")
         .sign(gatehouse::keys::store::TokenType::Id, &id_claims)
         .expect("sign");
