@@ -214,13 +214,13 @@ pub(super) async fn rotate(
 /// Which key signs now and since when it is published, and any warning.
 fn signs_now(outcome: &RotationOutcome) -> String {
     let mut said = format!(
-        "{}{} now signs (published {}).",
-        outcome.alg.map(|a| format!("{a}: ")).unwrap_or_default(),
+        "{} now signs (published {}){}.",
         outcome.current.as_deref().unwrap_or("no key"),
         outcome
             .current_published_at
             .map(utc_datetime)
-            .unwrap_or_else(|| "—".into())
+            .unwrap_or_else(|| "—".into()),
+        outcome.alg.map(|a| format!(" for {a}")).unwrap_or_default(),
     );
     if let Some(w) = &outcome.warning {
         said.push_str(&format!(" Warning: {w}"));

@@ -5,6 +5,7 @@
 //! payload bytes, a snapshot of what is stored, and an attacker's JWKS server that counts
 //! the requests it gets.
 
+mod algs;
 mod protocol;
 mod tokens;
 
