@@ -320,6 +320,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn signing_algorithms_default_to_rs256_and_access_token_alg_must_be_kept() {
+        let s = Settings::from_args(&SettingsArgs::default()).unwrap();
+        assert_eq!(s.signing_algs, [Alg::Rs256]);
+        assert_eq!(s.access_token_alg, Alg::Rs256);
+        let args = SettingsArgs {
+            signing_algs: Some("EdDSA,ES256".into()),
+            access_token_alg: Some("ES256".into()),
+            ..Default::default()
+        };
+        let s = Settings::from_args(&args).unwrap();
+        assert_eq!(s.signing_algs, [Alg::Es256, Alg::EdDsa]);
+        assert_eq!(s.access_token_alg, Alg::Es256);
+        for (algs, access) in [
+            ("ES256", "RS256"),
+            ("RS256", "HS256"),
+            ("RS256,none", "RS256"),
+            ("", "RS256"),
+        ] {
+            let args = SettingsArgs {
+                signing_algs: Some(algs.into()),
+                access_token_alg: Some(access.into()),
+                ..Default::default()
+            };
+            assert!(Settings::from_args(&args).is_err(), "{algs} / {access}");
+        }
+    }
+
+    #[test]
     fn flags_win_over_file_and_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.toml");

@@ -447,6 +447,25 @@ mod tests {
     }
 
     #[test]
+    fn a_declared_clients_algorithms_must_be_kept_in_signing_algs() {
+        let text = format!("{BILLING}access_token_alg = \"ES256\"\nid_token_alg = \"EdDSA\"\n");
+        let all = AlgSet::of(&[Alg::Rs256, Alg::Es256, Alg::EdDsa]);
+        let clients = parse(&text, &env, 0, all).unwrap();
+        assert_eq!(clients[0].access_token_alg, Some(Alg::Es256));
+        assert_eq!(clients[0].id_token_alg, Alg::EdDsa);
+        let (line, reason) = error_of(&text);
+        assert_eq!(line, 2, "the client's id line: {reason}");
+        assert!(reason.contains("not in SIGNING_ALGS"), "{reason}");
+        let (line, reason) = error_of(&format!("{BILLING}id_token_alg = \"HS256\"\n"));
+        assert_eq!(line, 7, "{reason}");
+        assert!(reason.contains("HS256"), "{reason}");
+        // Without them: ACCESS_TOKEN_ALG's and RS256.
+        let plain = parse(BILLING, &env, 0, all).unwrap();
+        assert_eq!(plain[0].access_token_alg, None);
+        assert_eq!(plain[0].id_token_alg, Alg::Rs256);
+    }
+
+    #[test]
     fn each_invalid_file_names_the_line_and_the_reason() {
         let public = "[[client]]\nid = \"spa\"\nkind = \"public\"\nredirect_uris = [\"https://spa.example/cb\"]\n";
         let cases: Vec<(String, usize, &str)> = vec![
