@@ -25,6 +25,7 @@ both_backends!(
     a_verifier_honouring_cache_control_never_fails_while_every_line_rotates_on_schedule,
     an_algorithm_outside_signing_algs_is_refused_for_clients_and_rotations,
     check_names_clients_whose_algorithm_signing_algs_no_longer_lists,
+    keys_rotate_alg_on_the_command_line_rotates_that_line_alone,
 );
 
 const PASSWORD: &str = "alice's long password";
@@ -683,4 +684,53 @@ async fn check_names_clients_whose_algorithm_signing_algs_no_longer_lists(backen
         text.contains("every client's signing algorithms are in SIGNING_ALGS"),
         "{text}"
     );
+}
+
+async fn keys_rotate_alg_on_the_command_line_rotates_that_line_alone(backend: Backend) {
+    let Some(app) = spawn_all(backend).await else {
+        return;
+    };
+    let before = line(&app, "current").await;
+    let all = [("GATEHOUSE_SIGNING_ALGS", "RS256,ES256,EdDSA")];
+    let out = crate::helpers::run_cli_env(
+        &app.storage,
+        &["keys", "rotate", "--alg", "ES256"],
+        "",
+        &all,
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let outcome: Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    assert_eq!(outcome["alg"], "ES256", "{outcome}");
+    assert_eq!(outcome["retired"], before["ES256"].as_str());
+    let after = line(&app, "current").await;
+    assert_ne!(after["ES256"], before["ES256"]);
+    assert_eq!(after["RS256"], before["RS256"]);
+    assert_eq!(after["EdDSA"], before["EdDSA"]);
+
+    // `keys list` names each key's algorithm, in the last column.
+    let out = crate::helpers::run_cli_env(&app.storage, &["keys", "list"], "", &all).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let mut lines = out.stdout.lines();
+    assert!(lines.next().unwrap().ends_with("\tALG"));
+    let listed: BTreeMap<String, String> = lines
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols[0].to_string(), cols[cols.len() - 1].to_string())
+        })
+        .collect();
+    for (alg, kid) in &after {
+        assert_eq!(&listed[kid], alg);
+    }
+
+    // An algorithm this configuration keeps no keys for, or none Gatehouse knows: refused,
+    // nothing changed.
+    let keys_before = app.state.keys.list().await.expect("keys");
+    let out = app.cli(&["keys", "rotate", "--alg", "EdDSA"], "").await;
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("not in SIGNING_ALGS"), "{}", out.stderr);
+    let out = app.cli(&["keys", "rotate", "--alg", "PS256"], "").await;
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("PS256"), "{}", out.stderr);
+    assert_eq!(app.state.keys.list().await.expect("keys"), keys_before);
 }

@@ -137,6 +137,16 @@ pub(super) async fn confirm_rotation(
              every token it signed has expired; a new next key is published.",
         )
     };
+    // Which line: one algorithm's, or every algorithm's of SIGNING_ALGS.
+    let which = match q.alg {
+        Some(alg) => format!(" Only the {alg} keys change."),
+        None if state.keys.policy.algs.iter().count() > 1 => {
+            " Every algorithm's keys change.".to_string()
+        }
+        None => String::new(),
+    };
+    let question = format!("{question}{which}");
+    let question = question.as_str();
     Ok(render(&req, &state, StatusCode::OK, |csrf| {
         ConfirmPage {
             admin: &user.username,
