@@ -7,7 +7,9 @@
 //! `GET /whoami` with `Authorization: Bearer <access token>` answers `200 {"sub", "user_id",
 //! "client_id", "scope"}`, or `401 {"error", "error_description"}` with a `WWW-Authenticate`
 //! challenge (RFC 6750). What it checks:
-//! - the signature: RS256 only, with the published key named by `kid`;
+//! - the signature, with the published key named by `kid` and that key's algorithm
+//!   (RS256, ES256 or EdDSA, from the JWK's `alg`): the key decides, never the token's
+//!   header (RFC 8725 §3.1);
 //! - `typ` is `at+jwt` (RFC 9068), so a refresh token or an id_token is no access token;
 //! - `iss` is the issuer, `aud` the audience (default: the issuer), `exp` not passed
 //!   (30 s leeway for clock skew).
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -70,7 +72,8 @@ fn options() -> Result<Options, String> {
 
 /// The published keys, as last fetched.
 struct Cache {
-    keys: HashMap<String, DecodingKey>,
+    /// Each published key with the algorithm its JWK names.
+    keys: HashMap<String, (Algorithm, DecodingKey)>,
     etag: Option<String>,
     fresh_until: Instant,
     /// When a token's unknown `kid` last made us refetch.
@@ -133,14 +136,16 @@ impl Verifier {
             return Err("not an access token (typ is not at+jwt)".into());
         }
         let kid = header.kid.ok_or("the token names no key (kid)")?;
-        let key = self.key(&kid).await?;
-        jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
+        let (alg, key) = self.key(&kid).await?;
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![alg];
+        jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map(|data| data.claims)
             .map_err(|e| e.to_string())
     }
 
     /// The key named `kid`, from the cache while it is fresh.
-    async fn key(&self, kid: &str) -> Result<DecodingKey, String> {
+    async fn key(&self, kid: &str) -> Result<(Algorithm, DecodingKey), String> {
         // One fetch at a time: requests arriving during a fetch wait for its result.
         let mut cache = self.cache.lock().await;
         if Instant::now() >= cache.fresh_until {
@@ -190,7 +195,14 @@ impl Verifier {
             .iter()
             .filter_map(|jwk| {
                 let kid = jwk.common.key_id.clone()?;
-                DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
+                // Only the algorithms Gatehouse signs with; a key naming none is skipped.
+                let alg = match jwk.common.key_algorithm? {
+                    KeyAlgorithm::RS256 => Algorithm::RS256,
+                    KeyAlgorithm::ES256 => Algorithm::ES256,
+                    KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+                    _ => return None,
+                };
+                DecodingKey::from_jwk(jwk).ok().map(|key| (kid, (alg, key)))
             })
             .collect();
         Ok(())

@@ -9,6 +9,7 @@ use crate::accounts::{clients_file, Accounts, LastAdmin, NewClientRequest, NewUs
 use crate::audit::{self, AuditFilter, RequestContext};
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsArgs};
+use crate::db::alg::AlgSet;
 use crate::domain::utc_datetime;
 use crate::keys::rotation::{self, RotationKind};
 use crate::paging::ListRequest;
@@ -218,6 +219,14 @@ pub enum ClientCommand {
         /// A resource server that may introspect tokens issued to other clients.
         #[arg(long)]
         introspect_any: bool,
+        /// Sign its access and refresh tokens with RS256, ES256 or EdDSA (one of
+        /// SIGNING_ALGS; default ACCESS_TOKEN_ALG).
+        // Not `access_token_alg`: that is the setting's id (`--default-access-token-alg`).
+        #[arg(long = "access-token-alg")]
+        access_alg: Option<crate::keys::Alg>,
+        /// Sign its id_tokens with RS256, ES256 or EdDSA (one of SIGNING_ALGS; default RS256).
+        #[arg(long)]
+        id_token_alg: Option<crate::keys::Alg>,
         /// Print {"client_id","client_secret"} as JSON.
         #[arg(long)]
         json: bool,
@@ -275,6 +284,10 @@ pub enum KeysCommand {
         /// Revoke the current key at once (tokens it signed stop verifying).
         #[arg(long)]
         emergency: bool,
+        /// Rotate only this algorithm's keys (RS256, ES256 or EdDSA); every algorithm of
+        /// SIGNING_ALGS without it.
+        #[arg(long)]
+        alg: Option<crate::keys::Alg>,
     },
     /// Revoke one key, whatever its state: it leaves the JWKS and its tokens stop
     /// verifying; the keys behind it move up; its refresh families end.
@@ -475,6 +488,7 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
         Hasher::new(1),
         Clock::system(),
         settings.password_policy,
+        AlgSet::of(&settings.signing_algs),
     );
     match cmd {
         UserCommand::Add {
@@ -565,6 +579,7 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
         Hasher::new(1),
         Clock::system(),
         settings.password_policy,
+        AlgSet::of(&settings.signing_algs),
     );
     match cmd {
         ClientCommand::Add {
@@ -576,10 +591,14 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
             scopes,
             consent,
             introspect_any,
+            access_alg,
+            id_token_alg,
             json,
         } => {
             let req = NewClientRequest {
                 introspect_any,
+                access_token_alg: access_alg,
+                id_token_alg,
                 client_id: id,
                 public,
                 redirect_uris,
@@ -658,9 +677,10 @@ async fn apply_clients(
         Hasher::new(1),
         Clock::system(),
         settings.password_policy,
+        AlgSet::of(&settings.signing_algs),
     );
     let env = |name: &str| std::env::var(name).ok();
-    let declared = clients_file::read(file, &env, accounts.clock.now())?;
+    let declared = clients_file::read(file, &env, accounts.clock.now(), accounts.signing_algs)?;
     let plan = accounts.apply_clients_file(declared, dry_run).await?;
     if dry_run {
         println!("dry run: nothing is changed");
@@ -697,30 +717,32 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     let keys = keys?;
     match cmd {
         KeysCommand::List => {
-            println!("KID\tSTATE\tBITS\tPUBLISHED\tACTIVATED\tRETIRED\tREMOVE_AFTER");
+            // ALG last: scripts that read the first columns keep working.
+            println!("KID\tSTATE\tBITS\tPUBLISHED\tACTIVATED\tRETIRED\tREMOVE_AFTER\tALG");
             let show = |t: Option<i64>| t.map(utc_datetime).unwrap_or_else(|| "-".into());
             for k in keys.list().await? {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     k.kid,
                     k.state.as_str(),
                     k.bits,
                     utc_datetime(k.created_at),
                     show(k.activated_at),
                     show(k.retired_at.or(k.revoked_at)),
-                    show(k.remove_after)
+                    show(k.remove_after),
+                    k.alg,
                 );
             }
         }
-        KeysCommand::Rotate { emergency } => {
+        KeysCommand::Rotate { emergency, alg } => {
             let kind = if emergency {
                 RotationKind::Emergency
             } else {
                 RotationKind::Manual
             };
-            let outcome = keys.rotate(kind).await;
+            let outcomes = keys.rotate(alg, kind).await;
             spinner.finish_and_clear();
-            print_key_change(&outcome?)?;
+            print_key_change(&rotation::RotationOutcome::combined(outcomes?))?;
         }
         KeysCommand::Revoke { kid, reason } => {
             let outcome = keys.revoke(&kid, &reason).await;
@@ -735,6 +757,16 @@ async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
 /// key revoked, the key that signs now and when it was published, and any warning.
 fn print_key_change(outcome: &rotation::RotationOutcome) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(outcome)?);
+    for line in std::iter::once(outcome).chain(&outcome.also) {
+        say_key_change(line);
+    }
+    Ok(())
+}
+
+fn say_key_change(outcome: &rotation::RotationOutcome) {
+    if let Some(alg) = outcome.alg {
+        eprintln!("{alg}:");
+    }
     if let Some(revoked) = &outcome.revoked {
         eprintln!(
             "revoked {revoked} ({} refresh families ended)",
@@ -748,7 +780,6 @@ fn print_key_change(outcome: &rotation::RotationOutcome) -> anyhow::Result<()> {
     if let Some(w) = &outcome.warning {
         eprintln!("warning: {w}");
     }
-    Ok(())
 }
 
 #[cfg(test)]

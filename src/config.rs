@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::accounts::password_policy::{PasswordPolicy, DEFAULT_MIN_LENGTH};
+use crate::db::alg::{self, Alg};
 use crate::db::DatabaseUrl;
 use crate::domain::{parse_duration, CorsOrigins, LoginLimits, SecretString, TrustedProxies};
 
@@ -79,6 +80,8 @@ settings_args! {
     key_poll_interval: "key-poll-interval", "GATEHOUSE_KEY_POLL_INTERVAL", Some("2s"), "How often each instance re-reads the key set";
     jwks_max_age: "jwks-max-age", "GATEHOUSE_JWKS_MAX_AGE", Some("300s"), "Cache-Control max-age of the JWKS";
     key_size: "key-size", "GATEHOUSE_KEY_SIZE", Some("2048"), "RSA modulus bits: 2048, 3072 or 4096";
+    signing_algs: "signing-algs", "GATEHOUSE_SIGNING_ALGS", Some("RS256"), "Signing algorithms to keep keys for, comma-separated: RS256, ES256, EdDSA";
+    access_token_alg: "default-access-token-alg", "GATEHOUSE_ACCESS_TOKEN_ALG", Some("RS256"), "ACCESS_TOKEN_ALG: algorithm of access and refresh tokens for clients that choose none (one of SIGNING_ALGS); the flag is --default-… because `client add --access-token-alg` is a client's own";
     db_pool_size: "db-pool-size", "GATEHOUSE_DB_POOL_SIZE", Some("10"), "Database connections per instance";
     db_timeout: "db-timeout", "GATEHOUSE_DB_TIMEOUT", Some("5s"), "Longest wait for a database connection";
     hash_workers: "hash-workers", "GATEHOUSE_HASH_WORKERS", None, "Password hashing threads, each reusing one 19 MiB argon2 block: the most hashes at once (default: number of cores)";
@@ -114,6 +117,10 @@ pub struct Settings {
     pub key_poll_interval: Duration,
     pub jwks_max_age: Duration,
     pub key_size: usize,
+    /// The algorithms with a key line (`SIGNING_ALGS`), in [`Alg::ALL`] order.
+    pub signing_algs: Vec<Alg>,
+    /// Access and refresh tokens of clients that name no algorithm (`ACCESS_TOKEN_ALG`).
+    pub access_token_alg: Alg,
     pub db_pool_size: u32,
     pub db_timeout: Duration,
     pub hash_workers: usize,
@@ -183,6 +190,19 @@ impl Settings {
         if ![2048, 3072, 4096].contains(&key_size) {
             anyhow::bail!("setting key_size: must be 2048, 3072 or 4096");
         }
+        let signing_algs = alg::parse_list(&get("signing_algs").unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("setting signing_algs: {e}"))?;
+        let access_token_alg: Alg = get("access_token_alg")
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("setting access_token_alg: {e}"))?;
+        if !signing_algs.contains(&access_token_alg) {
+            anyhow::bail!(
+                "setting access_token_alg: {access_token_alg} is not in signing_algs, so no key \
+                 signs with it"
+            );
+        }
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -231,6 +251,8 @@ impl Settings {
             key_poll_interval: dur("key_poll_interval")?,
             jwks_max_age: dur("jwks_max_age")?,
             key_size,
+            signing_algs,
+            access_token_alg,
             db_pool_size: num("db_pool_size")?.unwrap_or(10).clamp(1, 1000) as u32,
             db_timeout: dur("db_timeout")?,
             hash_workers: num("hash_workers")?
@@ -295,6 +317,34 @@ fn read_toml(path: &std::path::Path) -> anyhow::Result<BTreeMap<String, String>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signing_algorithms_default_to_rs256_and_access_token_alg_must_be_kept() {
+        let s = Settings::from_args(&SettingsArgs::default()).unwrap();
+        assert_eq!(s.signing_algs, [Alg::Rs256]);
+        assert_eq!(s.access_token_alg, Alg::Rs256);
+        let args = SettingsArgs {
+            signing_algs: Some("EdDSA,ES256".into()),
+            access_token_alg: Some("ES256".into()),
+            ..Default::default()
+        };
+        let s = Settings::from_args(&args).unwrap();
+        assert_eq!(s.signing_algs, [Alg::Es256, Alg::EdDsa]);
+        assert_eq!(s.access_token_alg, Alg::Es256);
+        for (algs, access) in [
+            ("ES256", "RS256"),
+            ("RS256", "HS256"),
+            ("RS256,none", "RS256"),
+            ("", "RS256"),
+        ] {
+            let args = SettingsArgs {
+                signing_algs: Some(algs.into()),
+                access_token_alg: Some(access.into()),
+                ..Default::default()
+            };
+            assert!(Settings::from_args(&args).is_err(), "{algs} / {access}");
+        }
+    }
 
     #[test]
     fn flags_win_over_file_and_defaults() {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::config::Settings;
+use crate::db::alg::AlgSet;
 use crate::housekeeping::Retention;
 use crate::keys::lifecycle::RotationPolicy;
 use crate::keys::manager::KeyPolicy;
@@ -25,12 +26,14 @@ pub fn token_policy(s: &Settings) -> TokenPolicy {
         refresh_grace: secs(s.refresh_grace),
         id_token_ttl: secs(s.id_token_ttl),
         leeway: secs(s.leeway),
+        access_token_alg: s.access_token_alg,
     }
 }
 
 pub fn key_policy(s: &Settings) -> KeyPolicy {
     KeyPolicy {
         key_size: s.key_size,
+        algs: AlgSet::of(&s.signing_algs),
         rotation: RotationPolicy {
             retire_for: s.longest_token_lifetime() + s.leeway,
             jwks_max_age: s.jwks_max_age,

@@ -11,6 +11,7 @@ use crate::accounts::login_guard::LoginGuard;
 use crate::accounts::{clients_file, Accounts};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::db::alg::AlgSet;
 use crate::db::{migrate, repo, Db};
 use crate::housekeeping::Housekeeping;
 use crate::keys::encryption::{self, MasterKey, MasterKeys};
@@ -186,13 +187,22 @@ impl Application {
         // Checked whole before the database is touched: an invalid file changes nothing.
         let env = |name: &str| std::env::var(name).ok();
         let declared = match &settings.clients_file {
-            Some(path) => Some((path, clients_file::read(path, &env, clock.now())?)),
+            Some(path) => Some((
+                path,
+                clients_file::read(path, &env, clock.now(), AlgSet::of(&settings.signing_algs))?,
+            )),
             None => None,
         };
         let keys = prepare(&settings, clock.clone(), generator).await?;
         let db = keys.db.clone();
         let hasher = Hasher::new(settings.hash_workers);
-        let accounts = Accounts::new(db.clone(), hasher, clock.clone(), settings.password_policy);
+        let accounts = Accounts::new(
+            db.clone(),
+            hasher,
+            clock.clone(),
+            settings.password_policy,
+            AlgSet::of(&settings.signing_algs),
+        );
         if let Some((path, declared)) = declared {
             apply_clients_file(&accounts, path, declared).await?;
         }
@@ -210,7 +220,7 @@ impl Application {
         let port = listener_addr.port();
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState {
-            discovery: crate::http::discovery::document(&settings.issuer),
+            discovery: crate::http::discovery::document(&settings.issuer, &settings.signing_algs),
             openapi: crate::http::openapi::document(&settings.issuer),
             guard: LoginGuard::new(accounts.clone(), settings.login_throttle, metrics.clone()),
             accounts,
@@ -250,19 +260,17 @@ impl Application {
         .worker_max_blocking_threads(blocking_threads(&settings))
         .listen(listener)?
         .run();
-        let kid = state
-            .keys
-            .store
-            .snapshot()
-            .signer
-            .as_ref()
-            .map(|s| s.kid.clone());
+        let signers = state.keys.store.snapshot();
+        let kid: Vec<String> = signers
+            .signers()
+            .map(|s| format!("{} {}", s.alg, s.kid))
+            .collect();
         tracing::info!(
             port,
             listen = %listener_addr,
             issuer = %settings.issuer,
             database = %settings.database_url.redacted(),
-            kid = %kid.as_deref().unwrap_or("-"),
+            kid = %kid.join(", "),
             "gatehouse is serving"
         );
         if !state.db.run(repo::users::any_enabled_admin).await? {

@@ -5,6 +5,7 @@ use rand::RngCore;
 
 use super::{AccountError, Accounts};
 use crate::audit::{Event, Kind};
+use crate::db::alg::{Alg, AlgSet};
 pub use crate::db::repo::clients::Client;
 use crate::db::{repo, DbError};
 use crate::digest::digest_hex;
@@ -29,16 +30,38 @@ pub struct NewClientRequest {
     pub consent: bool,
     /// A resource server that may introspect other clients' tokens.
     pub introspect_any: bool,
+    /// Access and refresh tokens' algorithm; `None`: `ACCESS_TOKEN_ALG`.
+    pub access_token_alg: Option<Alg>,
+    /// id_tokens' algorithm; `None`: RS256.
+    pub id_token_alg: Option<Alg>,
 }
 
 /// A registration checked and completed with the defaults: the client it describes, with
 /// no secret, enabled and unmanaged (the caller sets those). The one set of registration
-/// rules, for the CLI, the admin API, the console and `CLIENTS_FILE`.
+/// rules, for the CLI, the admin API, the console and `CLIENTS_FILE`; a chosen algorithm
+/// must be one of `signing_algs`, or no key would sign the client's tokens.
 pub(crate) fn checked_client(
     req: NewClientRequest,
     created_at: i64,
+    signing_algs: AlgSet,
 ) -> Result<Client, AccountError> {
     let id = ClientId::parse(&req.client_id).map_err(AccountError::Invalid)?;
+    let id_token_alg = req.id_token_alg.unwrap_or(Alg::Rs256);
+    for (what, alg) in [
+        ("access_token_alg", req.access_token_alg),
+        ("id_token_alg", Some(id_token_alg)),
+    ] {
+        if let Some(alg) = alg.filter(|a| !signing_algs.contains(*a)) {
+            return Err(AccountError::Invalid(format!(
+                "{what} {alg} is not in SIGNING_ALGS ({}): no key signs with it",
+                signing_algs
+                    .iter()
+                    .map(Alg::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     let grants = if req.grants.is_empty() {
         vec![
             "authorization_code".to_string(),
@@ -93,6 +116,8 @@ pub(crate) fn checked_client(
         created_at,
         introspect_any: req.introspect_any,
         managed: false,
+        access_token_alg: req.access_token_alg,
+        id_token_alg,
     })
 }
 
@@ -110,7 +135,7 @@ impl Accounts {
         &self,
         req: NewClientRequest,
     ) -> Result<(Client, Option<String>), AccountError> {
-        let mut client = checked_client(req, self.clock.now())?;
+        let mut client = checked_client(req, self.clock.now(), self.signing_algs)?;
         let secret = (!client.public).then(generate_client_secret);
         client.secret_hash = secret.as_deref().map(digest_hex);
         let stored = client.clone();

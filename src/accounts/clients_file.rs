@@ -22,6 +22,7 @@ use toml::Spanned;
 use super::clients::{checked_client, Client};
 use super::{AccountError, Accounts, NewClientRequest};
 use crate::audit::{self, Event, Kind};
+use crate::db::alg::{Alg, AlgSet};
 use crate::db::{repo, DbError};
 use crate::digest::digest_hex;
 use crate::domain::{ClientId, RedirectUri};
@@ -75,6 +76,10 @@ struct Entry {
     introspect_any: bool,
     #[serde(default)]
     disabled: bool,
+    /// `RS256`, `ES256` or `EdDSA`; absent: `ACCESS_TOKEN_ALG`.
+    access_token_alg: Option<Alg>,
+    /// absent: RS256.
+    id_token_alg: Option<Alg>,
     secret_sha256: Option<Spanned<String>>,
     secret_env: Option<Spanned<String>>,
 }
@@ -84,12 +89,13 @@ pub fn read(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     now: i64,
+    signing_algs: AlgSet,
 ) -> Result<Vec<Client>, ClientsFileError> {
     let text = std::fs::read_to_string(path).map_err(|e| ClientsFileError::Unreadable {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    parse(&text, env, now).map_err(|(line, reason)| ClientsFileError::Invalid {
+    parse(&text, env, now, signing_algs).map_err(|(line, reason)| ClientsFileError::Invalid {
         path: path.display().to_string(),
         line,
         reason,
@@ -102,6 +108,7 @@ fn parse(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
     now: i64,
+    signing_algs: AlgSet,
 ) -> Result<Vec<Client>, (usize, String)> {
     let line_of = |span: std::ops::Range<usize>| {
         let before = &text.as_bytes()[..span.start.min(text.len())];
@@ -149,8 +156,10 @@ fn parse(
             scopes: entry.scopes,
             consent: entry.consent,
             introspect_any: entry.introspect_any,
+            access_token_alg: entry.access_token_alg,
+            id_token_alg: entry.id_token_alg,
         };
-        let mut client = checked_client(request, now).map_err(|e| match e {
+        let mut client = checked_client(request, now, signing_algs).map_err(|e| match e {
             AccountError::Invalid(m) => (id_line, format!("client {id}: {m}")),
             other => (id_line, other.to_string()),
         })?;
@@ -294,6 +303,11 @@ fn differences(declared: &Client, stored: &Client) -> Vec<&'static str> {
         ),
         (declared.disabled != stored.disabled, "disabled"),
         (declared.managed != stored.managed, "managed"),
+        (
+            declared.access_token_alg != stored.access_token_alg,
+            "access_token_alg",
+        ),
+        (declared.id_token_alg != stored.id_token_alg, "id_token_alg"),
     ];
     checks
         .into_iter()
@@ -412,14 +426,14 @@ mod tests {
     }
 
     fn error_of(text: &str) -> (usize, String) {
-        parse(text, &env, 0).expect_err("refused")
+        parse(text, &env, 0, AlgSet::of(&[Alg::Rs256])).expect_err("refused")
     }
 
     const BILLING: &str = "[[client]]\nid = \"billing\"\nkind = \"confidential\"\ngrants = [\"client_credentials\"]\nscopes = [\"read\"]\nsecret_env = \"BILLING_SECRET\"\n";
 
     #[test]
     fn a_declared_client_is_checked_completed_and_managed() {
-        let clients = parse(BILLING, &env, 7).unwrap();
+        let clients = parse(BILLING, &env, 7, AlgSet::of(&[Alg::Rs256])).unwrap();
         assert_eq!(clients.len(), 1);
         let c = &clients[0];
         assert_eq!(c.client_id, "billing");
@@ -430,6 +444,25 @@ mod tests {
         );
         assert_eq!(c.grants, ["client_credentials"]);
         assert_eq!(c.created_at, 7);
+    }
+
+    #[test]
+    fn a_declared_clients_algorithms_must_be_kept_in_signing_algs() {
+        let text = format!("{BILLING}access_token_alg = \"ES256\"\nid_token_alg = \"EdDSA\"\n");
+        let all = AlgSet::of(&[Alg::Rs256, Alg::Es256, Alg::EdDsa]);
+        let clients = parse(&text, &env, 0, all).unwrap();
+        assert_eq!(clients[0].access_token_alg, Some(Alg::Es256));
+        assert_eq!(clients[0].id_token_alg, Alg::EdDsa);
+        let (line, reason) = error_of(&text);
+        assert_eq!(line, 2, "the client's id line: {reason}");
+        assert!(reason.contains("not in SIGNING_ALGS"), "{reason}");
+        let (line, reason) = error_of(&format!("{BILLING}id_token_alg = \"HS256\"\n"));
+        assert_eq!(line, 7, "{reason}");
+        assert!(reason.contains("HS256"), "{reason}");
+        // Without them: ACCESS_TOKEN_ALG's and RS256.
+        let plain = parse(BILLING, &env, 0, all).unwrap();
+        assert_eq!(plain[0].access_token_alg, None);
+        assert_eq!(plain[0].id_token_alg, Alg::Rs256);
     }
 
     #[test]
@@ -477,7 +510,7 @@ mod tests {
 
     #[test]
     fn the_plan_creates_updates_releases_and_leaves_the_rest() {
-        let declared = parse(BILLING, &env, 0).unwrap();
+        let declared = parse(BILLING, &env, 0, AlgSet::of(&[Alg::Rs256])).unwrap();
         let mut stored_billing = declared[0].clone();
         stored_billing.created_at = 3;
         let mut gone = declared[0].clone();

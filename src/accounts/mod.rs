@@ -11,6 +11,7 @@ pub mod reset;
 
 use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
+use crate::db::alg::AlgSet;
 use crate::db::repo::users::NewUser;
 pub use crate::db::repo::users::User;
 use crate::db::{repo, Db, DbError};
@@ -30,6 +31,8 @@ pub struct Accounts {
     pub hasher: Hasher,
     pub clock: Clock,
     pub policy: PasswordPolicy,
+    /// `SIGNING_ALGS`: the algorithms a client may choose.
+    pub signing_algs: AlgSet,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,12 +103,19 @@ pub enum LoginError {
 }
 
 impl Accounts {
-    pub fn new(db: Db, hasher: Hasher, clock: Clock, policy: PasswordPolicy) -> Accounts {
+    pub fn new(
+        db: Db,
+        hasher: Hasher,
+        clock: Clock,
+        policy: PasswordPolicy,
+        signing_algs: AlgSet,
+    ) -> Accounts {
         Accounts {
             db,
             hasher,
             clock,
             policy,
+            signing_algs,
         }
     }
 

@@ -10,6 +10,7 @@ use crate::db::{migrate, repo, DatabaseUrl, Db};
 use crate::domain::utc_datetime;
 use crate::keys::encryption::{MasterKey, MasterKeys};
 use crate::keys::lifecycle::{KeyRecord, KeyState};
+use crate::keys::Alg;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Level {
@@ -67,8 +68,16 @@ async fn check(settings: &Settings, report: &mut Report) {
         Level::Ok,
         "settings",
         &format!(
-            "issuer {}, listening on {}, {}-bit keys",
-            settings.issuer, settings.bind, settings.key_size
+            "issuer {}, listening on {}, {}-bit RSA keys, signing with {}",
+            settings.issuer,
+            settings.bind,
+            settings.key_size,
+            settings
+                .signing_algs
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     );
     if settings.issuer.starts_with("http://") && !loopback_issuer(&settings.issuer) {
@@ -84,7 +93,46 @@ async fn check(settings: &Settings, report: &mut Report) {
     };
     let master = master_key(settings, &db, report).await;
     keys(settings, &db, master.as_ref(), report).await;
+    client_algorithms(settings, &db, report).await;
     admins(settings, &db, report).await;
+}
+
+/// Every client's chosen algorithms are in `SIGNING_ALGS`: a setting that drops one leaves
+/// the client's tokens with no key to sign them (its token requests fail until it changes).
+async fn client_algorithms(settings: &Settings, db: &Db, report: &mut Report) {
+    let clients = match db.run(repo::clients::list).await {
+        Ok(clients) => clients,
+        Err(e) => {
+            report.say(Level::Problem, "clients", &format!("cannot be read: {e}"));
+            return;
+        }
+    };
+    let kept = |alg: &Alg| settings.signing_algs.contains(alg);
+    let mut stranded = Vec::new();
+    for c in &clients {
+        if let Some(alg) = c.access_token_alg.filter(|a| !kept(a)) {
+            stranded.push(format!("{} (access_token_alg {alg})", c.client_id));
+        }
+        if !kept(&c.id_token_alg) {
+            stranded.push(format!("{} (id_token_alg {})", c.client_id, c.id_token_alg));
+        }
+    }
+    if stranded.is_empty() {
+        report.say(
+            Level::Ok,
+            "clients",
+            "every client's signing algorithms are in SIGNING_ALGS",
+        );
+    } else {
+        report.say(
+            Level::Problem,
+            "clients",
+            &format!(
+                "these clients use an algorithm SIGNING_ALGS no longer lists, so their tokens cannot be signed: {}; add it back or change the clients",
+                stranded.join(", ")
+            ),
+        );
+    }
 }
 
 /// Somebody can administer the server; if not, the command that makes the first admin.
@@ -111,7 +159,12 @@ fn clients_file(settings: &Settings, report: &mut Report) {
         return;
     };
     let env = |name: &str| std::env::var(name).ok();
-    match crate::accounts::clients_file::read(path, &env, 0) {
+    match crate::accounts::clients_file::read(
+        path,
+        &env,
+        0,
+        crate::db::alg::AlgSet::of(&settings.signing_algs),
+    ) {
         Ok(clients) => report.say(
             Level::Ok,
             "clients file",
@@ -357,66 +410,70 @@ async fn keys(settings: &Settings, db: &Db, master: Option<&MasterKeys>, report:
         );
         return;
     }
-    let find = |state: KeyState| {
-        records
-            .iter()
-            .filter(|k| k.state == state)
-            .collect::<Vec<&KeyRecord>>()
-    };
-    match find(KeyState::Current).as_slice() {
-        [current] => {
-            report.say(
-                Level::Ok,
-                "signing keys",
-                &format!(
-                    "current {} ({} bits, signing since {})",
-                    current.kid,
-                    current.bits,
-                    current
-                        .activated_at
-                        .map(crate::domain::utc_datetime)
-                        .unwrap_or_else(|| "-".into())
-                ),
-            );
-            if current.bits as usize != settings.key_size {
+    // Each algorithm of SIGNING_ALGS has its own line.
+    for alg in &settings.signing_algs {
+        let topic = format!("{alg} signing keys");
+        let find = |state: KeyState| {
+            records
+                .iter()
+                .filter(|k| k.alg == *alg && k.state == state)
+                .collect::<Vec<&KeyRecord>>()
+        };
+        match find(KeyState::Current).as_slice() {
+            [current] => {
                 report.say(
-                    Level::Warning,
-                    "signing keys",
+                    Level::Ok,
+                    &topic,
                     &format!(
-                        "the current key has {} bits and KEY_SIZE is {}: keys generated from now on have {}",
-                        current.bits, settings.key_size, settings.key_size
+                        "current {} ({} bits, signing since {})",
+                        current.kid,
+                        current.bits,
+                        current
+                            .activated_at
+                            .map(crate::domain::utc_datetime)
+                            .unwrap_or_else(|| "-".into())
                     ),
                 );
+                if *alg == Alg::Rs256 && current.bits as usize != settings.key_size {
+                    report.say(
+                        Level::Warning,
+                        &topic,
+                        &format!(
+                            "the current key has {} bits and KEY_SIZE is {}: keys generated from now on have {}",
+                            current.bits, settings.key_size, settings.key_size
+                        ),
+                    );
+                }
             }
+            [] => report.say(
+                Level::Problem,
+                &topic,
+                "no current key: nothing can sign; the next start generates one",
+            ),
+            many => report.say(
+                Level::Problem,
+                &topic,
+                &format!("{} keys are current; exactly one may be", many.len()),
+            ),
         }
-        [] => report.say(
-            Level::Problem,
-            "signing keys",
-            "no current key: nothing can sign; the next start generates one",
-        ),
-        many => report.say(
-            Level::Problem,
-            "signing keys",
-            &format!("{} keys are current; exactly one may be", many.len()),
-        ),
-    }
-    for waiting in [KeyState::Next, KeyState::Standby] {
-        let name = waiting.as_str();
-        match find(waiting).first() {
-            Some(key) => report.say(
-                Level::Ok,
-                "signing keys",
-                &format!(
-                    "{name} {} published since {}",
-                    key.kid,
-                    utc_datetime(key.created_at)
+        for waiting in [KeyState::Next, KeyState::Standby] {
+            let name = waiting.as_str();
+            match find(waiting).first() {
+                Some(key) => report.say(
+                    Level::Ok,
+                    &topic,
+                    &format!(
+                        "{name} {} published since {}",
+                        key.kid,
+                        utc_datetime(key.created_at)
+                    ),
                 ),
-            ),
-            None => report.say(
-                Level::Warning,
-                "signing keys",
-                &format!("no {name} key is published; the next start generates one"),
-            ),
+                None => report.say(
+                    Level::Warning,
+                    &topic,
+                    &format!("no {name} key is published; the next start generates one"),
+                ),
+            }
         }
     }
     let Some(master) = master else {

@@ -3,6 +3,7 @@
 //! The backend is chosen from the URL scheme (never by trial: SQLite accepts any path), and
 //! every query runs on tokio's blocking pool, never on an actix worker thread.
 
+pub mod alg;
 pub mod batched;
 pub mod migrate;
 pub mod pool;

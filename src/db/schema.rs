@@ -36,6 +36,8 @@ diesel::table! {
         created_at -> BigInt,
         introspect_any -> Bool,
         managed -> Bool,
+        access_token_alg -> Nullable<Text>,
+        id_token_alg -> Text,
     }
 }
 
@@ -53,6 +55,9 @@ diesel::table! {
         retired_at -> Nullable<BigInt>,
         remove_after -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        alg -> Text,
+        public_x -> Nullable<Text>,
+        public_y -> Nullable<Text>,
     }
 }
 

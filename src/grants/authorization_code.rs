@@ -70,7 +70,7 @@ pub async fn grant(
 
     let id_token = if has("openid") {
         let claims = id_token::claims(&tokens.policy, &user, client, &record, &pair.access, now);
-        Some(id_token::sign(tokens, &claims)?)
+        Some(id_token::sign(tokens, client.id_token_alg, &claims)?)
     } else {
         None
     };

@@ -32,6 +32,7 @@ pub async fn grant(
         client_id: client.client_id.clone(),
         scope: scopes.join(" "),
         audience: tokens.policy.default_audience.clone(),
+        alg: tokens.access_alg(client),
     };
     Ok(tokens.issue_pair(&subject, false).await?)
 }

@@ -99,5 +99,6 @@ pub fn user_subject(tokens: &Tokens, user: &User, client: &Client, scope: String
         client_id: client.client_id.clone(),
         scope,
         audience: tokens.policy.default_audience.clone(),
+        alg: tokens.access_alg(client),
     }
 }

@@ -15,6 +15,7 @@ use super::userinfo::bearer_token;
 use crate::accounts::{LastAdmin, NewClientRequest, NewUserRequest};
 use crate::audit::{self, AuditFilter};
 use crate::keys::rotation::RotationKind;
+use crate::keys::Alg;
 use crate::paging::ListRequest;
 use crate::passwords::Password;
 use crate::state::AppState;
@@ -118,6 +119,11 @@ pub(super) async fn list_keys(
 pub(super) struct RotateBody {
     #[serde(default)]
     emergency: bool,
+    /// Rotate only this algorithm's keys (`RS256`, `ES256`, `EdDSA`; one of
+    /// `SIGNING_ALGS`); without it, every algorithm's.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    alg: Option<Alg>,
 }
 
 #[utoipa::path(
@@ -126,7 +132,8 @@ pub(super) struct RotateBody {
     tag = "admin",
     request_body(content = RotateBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "What the rotation did", body = RotationOutcome),
+        (status = 200, description = "What the rotation did: the first line rotated, the others (without `alg`) in `also`", body = RotationOutcome),
+        (status = 400, description = "An algorithm not in SIGNING_ALGS, or an unknown one", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
         (status = "4XX", description = "Other client errors", body = ErrorBody),
@@ -146,8 +153,10 @@ pub(super) async fn rotate_keys(
     } else {
         RotationKind::Manual
     };
-    let outcome = state.keys.rotate(kind).await?;
-    Ok(HttpResponse::Ok().json(RotationOutcome::from(outcome)))
+    let outcomes = state.keys.rotate(body.alg, kind).await?;
+    Ok(HttpResponse::Ok().json(RotationOutcome::from(
+        crate::keys::rotation::RotationOutcome::combined(outcomes),
+    )))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -461,6 +470,14 @@ pub(super) struct NewClientBody {
     consent: bool,
     #[serde(default)]
     introspect_any: bool,
+    /// `RS256`, `ES256` or `EdDSA`, one of `SIGNING_ALGS`; absent: `ACCESS_TOKEN_ALG`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    access_token_alg: Option<Alg>,
+    /// The client's `id_token_signed_response_alg`, one of `SIGNING_ALGS`; absent: RS256.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    id_token_alg: Option<Alg>,
 }
 
 #[utoipa::path(
@@ -496,6 +513,8 @@ pub(super) async fn create_client(
             scopes: b.scopes,
             consent: b.consent,
             introspect_any: b.introspect_any,
+            access_token_alg: b.access_token_alg,
+            id_token_alg: b.id_token_alg,
         })
         .await?;
     let body = CreatedClient {

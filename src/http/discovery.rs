@@ -5,9 +5,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 use super::schemas::Discovery;
+use crate::keys::Alg;
 use crate::state::AppState;
 
-pub fn document(issuer: &str) -> bytes::Bytes {
+/// `algs`: `SIGNING_ALGS`, each of which a client may choose for its id_tokens.
+pub fn document(issuer: &str, algs: &[Alg]) -> bytes::Bytes {
     let doc = Discovery {
         issuer: issuer.to_string(),
         authorization_endpoint: format!("{issuer}/authorize"),
@@ -27,7 +29,9 @@ pub fn document(issuer: &str) -> bytes::Bytes {
             "password",
         ],
         subject_types_supported: &["public"],
-        id_token_signing_alg_values_supported: &["RS256"],
+        id_token_signing_alg_values_supported: algs.iter().map(|a| a.as_str()).collect(),
+        // Introspection answers JSON and userinfo JSON (never signed); request objects are
+        // not accepted: none of their *_alg_values_supported applies.
         token_endpoint_auth_methods_supported: &[
             "client_secret_basic",
             "client_secret_post",

@@ -27,7 +27,13 @@ const READYZ_DB_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let wait = state.settings.db_timeout.min(READYZ_DB_WAIT);
     let db_ok = state.db.answers_within(wait).await;
-    let key_ok = state.keys.store.snapshot().signer.is_some();
+    let keys = state.keys.store.snapshot();
+    let key_ok = state
+        .keys
+        .policy
+        .algs
+        .iter()
+        .all(|alg| keys.signer(alg).is_some());
     let body = Readiness {
         database: if db_ok { "ok" } else { "unreachable" },
         signing_key: if key_ok { "ok" } else { "missing" },
@@ -110,10 +116,13 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let now = state.clock.now();
     let body = state.metrics.render(crate::metrics::Gauges {
         key_rotations: state.keys.store.rotations_seen(),
-        current_key_age_secs: keys
-            .current()
-            .and_then(|k| k.activated_at)
-            .map_or(0, |at| now - at),
+        // The oldest current key of any algorithm: each line rotates on its own schedule.
+        current_key_age_secs: crate::keys::Alg::ALL
+            .iter()
+            .filter_map(|&alg| keys.current(alg)?.activated_at)
+            .map(|at| now - at)
+            .max()
+            .unwrap_or(0),
         pool_max: state.db.max_size(),
         pool_open: pool.connections,
         pool_idle: pool.idle_connections,

@@ -167,7 +167,8 @@ pub struct Discovery {
     pub response_modes_supported: &'static [&'static str],
     pub grant_types_supported: &'static [&'static str],
     pub subject_types_supported: &'static [&'static str],
-    pub id_token_signing_alg_values_supported: &'static [&'static str],
+    /// `SIGNING_ALGS`: each may sign a client's id_tokens.
+    pub id_token_signing_alg_values_supported: Vec<&'static str>,
     pub token_endpoint_auth_methods_supported: &'static [&'static str],
     pub revocation_endpoint_auth_methods_supported: &'static [&'static str],
     pub introspection_endpoint_auth_methods_supported: &'static [&'static str],
@@ -216,6 +217,8 @@ pub struct Readiness {
 #[derive(Serialize, ToSchema)]
 pub struct Key {
     pub kid: String,
+    /// `RS256`, `ES256` or `EdDSA`: each algorithm has its own line of keys.
+    pub alg: &'static str,
     /// `standby`, `next`, `current`, `retired` or `revoked`.
     pub state: &'static str,
     pub bits: i32,
@@ -230,6 +233,7 @@ impl From<lifecycle::KeyRecord> for Key {
     fn from(k: lifecycle::KeyRecord) -> Self {
         Key {
             kid: k.kid,
+            alg: k.alg.as_str(),
             state: k.state.as_str(),
             bits: k.bits,
             created_at: k.created_at,
@@ -249,6 +253,8 @@ pub struct KeyList {
 /// What a rotation or a revocation did. Times are Unix seconds.
 #[derive(Serialize, ToSchema)]
 pub struct RotationOutcome {
+    /// The algorithm whose line this is.
+    pub alg: Option<&'static str>,
     /// Whether the key set changed.
     pub rotated: bool,
     /// The key that signs now.
@@ -262,11 +268,17 @@ pub struct RotationOutcome {
     /// Refresh families ended with the revoked key.
     pub families_revoked: u64,
     pub warning: Option<String>,
+    /// A rotation of every algorithm: the outcomes of the other lines, each of this shape
+    /// (absent when one line was rotated).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub also: Vec<RotationOutcome>,
 }
 
 impl From<rotation::RotationOutcome> for RotationOutcome {
     fn from(o: rotation::RotationOutcome) -> Self {
         RotationOutcome {
+            alg: o.alg.map(|a| a.as_str()),
             rotated: o.rotated,
             current: o.current,
             current_published_at: o.current_published_at,
@@ -276,6 +288,7 @@ impl From<rotation::RotationOutcome> for RotationOutcome {
             revoked: o.revoked,
             families_revoked: o.families_revoked as u64,
             warning: o.warning,
+            also: o.also.into_iter().map(RotationOutcome::from).collect(),
         }
     }
 }
@@ -341,6 +354,10 @@ pub struct Client {
     pub introspect_any: bool,
     /// Declared in `CLIENTS_FILE`: the admin API refuses to change it (409).
     pub managed: bool,
+    /// What its access and refresh tokens are signed with; null: `ACCESS_TOKEN_ALG`.
+    pub access_token_alg: Option<&'static str>,
+    /// What its id_tokens are signed with.
+    pub id_token_alg: &'static str,
 }
 
 impl From<accounts::clients::Client> for Client {
@@ -357,6 +374,8 @@ impl From<accounts::clients::Client> for Client {
             created_at: c.created_at,
             introspect_any: c.introspect_any,
             managed: c.managed,
+            access_token_alg: c.access_token_alg.map(|a| a.as_str()),
+            id_token_alg: c.id_token_alg.as_str(),
         }
     }
 }

@@ -6,6 +6,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::lifecycle::KeyRecord;
+use super::Alg;
 
 /// RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace.
 pub fn rsa_thumbprint(n_b64: &str, e_b64: &str) -> String {
@@ -13,16 +14,42 @@ pub fn rsa_thumbprint(n_b64: &str, e_b64: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
+/// RFC 7638 §3.2 for a P-256 key: `crv`, `kty`, `x`, `y`.
+pub fn ec_thumbprint(x_b64: &str, y_b64: &str) -> String {
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x_b64}","y":"{y_b64}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// RFC 8037 §2 and RFC 7638 for an Ed25519 key: `crv`, `kty`, `x`.
+pub fn okp_thumbprint(x_b64: &str) -> String {
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x_b64}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// One key as a JWK: `kty`, `crv` where it applies, `use`, `alg`, `kid` and the public half.
+pub fn jwk(k: &KeyRecord) -> serde_json::Value {
+    let mut jwk = serde_json::json!({
+        "kty": k.alg.kty(), "use": "sig", "alg": k.alg.as_str(), "kid": k.kid,
+    });
+    match k.alg {
+        Alg::Rs256 => {
+            jwk["n"] = k.n.clone().into();
+            jwk["e"] = k.e.clone().into();
+        }
+        Alg::Es256 | Alg::EdDsa => {
+            jwk["crv"] = k.alg.crv().unwrap_or_default().into();
+            jwk["x"] = k.x.clone().unwrap_or_default().into();
+            if let Some(y) = &k.y {
+                jwk["y"] = y.clone().into();
+            }
+        }
+    }
+    jwk
+}
+
 /// The published JWKS document and its strong ETag.
 pub fn build_body(published: &[&KeyRecord]) -> (Vec<u8>, String) {
-    let keys: Vec<serde_json::Value> = published
-        .iter()
-        .map(|k| {
-            serde_json::json!({
-                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid, "n": k.n, "e": k.e,
-            })
-        })
-        .collect();
+    let keys: Vec<serde_json::Value> = published.iter().map(|k| jwk(k)).collect();
     let body = serde_json::to_vec(&serde_json::json!({ "keys": keys })).unwrap_or_default();
     let digest = Sha256::digest(&body);
     let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..18]));
@@ -40,6 +67,15 @@ mod tests {
         assert_eq!(
             rsa_thumbprint(n, "AQAB"),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn okp_thumbprint_matches_rfc8037_example() {
+        // RFC 8037 §A.3
+        assert_eq!(
+            okp_thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
         );
     }
 }

@@ -218,6 +218,9 @@ mod tests {
     fn key(kid: &str, state: KeyState, created_at: i64) -> KeyRecord {
         KeyRecord {
             kid: kid.into(),
+            alg: crate::keys::Alg::Rs256,
+            x: None,
+            y: None,
             state,
             bits: 2048,
             n: String::new(),

@@ -9,8 +9,10 @@ use super::rotation::{
     self, ChangeError, KeyChange, KeyGenerator, RotationKind, RotationOutcome, RotationPolicy,
 };
 use super::store::{KeyStore, KeyStoreError};
+use super::Alg;
 use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
+use crate::db::alg::AlgSet;
 use crate::db::{repo, Db, DbError};
 use crate::error::Internal;
 
@@ -27,6 +29,9 @@ pub enum KeyError {
     Refused(#[from] PlanError),
     #[error("{0}")]
     BadReason(&'static str),
+    /// An algorithm asked for that `SIGNING_ALGS` does not list.
+    #[error("{0} is not in SIGNING_ALGS: no keys are kept for it")]
+    AlgNotKept(Alg),
 }
 
 impl From<KeyError> for Internal {
@@ -74,6 +79,8 @@ fn check_reason(reason: &str) -> Result<&str, KeyError> {
 #[derive(Debug, Clone, Copy)]
 pub struct KeyPolicy {
     pub key_size: usize,
+    /// The algorithms with a key line (`SIGNING_ALGS`).
+    pub algs: AlgSet,
     pub rotation: RotationPolicy,
     pub poll_interval: Duration,
 }
@@ -90,37 +97,48 @@ pub struct Keys {
 }
 
 impl Keys {
-    /// One new key of the configured size, made on a blocking thread (tens of milliseconds
-    /// to a minute).
-    async fn generate(&self) -> Result<rotation::GeneratedKey, KeyError> {
+    /// One new key of `alg` (RSA: of the configured size), made on a blocking thread (tens
+    /// of milliseconds to a minute for RSA).
+    async fn generate(&self, alg: Alg) -> Result<rotation::GeneratedKey, KeyError> {
         let (generator, bits) = (self.generator.clone(), self.policy.key_size);
-        tokio::task::spawn_blocking(move || generator(bits))
+        tokio::task::spawn_blocking(move || generator(alg, bits))
             .await
             .map_err(|e| KeyError::Generate(e.to_string()))?
             .map_err(|e| KeyError::Generate(e.to_string()))
     }
 
-    /// Makes sure a current, a next and a standby key exist (first start, the first start
-    /// after the upgrade that brought the standby key, or after a change that found no key
-    /// waiting).
+    /// Makes sure each algorithm of `SIGNING_ALGS` has a current, a next and a standby key
+    /// (first start, the first start with an algorithm newly listed, or after a change that
+    /// found no key waiting). An algorithm no longer listed keeps its keys as they are: its
+    /// tokens verify until an operator revokes or rotates them away.
     ///
     /// One key at a time, looking again before each: instances starting together on a
     /// fresh database each make one key and the first three stored fill the three places,
     /// where each used to make all and throw the losers' away (a minute apiece at 4096 bits).
     pub async fn ensure_keys(&self) -> Result<(), KeyError> {
+        for alg in self.policy.algs.iter() {
+            self.ensure_line(alg).await?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_line(&self, alg: Alg) -> Result<(), KeyError> {
         loop {
-            let missing = self.db.run(rotation::missing_keys).await?;
+            let missing = self
+                .db
+                .run(move |conn| rotation::missing_keys(conn, alg))
+                .await?;
             if missing == 0 {
                 return Ok(());
             }
-            if self.policy.key_size >= 4096 {
+            if alg == Alg::Rs256 && self.policy.key_size >= 4096 {
                 tracing::info!(
                     bits = self.policy.key_size,
                     missing,
                     "generating a signing key; at 4096 bits this can take a minute"
                 );
             }
-            let fresh = vec![self.generate().await?];
+            let fresh = vec![self.generate(alg).await?];
             let master = self.store.master().current.clone();
             let now = self.clock.now();
             self.db
@@ -129,12 +147,27 @@ impl Keys {
         }
     }
 
-    /// A manual or emergency rotation, effective at once on this instance (the others
-    /// follow at their next poll).
-    pub async fn rotate(&self, kind: RotationKind) -> Result<RotationOutcome, KeyError> {
-        let outcome = self.change(KeyChange::Rotate(kind), None).await?;
+    /// A manual or emergency rotation of `alg`'s line, or of every line of `SIGNING_ALGS`
+    /// (`None`), effective at once on this instance (the others follow at their next poll).
+    /// One outcome per line rotated, in [`Alg::ALL`] order.
+    pub async fn rotate(
+        &self,
+        alg: Option<Alg>,
+        kind: RotationKind,
+    ) -> Result<Vec<RotationOutcome>, KeyError> {
+        let algs: Vec<Alg> = match alg {
+            Some(alg) if !self.policy.algs.contains(alg) => {
+                return Err(KeyError::AlgNotKept(alg));
+            }
+            Some(alg) => vec![alg],
+            None => self.policy.algs.iter().collect(),
+        };
+        let mut outcomes = Vec::new();
+        for alg in algs {
+            outcomes.push(self.change(KeyChange::Rotate(alg, kind), None).await?);
+        }
         self.reload().await?;
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     /// Revokes the key `kid`, whatever its state: it leaves the JWKS and verifies nothing
@@ -161,13 +194,13 @@ impl Keys {
                 let records = self.list().await?;
                 let waiting = records
                     .iter()
-                    .any(|k| &k.kid == kid && lifecycle::LINE.contains(&k.state));
+                    .find(|k| &k.kid == kid && lifecycle::LINE.contains(&k.state));
                 match waiting {
-                    true => Some(self.generate().await?),
-                    false => None,
+                    Some(k) => Some(self.generate(k.alg).await?),
+                    None => None,
                 }
             }
-            KeyChange::Rotate(_) => Some(self.generate().await?),
+            KeyChange::Rotate(alg, _) => Some(self.generate(*alg).await?),
         };
         let (master, policy) = (self.store.master().clone(), self.policy.rotation);
         // Read after the key is generated: generation can take a while.
@@ -207,18 +240,22 @@ impl Keys {
         Ok(self.store.reload(&self.db, self.clock.now()).await?)
     }
 
-    /// One round of upkeep: fill the line, rotate on schedule, drop expired keys, reload.
+    /// One round of upkeep, for each line of `SIGNING_ALGS` on its own schedule: fill the
+    /// line, rotate on schedule; then drop expired keys (of any algorithm), reload.
     pub async fn maintain_once(&self) -> Result<(), KeyError> {
         let now = self.clock.now();
         let snapshot = self.store.snapshot();
-        let line_complete = lifecycle::LINE
-            .iter()
-            .all(|&s| snapshot.records.iter().any(|k| k.state == s));
-        if !line_complete {
-            self.ensure_keys().await?;
-        } else if lifecycle::rotation_due(&snapshot.records, now, &self.policy.rotation) {
-            self.change(KeyChange::Rotate(RotationKind::Scheduled), None)
-                .await?;
+        for alg in self.policy.algs.iter() {
+            let records = rotation::of_alg(&snapshot.records, alg);
+            let line_complete = lifecycle::LINE
+                .iter()
+                .all(|&s| records.iter().any(|k| k.state == s));
+            if !line_complete {
+                self.ensure_line(alg).await?;
+            } else if lifecycle::rotation_due(&records, now, &self.policy.rotation) {
+                self.change(KeyChange::Rotate(alg, RotationKind::Scheduled), None)
+                    .await?;
+            }
         }
         if !lifecycle::removable(&snapshot.records, now).is_empty() {
             let removed = self
@@ -261,10 +298,10 @@ impl Keys {
 fn audit_event(change: &KeyChange, reason: Option<&str>, outcome: &RotationOutcome) -> Event {
     let signs = outcome.current.as_deref().unwrap_or("no key");
     let how = match change {
-        KeyChange::Rotate(RotationKind::Manual) => "manual",
-        KeyChange::Rotate(RotationKind::Scheduled) => "scheduled",
-        KeyChange::Rotate(RotationKind::Emergency) => "emergency",
-        KeyChange::Revoke(_) => "by kid",
+        KeyChange::Rotate(alg, RotationKind::Manual) => format!("manual ({alg})"),
+        KeyChange::Rotate(alg, RotationKind::Scheduled) => format!("scheduled ({alg})"),
+        KeyChange::Rotate(alg, RotationKind::Emergency) => format!("emergency ({alg})"),
+        KeyChange::Revoke(_) => "by kid".to_string(),
     };
     let (event, mut detail) = match (&outcome.revoked, &outcome.retired) {
         (Some(revoked), _) => (
@@ -278,7 +315,7 @@ fn audit_event(change: &KeyChange, reason: Option<&str>, outcome: &RotationOutco
             Event::success(Kind::KeyRotated, signs),
             format!("{how}; was {old}"),
         ),
-        (None, None) => (Event::success(Kind::KeyRotated, signs), how.to_string()),
+        (None, None) => (Event::success(Kind::KeyRotated, signs), how),
     };
     if let Some(reason) = reason {
         detail.push_str(&format!("; reason: {reason}"));

@@ -2,9 +2,13 @@
 //! the in-memory key set that every request reads.
 
 pub mod encryption;
+pub mod generate;
 pub mod jwks;
 pub mod lifecycle;
 pub mod manager;
 pub mod reseal;
 pub mod rotation;
 pub mod store;
+
+/// The signing algorithms (defined beside the stored keys, which name theirs).
+pub use crate::db::alg::Alg;

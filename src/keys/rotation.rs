@@ -1,73 +1,15 @@
-//! Generating RSA keys and changing the stored key set: bootstrap, rotation (manual,
-//! scheduled, emergency), revocation of any key by its kid, and removal of retired keys.
-//! RSA generation happens before the write transaction, which is serialised by a row lock,
-//! so each rotation is a real one.
-
-use std::sync::Arc;
-
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::traits::PublicKeyParts;
-use zeroize::Zeroizing;
+//! Changing the stored key set: bootstrap, rotation (manual, scheduled, emergency) of one
+//! algorithm's line, revocation of any key by its kid, and removal of retired keys. Each
+//! algorithm's line moves on its own; a change reads and plans only the keys of its
+//! algorithm. Key generation happens before the write transaction, which is serialised by a
+//! row lock, so each rotation is a real one.
 
 use super::encryption::{MasterKey, MasterKeys};
-use super::jwks::rsa_thumbprint;
 use super::lifecycle::{self, Change, KeyRecord, KeyState, PlanError};
+use super::Alg;
 use crate::db::{repo, write_transaction, DbConn, DbError};
 
-/// A freshly generated key, not yet stored.
-#[derive(Clone)]
-pub struct GeneratedKey {
-    pub kid: String,
-    pub bits: usize,
-    pub n: String,
-    pub e: String,
-    pkcs1_der: Zeroizing<Vec<u8>>,
-}
-
-#[cfg(test)]
-impl GeneratedKey {
-    pub(crate) fn pkcs1_der(&self) -> &[u8] {
-        &self.pkcs1_der
-    }
-}
-
-impl std::fmt::Debug for GeneratedKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "GeneratedKey {{ kid: {}, bits: {}, private: <hidden> }}",
-            self.kid, self.bits
-        )
-    }
-}
-
-/// Where a server's new signing keys come from, given their size in bits; called on a
-/// blocking thread. A server generates them ([`generator`]); a test suite passes one that
-/// hands out keys it generated once, because generation is most of the CPU its rotations
-/// cost, as the clock is passed in so that time is the test's.
-pub type KeyGenerator = Arc<dyn Fn(usize) -> anyhow::Result<GeneratedKey> + Send + Sync>;
-
-/// Fresh RSA keys from the operating system's randomness: [`generate`].
-pub fn generator() -> KeyGenerator {
-    Arc::new(generate)
-}
-
-/// CPU-heavy (tens to hundreds of milliseconds): call from a blocking thread.
-pub fn generate(bits: usize) -> anyhow::Result<GeneratedKey> {
-    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)?;
-    let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
-    let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
-    let der = key.to_pkcs1_der()?;
-    Ok(GeneratedKey {
-        kid: rsa_thumbprint(&n, &e),
-        bits,
-        n,
-        e,
-        pkcs1_der: Zeroizing::new(der.as_bytes().to_vec()),
-    })
-}
+pub use super::generate::{generate, generator, GeneratedKey, KeyGenerator};
 
 fn store(
     conn: &mut DbConn,
@@ -76,11 +18,14 @@ fn store(
     master: &MasterKey,
     now: i64,
 ) -> Result<(), DbError> {
-    let sealed = master.seal(&key.pkcs1_der, key.kid.as_bytes());
+    let sealed = master.seal(key.private_der(), key.kid.as_bytes());
     repo::keys::insert(
         conn,
         repo::keys::NewKey {
             kid: &key.kid,
+            alg: key.alg,
+            x: key.x.as_deref(),
+            y: key.y.as_deref(),
             state,
             bits: key.bits as i32,
             n: &key.n,
@@ -97,6 +42,8 @@ pub use super::lifecycle::RotationPolicy;
 /// What a rotation or a revocation did, for the operator.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RotationOutcome {
+    /// The algorithm whose line this is.
+    pub alg: Option<Alg>,
     /// Whether the key set changed (a scheduled rotation that is not due yet does not).
     pub rotated: bool,
     /// The key that signs now.
@@ -110,10 +57,22 @@ pub struct RotationOutcome {
     /// The refresh families ended with the revoked key (their holders sign in again).
     pub families_revoked: usize,
     pub warning: Option<String>,
+    /// When every algorithm was rotated: the other lines' outcomes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<RotationOutcome>,
 }
 
 impl RotationOutcome {
-    /// The signing line as stored; nothing changed yet.
+    /// One answer for the rotation of one line or of several: the first line, with the
+    /// others in `also`.
+    pub fn combined(outcomes: Vec<RotationOutcome>) -> RotationOutcome {
+        let mut outcomes = outcomes.into_iter();
+        let mut first = outcomes.next().unwrap_or_default();
+        first.also = outcomes.collect();
+        first
+    }
+
+    /// The signing line as stored (`records` of one algorithm); nothing changed yet.
     fn line(records: &[KeyRecord]) -> RotationOutcome {
         let kid = |state| {
             records
@@ -122,6 +81,7 @@ impl RotationOutcome {
                 .map(|k| k.kid.clone())
         };
         RotationOutcome {
+            alg: records.first().map(|k| k.alg),
             current: kid(KeyState::Current),
             current_published_at: records
                 .iter()
@@ -133,9 +93,15 @@ impl RotationOutcome {
         }
     }
 
-    /// This outcome, with the line as stored now.
+    /// This outcome, with the line of its algorithm as stored now (`records`: all keys).
     pub fn refreshed(mut self, records: &[KeyRecord]) -> RotationOutcome {
-        let line = RotationOutcome::line(records);
+        let alg = self.alg;
+        let mine: Vec<KeyRecord> = records
+            .iter()
+            .filter(|k| Some(k.alg) == alg)
+            .cloned()
+            .collect();
+        let line = RotationOutcome::line(&mine);
         self.current = line.current;
         self.current_published_at = line.current_published_at;
         self.next = line.next;
@@ -163,7 +129,8 @@ pub enum RotationKind {
 /// A change to the stored key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyChange {
-    Rotate(RotationKind),
+    /// Rotates the line of this algorithm.
+    Rotate(Alg, RotationKind),
     /// Revokes the key with this kid, whatever its state.
     Revoke(String),
 }
@@ -191,7 +158,16 @@ pub fn change(
 ) -> Result<RotationOutcome, ChangeError> {
     write_transaction(conn, |conn| {
         repo::meta::lock_key_rotation(conn)?;
-        let records = repo::keys::list(conn)?;
+        let all = repo::keys::list(conn)?;
+        let alg = match change {
+            KeyChange::Rotate(alg, _) => *alg,
+            KeyChange::Revoke(kid) => all
+                .iter()
+                .find(|k| &k.kid == kid)
+                .map(|k| k.alg)
+                .ok_or_else(|| PlanError::UnknownKey(kid.clone()))?,
+        };
+        let records = of_alg(&all, alg);
         // After `master-key rotate`, an instance still running on the old master key alone
         // would seal its new key under a key the database no longer names, which the other
         // instances cannot open. Checked under the lock the re-seal also takes.
@@ -205,26 +181,34 @@ pub fn change(
                          instance does not hold (a master-key rotation happened since it \
                          started); restart it with the new master key"
                     )),
+                    alg: Some(alg),
                     ..RotationOutcome::line(&records)
                 });
             }
         }
+        // Made for this line (a key of another would find no place: the line is then
+        // completed afterwards, as when no key was waiting).
+        let fresh = fresh.filter(|f| f.alg == alg);
         let current = records.iter().find(|k| k.state == KeyState::Current);
         let planned = match change {
-            KeyChange::Rotate(RotationKind::Scheduled)
+            KeyChange::Rotate(_, RotationKind::Scheduled)
                 if !lifecycle::rotation_due(&records, now, &policy) =>
             {
-                return Ok(RotationOutcome::line(&records));
+                return Ok(RotationOutcome {
+                    alg: Some(alg),
+                    ..RotationOutcome::line(&records)
+                });
             }
-            KeyChange::Rotate(RotationKind::Emergency) => match current {
+            KeyChange::Rotate(_, RotationKind::Emergency) => match current {
                 Some(c) => Change::Revoke(&c.kid),
                 None => Change::Rotate,
             },
-            KeyChange::Rotate(_) => Change::Rotate,
+            KeyChange::Rotate(..) => Change::Rotate,
             KeyChange::Revoke(kid) => Change::Revoke(kid.as_str()),
         };
         let plan = lifecycle::plan(&records, planned, now, &policy)?;
         let mut outcome = RotationOutcome {
+            alg: Some(alg),
             rotated: true,
             warning: plan.warning.clone(),
             ..Default::default()
@@ -260,18 +244,24 @@ pub fn change(
     })
 }
 
-/// How many places of the line ([`lifecycle::LINE`]) are empty: what [`fill_gaps`] needs.
-pub fn missing_keys(conn: &mut DbConn) -> Result<usize, DbError> {
+/// The keys of one algorithm.
+pub fn of_alg(records: &[KeyRecord], alg: Alg) -> Vec<KeyRecord> {
+    records.iter().filter(|k| k.alg == alg).cloned().collect()
+}
+
+/// How many places of `alg`'s line ([`lifecycle::LINE`]) are empty: what [`fill_gaps`]
+/// needs.
+pub fn missing_keys(conn: &mut DbConn, alg: Alg) -> Result<usize, DbError> {
     let records = repo::keys::list(conn)?;
     Ok(lifecycle::LINE
         .iter()
-        .filter(|&&s| !records.iter().any(|k| k.state == s))
+        .filter(|&&s| !records.iter().any(|k| k.alg == alg && k.state == s))
         .count())
 }
 
-/// Stores generated keys in the empty places of the line, in order (first start, the first
-/// start after the upgrade that brought the standby key, or a change that found no key
-/// waiting). Checked again under the lock.
+/// Stores generated keys in the empty places of their algorithm's line, in order (first
+/// start, the first start with an algorithm newly in `SIGNING_ALGS`, or a change that found
+/// no key waiting). Checked again under the lock; a key that finds no place is dropped.
 pub fn fill_gaps(
     conn: &mut DbConn,
     fresh: Vec<GeneratedKey>,
@@ -281,12 +271,14 @@ pub fn fill_gaps(
     write_transaction(conn, |conn| {
         repo::meta::lock_key_rotation(conn)?;
         let records = repo::keys::list(conn)?;
-        let mut fresh = fresh.into_iter();
-        for state in lifecycle::LINE {
-            if !records.iter().any(|k| k.state == state) {
-                if let Some(key) = fresh.next() {
-                    store(conn, &key, state, master, now)?;
-                }
+        let mut taken: Vec<(Alg, KeyState)> = records.iter().map(|k| (k.alg, k.state)).collect();
+        for key in fresh {
+            let free = lifecycle::LINE
+                .into_iter()
+                .find(|&state| !taken.contains(&(key.alg, state)));
+            if let Some(state) = free {
+                store(conn, &key, state, master, now)?;
+                taken.push((key.alg, state));
             }
         }
         Ok(())

@@ -280,6 +280,8 @@ mod tests {
             created_at: 0,
             introspect_any: false,
             managed: false,
+            access_token_alg: None,
+            id_token_alg: crate::keys::Alg::Rs256,
         }
     }
 

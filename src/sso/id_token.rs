@@ -2,7 +2,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::keys::Alg;
 
 use crate::db::repo::clients::Client;
 use crate::db::repo::sessions::AuthCode;
@@ -35,7 +37,7 @@ pub fn claims(
         auth_time: code.auth_time,
         nonce: code.nonce.clone(),
         sid: code.sid.clone(),
-        at_hash: Some(at_hash(access_token)),
+        at_hash: Some(at_hash(access_token, client.id_token_alg)),
         preferred_username: has("profile").then(|| user.username.clone()),
         email: if has("email") {
             user.email.clone()
@@ -46,17 +48,28 @@ pub fn claims(
     }
 }
 
-/// Signs an id_token with the key that signs now, and counts it.
-pub fn sign(tokens: &Tokens, claims: &IdClaims) -> Result<String, IssueError> {
+/// Signs an id_token with the key of `alg` (the client's `id_token_signed_response_alg`)
+/// that signs now, and counts it.
+pub fn sign(tokens: &Tokens, alg: Alg, claims: &IdClaims) -> Result<String, IssueError> {
     let keys = tokens.keys.snapshot();
-    let signer = keys.signer.as_ref().ok_or(IssueError::NoKey)?;
+    let signer = keys.signer(alg).ok_or(IssueError::NoKey)?;
     let signed = signer.sign(TokenType::Id, claims)?;
     tokens.metrics.token_issued(TokenKind::IdToken);
     Ok(signed)
 }
 
-/// The left half of SHA-256 of the access token, base64url (RS256 → SHA-256).
-pub fn at_hash(access_token: &str) -> String {
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// The left half of the hash of the access token, base64url (OpenID Connect Core §3.1.3.6):
+/// the hash of the id_token's `alg`, SHA-256 for RS256 and ES256, SHA-512 for EdDSA with
+/// Ed25519 (as the Core errata and openid-client have it).
+pub fn at_hash(access_token: &str, id_token_alg: Alg) -> String {
+    match id_token_alg {
+        Alg::Rs256 | Alg::Es256 => {
+            let digest = Sha256::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..16])
+        }
+        Alg::EdDsa => {
+            let digest = Sha512::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..32])
+        }
+    }
 }

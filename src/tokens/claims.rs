@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys::Alg;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
     pub iss: String,
@@ -52,6 +54,8 @@ pub struct Subject {
     pub client_id: String,
     pub scope: String,
     pub audience: String,
+    /// What the pair is signed with (the client's choice, else `ACCESS_TOKEN_ALG`).
+    pub alg: Alg,
 }
 
 /// The `aud` of every refresh token: the token endpoint, `{issuer}/token`.

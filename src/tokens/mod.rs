@@ -14,9 +14,11 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::db::batched::BatchedReads;
+use crate::db::repo::clients::Client;
 use crate::db::repo::liveness::{AccessToken, Liveness};
 use crate::db::{repo, Db, DbError};
 use crate::keys::store::{KeySet, KeyStore};
+use crate::keys::Alg;
 use crate::metrics::Metrics;
 use claims::{AccessClaims, RefreshClaims};
 use live::NotLive;
@@ -35,6 +37,8 @@ pub struct TokenPolicy {
     pub refresh_grace: i64,
     pub id_token_ttl: i64,
     pub leeway: i64,
+    /// Access and refresh tokens of clients that choose none (`ACCESS_TOKEN_ALG`).
+    pub access_token_alg: Alg,
 }
 
 /// What token use cases need: the pool, this instance's keys, the policy, the clock and
@@ -52,6 +56,13 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    /// What `client`'s access and refresh tokens are signed with.
+    pub fn access_alg(&self, client: &Client) -> Alg {
+        client
+            .access_token_alg
+            .unwrap_or(self.policy.access_token_alg)
+    }
+
     pub fn new(
         db: Db,
         keys: Arc<KeyStore>,

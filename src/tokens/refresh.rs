@@ -102,7 +102,7 @@ impl Tokens {
     pub fn mint_pair(&self, subject: &Subject, with_refresh: bool) -> Result<Minted, RefreshError> {
         let now = self.clock.now();
         let keys = self.keys.snapshot();
-        let signer = keys.signer.as_ref().ok_or(IssueError::NoKey)?;
+        let signer = keys.signer(subject.alg).ok_or(IssueError::NoKey)?;
         let policy = &self.policy;
         let access_ttl = policy.access_ttl;
         let (access, claims) =
@@ -184,7 +184,8 @@ impl Tokens {
         // Scope admin is re-checked at every refresh: a demoted user keeps none of it.
         let admin_scope = claims.scope.split(' ').any(|s| s == "admin");
         let sub = claims.sub.clone();
-        let (_record, family, still_admin) = self
+        let client_id = claims.client_id.clone();
+        let (_record, family, still_admin, alg) = self
             .db
             .run(move |conn| {
                 let Some(record) = repo::refresh::find_token(conn, &lookup)? else {
@@ -193,8 +194,10 @@ impl Tokens {
                 let still_admin = !admin_scope
                     || repo::users::find_by_id(conn, &sub)?
                         .is_some_and(|u| u.is_admin && !u.disabled);
+                // The client's algorithm as it is now: a change applies from its next refresh.
+                let alg = repo::clients::find(conn, &client_id)?.and_then(|c| c.access_token_alg);
                 Ok(repo::refresh::find_family(conn, &record.family_id)?
-                    .map(|f| (record, f, still_admin)))
+                    .map(|f| (record, f, still_admin, alg)))
             })
             .await?
             .ok_or(RefreshRefusal::Unknown)?;
@@ -210,14 +213,16 @@ impl Tokens {
 
         // Sign the successor before taking any lock: the transaction only records it.
         let keys = self.keys.snapshot();
-        let signer = keys.signer.as_ref().ok_or(IssueError::NoKey)?;
         let policy = &self.policy;
+        let alg = alg.unwrap_or(policy.access_token_alg);
+        let signer = keys.signer(alg).ok_or(IssueError::NoKey)?;
         let subject = Subject {
             sub: claims.sub.clone(),
             user_id: claims.user_id.clone(),
             client_id: claims.client_id.clone(),
             scope: claims.scope.clone(),
             audience: policy.default_audience.clone(),
+            alg,
         };
         let access_ttl = policy.access_ttl;
         let (access, aclaims) =

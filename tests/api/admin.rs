@@ -287,6 +287,7 @@ async fn admin_lists_keys_without_key_material(backend: Backend) {
             .collect();
         let public = BTreeSet::from([
             "kid",
+            "alg",
             "state",
             "bits",
             "created_at",

@@ -132,7 +132,13 @@ async fn applies_at_the_same_moment_converge(backend: Backend) {
         .collect();
     std::fs::write(&file, many).unwrap();
     let no_env = |_: &str| None;
-    let declared = clients_file::read(&file, &no_env, 0).unwrap();
+    let declared = clients_file::read(
+        &file,
+        &no_env,
+        0,
+        gatehouse::db::alg::AlgSet::of(&[gatehouse::keys::Alg::Rs256]),
+    )
+    .unwrap();
     let applies = (0..8).map(|_| {
         let (accounts, declared) = (app.state.accounts.clone(), declared.clone());
         tokio::spawn(async move { accounts.apply_clients_file(declared, false).await })

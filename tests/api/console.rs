@@ -519,6 +519,8 @@ async fn a_stored_client_id_cannot_bend_a_console_path(backend: Backend) {
         created_at: 0,
         introspect_any: false,
         managed: false,
+        access_token_alg: None,
+        id_token_alg: gatehouse::keys::Alg::Rs256,
     };
     app.state
         .db

@@ -78,6 +78,24 @@ impl Dump {
     }
 }
 
+/// 32 bytes of a private key's secret: inside an RSA key's private exponent (past the
+/// public modulus), a P-256 key's scalar (ECPrivateKey: version 1, then a 32-byte OCTET
+/// STRING), an Ed25519 key's seed (an OCTET STRING holding a 32-byte OCTET STRING; PKCS#8
+/// v2 puts the public key after it, so not simply the last bytes).
+fn private_part(der: &[u8]) -> &[u8] {
+    if der.len() > 400 {
+        return &der[300..332];
+    }
+    let after = |prefix: &[u8]| {
+        der.windows(prefix.len())
+            .position(|w| w == prefix)
+            .map(|at| &der[at + prefix.len()..at + prefix.len() + 32])
+    };
+    after(&[0x02, 0x01, 0x01, 0x04, 0x20])
+        .or_else(|| after(&[0x04, 0x22, 0x04, 0x20]))
+        .expect("a P-256 or Ed25519 private key")
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -141,7 +159,13 @@ fn postgres_rows(app: &TestApp) -> (Vec<u8>, Vec<String>) {
 
 async fn a_copy_of_the_database_reveals_no_key_and_no_usable_secret(backend: Backend) {
     // A grace window, so that a sealed successor pair is stored too.
-    let Some(app) = spawn_app_with(backend, |a| a.refresh_grace = Some("1h".into())).await else {
+    let Some(app) = spawn_app_with(backend, |a| {
+        a.refresh_grace = Some("1h".into());
+        // Keys of every algorithm, so their private halves are looked for too.
+        a.signing_algs = Some("RS256,ES256,EdDSA".into());
+    })
+    .await
+    else {
         return;
     };
     let mut secrets = vec![
@@ -311,12 +335,13 @@ async fn a_copy_of_the_database_reveals_no_key_and_no_usable_secret(backend: Bac
         .await
         .expect("sealed keys");
     assert!(sealed.len() >= 2, "current and next keys");
+    assert!(sealed.len() >= 9, "three keys of each algorithm");
     for (kid, blob, _) in &sealed {
         let der = master.open(blob, kid.as_bytes()).expect("opens");
         secrets.push(secret(format!("private key {kid} (DER)"), der.as_slice()));
         secrets.push(secret(
-            format!("private key {kid} (inside d)"),
-            &der[300..332],
+            format!("private key {kid} (its private scalar or inside d)"),
+            private_part(&der),
         ));
     }
     secrets.push(secret("a PEM header", "PRIVATE KEY"));

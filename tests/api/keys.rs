@@ -232,8 +232,9 @@ async fn keys_have_the_configured_size(backend: Backend) {
     let outcome = app
         .state
         .keys
-        .rotate(RotationKind::Manual)
+        .rotate(None, RotationKind::Manual)
         .await
+        .map(gatehouse::keys::rotation::RotationOutcome::combined)
         .expect("rotation");
     let new_next = outcome.next.expect("a new next key");
     let jwks = app.jwks().await;
@@ -600,8 +601,9 @@ async fn an_emergency_right_after_a_scheduled_rotation_promotes_a_key_every_cach
     let outcome = app
         .state
         .keys
-        .rotate(RotationKind::Emergency)
+        .rotate(None, RotationKind::Emergency)
         .await
+        .map(gatehouse::keys::rotation::RotationOutcome::combined)
         .expect("emergency rotation");
     assert_eq!(outcome.revoked.as_deref(), Some(leaked.as_str()));
     assert_eq!(outcome.warning, None, "{outcome:?}");
@@ -633,8 +635,9 @@ async fn revoking_a_retired_key_by_kid_refuses_its_tokens_and_keeps_the_current_
     let leaked = kid_of(&old_access);
     app.state
         .keys
-        .rotate(RotationKind::Manual)
+        .rotate(None, RotationKind::Manual)
         .await
+        .map(gatehouse::keys::rotation::RotationOutcome::combined)
         .expect("rotation");
     let (new_access, new_refresh) = app.tokens("alice", "correct horse battery").await;
     let current = kid_of(&new_access);

@@ -11,6 +11,7 @@
 mod helpers;
 
 mod admin;
+mod algs;
 mod architecture;
 mod attacks;
 mod audit;

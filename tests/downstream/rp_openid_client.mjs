@@ -4,7 +4,10 @@
 // checks on) along with its iss, aud, exp and nonce, userinfo, a refresh, and the reuse of
 // the spent refresh token.
 //
-// Usage: node rp_openid_client.mjs ISSUER CLIENT_ID REDIRECT_URI
+// Usage: node rp_openid_client.mjs ISSUER CLIENT_ID REDIRECT_URI [ID_TOKEN_ALG]
+//
+// ID_TOKEN_ALG (RS256 by default) is the client's id_token_signed_response_alg, as its
+// registration says: the library refuses an ID token signed otherwise.
 //
 // The test plays the browser. Twice, this script prints {"authorize": URL} on a line and
 // reads back the callback URL the browser was sent to. The first code is redeemed expecting
@@ -14,7 +17,7 @@ import * as client from 'openid-client';
 import { createHash } from 'node:crypto';
 import * as readline from 'node:readline';
 
-const [issuer, clientId, redirectUri] = process.argv.slice(2);
+const [issuer, clientId, redirectUri, idTokenAlg = 'RS256'] = process.argv.slice(2);
 const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const say = (value) => process.stdout.write(`${JSON.stringify(value)}\n`);
 // openid-client wraps oauth4webapi's error, whose message names the claim.
@@ -41,7 +44,8 @@ async function authorize(config) {
 
 try {
   // Plain HTTP on loopback: the library refuses it unless told.
-  const config = await client.discovery(new URL(issuer), clientId, undefined, client.None(), {
+  const metadata = { id_token_signed_response_alg: idTokenAlg };
+  const config = await client.discovery(new URL(issuer), clientId, metadata, client.None(), {
     execute: [client.allowInsecureRequests],
   });
   client.enableNonRepudiationChecks(config);
@@ -68,8 +72,11 @@ try {
     idTokenExpected: true,
   });
   const claims = tokens.claims();
-  // OIDC Core 3.1.3.6: the left half of SHA-256 of the access token, base64url.
-  const digest = createHash('sha256').update(tokens.access_token).digest();
+  // OIDC Core 3.1.3.6: the left half of the hash of the ID token's alg over the access
+  // token, base64url: SHA-256 for RS256 and ES256, SHA-512 for Ed25519.
+  const hash = idTokenAlg === 'EdDSA' ? 'sha512' : 'sha256';
+  const digest = createHash(hash).update(tokens.access_token).digest();
+  const header = JSON.parse(Buffer.from(tokens.id_token.split('.')[0], 'base64url').toString());
   const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
   const again = await client.fetchUserInfo(config, refreshed.access_token, claims.sub);
@@ -88,7 +95,8 @@ try {
     nonce_matches: claims.nonce === flow.nonce,
     preferred_username: claims.preferred_username,
     at_hash: claims.at_hash,
-    computed_at_hash: digest.subarray(0, 16).toString('base64url'),
+    computed_at_hash: digest.subarray(0, digest.length / 2).toString('base64url'),
+    id_token_alg: header.alg,
     userinfo_sub: userinfo.sub,
     userinfo_username: userinfo.preferred_username,
     refreshed_access_differs: refreshed.access_token !== tokens.access_token,

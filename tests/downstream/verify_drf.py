@@ -1,7 +1,8 @@
 """A Django REST Framework view behind simplejwt's JWTStatelessUserAuthentication,
 configured for Gatehouse by settings alone (the SIMPLE_JWT block is the README's).
 
-Reads {"jwks_url", "issuer", "audience", "tokens": [...]} on stdin, calls the view once per
+Reads {"algorithm", "jwks_url", "issuer", "audience", "tokens": [...]} on stdin (ALGORITHM:
+RS256 by default, or ES256), calls the view once per
 token with `Authorization: Bearer <token>` through Django's test client, and prints one
 verdict per token as JSON: {"ok": true, "user_id": ...} or {"ok": false, "error": "..."}."""
 
@@ -30,7 +31,7 @@ settings.configure(
         "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     },
     SIMPLE_JWT={
-        "ALGORITHM": "RS256",
+        "ALGORITHM": request.get("algorithm", "RS256"),
         "JWK_URL": request["jwks_url"],
         "ISSUER": request["issuer"],
         "AUDIENCE": request["audience"],

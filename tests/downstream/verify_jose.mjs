@@ -1,6 +1,7 @@
 // Node's jose with createRemoteJWKSet, as a Node service verifies Gatehouse's access tokens.
 //
-// Reads {"jwks_url", "issuer", "audience", "tokens": [...]} on stdin and prints one verdict
+// Reads {"algorithm", "jwks_url", "issuer", "audience", "tokens": [...]} on stdin (the
+// algorithm the service is configured for: RS256, ES256 or EdDSA) and prints one verdict
 // per token as JSON: {"ok": true, "user_id": ...} or {"ok": false, "error": "..."}.
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
@@ -15,7 +16,7 @@ for (const token of request.tokens) {
       issuer: request.issuer,
       audience: request.audience,
       typ: 'at+jwt',
-      algorithms: ['RS256'],
+      algorithms: [request.algorithm ?? 'RS256'],
       requiredClaims: ['exp', 'iat', 'sub'],
     });
     verdicts.push({ ok: true, user_id: payload.user_id ?? null });

@@ -1,6 +1,7 @@
 """PyJWT with PyJWKClient, as a Python service verifies Gatehouse's access tokens.
 
-Reads {"jwks_url", "issuer", "audience", "tokens": [...]} on stdin and prints one verdict per
+Reads {"algorithm", "jwks_url", "issuer", "audience", "tokens": [...]} on stdin (the
+algorithm the service is configured for: RS256, ES256 or EdDSA) and prints one verdict per
 token as JSON: {"ok": true, "user_id": ...} or {"ok": false, "error": "..."}."""
 
 import json
@@ -23,7 +24,7 @@ def main() -> None:
             claims = jwt.decode(
                 token,
                 key.key,
-                algorithms=["RS256"],
+                algorithms=[request.get("algorithm", "RS256")],
                 issuer=request["issuer"],
                 audience=request["audience"],
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},

@@ -16,6 +16,7 @@ use gatehouse::accounts::{NewClientRequest, NewUserRequest};
 use gatehouse::clock::Clock;
 use gatehouse::config::{Settings, SettingsArgs};
 use gatehouse::keys::rotation::{self, GeneratedKey, KeyGenerator};
+use gatehouse::keys::Alg;
 use gatehouse::passwords::Password;
 use gatehouse::startup::Application;
 use gatehouse::state::AppState;
@@ -440,13 +441,14 @@ impl Storage {
         }
     }
 
-    /// New signing keys for in-process servers on this storage: keys of the process-wide
-    /// pool, each once per database; a size other than the pool's is generated.
+    /// New signing keys for in-process servers on this storage: RSA keys of the
+    /// process-wide pool, each once per database; an RSA size other than the pool's is
+    /// generated, and so are ES256 and EdDSA keys (microseconds each, no pool needed).
     pub fn key_generator(&self) -> KeyGenerator {
         let next = self.next_pooled_key.clone();
-        Arc::new(move |bits| {
-            if bits != SEED_KEY_BITS {
-                return rotation::generate(bits);
+        Arc::new(move |alg, bits| {
+            if alg != Alg::Rs256 || bits != SEED_KEY_BITS {
+                return rotation::generate(alg, bits);
             }
             Ok(pooled_key(next.fetch_add(1, Ordering::Relaxed)))
         })
@@ -609,6 +611,8 @@ impl TestApp {
             scopes,
             consent,
             introspect_any,
+            access_alg,
+            id_token_alg,
             json: _,
         })) = cli.command
         else {
@@ -626,6 +630,8 @@ impl TestApp {
                 scopes,
                 consent,
                 introspect_any,
+                access_token_alg: access_alg,
+                id_token_alg,
             })
             .await
             .expect("client add");
@@ -801,7 +807,7 @@ fn pooled_key(index: usize) -> GeneratedKey {
     static POOL: Mutex<Vec<GeneratedKey>> = Mutex::new(Vec::new());
     let mut pool = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     while pool.len() <= index {
-        pool.push(rotation::generate(SEED_KEY_BITS).expect("RSA key"));
+        pool.push(rotation::generate(Alg::Rs256, SEED_KEY_BITS).expect("RSA key"));
     }
     pool[index].clone()
 }
@@ -1067,7 +1073,19 @@ pub fn verify_with_jwks(
         .find(kid)
         .ok_or_else(|| format!("kid {kid} not in JWKS"))?;
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    // The key decides the algorithm (RFC 8725 §3.1), never the token's header.
+    let published = jwks["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k["kid"] == kid))
+        .and_then(|k| k["alg"].as_str())
+        .ok_or("the JWK names no alg")?;
+    let alg = match published {
+        "RS256" => jsonwebtoken::Algorithm::RS256,
+        "ES256" => jsonwebtoken::Algorithm::ES256,
+        "EdDSA" => jsonwebtoken::Algorithm::EdDSA,
+        other => return Err(format!("unexpected alg {other}")),
+    };
+    let mut validation = jsonwebtoken::Validation::new(alg);
     validation.set_issuer(&[issuer]);
     validation.validate_aud = false;
     jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)

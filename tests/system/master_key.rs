@@ -356,8 +356,9 @@ async fn a_rollover_serves_with_both_keys_and_then_with_the_new_key_alone(backen
     let outcome = app
         .state
         .keys
-        .rotate(gatehouse::keys::rotation::RotationKind::Manual)
+        .rotate(None, gatehouse::keys::rotation::RotationKind::Manual)
         .await
+        .map(gatehouse::keys::rotation::RotationOutcome::combined)
         .expect("an answer");
     assert!(!outcome.rotated, "{outcome:?}");
     let warning = outcome.warning.expect("a reason");

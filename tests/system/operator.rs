@@ -53,8 +53,7 @@ async fn check_passes_a_served_setup_and_changes_nothing(backend: Backend) {
         .keys
         .store
         .snapshot()
-        .signer
-        .as_ref()
+        .signer(gatehouse::keys::Alg::Rs256)
         .unwrap()
         .kid
         .clone();

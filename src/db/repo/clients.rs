@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::alg::Alg;
 use crate::db::repo::keyset::{prefix_bounds, PageQuery};
 use crate::db::schema::clients::dsl as c;
 use crate::db::{DbConn, DbError};
@@ -20,6 +21,8 @@ type Row = (
     i64,
     bool,
     bool,
+    Option<String>,
+    String,
 );
 
 /// A registered client. Its secret exists only as a SHA-256 digest.
@@ -40,6 +43,11 @@ pub struct Client {
     pub introspect_any: bool,
     /// Declared in `CLIENTS_FILE`: changed only by applying the file.
     pub managed: bool,
+    /// What its access and refresh tokens are signed with; `None`: `ACCESS_TOKEN_ALG`.
+    pub access_token_alg: Option<Alg>,
+    /// What its id_tokens are signed with (`id_token_signed_response_alg`; RS256 unless
+    /// chosen, as OpenID Connect Registration §2 says).
+    pub id_token_alg: Alg,
 }
 
 impl Client {
@@ -71,6 +79,9 @@ fn from_row(r: Row) -> Client {
         created_at: r.9,
         introspect_any: r.10,
         managed: r.11,
+        // The columns' CHECK constraints admit only the three names.
+        access_token_alg: r.12.and_then(|a| a.parse().ok()),
+        id_token_alg: r.13.parse().unwrap_or(Alg::Rs256),
     }
 }
 
@@ -87,6 +98,8 @@ const COLUMNS: (
     c::created_at,
     c::introspect_any,
     c::managed,
+    c::access_token_alg,
+    c::id_token_alg,
 ) = (
     c::id,
     c::secret_hash,
@@ -100,6 +113,8 @@ const COLUMNS: (
     c::created_at,
     c::introspect_any,
     c::managed,
+    c::access_token_alg,
+    c::id_token_alg,
 );
 
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<Client>, DbError> {
@@ -179,6 +194,8 @@ fn settings(
     diesel::dsl::Eq<c::disabled, bool>,
     diesel::dsl::Eq<c::introspect_any, bool>,
     diesel::dsl::Eq<c::managed, bool>,
+    diesel::dsl::Eq<c::access_token_alg, Option<&'static str>>,
+    diesel::dsl::Eq<c::id_token_alg, &'static str>,
 ) {
     let json = |uris: &Vec<String>| serde_json::to_string(uris).unwrap_or_else(|_| "[]".into());
     (
@@ -192,6 +209,8 @@ fn settings(
         c::disabled.eq(client.disabled),
         c::introspect_any.eq(client.introspect_any),
         c::managed.eq(client.managed),
+        c::access_token_alg.eq(client.access_token_alg.map(Alg::as_str)),
+        c::id_token_alg.eq(client.id_token_alg.as_str()),
     )
 }
 

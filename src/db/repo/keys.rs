@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::alg::Alg;
 use crate::db::schema::signing_keys::dsl as k;
 use crate::db::{DbConn, DbError};
 
@@ -41,13 +42,20 @@ impl KeyState {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct KeyRecord {
     pub kid: String,
+    pub alg: Alg,
     #[serde(serialize_with = "serialize_state")]
     pub state: KeyState,
     pub bits: i32,
+    /// RSA modulus and exponent (empty for curve keys).
     #[serde(skip)]
     pub n: String,
     #[serde(skip)]
     pub e: String,
+    /// Curve keys: the JWK `x` (and `y` for P-256), base64url.
+    #[serde(skip)]
+    pub x: Option<String>,
+    #[serde(skip)]
+    pub y: Option<String>,
     pub created_at: i64,
     pub activated_at: Option<i64>,
     pub retired_at: Option<i64>,
@@ -70,11 +78,15 @@ type Row = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    String,
+    Option<String>,
+    Option<String>,
 );
 
 fn to_record(r: Row) -> Option<KeyRecord> {
     Some(KeyRecord {
         kid: r.0,
+        alg: r.10.parse().ok()?,
         state: KeyState::parse(&r.1)?,
         bits: r.2,
         n: r.3,
@@ -84,6 +96,8 @@ fn to_record(r: Row) -> Option<KeyRecord> {
         retired_at: r.7,
         remove_after: r.8,
         revoked_at: r.9,
+        x: r.11,
+        y: r.12,
     })
 }
 
@@ -101,6 +115,9 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<KeyRecord>, DbError> {
             k::retired_at,
             k::remove_after,
             k::revoked_at,
+            k::alg,
+            k::public_x,
+            k::public_y,
         ))
         .order((k::created_at.asc(), k::kid.asc()))
         .load(conn)
@@ -134,6 +151,9 @@ pub fn count(conn: &mut DbConn) -> Result<i64, DbError> {
 
 pub struct NewKey<'a> {
     pub kid: &'a str,
+    pub alg: Alg,
+    pub x: Option<&'a str>,
+    pub y: Option<&'a str>,
     pub state: KeyState,
     pub bits: i32,
     pub n: &'a str,
@@ -148,6 +168,9 @@ pub fn insert(conn: &mut DbConn, key: NewKey<'_>) -> Result<(), DbError> {
     diesel::insert_into(k::signing_keys)
         .values((
             k::kid.eq(key.kid),
+            k::alg.eq(key.alg.as_str()),
+            k::public_x.eq(key.x),
+            k::public_y.eq(key.y),
             k::state.eq(key.state.as_str()),
             k::bits.eq(key.bits),
             k::public_n.eq(key.n),

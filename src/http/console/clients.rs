@@ -14,6 +14,7 @@ use crate::accounts::{NewClientRequest, User};
 use crate::domain::split_scope;
 use crate::http::error::PageError;
 use crate::http::pages::read_form;
+use crate::keys::Alg;
 use crate::paging::ListRequest;
 use crate::state::AppState;
 
@@ -87,6 +88,9 @@ struct NewClientForm {
     grants: Option<String>,
     scopes: Option<String>,
     public: Option<String>,
+    /// Empty: the default (`ACCESS_TOKEN_ALG`, RS256 for id_tokens).
+    access_token_alg: Option<String>,
+    id_token_alg: Option<String>,
 }
 
 pub(super) async fn add_client(
@@ -101,6 +105,17 @@ pub(super) async fn add_client(
     let form: NewClientForm = read_form(&req, payload, "client").await?;
     check_csrf(&state, &req, form.csrf.as_deref())?;
     let words = |s: Option<String>| split_scope(s.as_deref().unwrap_or(""));
+    let alg = |s: Option<String>| match s.as_deref().unwrap_or("") {
+        "" => Ok(None),
+        s => s.parse::<Alg>().map(Some),
+    };
+    let (access_token_alg, id_token_alg) =
+        match (alg(form.access_token_alg), alg(form.id_token_alg)) {
+            (Ok(a), Ok(i)) => (a, i),
+            (Err(e), _) | (_, Err(e)) => {
+                return Err(PageError::bad_request(format!("{e}.")));
+            }
+        };
     let request = NewClientRequest {
         client_id: form.client_id.unwrap_or_default(),
         public: form.public.as_deref() == Some("on"),
@@ -110,6 +125,8 @@ pub(super) async fn add_client(
         scopes: words(form.scopes),
         consent: false,
         introspect_any: false,
+        access_token_alg,
+        id_token_alg,
     };
     match state.accounts.create_client(request).await {
         Ok((client, secret)) => {

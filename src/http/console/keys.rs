@@ -14,10 +14,12 @@ use crate::http::pages::read_form;
 use crate::keys::lifecycle;
 use crate::keys::manager::MAX_REASON_CHARS;
 use crate::keys::rotation::{RotationKind, RotationOutcome};
+use crate::keys::Alg;
 use crate::state::AppState;
 
 struct KeyRow {
     kid: String,
+    alg: &'static str,
     state: &'static str,
     bits: i32,
     created: String,
@@ -34,6 +36,8 @@ struct KeysPage<'a> {
     csrf: &'a str,
     notice: Option<String>,
     keys: Vec<KeyRow>,
+    /// `SIGNING_ALGS`, each with its own rotation links when there are several.
+    algs: Vec<&'static str>,
 }
 
 /// `3d 4h`, `5m 2s`: how long ago.
@@ -59,17 +63,22 @@ async fn keys_view(
         .list()
         .await
         .map_err(|e| PageError::Internal(e.into()))?;
-    let rotation_at = lifecycle::scheduled_rotation_at(&records, &state.keys.policy.rotation);
+    // Each algorithm's line has its own schedule.
+    let rotation_at = |alg| {
+        let line = crate::keys::rotation::of_alg(&records, alg);
+        lifecycle::scheduled_rotation_at(&line, &state.keys.policy.rotation)
+    };
     let keys = records
         .iter()
         .rev()
         .map(|k| KeyRow {
             kid: k.kid.clone(),
+            alg: k.alg.as_str(),
             state: k.state.as_str(),
             bits: k.bits,
             created: utc_datetime(k.created_at),
             age: age(now - k.created_at),
-            next: lifecycle::next_step(k, rotation_at)
+            next: lifecycle::next_step(k, rotation_at(k.alg))
                 .map(|(what, at)| format!("{what} {}", utc_datetime(at)))
                 .unwrap_or_else(|| "—".into()),
             revocable: k.state != lifecycle::KeyState::Revoked,
@@ -81,6 +90,7 @@ async fn keys_view(
             csrf,
             notice,
             keys,
+            algs: state.keys.policy.algs.iter().map(Alg::as_str).collect(),
         }
         .render()
     }))
@@ -99,6 +109,8 @@ pub(super) async fn keys_page(
 #[derive(Deserialize)]
 struct RotationQuery {
     emergency: Option<String>,
+    #[serde(default, deserialize_with = "alg_or_all")]
+    alg: Option<Alg>,
 }
 
 pub(super) async fn confirm_rotation(
@@ -125,6 +137,16 @@ pub(super) async fn confirm_rotation(
              every token it signed has expired; a new next key is published.",
         )
     };
+    // Which line: one algorithm's, or every algorithm's of SIGNING_ALGS.
+    let which = match q.alg {
+        Some(alg) => format!(" Only the {alg} keys change."),
+        None if state.keys.policy.algs.iter().count() > 1 => {
+            " Every algorithm's keys change.".to_string()
+        }
+        None => String::new(),
+    };
+    let question = format!("{question}{which}");
+    let question = question.as_str();
     Ok(render(&req, &state, StatusCode::OK, |csrf| {
         ConfirmPage {
             admin: &user.username,
@@ -132,7 +154,10 @@ pub(super) async fn confirm_rotation(
             title,
             question,
             action: "/console/keys/rotate",
-            fields: vec![("emergency", if emergency { "1" } else { "0" })],
+            fields: vec![
+                ("emergency", if emergency { "1" } else { "0" }),
+                ("alg", q.alg.map(Alg::as_str).unwrap_or("")),
+            ],
             confirm: if emergency {
                 "Revoke the current key"
             } else {
@@ -149,6 +174,18 @@ pub(super) async fn confirm_rotation(
 struct RotationForm {
     csrf: Option<String>,
     emergency: Option<String>,
+    /// One algorithm's line; every line without it.
+    #[serde(default, deserialize_with = "alg_or_all")]
+    alg: Option<Alg>,
+}
+
+/// A form's `alg`: empty (or absent) means every algorithm.
+fn alg_or_all<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Alg>, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.as_str() {
+        "" => Ok(None),
+        s => s.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 pub(super) async fn rotate(
@@ -167,24 +204,33 @@ pub(super) async fn rotate(
     } else {
         RotationKind::Manual
     };
-    let outcome = state
-        .keys
-        .rotate(kind)
-        .await
-        .map_err(|e| PageError::Internal(e.into()))?;
-    let notice = format!("Rotated: {}", signs_now(&outcome));
-    keys_view(&state, &req, &user, StatusCode::OK, Some(notice)).await
+    let (status, notice) = match state.keys.rotate(form.alg, kind).await {
+        Ok(outcomes) => (
+            StatusCode::OK,
+            outcomes
+                .iter()
+                .map(|o| format!("Rotated: {}", signs_now(o)))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        Err(e) => match key_refusal(&e) {
+            Some((status, _)) => (status, format!("Not rotated: {e}.")),
+            None => return Err(PageError::Internal(e.into())),
+        },
+    };
+    keys_view(&state, &req, &user, status, Some(notice)).await
 }
 
 /// Which key signs now and since when it is published, and any warning.
 fn signs_now(outcome: &RotationOutcome) -> String {
     let mut said = format!(
-        "{} now signs (published {}).",
+        "{} now signs (published {}){}.",
         outcome.current.as_deref().unwrap_or("no key"),
         outcome
             .current_published_at
             .map(utc_datetime)
-            .unwrap_or_else(|| "—".into())
+            .unwrap_or_else(|| "—".into()),
+        outcome.alg.map(|a| format!(" for {a}")).unwrap_or_default(),
     );
     if let Some(w) = &outcome.warning {
         said.push_str(&format!(" Warning: {w}"));

@@ -34,6 +34,7 @@ pub(crate) fn key_refusal(e: &KeyError) -> Option<(StatusCode, &'static str)> {
         KeyError::Refused(PlanError::UnknownKey(_)) => Some((StatusCode::NOT_FOUND, "not_found")),
         KeyError::Refused(PlanError::AlreadyRevoked(_)) => Some((StatusCode::CONFLICT, "conflict")),
         KeyError::BadReason(_) => Some((StatusCode::BAD_REQUEST, "invalid_request")),
+        KeyError::AlgNotKept(_) => Some((StatusCode::BAD_REQUEST, "invalid_request")),
         _ => None,
     }
 }

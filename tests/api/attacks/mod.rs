@@ -5,6 +5,7 @@
 //! payload bytes, a snapshot of what is stored, and an attacker's JWKS server that counts
 //! the requests it gets.
 
+mod algs;
 mod protocol;
 mod tokens;
 
@@ -55,8 +56,7 @@ pub(crate) async fn server_signing_key(app: &TestApp) -> RawSigner {
     let keys = app.state.tokens.keys.clone();
     let kid = keys
         .snapshot()
-        .signer
-        .as_ref()
+        .signer(gatehouse::keys::Alg::Rs256)
         .expect("a current key")
         .kid
         .clone();

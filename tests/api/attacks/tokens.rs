@@ -29,7 +29,7 @@ const PASSWORD: &str = "alice's long password";
 
 /// A server with `alice`, a confidential resource server `rs` that may introspect any
 /// token, and alice's genuine (access, refresh) pair from `/api/token/`.
-async fn setup(app: &TestApp) -> (String, String, String) {
+pub(super) async fn setup(app: &TestApp) -> (String, String, String) {
     app.add_user("alice", PASSWORD, false).await;
     let rs_secret = app
         .add_client(&["rs", "--grant", "client_credentials", "--introspect-any"])
@@ -50,7 +50,12 @@ fn ensure_body(status: StatusCode, body: &Value, what: &str) {
 /// `token` is refused as an access token (`/userinfo`, `/admin/keys`, `/api/token/verify/`),
 /// as a refresh token (`/api/token/refresh/`, `/api/token/blacklist/`, the refresh grant)
 /// and is inactive at `/introspect`: each a 4xx with a clear error body.
-async fn assert_refused_everywhere(app: &TestApp, rs_secret: &str, token: &str, what: &str) {
+pub(super) async fn assert_refused_everywhere(
+    app: &TestApp,
+    rs_secret: &str,
+    token: &str,
+    what: &str,
+) {
     assert_invalid_token(app.userinfo(token).await, &format!("{what}: /userinfo")).await;
     let resp = app
         .http
@@ -98,7 +103,7 @@ async fn assert_refused_everywhere(app: &TestApp, rs_secret: &str, token: &str, 
 
 /// The access token's claims as the server wrote them; signing them again with the
 /// server's key must give a token every endpoint accepts (the control of each attack).
-async fn assert_accepted_as_access(app: &TestApp, token: &str, what: &str) {
+pub(super) async fn assert_accepted_as_access(app: &TestApp, token: &str, what: &str) {
     let (status, body) = status_json(app.userinfo(token).await).await;
     assert_eq!(status, 200, "{what} (control) at /userinfo: {body}");
     let (status, body) = status_json(
@@ -463,8 +468,9 @@ async fn a_token_signed_by_a_removed_key_is_refused_though_it_has_not_expired(ba
     use gatehouse::keys::rotation::RotationKind;
     app.state
         .keys
-        .rotate(RotationKind::Manual)
+        .rotate(None, RotationKind::Manual)
         .await
+        .map(gatehouse::keys::rotation::RotationOutcome::combined)
         .expect("rotate");
     // Retired but published: its tokens still verify.
     assert_accepted_as_access(
@@ -545,7 +551,10 @@ async fn id_tokens_and_refresh_tokens_are_refused_wherever_an_access_token_is_ex
         auth_time: now,
         nonce: Some("n".into()),
         sid: "sid".into(),
-        at_hash: Some(gatehouse::sso::id_token::at_hash(&access)),
+        at_hash: Some(gatehouse::sso::id_token::at_hash(
+            &access,
+            gatehouse::keys::Alg::Rs256,
+        )),
         preferred_username: Some("root".into()),
         email: None,
         email_verified: None,
@@ -555,8 +564,7 @@ async fn id_tokens_and_refresh_tokens_are_refused_wherever_an_access_token_is_ex
         .tokens
         .keys
         .snapshot()
-        .signer
-        .as_ref()
+        .signer(gatehouse::keys::Alg::Rs256)
         .expect("signer")
         .sign(gatehouse::keys::store::TokenType::Id, &id_claims)
         .expect("sign");

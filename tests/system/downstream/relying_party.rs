@@ -3,13 +3,14 @@
 //! nonce and a state, the code exchange, the ID token checked (signature via the JWKS, iss,
 //! aud, exp, nonce; at_hash recomputed), userinfo, a refresh and the refused reuse of the
 //! spent refresh token. The test plays the browser: the login page the first time, single
-//! sign-on the second.
+//! sign-on the second. Once per id_token algorithm (RS256, ES256, EdDSA), each a client
+//! registered with that `id_token_signed_response_alg`.
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use crate::both_backends;
-use crate::helpers::{browser, location, query_param, sign_in, spawn_app, Backend, TestApp};
+use crate::helpers::{browser, location, query_param, sign_in, spawn_app_with, Backend, TestApp};
 
 both_backends!(openid_client_completes_the_code_flow);
 
@@ -38,13 +39,24 @@ async fn openid_client_completes_the_code_flow(backend: Backend) {
     let Some(node) = super::node() else {
         return;
     };
-    let Some(app) = spawn_app(backend).await else {
+    let Some(app) = spawn_app_with(backend, |args| {
+        args.signing_algs = Some("RS256,ES256,EdDSA".into());
+    })
+    .await
+    else {
         return;
     };
-    let issuer = app.settings.issuer.clone();
     app.add_user("alice", "alice-password-1", false).await;
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        code_flow_with_id_token_alg(&app, &node, alg).await;
+    }
+}
+
+async fn code_flow_with_id_token_alg(app: &TestApp, node: &std::path::Path, alg: &str) {
+    let issuer = app.settings.issuer.clone();
+    let rp = format!("rp-{}", alg.to_lowercase());
     app.add_client(&[
-        "rp",
+        &rp,
         "--public",
         "--redirect-uri",
         REDIRECT,
@@ -53,19 +65,21 @@ async fn openid_client_completes_the_code_flow(backend: Backend) {
         "profile",
         "email",
         "offline_access",
+        "--id-token-alg",
+        alg,
     ])
     .await;
 
-    let mut rp = tokio::process::Command::new(node)
+    let mut rp_process = tokio::process::Command::new(node)
         .arg(super::script("rp_openid_client.mjs"))
-        .args([issuer.as_str(), "rp", REDIRECT])
+        .args([issuer.as_str(), rp.as_str(), REDIRECT, alg])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("node runs");
-    let mut to_rp = rp.stdin.take().expect("stdin");
-    let mut from_rp = tokio::io::BufReader::new(rp.stdout.take().expect("stdout")).lines();
+    let mut to_rp = rp_process.stdin.take().expect("stdin");
+    let mut from_rp = tokio::io::BufReader::new(rp_process.stdout.take().expect("stdout")).lines();
     let browser = browser();
     let mut authorizations = 0;
     let outcome: Value = loop {
@@ -84,7 +98,7 @@ async fn openid_client_completes_the_code_flow(backend: Backend) {
             query_param(url, "code_challenge_method").as_deref(),
             Some("S256")
         );
-        let callback = callback_of(&app, &browser, url, authorizations == 1).await;
+        let callback = callback_of(app, &browser, url, authorizations == 1).await;
         assert_eq!(
             query_param(&callback, "iss").as_deref(),
             Some(issuer.as_str()),
@@ -95,7 +109,8 @@ async fn openid_client_completes_the_code_flow(backend: Backend) {
             .await
             .expect("write");
     };
-    assert_eq!(outcome["ok"], true, "{outcome:#}");
+    assert_eq!(outcome["ok"], true, "{alg}: {outcome:#}");
+    assert_eq!(outcome["id_token_alg"], alg, "{outcome:#}");
     assert_eq!(authorizations, 2);
     assert!(
         outcome["wrong_nonce"]
@@ -104,7 +119,7 @@ async fn openid_client_completes_the_code_flow(backend: Backend) {
         "the library refuses an ID token for another nonce: {outcome:#}"
     );
     assert_eq!(outcome["iss"], issuer.as_str());
-    assert_eq!(outcome["aud"], "rp");
+    assert_eq!(outcome["aud"], rp.as_str());
     assert_eq!(outcome["nonce_matches"], true);
     assert_eq!(outcome["preferred_username"], "alice");
     assert_eq!(

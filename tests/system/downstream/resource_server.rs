@@ -29,7 +29,7 @@ async fn jwks_fetches(app: &TestApp) -> u64 {
 async fn rust_resource_server_caches_the_jwks_and_refetches_an_unknown_kid_at_most_once(
     backend: crate::helpers::Backend,
 ) {
-    let Some(world) = World::new(backend).await else {
+    let Some(world) = World::new(backend, "RS256").await else {
         return;
     };
     let app = &world.app;
@@ -57,7 +57,7 @@ async fn rust_resource_server_caches_the_jwks_and_refetches_an_unknown_kid_at_mo
     for _ in 0..3 {
         app.state
             .keys
-            .rotate(RotationKind::Manual)
+            .rotate(Some(gatehouse::keys::Alg::Rs256), RotationKind::Manual)
             .await
             .expect("rotation");
     }

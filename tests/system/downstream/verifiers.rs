@@ -3,7 +3,9 @@
 //! refuses a refresh token, an id_token, forged tokens (tampered claims, `alg: none`,
 //! HS256 keyed with the public key, another key under Gatehouse's `kid` or an unknown
 //! one), expired ones, other issuers and audiences; after an emergency rotation it refuses
-//! the revoked key's token and accepts the new key's.
+//! the revoked key's token and accepts the new key's. Once per algorithm it is set up for
+//! (issue 26): RS256, ES256 and EdDSA, with all three published, plus a header naming
+//! another algorithm than the kid's key and HS256 keyed with the curve key.
 
 use std::process::Stdio;
 use std::sync::OnceLock;
@@ -17,7 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use crate::both_backends;
 use crate::django_import::{LONG, PBKDF2_SHA256};
-use crate::helpers::{assemble_jwt, b64url, peek, spawn_app, Backend, TestApp};
+use crate::helpers::{assemble_jwt, b64url, peek, spawn_app_with, Backend, TestApp};
 
 both_backends!(
     drf_simplejwt_with_jwk_url_accepts_gatehouse_tokens_and_refuses_the_rest,
@@ -35,12 +37,19 @@ pub struct World {
     /// An access token of that user, which every verifier must accept.
     pub valid: String,
     /// Tokens every verifier must refuse, by name.
-    pub refused: Vec<(&'static str, String)>,
+    pub refused: Vec<(String, String)>,
+    /// What the access tokens are signed with (`ACCESS_TOKEN_ALG`).
+    pub alg: &'static str,
 }
 
 impl World {
-    pub async fn new(backend: Backend) -> Option<World> {
-        let app = spawn_app(backend).await?;
+    /// Gatehouse with RS256, ES256 and EdDSA keys, signing access tokens with `alg`.
+    pub async fn new(backend: Backend, alg: &'static str) -> Option<World> {
+        let app = spawn_app_with(backend, |args| {
+            args.signing_algs = Some("RS256,ES256,EdDSA".into());
+            args.access_token_alg = Some(alg.into());
+        })
+        .await?;
         let record = json!({"model": "auth.user", "pk": USER_ID, "fields": {
             "username": "alice", "password": PBKDF2_SHA256, "is_active": true}});
         let user = gatehouse::accounts::import::parse_record(
@@ -54,11 +63,13 @@ impl World {
             .await
             .expect("import");
         let (valid, refresh) = app.tokens("alice", LONG).await;
-        let refused = refused_tokens(&app, &valid, refresh).await;
+        assert_eq!(peek(&valid).0["alg"], alg);
+        let refused = refused_tokens(&app, &valid, refresh, alg).await;
         Some(World {
             app,
             valid,
             refused,
+            alg,
         })
     }
 
@@ -77,19 +88,47 @@ fn foreign_key() -> &'static jsonwebtoken::EncodingKey {
     })
 }
 
-/// A token signed by another key, with Gatehouse's claims and the given `kid`.
+/// Another key of `alg` (RS256, ES256 or EdDSA) and its jsonwebtoken algorithm.
+fn foreign_key_of(alg: &str) -> (jsonwebtoken::Algorithm, jsonwebtoken::EncodingKey) {
+    use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    match alg {
+        "RS256" => (jsonwebtoken::Algorithm::RS256, foreign_key().clone()),
+        "ES256" => {
+            let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .expect("P-256 key");
+            let key = jsonwebtoken::EncodingKey::from_ec_der(der.as_ref());
+            (jsonwebtoken::Algorithm::ES256, key)
+        }
+        _ => {
+            let der = Ed25519KeyPair::generate_pkcs8(&rng).expect("Ed25519 key");
+            let key = jsonwebtoken::EncodingKey::from_ed_der(der.as_ref());
+            (jsonwebtoken::Algorithm::EdDSA, key)
+        }
+    }
+}
+
+/// A token signed by another RSA key, with Gatehouse's claims and the given `kid`.
 pub fn signed_by_another_key(claims: &Value, kid: &str) -> String {
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    signed_by_another_key_of("RS256", claims, kid)
+}
+
+/// A token signed by another key of `alg` (named in its header), with Gatehouse's claims
+/// and the given `kid`.
+pub fn signed_by_another_key_of(alg: &str, claims: &Value, kid: &str) -> String {
+    let (algorithm, key) = foreign_key_of(alg);
+    let mut header = jsonwebtoken::Header::new(algorithm);
     header.typ = Some("at+jwt".into());
     header.kid = Some(kid.into());
-    jsonwebtoken::encode(&header, claims, foreign_key()).expect("sign")
+    jsonwebtoken::encode(&header, claims, &key).expect("sign")
 }
 
 async fn refused_tokens(
     app: &TestApp,
     valid: &str,
     refresh: String,
-) -> Vec<(&'static str, String)> {
+    alg: &str,
+) -> Vec<(String, String)> {
     let (header, claims) = peek(valid);
     let kid = header["kid"].as_str().unwrap().to_string();
     let signature = valid.rsplit('.').next().unwrap();
@@ -98,8 +137,8 @@ async fn refused_tokens(
         .keys
         .store
         .snapshot()
-        .signer
-        .clone()
+        .signer(alg.parse().expect("an algorithm"))
+        .cloned()
         .expect("signer");
     let gatehouse_signed = |typ: TokenType, changes: Value| {
         let mut c = claims.clone();
@@ -110,7 +149,8 @@ async fn refused_tokens(
     };
     let now = app.clock.now();
 
-    // HS256 with the RSA public key (PEM) as the HMAC secret: the classic confusion.
+    // HS256 with the public key as the HMAC secret: the classic confusion (the PEM of an
+    // RSA key; the raw public key of a curve key).
     let jwks = app.jwks().await;
     let jwk = jwks["keys"]
         .as_array()
@@ -125,10 +165,25 @@ async fn refused_tokens(
             .unwrap();
         rsa::BigUint::from_bytes_be(&bytes)
     };
-    let pem = rsa::RsaPublicKey::new(int("n"), int("e"))
-        .unwrap()
-        .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
-        .unwrap();
+    let secret: Vec<u8> = match alg {
+        "RS256" => rsa::RsaPublicKey::new(int("n"), int("e"))
+            .unwrap()
+            .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap()
+            .into_bytes(),
+        _ => {
+            use base64::Engine;
+            let raw = |m: &str| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(jwk[m].as_str().unwrap_or_default())
+                    .unwrap()
+            };
+            match alg {
+                "ES256" => [vec![4u8], raw("x"), raw("y")].concat(),
+                _ => raw("x"),
+            }
+        }
+    };
     let hs_header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
     let unsigned = format!(
         "{}.{}",
@@ -136,14 +191,26 @@ async fn refused_tokens(
         b64url(claims.to_string().as_bytes())
     );
     let mac = aws_lc_rs::hmac::sign(
-        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pem.as_bytes()),
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret),
         unsigned.as_bytes(),
     );
     let hs256 = format!("{unsigned}.{}", b64url(mac.as_ref()));
 
     let mut tampered = claims.clone();
     tampered["user_id"] = json!(1);
-    vec![
+    // A header naming another algorithm than the kid's key, signed by a key of that
+    // algorithm: the verifier must take the algorithm from the key (RFC 8725 §3.1).
+    let mut confused: Vec<(String, String)> = ["RS256", "ES256", "EdDSA"]
+        .into_iter()
+        .filter(|other| *other != alg)
+        .map(|other| {
+            (
+                format!("an {other} header and signature under Gatehouse's {alg} kid"),
+                signed_by_another_key_of(other, &claims, &kid),
+            )
+        })
+        .collect();
+    let mut refused: Vec<(&str, String)> = vec![
         ("a refresh token", refresh),
         (
             "an id_token",
@@ -166,12 +233,12 @@ async fn refused_tokens(
         ),
         ("HS256 keyed with Gatehouse's public key", hs256),
         (
-            "another RSA key under Gatehouse's kid",
-            signed_by_another_key(&claims, &kid),
+            "another key of the same algorithm under Gatehouse's kid",
+            signed_by_another_key_of(alg, &claims, &kid),
         ),
         (
-            "another RSA key under an unknown kid",
-            signed_by_another_key(&claims, "not-a-gatehouse-kid"),
+            "another key of the same algorithm under an unknown kid",
+            signed_by_another_key_of(alg, &claims, "not-a-gatehouse-kid"),
         ),
         (
             "expired an hour ago",
@@ -188,7 +255,13 @@ async fn refused_tokens(
             "another audience",
             gatehouse_signed(TokenType::Access, json!({"aud": "https://other.example"})),
         ),
-    ]
+    ];
+    let mut out: Vec<(String, String)> = refused
+        .drain(..)
+        .map(|(name, token)| (name.to_string(), token))
+        .collect();
+    out.append(&mut confused);
+    out
 }
 
 /// One verifier's answer about one token.
@@ -224,6 +297,7 @@ impl Verifier {
             }
         };
         let request = json!({
+            "algorithm": world.alg,
             "jwks_url": world.jwks_url(),
             "issuer": world.app.settings.issuer,
             "audience": world.app.settings.default_audience,
@@ -318,26 +392,39 @@ impl ResourceServer {
     }
 }
 
-/// The whole story for one verifier.
-async fn accepts_gatehouse_tokens_and_refuses_the_rest(backend: Backend, verifier: Verifier) {
-    let Some(world) = World::new(backend).await else {
-        return;
+/// The whole story for one verifier, once per algorithm it is configured for.
+async fn accepts_gatehouse_tokens_and_refuses_the_rest(
+    backend: Backend,
+    verifier: Verifier,
+    algs: &[&'static str],
+) {
+    for alg in algs {
+        if !accepts_tokens_of(backend, verifier, alg).await {
+            return;
+        }
+    }
+}
+
+/// One verifier configured for `alg`; false when it or the database is not there (SKIP).
+async fn accepts_tokens_of(backend: Backend, verifier: Verifier, alg: &'static str) -> bool {
+    let Some(world) = World::new(backend, alg).await else {
+        return false;
     };
     let mut tokens = vec![world.valid.clone()];
     tokens.extend(world.refused.iter().map(|(_, t)| t.clone()));
     let Some(verdicts) = verifier.verdicts(&world, &tokens).await else {
-        return;
+        return false;
     };
     assert_eq!(verdicts.len(), tokens.len());
     assert!(
         verdicts[0].ok,
-        "{verifier:?} refused a valid token: {}",
+        "{verifier:?} refused a valid {alg} token: {}",
         verdicts[0].error
     );
     assert_eq!(verdicts[0].user_id, json!(USER_ID), "{verifier:?}");
     for ((name, _), verdict) in world.refused.iter().zip(&verdicts[1..]) {
-        assert!(!verdict.ok, "{verifier:?} accepted {name}");
-        println!("{verifier:?} refused {name}: {}", verdict.error);
+        assert!(!verdict.ok, "{verifier:?} ({alg}) accepted {name}");
+        println!("{verifier:?} ({alg}) refused {name}: {}", verdict.error);
     }
 
     // Emergency rotation: the revoked key leaves the JWKS; its token is refused by a
@@ -346,7 +433,10 @@ async fn accepts_gatehouse_tokens_and_refuses_the_rest(backend: Backend, verifie
         .app
         .state
         .keys
-        .rotate(RotationKind::Emergency)
+        .rotate(
+            Some(alg.parse().expect("an algorithm")),
+            RotationKind::Emergency,
+        )
         .await
         .expect("emergency rotation");
     let (fresh, _) = world.app.tokens("alice", LONG).await;
@@ -369,24 +459,30 @@ async fn accepts_gatehouse_tokens_and_refuses_the_rest(backend: Backend, verifie
         verdicts[1].error
     );
     assert_eq!(verdicts[1].user_id, json!(USER_ID), "{verifier:?}");
+    true
 }
+
+const ALL_ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
 
 async fn drf_simplejwt_with_jwk_url_accepts_gatehouse_tokens_and_refuses_the_rest(
     backend: Backend,
 ) {
-    accepts_gatehouse_tokens_and_refuses_the_rest(backend, Verifier::Drf).await
+    // simplejwt's ALGORITHM = "ES256" beside its default RS256 (its EdDSA support varies
+    // with the PyJWT underneath; the issue asks for these two).
+    accepts_gatehouse_tokens_and_refuses_the_rest(backend, Verifier::Drf, &["RS256", "ES256"]).await
 }
 
 async fn pyjwt_with_pyjwkclient_accepts_gatehouse_tokens_and_refuses_the_rest(backend: Backend) {
-    accepts_gatehouse_tokens_and_refuses_the_rest(backend, Verifier::PyJwt).await
+    accepts_gatehouse_tokens_and_refuses_the_rest(backend, Verifier::PyJwt, &ALL_ALGS).await
 }
 
 async fn node_jose_with_remote_jwks_accepts_gatehouse_tokens_and_refuses_the_rest(
     backend: Backend,
 ) {
-    accepts_gatehouse_tokens_and_refuses_the_rest(backend, Verifier::Jose).await
+    accepts_gatehouse_tokens_and_refuses_the_rest(backend, Verifier::Jose, &ALL_ALGS).await
 }
 
 async fn rust_resource_server_accepts_gatehouse_tokens_and_refuses_the_rest(backend: Backend) {
-    accepts_gatehouse_tokens_and_refuses_the_rest(backend, Verifier::ResourceServer).await
+    accepts_gatehouse_tokens_and_refuses_the_rest(backend, Verifier::ResourceServer, &ALL_ALGS)
+        .await
 }

@@ -1,0 +1,12 @@
+ALTER TABLE clients DROP COLUMN id_token_alg;
+ALTER TABLE clients DROP COLUMN access_token_alg;
+DROP INDEX signing_keys_one_current;
+DROP INDEX signing_keys_one_next;
+DROP INDEX signing_keys_one_standby;
+DELETE FROM signing_keys WHERE alg <> 'RS256';
+CREATE UNIQUE INDEX signing_keys_one_current ON signing_keys (state) WHERE state = 'current';
+CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys (state) WHERE state = 'next';
+CREATE UNIQUE INDEX signing_keys_one_standby ON signing_keys (state) WHERE state = 'standby';
+ALTER TABLE signing_keys DROP COLUMN public_y;
+ALTER TABLE signing_keys DROP COLUMN public_x;
+ALTER TABLE signing_keys DROP COLUMN alg;
