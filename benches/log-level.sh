@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# benches/log-level.sh [--rounds N] [--duration S] [--bin PATH]
+# benches/log-level.sh [--rounds N] [--duration S] [--bin PATH] [--old PATH]
 #
 # What the request log costs the JWKS (issue 22): Gatehouse on SQLite at the default log level
 # (one line per request, to a file, as compare.sh runs it), the same with GATEHOUSE_LOG=warn,
@@ -7,15 +7,18 @@
 # N rounds (default 3), the order reversed every other round. Each server on core 0, wrk on
 # core 1 through the harness's bench.sh (64 connections, S seconds, default 10). JSON lines
 # on stdout with "server" and "round" added; the medians go into BENCHMARKS.md by hand.
+# --old PATH: an A/B in the same sitting; every round also runs that binary at both levels
+# (servers "gatehouse-old-log-default" and "gatehouse-old-log-warn").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-ROUNDS=3 DURATION=10 BIN=$ROOT/target/release/gatehouse
+ROUNDS=3 DURATION=10 BIN=$ROOT/target/release/gatehouse OLD=""
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2;;
     --duration) DURATION=$2; shift 2;;
     --bin) BIN=$2; shift 2;;
+    --old) OLD=$2; shift 2;;
     *) sed -n '2,/^set -euo/{/^#/p}' "$0" >&2; exit 2;;
   esac
 done
@@ -32,13 +35,16 @@ unset GATEHOUSE_LOG
 PID=""
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; (cd "$WORK/peers" && ./stop-peer.sh nginx-jwks >/dev/null 2>&1) || true' EXIT
 
-# gatehouse LOG: serve with GATEHOUSE_LOG=LOG ("default": unset), logging to a file.
+# gatehouse LOG [BINARY]: serve with GATEHOUSE_LOG=LOG ("default": unset), logging to a file.
 gatehouse() {
-  local log=$1
+  local log=$1 bin=${2:-$BIN} name=${3:-$1}
+  # Each binary on its own database: an older one refuses a database a newer one migrated.
+  local GATEHOUSE_DATABASE_URL=$GATEHOUSE_DATABASE_URL
+  [ "$bin" = "$BIN" ] || GATEHOUSE_DATABASE_URL=sqlite://$WORK/gatehouse-old.db
   if [ "$log" = default ]; then
-    taskset -c 0 "$BIN" serve >>"$WORK/serve-$log.log" 2>&1 &
+    taskset -c 0 "$bin" serve >>"$WORK/serve-$name.log" 2>&1 &
   else
-    GATEHOUSE_LOG=$log taskset -c 0 "$BIN" serve >>"$WORK/serve-$log.log" 2>&1 &
+    GATEHOUSE_LOG=$log taskset -c 0 "$bin" serve >>"$WORK/serve-$name.log" 2>&1 &
   fi
   PID=$!
   for _ in $(seq 1 150); do curl -fs -o /dev/null "$G/readyz" && return 0; sleep 0.2; done
@@ -61,6 +67,7 @@ run() {
       (cd "$WORK/peers" && JWKS_FILE=$WORK/jwks.json CPU=0 ./start-nginx-jwks.sh >&2)
       load nginx-jwks "$round" "$C"
       (cd "$WORK/peers" && ./stop-peer.sh nginx-jwks >&2);;
+    old-*) gatehouse "${what#old-}" "$OLD" "$what"; load "gatehouse-old-log-${what#old-}" "$round" "$G"; stop;;
     *) gatehouse "$what"; load "gatehouse-log-$what" "$round" "$G"; stop;;
   esac
 }
@@ -68,6 +75,9 @@ run() {
 # nginx serves the very bytes Gatehouse serves.
 gatehouse warn; curl -fs "$G/.well-known/jwks.json" > "$WORK/jwks.json"; stop
 for r in $(seq 1 "$ROUNDS"); do
-  if [ $((r % 2)) -eq 1 ]; then order="default warn nginx"; else order="nginx warn default"; fi
+  if [ -n "$OLD" ]; then
+    if [ $((r % 2)) -eq 1 ]; then order="old-default default old-warn warn nginx"
+    else order="nginx warn old-warn default old-default"; fi
+  elif [ $((r % 2)) -eq 1 ]; then order="default warn nginx"; else order="nginx warn default"; fi
   for what in $order; do run "$what" "$r"; done
 done

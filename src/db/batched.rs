@@ -20,8 +20,9 @@ use super::{Db, DbConn, DbError};
 /// batch wait for its slowest part.
 const MAX_BATCH: usize = 256;
 
-/// Answers, in the order of the keys, for a batch of keys.
-pub type BatchQuery<K, V> = fn(&mut DbConn, &[K]) -> Result<Vec<V>, DbError>;
+/// Answers, in the order of the keys, for a batch of keys. Batches run one at a time, so a
+/// query may keep state between them (the liveness read keeps its view of enabled holders).
+pub type BatchQuery<K, V> = Box<dyn Fn(&mut DbConn, &[K]) -> Result<Vec<V>, DbError> + Send + Sync>;
 
 type Reply<V> = oneshot::Sender<Result<V, DbError>>;
 
@@ -38,10 +39,13 @@ struct Queue<K, V> {
 }
 
 impl<K: Send + 'static, V: Send + 'static> BatchedReads<K, V> {
-    pub fn new(db: Db, query: BatchQuery<K, V>) -> Arc<Self> {
+    pub fn new(
+        db: Db,
+        query: impl Fn(&mut DbConn, &[K]) -> Result<Vec<V>, DbError> + Send + Sync + 'static,
+    ) -> Arc<Self> {
         Arc::new(BatchedReads {
             db,
-            query,
+            query: Box::new(query),
             queue: Mutex::new(Queue {
                 waiting: Vec::new(),
                 running: false,

@@ -108,7 +108,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     revoked_access_tokens,
     password_resets,
+    liveness_generation,
 );
+
+diesel::table! {
+    liveness_generation (id) {
+        id -> Integer,
+        generation -> BigInt,
+    }
+}
 
 diesel::table! {
     sessions (id_hash) {

@@ -71,7 +71,14 @@ impl Tokens {
         metrics: Arc<Metrics>,
     ) -> Tokens {
         Tokens {
-            access_liveness: BatchedReads::new(db.clone(), repo::liveness::liveness_among),
+            access_liveness: BatchedReads::new(db.clone(), {
+                // Kept from batch to batch; the read drops it when the generation moves.
+                let known = std::sync::Mutex::new(repo::liveness::EnabledHolders::default());
+                move |conn: &mut crate::db::DbConn, tokens: &[AccessToken]| {
+                    let mut known = known.lock().unwrap_or_else(|p| p.into_inner());
+                    repo::liveness::liveness_among(conn, tokens, &mut known)
+                }
+            }),
             db,
             keys,
             policy: Arc::new(policy),

@@ -4,7 +4,9 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use gatehouse::db::repo::liveness::{liveness_among, AccessToken, Holders, Liveness};
+use gatehouse::db::repo::liveness::{
+    liveness_among, AccessToken, EnabledHolders, Holders, Liveness,
+};
 use gatehouse::db::DbError;
 
 use crate::helpers::{spawn_app, Backend};
@@ -89,24 +91,39 @@ async fn the_batched_liveness_read_probes_its_tables_by_index_under_a_generic_pl
         },
     })
     .collect();
-    let (answers, scans) = app
+    let (answers, scans, again) = app
         .state
         .db
         .write(move |conn| {
             conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
                 .map_err(DbError::from_diesel)?;
-            let tables = ["refresh_tokens", "users", "clients"];
+            let tables = [
+                "refresh_tokens",
+                "revoked_access_tokens",
+                "users",
+                "clients",
+            ];
             let mut before = Vec::new();
             for table in tables {
                 before.push(scans(conn, &format!("'{table}'"))?);
             }
-            let answers = liveness_among(conn, &tokens)?;
+            let mut known = EnabledHolders::default();
+            let answers = liveness_among(conn, &tokens, &mut known)?;
             let mut read = Vec::new();
             for (table, (seq_before, index_before)) in tables.into_iter().zip(before) {
                 let (seq, index) = scans(conn, &format!("'{table}'"))?;
                 read.push((table, seq - seq_before, index - index_before));
             }
-            Ok::<_, DbError>((answers, read))
+            // The live token again: its user and client are known to be enabled now.
+            let holders_before = scans(conn, "'users', 'clients'")?;
+            let again = liveness_among(conn, &tokens[..1], &mut known)?;
+            let holders_after = scans(conn, "'users', 'clients'")?;
+            assert_eq!(again, [Liveness::Live], "the live token, from the view");
+            let holder_reads = (
+                holders_after.0 - holders_before.0,
+                holders_after.1 - holders_before.1,
+            );
+            Ok::<_, DbError>((answers, read, holder_reads))
         })
         .await
         .expect("the liveness read");
@@ -121,6 +138,11 @@ async fn the_batched_liveness_read_probes_its_tables_by_index_under_a_generic_pl
         assert_eq!(seq_scans, 0, "a sequential scan of {table}");
         assert!(index_scans > 0, "{table} was not read at all");
     }
+    assert_eq!(
+        again,
+        (0, 0),
+        "users or clients read again for a known live token"
+    );
 }
 
 /// The admin lists at scale (issue 22): the first page, a page after a cursor and a prefix

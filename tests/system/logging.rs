@@ -1,11 +1,12 @@
 //! The request log never holds up a request: a `gatehouse serve` whose stderr is a pipe
 //! nobody reads keeps answering at the default log level, and counts the lines it drops.
+//! The request line keeps its content in both formats.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use crate::both_backends;
-use crate::helpers::{eventually, free_port, seed_storage, Backend, Storage};
+use crate::helpers::{eventually, free_port, seed_storage, Backend, ServerProcess, Storage};
 
 both_backends!(a_stderr_nobody_reads_holds_up_no_request_and_drops_are_counted);
 
@@ -81,4 +82,105 @@ async fn a_stderr_nobody_reads_holds_up_no_request_and_drops_are_counted(backend
         dropped < REQUESTS as f64,
         "every line dropped: {dropped} (the queue holds none?)"
     );
+}
+
+/// `2026-12-07T19:15:00.123456Z`: RFC 3339, UTC, microseconds.
+fn is_timestamp(t: &str) -> bool {
+    let digits = |r: std::ops::Range<usize>| {
+        t.get(r)
+            .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    t.len() == 27
+        && digits(0..4)
+        && &t[4..5] == "-"
+        && digits(5..7)
+        && &t[7..8] == "-"
+        && digits(8..10)
+        && &t[10..11] == "T"
+        && digits(11..13)
+        && &t[13..14] == ":"
+        && digits(14..16)
+        && &t[16..17] == ":"
+        && digits(17..19)
+        && &t[19..20] == "."
+        && digits(20..26)
+        && &t[26..] == "Z"
+}
+
+/// A server at the default level in `format`; the log line of one `GET /healthz`, once the
+/// writer thread has written it.
+async fn request_line(format: &str) -> String {
+    let storage = Storage::migrated(Backend::Sqlite).expect("SQLite needs no server");
+    seed_storage(&storage).await;
+    let mut server = ServerProcess::spawn_with_env(
+        &storage,
+        "http://127.0.0.1",
+        format,
+        &[("GATEHOUSE_LOG", "info"), ("GATEHOUSE_LOG_FORMAT", format)],
+    );
+    let http = reqwest::Client::new();
+    assert!(server.ready(&http, 90).await, "{}", server.log_text());
+    let resp = http
+        .get(server.url("/healthz?probe=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    let found = |log: String| log.lines().find(|l| l.contains(&id)).map(str::to_string);
+    let logged = eventually(10, || {
+        let log = server.log_text();
+        async move { found(log).is_some() }
+    })
+    .await;
+    assert!(
+        logged,
+        "no line with request id {id}:\n{}",
+        server.log_text()
+    );
+    found(server.log_text()).unwrap()
+}
+
+#[tokio::test]
+async fn the_request_line_keeps_its_text_format() {
+    let line = request_line("text").await;
+    let (timestamp, rest) = line.split_once(' ').expect("a timestamp first");
+    assert!(is_timestamp(timestamp), "{line}");
+    let rest = rest
+        .strip_prefix(" INFO request{id=")
+        .unwrap_or_else(|| panic!("level and span: {line}"));
+    let (id, rest) = rest.split_once(' ').unwrap();
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{line}"
+    );
+    let rest = rest
+        .strip_prefix(
+            "client=127.0.0.1 method=GET path=/healthz}: gatehouse::http::middleware: \
+             served status=200 ms=",
+        )
+        .unwrap_or_else(|| panic!("span fields, target, message: {line}"));
+    assert!(rest.parse::<f64>().is_ok_and(|ms| ms >= 0.0), "{line}");
+}
+
+#[tokio::test]
+async fn the_request_line_keeps_its_json_format() {
+    let line = request_line("json").await;
+    let value: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert!(
+        value["timestamp"].as_str().is_some_and(is_timestamp),
+        "{line}"
+    );
+    assert_eq!(value["level"], "INFO", "{line}");
+    assert_eq!(value["target"], "gatehouse::http::middleware", "{line}");
+    assert_eq!(value["fields"]["message"], "served", "{line}");
+    assert_eq!(value["fields"]["status"], 200, "{line}");
+    assert!(value["fields"]["ms"].as_f64().is_some(), "{line}");
+    let span = &value["span"];
+    assert_eq!(span["name"], "request", "{line}");
+    assert_eq!(span["client"], "127.0.0.1", "{line}");
+    assert_eq!(span["method"], "GET", "{line}");
+    assert_eq!(span["path"], "/healthz", "{line}");
+    assert_eq!(value["spans"], serde_json::json!([span]), "{line}");
 }

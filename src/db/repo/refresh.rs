@@ -203,35 +203,25 @@ pub fn revoke_access(conn: &mut DbConn, jti_hash: &str, expires_at: i64) -> Resu
     }
 }
 
-/// For each access token (by its jti digest), whether it was revoked by itself (RFC 7009)
-/// or with the refresh family it was issued with (reuse detection, logout, a password
-/// change); answers in their order. The first part of the batched liveness read (see
-/// [`super::liveness::liveness_among`]). Two statements, as the
-/// multi-backend connection cannot run a `UNION`; each is prepared once per connection
-/// whatever the number of digests (see [`InJsonList`]).
-pub fn access_revoked_among(
+/// Of these access tokens (by their jti digests), the ones revoked with the refresh family
+/// they were issued with (reuse detection, logout, a password change). Part of the batched
+/// liveness read (see [`super::liveness::liveness_among`], which reads the ones revoked by
+/// themselves); one statement, prepared once per connection whatever the number of digests
+/// (see [`InJsonList`]).
+pub fn access_revoked_with_family_among(
     conn: &mut DbConn,
     jti_hashes: &[String],
-) -> Result<Vec<bool>, DbError> {
-    let by_itself = InJsonList::new(conn, "revoked_access_tokens.jti_hash", jti_hashes);
+) -> Result<std::collections::HashSet<String>, DbError> {
     let with_family = InJsonList::new(conn, "refresh_tokens.access_jti_hash", jti_hashes);
-    let mut revoked: std::collections::HashSet<String> = r::revoked_access_tokens
-        .filter(by_itself)
-        .select(r::jti_hash)
+    Ok(t::refresh_tokens
+        .inner_join(f::refresh_families)
+        .filter(with_family)
+        .filter(f::revoked_at.is_not_null())
+        .select(t::access_jti_hash.assume_not_null())
         .load::<String>(conn)
         .map_err(DbError::from_diesel)?
         .into_iter()
-        .collect();
-    revoked.extend(
-        t::refresh_tokens
-            .inner_join(f::refresh_families)
-            .filter(with_family)
-            .filter(f::revoked_at.is_not_null())
-            .select(t::access_jti_hash.assume_not_null())
-            .load::<String>(conn)
-            .map_err(DbError::from_diesel)?,
-    );
-    Ok(jti_hashes.iter().map(|h| revoked.contains(h)).collect())
+        .collect())
 }
 
 // Housekeeping (see `crate::housekeeping`): each delete takes at most `batch` rows, so a
