@@ -122,20 +122,23 @@ impl From<Introspected> for Introspection {
                 jti: None,
                 user_id: None,
             },
-            Introspected::Active(t) => Introspection {
-                active: true,
-                scope: Some(t.claims.scope),
-                client_id: Some(t.claims.client_id),
-                username: t.username,
-                token_type: Some(t.token_type),
-                exp: Some(t.claims.exp),
-                iat: Some(t.claims.iat),
-                sub: Some(t.claims.sub),
-                aud: Some(t.claims.aud),
-                iss: Some(t.claims.iss),
-                jti: Some(t.claims.jti),
-                user_id: t.claims.user_id,
-            },
+            Introspected::Active(t) => {
+                let t = *t;
+                Introspection {
+                    active: true,
+                    scope: Some(t.claims.scope),
+                    client_id: Some(t.claims.client_id),
+                    username: t.username,
+                    token_type: Some(t.token_type),
+                    exp: Some(t.claims.exp),
+                    iat: Some(t.claims.iat),
+                    sub: Some(t.claims.sub),
+                    aud: Some(t.claims.aud),
+                    iss: Some(t.claims.iss),
+                    jti: Some(t.claims.jti),
+                    user_id: t.claims.user_id,
+                }
+            }
         }
     }
 }
