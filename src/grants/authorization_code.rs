@@ -76,3 +76,60 @@ pub async fn grant(
     };
     Ok(Issued { pair, id_token })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::grants::testing::{refusal, Context};
+    use crate::grants::TokenFields;
+
+    fn code(code: Option<&str>) -> TokenFields {
+        TokenFields {
+            code: code.map(str::to_string),
+            redirect_uri: Some("https://app.example/cb".into()),
+            ..TokenFields::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_refusal_of_the_authorization_code_grant() {
+        let ctx = Context::new().await;
+        let unknown = "c".repeat(43);
+        // (row, presenting client, fields, the refusal it must get)
+        let rows = [
+            (
+                "a client not registered for the grant",
+                &ctx.machine,
+                code(Some(&unknown)),
+                "unauthorized_client: client is not allowed the authorization_code grant",
+            ),
+            (
+                "no code",
+                &ctx.all_grants,
+                code(None),
+                "invalid_request: code is required",
+            ),
+            (
+                "an empty code",
+                &ctx.all_grants,
+                code(Some("")),
+                "invalid_grant: ",
+            ),
+            (
+                "a code longer than any issued",
+                &ctx.all_grants,
+                code(Some(&"c".repeat(101))),
+                "invalid_grant: ",
+            ),
+            (
+                "a code never issued",
+                &ctx.all_grants,
+                code(Some(&unknown)),
+                "invalid_grant: ",
+            ),
+        ];
+        for (row, client, fields, expected) in rows {
+            let got = refusal(ctx.issue(client, "authorization_code", fields).await);
+            assert!(got.starts_with(expected), "{row}: {got}");
+        }
+    }
+}

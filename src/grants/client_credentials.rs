@@ -36,3 +36,52 @@ pub async fn grant(
     };
     Ok(tokens.issue_pair(&subject, false).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::grants::testing::{refusal, Context};
+    use crate::grants::TokenFields;
+
+    fn scope(scope: Option<&str>) -> TokenFields {
+        TokenFields {
+            scope: scope.map(str::to_string),
+            ..TokenFields::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_refusal_of_the_client_credentials_grant() {
+        let ctx = Context::new().await;
+        // (row, presenting client, fields, the refusal it must get)
+        let rows = [
+            (
+                "a public client",
+                &ctx.public,
+                scope(None),
+                "unauthorized_client: public clients cannot use client_credentials",
+            ),
+            (
+                "a scope that needs a user",
+                &ctx.machine,
+                scope(Some("openid")),
+                "invalid_scope: openid, offline_access and admin need a user",
+            ),
+            (
+                "a scope the client is not registered for",
+                &ctx.machine,
+                scope(Some("payroll")),
+                "invalid_scope: scope \"payroll\" is not registered for this client",
+            ),
+            (
+                "a registered scope",
+                &ctx.machine,
+                scope(Some("api")),
+                "issued",
+            ),
+        ];
+        for (row, client, fields, expected) in rows {
+            let got = refusal(ctx.issue(client, "client_credentials", fields).await);
+            assert_eq!(got, expected, "{row}");
+        }
+    }
+}

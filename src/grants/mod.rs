@@ -7,6 +7,8 @@ pub mod client_credentials;
 pub mod password;
 pub mod refresh_token;
 pub mod request;
+#[cfg(test)]
+mod testing;
 
 pub use request::{TokenFields, TokenRequest};
 

@@ -102,3 +102,100 @@ pub fn user_subject(tokens: &Tokens, user: &User, client: &Client, scope: String
         alg: tokens.access_alg(client),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::grants::testing::{password_fields, refusal, Context, MAX_FAILURES, PASSWORD};
+    use crate::grants::TokenFields;
+
+    #[tokio::test]
+    async fn each_refusal_of_the_password_grant() {
+        let ctx = Context::new().await;
+        let long = "x".repeat(1025);
+        // (row, use the machine client, fields, the refusal it must get)
+        let rows: Vec<(&str, bool, TokenFields, &str)> = vec![
+            (
+                "a client not registered for the grant",
+                true,
+                password_fields("alice", PASSWORD, None),
+                "unauthorized_client: client is not allowed the password grant",
+            ),
+            (
+                "no username",
+                false,
+                TokenFields {
+                    password: Some(PASSWORD.into()),
+                    ..TokenFields::default()
+                },
+                "invalid_request: username is required",
+            ),
+            (
+                "no password",
+                false,
+                TokenFields {
+                    username: Some("alice".into()),
+                    ..TokenFields::default()
+                },
+                "invalid_request: password is required",
+            ),
+            (
+                "an unknown user",
+                false,
+                password_fields("nobody", PASSWORD, None),
+                "bad_credentials",
+            ),
+            (
+                "a wrong password",
+                false,
+                password_fields("alice", "not the password", None),
+                "bad_credentials",
+            ),
+            (
+                "a password longer than any can be",
+                false,
+                password_fields("alice", &long, None),
+                "bad_credentials",
+            ),
+            (
+                "a scope the client is not registered for",
+                false,
+                password_fields("alice", PASSWORD, Some("payroll")),
+                "invalid_scope: scope \"payroll\" is not registered for this client",
+            ),
+            (
+                "scope admin for a user who is not an admin",
+                false,
+                password_fields("alice", PASSWORD, Some("admin")),
+                "invalid_scope: scope admin is only for admin users",
+            ),
+        ];
+        for (row, machine, fields, expected) in rows {
+            let client = if machine {
+                &ctx.machine
+            } else {
+                &ctx.all_grants
+            };
+            let got = refusal(ctx.issue(client, "password", fields).await);
+            assert_eq!(got, expected, "{row}");
+        }
+        // The right password still works for alice, and for the admin with scope admin.
+        let ok = password_fields("root", PASSWORD, Some("admin"));
+        assert_eq!(
+            refusal(ctx.issue(&ctx.all_grants, "password", ok).await),
+            "issued"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_username_is_throttled_after_its_failures_even_with_the_right_password() {
+        let ctx = Context::new().await;
+        for _ in 0..MAX_FAILURES {
+            let wrong = password_fields("root", "not the password", None);
+            let got = refusal(ctx.issue(&ctx.all_grants, "password", wrong).await);
+            assert_eq!(got, "bad_credentials");
+        }
+        let right = password_fields("root", PASSWORD, None);
+        let got = refusal(ctx.issue(&ctx.all_grants, "password", right).await);
+        assert_eq!(got, "throttled");
+    }
+}

@@ -98,3 +98,26 @@ impl TokenRequest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::grants::testing::{password_fields, refusal, Context, PASSWORD};
+
+    #[tokio::test]
+    async fn an_unknown_grant_type_is_unsupported_whatever_the_fields() {
+        let ctx = Context::new().await;
+        for grant in [
+            "implicit",
+            "PASSWORD",
+            "",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ] {
+            let fields = password_fields("alice", PASSWORD, None);
+            let got = refusal(ctx.issue(&ctx.all_grants, grant, fields).await);
+            assert!(
+                got.starts_with("unsupported_grant_type: grant_type"),
+                "{grant:?}: {got}"
+            );
+        }
+    }
+}

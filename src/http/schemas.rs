@@ -28,8 +28,11 @@ pub struct SimpleJwtErrorBody {
     pub detail: String,
     /// `token_not_valid`, `no_active_account`, `invalid`, `throttled`, …
     pub code: &'static str,
-    /// DRF's field errors, beside `detail` and `code`: each field's messages.
+    /// DRF's field errors, beside `detail` and `code`: each field's messages. Left out of
+    /// the schema (a flattened map would make `detail` and `code` arrays too); the object
+    /// admits them as further properties.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub fields: FieldErrors,
 }
 
@@ -61,35 +64,33 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
 }
 
-/// RFC 7662 §2.2: `{"active": false}`, or the token's claims with `active: true`.
+/// RFC 7662 §2.2: `{"active": false}`, or the token's claims with `active: true` (one object,
+/// so that a live token's answer matches one schema, not two).
 #[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum Introspection {
-    Inactive {
-        /// Always `false`.
-        active: bool,
-    },
-    Active(ActiveToken),
-}
-
-/// A live token's claims, as §2.2 names them, with `active: true`.
-#[derive(Serialize, ToSchema)]
-pub struct ActiveToken {
-    /// Always `true`.
+pub struct Introspection {
     pub active: bool,
-    pub scope: String,
-    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     /// The user's name, for a user's token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// `Bearer` or `refresh_token`.
-    pub token_type: &'static str,
-    pub exp: i64,
-    pub iat: i64,
-    pub sub: String,
-    pub aud: String,
-    pub iss: String,
-    pub jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
     /// simplejwt's user id: a number when the id is decimal.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -107,21 +108,37 @@ fn user_id_claim<S: serde::Serializer>(id: &Option<String>, s: S) -> Result<S::O
 impl From<Introspected> for Introspection {
     fn from(found: Introspected) -> Self {
         match found {
-            Introspected::Inactive => Introspection::Inactive { active: false },
-            Introspected::Active(t) => Introspection::Active(ActiveToken {
-                active: true,
-                scope: t.claims.scope,
-                client_id: t.claims.client_id,
-                username: t.username,
-                token_type: t.token_type,
-                exp: t.claims.exp,
-                iat: t.claims.iat,
-                sub: t.claims.sub,
-                aud: t.claims.aud,
-                iss: t.claims.iss,
-                jti: t.claims.jti,
-                user_id: t.claims.user_id,
-            }),
+            Introspected::Inactive => Introspection {
+                active: false,
+                scope: None,
+                client_id: None,
+                username: None,
+                token_type: None,
+                exp: None,
+                iat: None,
+                sub: None,
+                aud: None,
+                iss: None,
+                jti: None,
+                user_id: None,
+            },
+            Introspected::Active(t) => {
+                let t = *t;
+                Introspection {
+                    active: true,
+                    scope: Some(t.claims.scope),
+                    client_id: Some(t.claims.client_id),
+                    username: t.username,
+                    token_type: Some(t.token_type),
+                    exp: Some(t.claims.exp),
+                    iat: Some(t.claims.iat),
+                    sub: Some(t.claims.sub),
+                    aud: Some(t.claims.aud),
+                    iss: Some(t.claims.iss),
+                    jti: Some(t.claims.jti),
+                    user_id: t.claims.user_id,
+                }
+            }
         }
     }
 }

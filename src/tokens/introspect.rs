@@ -33,7 +33,8 @@ impl From<DbError> for IntrospectError {
 /// for a user's token, the user's name.
 pub enum Introspected {
     Inactive,
-    Active(ActiveClaims),
+    /// Boxed: the claims are large, and most answers of a scan are inactive.
+    Active(Box<ActiveClaims>),
 }
 
 pub struct ActiveClaims {
@@ -94,10 +95,10 @@ impl Tokens {
                 _ => return Ok(Introspected::Inactive),
             }
         }
-        Ok(Introspected::Active(ActiveClaims {
+        Ok(Introspected::Active(Box::new(ActiveClaims {
             claims,
             token_type,
             username,
-        }))
+        })))
     }
 }

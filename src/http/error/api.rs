@@ -142,7 +142,7 @@ impl ResponseError for ApiError {
                 let mut resp = json_response(
                     *status,
                     ErrorBody {
-                        error: *error,
+                        error,
                         error_description: description.clone(),
                     },
                 );

@@ -150,7 +150,7 @@ impl ResponseError for OAuthError {
                 let mut resp = json_response(
                     *status,
                     ErrorBody {
-                        error: *error,
+                        error,
                         error_description: description.clone(),
                     },
                 );

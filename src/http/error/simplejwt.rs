@@ -163,7 +163,7 @@ impl ResponseError for SimpleJwtError {
             } => {
                 let body = SimpleJwtErrorBody {
                     detail: detail.clone(),
-                    code: *code,
+                    code,
                     fields: fields.clone(),
                 };
                 let mut resp = json_response(*status, body);
