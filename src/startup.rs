@@ -261,16 +261,15 @@ impl Application {
         .listen(listener)?
         .run();
         let signers = state.keys.store.snapshot();
-        let kid: Vec<String> = signers
-            .signers()
-            .map(|s| format!("{} {}", s.alg, s.kid))
-            .collect();
+        let kid: Vec<String> = signers.signers().map(|s| s.kid.clone()).collect();
+        let algs: Vec<&str> = signers.signers().map(|s| s.alg.as_str()).collect();
         tracing::info!(
             port,
             listen = %listener_addr,
             issuer = %settings.issuer,
             database = %settings.database_url.redacted(),
-            kid = %kid.join(", "),
+            kid = %kid.join(","),
+            algs = %algs.join(","),
             "gatehouse is serving"
         );
         if !state.db.run(repo::users::any_enabled_admin).await? {

@@ -457,7 +457,8 @@ async fn cli_keys_list_and_migrate_work_on_a_fresh_and_a_served_database(backend
             "PUBLISHED",
             "ACTIVATED",
             "RETIRED",
-            "REMOVE_AFTER"
+            "REMOVE_AFTER",
+            "ALG"
         ]
     );
     let rows = cli_keys_list(&app.storage).await;

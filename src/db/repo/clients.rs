@@ -85,6 +85,7 @@ fn from_row(r: Row) -> Client {
     }
 }
 
+#[allow(clippy::type_complexity)]
 const COLUMNS: (
     c::id,
     c::secret_hash,
