@@ -163,23 +163,32 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# tag SERVER DATABASE ROUND: adds the labels to bench.sh's JSON line.
+# tag SERVER DATABASE ROUND [CPU_TICKS]: adds the labels to bench.sh's JSON line, and with
+# CPU_TICKS the server's CPU time over the run ("cpu_s", "cpu_us_per_request").
 tag() {
-  python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["server"]=sys.argv[1]; d["database"]=sys.argv[2]; r=sys.argv[3]; d["round"]=int(r) if r.isdigit() else r; print(json.dumps(d))' "$@"
+  python3 -c 'import json,os,sys; d=json.loads(sys.stdin.read()); d["server"]=sys.argv[1]; d["database"]=sys.argv[2]; r=sys.argv[3]; d["round"]=int(r) if r.isdigit() else r
+if len(sys.argv) > 4 and sys.argv[4]:
+    cpu = int(sys.argv[4]) / os.sysconf("SC_CLK_TCK"); d["cpu_s"] = cpu
+    if d.get("requests"): d["cpu_us_per_request"] = round(cpu * 1e6 / d["requests"], 2)
+print(json.dumps(d))' "$@"
 }
-# b SERVER DATABASE ROUND SCENARIO BASE [bench.sh options]: one measurement, tagged.
+# b SERVER DATABASE ROUND SCENARIO BASE [bench.sh options]: one measurement, tagged; with
+# CPU_PID set, the CPU time that process used during it too.
 b() {
-  local server=$1 db=$2 round=$3; shift 3
+  local server=$1 db=$2 round=$3 t0="" ticks="" out; shift 3
   echo "+ [$server $db round $round] bench.sh $*" >> "$OUT_DIR/wrk.log"
-  (cd "$HARNESS" && ./bench.sh "$@" --duration "$DURATION" --cpu "$LOAD_CPU" 2>>"$OUT_DIR/wrk.log") \
-    | tag "$server" "$db" "$round" | tee -a "$OUT_DIR/results.jsonl"
+  [ -n "${CPU_PID:-}" ] && t0=$(cpu_ticks "$CPU_PID")
+  out=$(cd "$HARNESS" && ./bench.sh "$@" --duration "$DURATION" --cpu "$LOAD_CPU" 2>>"$OUT_DIR/wrk.log")
+  [ -n "$t0" ] && ticks=$(( $(cpu_ticks "$CPU_PID") - t0 ))
+  echo "$out" | tag "$server" "$db" "$round" "$ticks" | tee -a "$OUT_DIR/results.jsonl"
   [ "$SMOKE" = 1 ] || sleep 2
 }
-# gb DATABASE ROUND NAME SCENARIO [options]: a Gatehouse measurement with its memory.
+# gb DATABASE ROUND NAME SCENARIO [options]: a Gatehouse measurement with its memory and
+# its CPU time.
 gb() {
   local db=$1 round=$2 name=$3; shift 3
   start_sampler "$GH/peak" "$GH_PID"
-  b gatehouse "$db" "$round" "$@"
+  CPU_PID=$GH_PID b gatehouse "$db" "$round" "$@"
   stop_sampler
   rss_line "$db" "$round" "$name" "$(cat "$GH/peak")"
 }

@@ -32,6 +32,7 @@ PORT=18010 G=http://127.0.0.1:18010 C=http://127.0.0.1:18003
 export GATEHOUSE_BIND=127.0.0.1:$PORT GATEHOUSE_DATABASE_URL=sqlite://$WORK/gatehouse.db
 export GATEHOUSE_MASTER_KEY_FILE=$WORK/master.key
 unset GATEHOUSE_LOG
+. "$ROOT/benches/rss.sh"  # cpu_ticks
 PID=""
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; (cd "$WORK/peers" && ./stop-peer.sh nginx-jwks >/dev/null 2>&1) || true' EXIT
 
@@ -51,14 +52,21 @@ gatehouse() {
   echo "gatehouse did not start" >&2; exit 1
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+# load SERVER ROUND URL [PID]: one run; with PID, that process's CPU time during it too
+# ("cpu_us_per_request": less sensitive than the rate to other work on the core).
 load() {
-  local server=$1 round=$2 url=$3
-  (cd "$WORK/harness" && ./bench.sh jwks "$url" --connections 64 --duration "$DURATION" --cpu 1 \
-    2>>"$WORK/wrk.log") \
-    | python3 -c 'import json,sys
+  local server=$1 round=$2 url=$3 pid=${4:-} t0="" ticks="" out
+  [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
+  out=$(cd "$WORK/harness" && ./bench.sh jwks "$url" --connections 64 --duration "$DURATION" \
+    --cpu 1 2>>"$WORK/wrk.log")
+  [ -n "$t0" ] && ticks=$(( $(cpu_ticks "$pid") - t0 ))
+  echo "$out" | python3 -c 'import json,os,sys
 for l in sys.stdin:
-    d = json.loads(l); d.update(server=sys.argv[1], round=int(sys.argv[2])); print(json.dumps(d))' \
-      "$server" "$round"
+    d = json.loads(l); d.update(server=sys.argv[1], round=int(sys.argv[2]))
+    if sys.argv[3]:
+        cpu = int(sys.argv[3]) / os.sysconf("SC_CLK_TCK"); d["cpu_s"] = cpu
+        if d.get("requests"): d["cpu_us_per_request"] = round(cpu * 1e6 / d["requests"], 2)
+    print(json.dumps(d))' "$server" "$round" "$ticks"
 }
 run() {
   local what=$1 round=$2
@@ -67,8 +75,9 @@ run() {
       (cd "$WORK/peers" && JWKS_FILE=$WORK/jwks.json CPU=0 ./start-nginx-jwks.sh >&2)
       load nginx-jwks "$round" "$C"
       (cd "$WORK/peers" && ./stop-peer.sh nginx-jwks >&2);;
-    old-*) gatehouse "${what#old-}" "$OLD" "$what"; load "gatehouse-old-log-${what#old-}" "$round" "$G"; stop;;
-    *) gatehouse "$what"; load "gatehouse-log-$what" "$round" "$G"; stop;;
+    old-*) gatehouse "${what#old-}" "$OLD" "$what"
+      load "gatehouse-old-log-${what#old-}" "$round" "$G" "$PID"; stop;;
+    *) gatehouse "$what"; load "gatehouse-log-$what" "$round" "$G" "$PID"; stop;;
   esac
 }
 

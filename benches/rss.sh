@@ -19,3 +19,8 @@ start_sampler() {
   SAMPLER_PID=$!
 }
 stop_sampler() { kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""; }
+
+# cpu_ticks PID: the CPU time the process (all its threads) has used, user and system, in
+# clock ticks (getconf CLK_TCK); 0 when it is gone. A server's CPU time per request is less
+# sensitive than its request rate to other work on a shared core.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }

@@ -1,4 +1,5 @@
-//! Request accounting: one log line per request, and every line logged while serving a
+//! Request accounting: one log line per request (formatted by `telemetry::request_line`,
+//! in `tracing`'s format, off `tracing`'s event path), and every line logged while serving a
 //! request carries its request id and the client's address (span fields); the request
 //! metrics. Nothing here sees bodies or credentials, so no secret can reach a log line.
 
@@ -16,6 +17,7 @@ use tracing::Instrument;
 use super::client_addr;
 use crate::audit::{self, RequestContext};
 use crate::state::AppState;
+use crate::telemetry;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -80,11 +82,25 @@ pub async fn log_request(
     };
     let result = audit::within(context, next.call(req).instrument(span.clone())).await;
     let elapsed = started.elapsed().as_secs_f64();
-    let _entered = span.enter();
     match result {
         Ok(mut resp) => {
             let status = resp.status().as_u16();
-            tracing::info!(status, ms = elapsed * 1000.0, "served");
+            let ms = elapsed * 1000.0;
+            // The same line either way; the first formats it without `tracing`'s machinery.
+            if tracing::enabled!(tracing::Level::INFO) {
+                let line = telemetry::RequestLine {
+                    id: &request_id,
+                    client: &client,
+                    method: method.as_str(),
+                    path: resp.request().path(),
+                    status,
+                    ms,
+                };
+                if !telemetry::request_line(&line) {
+                    let _entered = span.enter();
+                    tracing::info!(status, ms, "served");
+                }
+            }
             if let Some(state) = &state {
                 let route = resp.request().match_pattern();
                 let route = route.as_deref().unwrap_or("unmatched");
@@ -98,6 +114,7 @@ pub async fn log_request(
             Ok(resp)
         }
         Err(e) => {
+            let _entered = span.enter();
             tracing::warn!(error = %e, "request failed before a response");
             Err(e)
         }

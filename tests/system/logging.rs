@@ -110,13 +110,22 @@ fn is_timestamp(t: &str) -> bool {
 /// A server at the default level in `format`; the log line of one `GET /healthz`, once the
 /// writer thread has written it.
 async fn request_line(format: &str) -> String {
+    let (line, log) = request_line_under(format, "info", 10).await;
+    line.unwrap_or_else(|| panic!("no request line:\n{log}"))
+}
+
+/// A server with `GATEHOUSE_LOG=filter` in `format`: the log line of one `GET /healthz` if
+/// it appears within `secs`, and the whole log.
+async fn request_line_under(format: &str, filter: &str, secs: u64) -> (Option<String>, String) {
     let storage = Storage::migrated(Backend::Sqlite).expect("SQLite needs no server");
     seed_storage(&storage).await;
+    // The start-up line names the port.
+    let filter = format!("{filter},gatehouse::startup=info");
     let mut server = ServerProcess::spawn_with_env(
         &storage,
         "http://127.0.0.1",
         format,
-        &[("GATEHOUSE_LOG", "info"), ("GATEHOUSE_LOG_FORMAT", format)],
+        &[("GATEHOUSE_LOG", &filter), ("GATEHOUSE_LOG_FORMAT", format)],
     );
     let http = reqwest::Client::new();
     assert!(server.ready(&http, 90).await, "{}", server.log_text());
@@ -128,17 +137,28 @@ async fn request_line(format: &str) -> String {
     assert_eq!(resp.status(), 200);
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     let found = |log: String| log.lines().find(|l| l.contains(&id)).map(str::to_string);
-    let logged = eventually(10, || {
+    eventually(secs, || {
         let log = server.log_text();
         async move { found(log).is_some() }
     })
     .await;
-    assert!(
-        logged,
-        "no line with request id {id}:\n{}",
-        server.log_text()
-    );
-    found(server.log_text()).unwrap()
+    (found(server.log_text()), server.log_text())
+}
+
+/// The request line, written outside `tracing`'s event path, still obeys `GATEHOUSE_LOG`:
+/// none at `warn`, one when the middleware's module alone is at `info`.
+#[tokio::test]
+async fn the_request_line_follows_the_log_filter() {
+    for format in ["text", "json"] {
+        let (line, log) = request_line_under(format, "warn", 2).await;
+        assert_eq!(line, None, "{format} at warn:\n{log}");
+        let (line, log) =
+            request_line_under(format, "warn,gatehouse::http::middleware=info", 10).await;
+        assert!(
+            line.as_deref().is_some_and(|l| l.contains("served")),
+            "{format}, the middleware at info:\n{log}"
+        );
+    }
 }
 
 #[tokio::test]
