@@ -3,6 +3,8 @@
 //! together. Every surface that takes a password (the login page, `/api/token/`, the password
 //! grant) checks it through [`LoginGuard::check_password`].
 
+pub mod second_factor;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;

@@ -103,6 +103,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     revoked_access_tokens,
     password_resets,
+    totp_factors,
+    recovery_codes,
 );
 
 diesel::table! {
@@ -176,5 +178,25 @@ diesel::table! {
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         voided_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Text,
+        secret_sealed -> Binary,
+        master_key_id -> Text,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }

@@ -35,3 +35,4 @@ mod recovery;
 mod simplejwt;
 mod smoke;
 mod sso;
+mod totp;

@@ -14,18 +14,32 @@ use askama::Template;
 use super::error::PageError;
 use super::pages::{self, csrf_token, csrf_valid};
 use super::sso::cookies;
+use zeroize::Zeroizing;
+
 use crate::accounts::User;
+use crate::domain::utc_datetime;
+use crate::error::Internal;
+use crate::mfa::totp_factor::TotpState;
+use crate::mfa::MfaError;
 use crate::sso::authorize::ACCOUNT_PAGE;
 use crate::sso::session::Session;
 use crate::state::AppState;
 
 mod password;
+mod qr;
+mod totp;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use super::resource;
     use web::{get, post};
     cfg.service(resource(ACCOUNT_PAGE, "GET").route(get().to(account_page)))
-        .service(resource("/account/password", "POST").route(post().to(password::change)));
+        .service(resource("/account/password", "POST").route(post().to(password::change)))
+        .service(resource("/account/totp", "POST").route(post().to(totp::start)))
+        .service(resource("/account/totp/confirm", "POST").route(post().to(totp::confirm)))
+        .service(resource("/account/totp/remove", "POST").route(post().to(totp::remove)))
+        .service(
+            resource("/account/recovery-codes", "POST").route(post().to(totp::recovery_codes)),
+        );
 }
 
 /// The page. Each section reads what it needs from here: add a field for a section's data
@@ -41,6 +55,19 @@ struct AccountPage<'a> {
     error: Option<(&'a str, &'a str)>,
     /// The password section: the policy's minimum length.
     min_length: usize,
+    /// The authenticator-app section: an enrolment in progress, or since when the app is
+    /// set up and how many recovery codes are left.
+    totp_pending: Option<PendingTotp>,
+    totp_since: Option<String>,
+    recovery_codes_left: i64,
+    /// Recovery codes just made, shown this once.
+    recovery_codes: &'a [Zeroizing<String>],
+}
+
+/// An enrolment in progress as the page shows it: the QR code and the secret as text.
+struct PendingTotp {
+    qr_svg: Zeroizing<String>,
+    secret: Zeroizing<String>,
 }
 
 impl AccountPage<'_> {
@@ -86,6 +113,8 @@ async fn signed_in(
 pub(super) struct Outcome<'a> {
     pub notice: Option<&'a str>,
     pub error: Option<(&'a str, &'a str)>,
+    /// Recovery codes just made, to show once.
+    pub recovery_codes: Vec<Zeroizing<String>>,
 }
 
 /// The whole page for `who`, with the CSRF cookie set when the browser had none.
@@ -97,12 +126,35 @@ pub(super) async fn show(
     outcome: Outcome<'_>,
 ) -> Result<HttpResponse, PageError> {
     let (csrf, set) = csrf_token(req, cookies(state));
+    let (mut totp_pending, mut totp_since, mut recovery_codes_left) = (None, None, 0);
+    match state.mfa.totp_state(&who.user).await {
+        Ok(TotpState::None) => {}
+        Ok(TotpState::Pending(enrolment)) => {
+            totp_pending = qr::svg(&enrolment.uri).map(|qr_svg| PendingTotp {
+                qr_svg,
+                secret: enrolment.secret,
+            });
+        }
+        Ok(TotpState::Enabled {
+            since,
+            recovery_codes_left: left,
+        }) => {
+            totp_since = Some(utc_datetime(since));
+            recovery_codes_left = left;
+        }
+        Err(MfaError::Internal(e)) => return Err(e.into()),
+        Err(other) => return Err(PageError::Internal(Internal::Broken(Box::new(other)))),
+    }
     let page = AccountPage {
         csrf: &csrf,
         user: &who.user,
         notice: outcome.notice,
         error: outcome.error,
         min_length: state.accounts.policy.min_length,
+        totp_pending,
+        totp_since,
+        recovery_codes_left,
+        recovery_codes: &outcome.recovery_codes,
     };
     let mut resp = pages::render(status, &page);
     if let Some(c) = set {

@@ -41,15 +41,15 @@ pub(super) async fn change(
                 "Your password is changed. Every other session of your account is signed out.";
             let outcome = Outcome {
                 notice: Some(done),
-                error: None,
+                ..Outcome::default()
             };
             return show(&state, &req, &who, StatusCode::OK, outcome).await;
         }
         Some(refused) => refused,
     };
     let outcome = Outcome {
-        notice: None,
         error: Some((SECTION, &message)),
+        ..Outcome::default()
     };
     let page = show(&state, &req, &who, status, outcome).await?;
     Ok(match retry_after {
