@@ -63,6 +63,8 @@ pub struct Purged {
     pub reset_links: usize,
     /// Authenticator-app enrolments never confirmed within [`UNCONFIRMED_TOTP_TTL`].
     pub unconfirmed_totp: usize,
+    /// Second steps of sign-ins, from their expiry.
+    pub mfa_challenges: usize,
     pub throttle_windows: usize,
     pub audit_records: usize,
 }
@@ -136,6 +138,9 @@ impl Housekeeping {
         let abandoned = now - UNCONFIRMED_TOTP_TTL;
         purged.unconfirmed_totp = self
             .batches(move |c| repo::factors::purge_unconfirmed(c, abandoned, BATCH))
+            .await?;
+        purged.mfa_challenges = self
+            .batches(move |c| repo::factors::purge_challenges(c, now, BATCH))
             .await?;
         let window_over = now - r.throttle_window;
         purged.throttle_windows = self

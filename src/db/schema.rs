@@ -105,6 +105,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_resets,
     totp_factors,
     recovery_codes,
+    mfa_challenges,
 );
 
 diesel::table! {
@@ -197,6 +198,17 @@ diesel::table! {
         code_hash -> Text,
         user_id -> Text,
         created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        surface -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
     }
 }

@@ -10,6 +10,7 @@ pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod health;
+pub mod login_mfa;
 pub mod middleware;
 pub mod oauth;
 pub mod openapi;
@@ -65,6 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(sso::login_page))
                 .route(post().to(sso::login)),
         )
+        .service(resource("/login/mfa", "POST").route(post().to(login_mfa::complete)))
         .service(
             resource("/reset", "GET, POST")
                 .route(get().to(reset::reset_page))
@@ -97,6 +99,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/token/", "POST")
                 .route(post().to(simplejwt::obtain))
+                .wrap(Cors::allow("POST")),
+        )
+        .service(
+            resource("/api/token/mfa/", "POST")
+                .route(post().to(simplejwt::obtain_mfa))
                 .wrap(Cors::allow("POST")),
         )
         .service(

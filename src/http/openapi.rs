@@ -24,6 +24,7 @@ use crate::state::AppState;
     ),
     paths(
         super::simplejwt::obtain,
+        super::simplejwt::obtain_mfa,
         super::simplejwt::refresh,
         super::simplejwt::verify,
         super::simplejwt::blacklist,
@@ -119,7 +120,8 @@ pub struct ErrorBody {
 #[allow(dead_code)]
 pub struct SimpleJwtErrorBody {
     detail: String,
-    /// `token_not_valid`, `no_active_account`, `invalid`, `throttled`, …
+    /// `token_not_valid`, `no_active_account`, `invalid`, `throttled`, `mfa_required`,
+    /// `invalid_code`, …
     code: String,
 }
 

@@ -3,6 +3,7 @@
 //! under the master key (context `totp:<user id>`), codes go through the login guard's
 //! windows before they are checked, and every change is audited.
 
+pub mod challenge;
 pub mod recovery;
 pub mod totp;
 pub mod totp_factor;

@@ -68,10 +68,10 @@ impl Mfa {
 
     /// Whether the user has a confirmed second factor.
     pub async fn has_second_factor(&self, user_id: &str) -> Result<bool, DbError> {
-        Ok(self
-            .totp_row(user_id)
-            .await?
-            .is_some_and(|row| row.confirmed_at.is_some()))
+        let id = user_id.to_string();
+        self.db
+            .run(move |conn| factors::has_second_factor(conn, &id))
+            .await
     }
 
     pub async fn totp_state(&self, user: &User) -> Result<TotpState, MfaError> {

@@ -32,6 +32,7 @@ mod password_policy;
 mod properties;
 mod query_plans;
 mod recovery;
+mod second_step;
 mod simplejwt;
 mod smoke;
 mod sso;

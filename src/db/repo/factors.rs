@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::schema::mfa_challenges::dsl as m;
 use crate::db::schema::recovery_codes::dsl as r;
 use crate::db::schema::totp_factors::dsl as t;
 use crate::db::{DbConn, DbError};
@@ -25,6 +26,11 @@ pub fn find_totp(conn: &mut DbConn, user_id: &str) -> Result<Option<TotpRow>, Db
         .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
+}
+
+/// Whether the user has a confirmed second factor.
+pub fn has_second_factor(conn: &mut DbConn, user_id: &str) -> Result<bool, DbError> {
+    Ok(find_totp(conn, user_id)?.is_some_and(|row| row.confirmed_at.is_some()))
 }
 
 /// Stores a new, unconfirmed secret in place of an unconfirmed one; `false` when the user
@@ -175,4 +181,64 @@ pub fn unused_recovery_codes(conn: &mut DbConn, user_id: &str) -> Result<i64, Db
 pub fn purge_unconfirmed(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, DbError> {
     let condition = format!("confirmed_at IS NULL AND created_at < {before}");
     super::delete_batch(conn, "totp_factors", "user_id", &condition, batch)
+}
+
+/// A pending second step: the user a live challenge (not used, not expired) of `surface`
+/// names.
+pub fn live_challenge_user(
+    conn: &mut DbConn,
+    token_hash: &str,
+    surface: &str,
+    now: i64,
+) -> Result<Option<String>, DbError> {
+    m::mfa_challenges
+        .filter(m::token_hash.eq(token_hash))
+        .filter(m::surface.eq(surface))
+        .filter(m::used_at.is_null())
+        .filter(m::expires_at.gt(now))
+        .select(m::user_id)
+        .get_result(conn)
+        .optional()
+        .map_err(DbError::from_diesel)
+}
+
+pub fn insert_challenge(
+    conn: &mut DbConn,
+    token_hash: &str,
+    user_id: &str,
+    surface: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    diesel::insert_into(m::mfa_challenges)
+        .values((
+            m::token_hash.eq(token_hash),
+            m::user_id.eq(user_id),
+            m::surface.eq(surface),
+            m::created_at.eq(now),
+            m::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+        .map_err(DbError::from_diesel)
+}
+
+/// Spends a live challenge: one conditional `UPDATE`, exactly one caller wins.
+pub fn spend_challenge(conn: &mut DbConn, token_hash: &str, now: i64) -> Result<bool, DbError> {
+    diesel::update(
+        m::mfa_challenges
+            .filter(m::token_hash.eq(token_hash))
+            .filter(m::used_at.is_null())
+            .filter(m::expires_at.gt(now)),
+    )
+    .set(m::used_at.eq(now))
+    .execute(conn)
+    .map(|n| n == 1)
+    .map_err(DbError::from_diesel)
+}
+
+/// Housekeeping: challenges that expired before `before` (refused from their expiry on).
+pub fn purge_challenges(conn: &mut DbConn, before: i64, batch: i64) -> Result<usize, DbError> {
+    let condition = format!("expires_at < {before}");
+    super::delete_batch(conn, "mfa_challenges", "token_hash", &condition, batch)
 }

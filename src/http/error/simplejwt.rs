@@ -12,6 +12,8 @@ use crate::error::Internal;
 use crate::grants::password::ObtainError;
 use crate::grants::GrantError;
 use crate::http::body::BodyError;
+use crate::mfa::challenge::ChallengeError;
+use crate::mfa::MfaError;
 use crate::tokens::refresh::RefreshError;
 use crate::tokens::verify::TokenError;
 
@@ -130,6 +132,53 @@ impl From<ObtainError> for SimpleJwtError {
                 fields: None,
             },
             ObtainError::Grant(g) => g.into(),
+            // A client that knows nothing of second factors sees a 401 and fails closed.
+            ObtainError::MfaRequired(token) => SimpleJwtError::Client {
+                status: StatusCode::UNAUTHORIZED,
+                detail: "A second factor is required: send a code with this mfa_token to /api/token/mfa/".into(),
+                code: "mfa_required",
+                fields: Some(json!({
+                    "mfa_token": token.0.as_str(),
+                    "methods": ["totp", "recovery_code"],
+                })),
+            },
+            ObtainError::Challenge(ChallengeError::Invalid) => {
+                SimpleJwtError::token_not_valid("mfa_token is invalid, expired or used")
+            }
+            ObtainError::Challenge(ChallengeError::Factor(f)) => f.into(),
+        }
+    }
+}
+
+impl From<MfaError> for SimpleJwtError {
+    fn from(e: MfaError) -> Self {
+        let refused = |detail: &str, code| SimpleJwtError::Client {
+            status: StatusCode::UNAUTHORIZED,
+            detail: detail.into(),
+            code,
+            fields: None,
+        };
+        match e {
+            MfaError::Malformed => SimpleJwtError::invalid(
+                "code is not six digits or a recovery code",
+                Some(json!({ "code": ["Enter the six digits of the app or a recovery code."] })),
+            ),
+            MfaError::WrongCode | MfaError::NotEnrolled => {
+                refused("The code is not right", "invalid_code")
+            }
+            MfaError::Replayed => refused(
+                "The code was used already; wait for the next one",
+                "invalid_code",
+            ),
+            MfaError::WrongPassword => refused("The password is not right", "invalid_password"),
+            MfaError::AlreadyEnrolled => SimpleJwtError::Client {
+                status: StatusCode::CONFLICT,
+                detail: e.to_string(),
+                code: "already_enrolled",
+                fields: None,
+            },
+            MfaError::Throttled(wait) => SimpleJwtError::Throttled(wait),
+            MfaError::Internal(i) => i.into(),
         }
     }
 }
