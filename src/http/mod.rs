@@ -1,6 +1,7 @@
 //! The HTTP surface: handlers parse the request, call one use case, and shape the reply.
 
 pub mod account;
+pub mod account_api;
 pub mod admin;
 pub mod body;
 pub mod client_addr;
@@ -99,6 +100,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/token/", "POST")
                 .route(post().to(simplejwt::obtain))
+                .wrap(Cors::allow("POST")),
+        )
+        .service(
+            resource("/api/account/totp/", "POST, DELETE")
+                .route(post().to(account_api::start))
+                .route(web::delete().to(account_api::remove))
+                .wrap(Cors::allow("POST, DELETE")),
+        )
+        .service(
+            resource("/api/account/totp/confirm/", "POST")
+                .route(post().to(account_api::confirm))
                 .wrap(Cors::allow("POST")),
         )
         .service(

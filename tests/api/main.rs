@@ -11,6 +11,7 @@
 mod helpers;
 
 mod account;
+mod account_api;
 mod admin;
 mod architecture;
 mod attacks;

@@ -27,4 +27,5 @@ mod operations;
 mod operator;
 mod private_postgres;
 mod reset_browser;
+mod spa_mfa;
 mod stack;
