@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod clients_file;
+pub mod factors;
 pub mod import;
 pub mod login_guard;
 pub mod own_password;

@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod factors;
 pub mod import;
 pub mod master_key;
 pub mod progress;

@@ -17,6 +17,7 @@ both_backends!(
     enrolment_refuses_wrong_malformed_and_stale_forms,
     removal_and_new_recovery_codes_ask_for_the_password,
     master_key_rotation_reseals_the_secret,
+    an_operator_sees_and_removes_a_users_factors,
 );
 
 pub(crate) const PASSWORD: &str = "alice's long password";
@@ -369,4 +370,38 @@ async fn master_key_rotation_reseals_the_secret(backend: Backend) {
     assert_eq!(opened.as_slice(), secret.as_slice(), "the same secret");
     // Bound to its user: under another user's context it does not open.
     assert!(new_key.open(sealed, b"totp:someone-else").is_err());
+}
+
+async fn an_operator_sees_and_removes_a_users_factors(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.add_user("alice", PASSWORD, false).await;
+    let out = app.cli(&["user", "factors", "alice"], "").await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "no second factor");
+    let b = signed_in_browser(&app, PASSWORD).await;
+    let (_, codes) = enrol(&app, &b).await;
+    let out = app.cli(&["user", "factors", "alice"], "").await;
+    assert!(
+        out.stdout.contains("recovery codes left: 10"),
+        "{}",
+        out.stdout
+    );
+    let printed = format!("{}{}", out.stdout, out.stderr);
+    assert!(!printed.contains(&codes[0]));
+    assert_eq!(app.simplejwt_login("alice", PASSWORD).await.status(), 401);
+
+    let out = app.cli(&["user", "remove-factors", "alice"], "").await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(out.stdout.contains("removed"), "{}", out.stdout);
+    assert_eq!(app.simplejwt_login("alice", PASSWORD).await.status(), 200);
+    let removed = of_kind(&audit_kinds(&app).await, "mfa.removed")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0]["detail"], "totp, by an operator");
+    let out = app.cli(&["user", "remove-factors", "nobody"], "").await;
+    assert!(!out.status.success());
 }
