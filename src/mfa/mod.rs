@@ -11,7 +11,7 @@ pub mod totp_factor;
 use std::sync::Arc;
 
 use crate::accounts::login_guard::{GuardError, LoginGuard};
-use crate::audit::{self, Event};
+use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
 use crate::db::{Db, DbError};
 use crate::error::Internal;
@@ -86,7 +86,19 @@ impl Mfa {
         }
     }
 
+    /// Records a second-factor event in the audit trail and counts it in the metrics.
     async fn audit(&self, event: Event) {
+        let counted = match event.kind {
+            Kind::MfaEnrolled => Some("enrolled"),
+            Kind::MfaRemoved => Some("removed"),
+            Kind::MfaFailed => Some("failed"),
+            Kind::RecoveryCodeUsed => Some("recovery_code_used"),
+            Kind::RecoveryCodesRegenerated => Some("recovery_codes_regenerated"),
+            _ => None,
+        };
+        if let Some(name) = counted {
+            self.guard.metrics.second_factor_event(name);
+        }
         audit::record(&self.db, &self.clock, event).await;
     }
 }

@@ -196,6 +196,14 @@ async fn a_recovery_code_signs_in_once_and_says_how_many_remain(backend: Backend
         .collect();
     assert_eq!(used.len(), 1);
     assert_eq!(used[0]["detail"], "9 left");
+    let metrics = app.metrics().await;
+    for counted in [
+        "gatehouse_second_factor_events_total{event=\"enrolled\"} 1",
+        "gatehouse_second_factor_events_total{event=\"recovery_code_used\"} 1",
+        "gatehouse_second_factor_events_total{event=\"failed\"} 1",
+    ] {
+        assert!(metrics.contains(counted), "{counted}");
+    }
     let trail = serde_json::to_string(&records).unwrap();
     assert!(
         !trail.contains(&codes[3]),
