@@ -22,6 +22,7 @@ mod failover;
 mod key_processes;
 mod logging;
 mod master_key;
+mod mfa_browser;
 mod openapi;
 mod operations;
 mod operator;
