@@ -152,7 +152,12 @@ pub async fn obtain_mfa(
     payload: web::Payload,
 ) -> Result<HttpResponse, SimpleJwtError> {
     let body: MfaBody = read(&req, payload).await?;
-    required(&[("mfa_token", &body.mfa_token), ("code", &body.code)])?;
+    // A missing `code` is said in `detail` only: a field error under "code" would replace
+    // simplejwt's error code.
+    required(&[("mfa_token", &body.mfa_token)])?;
+    if body.code.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        return Err(SimpleJwtError::invalid("missing or blank: code", None));
+    }
     let addr = client_addr(&req, &state.settings.trusted_proxies);
     let issued = password::complete_simplejwt_mfa(
         &state.tokens,

@@ -262,7 +262,8 @@ async fn the_json_exchange_answers_mfa_required_and_completes_at_api_token_mfa(b
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["code"][0], "This field is required.", "{body}");
+    assert_eq!(body["code"], "invalid", "{body}");
+    assert_eq!(body["detail"], "missing or blank: code");
     // The right code: the pair, for alice.
     let (status, body) = post_mfa(&app, &token, &code(&secret, now)).await;
     assert_eq!(status, StatusCode::OK, "{body}");

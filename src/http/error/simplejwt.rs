@@ -159,10 +159,10 @@ impl From<MfaError> for SimpleJwtError {
             fields: None,
         };
         match e {
-            MfaError::Malformed => SimpleJwtError::invalid(
-                "code is not six digits or a recovery code",
-                Some(json!({ "code": ["Enter the six digits of the app or a recovery code."] })),
-            ),
+            // No field error under "code": that key is simplejwt's error code.
+            MfaError::Malformed => {
+                SimpleJwtError::invalid("code is not six digits or a recovery code", None)
+            }
             MfaError::WrongCode | MfaError::NotEnrolled => {
                 refused("The code is not right", "invalid_code")
             }
