@@ -41,10 +41,15 @@ pub enum Kind {
     ClientDeleted,
     ClientSecretRotated,
     MasterKeyRotated,
+    MfaEnrolled,
+    MfaRemoved,
+    MfaFailed,
+    RecoveryCodeUsed,
+    RecoveryCodesRegenerated,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 25] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -65,6 +70,11 @@ impl Kind {
         Kind::ClientDeleted,
         Kind::ClientSecretRotated,
         Kind::MasterKeyRotated,
+        Kind::MfaEnrolled,
+        Kind::MfaRemoved,
+        Kind::MfaFailed,
+        Kind::RecoveryCodeUsed,
+        Kind::RecoveryCodesRegenerated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +99,11 @@ impl Kind {
             Kind::ClientDeleted => "client.deleted",
             Kind::ClientSecretRotated => "client.secret_rotated",
             Kind::MasterKeyRotated => "master_key.rotated",
+            Kind::MfaEnrolled => "mfa.enrolled",
+            Kind::MfaRemoved => "mfa.removed",
+            Kind::MfaFailed => "mfa.failed",
+            Kind::RecoveryCodeUsed => "mfa.recovery_code_used",
+            Kind::RecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
         }
     }
 
@@ -131,6 +146,13 @@ impl Event {
             outcome: Outcome::Success,
             subject: Some(subject.into()),
             detail: None,
+        }
+    }
+
+    pub fn failure(kind: Kind, subject: impl Into<String>) -> Event {
+        Event {
+            outcome: Outcome::Failure,
+            ..Event::success(kind, subject)
         }
     }
 

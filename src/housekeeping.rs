@@ -32,6 +32,10 @@ pub struct Retention {
     pub audit: i64,
 }
 
+/// How long an authenticator-app enrolment may wait for its first code (the secret shown
+/// on the account page stays usable that long).
+pub const UNCONFIRMED_TOTP_TTL: i64 = 24 * 3600;
+
 /// What one pass deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -41,6 +45,10 @@ pub struct Purged {
     pub auth_codes: usize,
     pub sessions: usize,
     pub reset_links: usize,
+    /// Authenticator-app enrolments never confirmed within [`UNCONFIRMED_TOTP_TTL`].
+    pub unconfirmed_totp: usize,
+    /// Second steps of sign-ins, from their expiry.
+    pub mfa_challenges: usize,
     pub throttle_windows: usize,
     pub audit_records: usize,
 }
@@ -110,6 +118,13 @@ impl Housekeeping {
         // A reset link is refused from its expiry on: nothing consults it after that.
         purged.reset_links = self
             .batches(move |c| repo::resets::purge(c, now, BATCH))
+            .await?;
+        let abandoned = now - UNCONFIRMED_TOTP_TTL;
+        purged.unconfirmed_totp = self
+            .batches(move |c| repo::factors::purge_unconfirmed(c, abandoned, BATCH))
+            .await?;
+        purged.mfa_challenges = self
+            .batches(move |c| repo::factors::purge_challenges(c, now, BATCH))
             .await?;
         let window_over = now - r.throttle_window;
         purged.throttle_windows = self

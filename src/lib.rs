@@ -18,6 +18,7 @@ pub mod http;
 pub mod keys;
 pub mod memory;
 pub mod metrics;
+pub mod mfa;
 pub mod os_user;
 pub mod paging;
 pub mod passwords;

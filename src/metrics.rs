@@ -9,6 +9,15 @@ use prometheus::{
     Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+/// The events of `gatehouse_second_factor_events_total`.
+pub const SECOND_FACTOR_EVENTS: [&str; 5] = [
+    "enrolled",
+    "removed",
+    "recovery_code_used",
+    "recovery_codes_regenerated",
+    "failed",
+];
+
 pub struct Metrics {
     registry: Registry,
     requests: requests::RequestMetrics,
@@ -16,6 +25,7 @@ pub struct Metrics {
     login_failures: IntCounterVec,
     login_throttled: IntCounterVec,
     refresh_reuse: IntCounterVec,
+    second_factor_events: IntCounterVec,
     key_rotations: IntCounter,
     key_age: IntGauge,
     pool: IntGaugeVec,
@@ -81,6 +91,13 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let second_factor_events = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_second_factor_events_total",
+                "Second-factor changes and uses, by event (enrolled, removed, recovery_code_used, recovery_codes_regenerated, failed)",
+            ),
+            &["event"],
+        )?;
         let key_rotations = IntCounter::new(
             "gatehouse_key_rotations_total",
             "Changes of the current signing key seen by this instance since it started",
@@ -104,6 +121,7 @@ impl Metrics {
         registry.register(Box::new(login_failures.clone()))?;
         registry.register(Box::new(login_throttled.clone()))?;
         registry.register(Box::new(refresh_reuse.clone()))?;
+        registry.register(Box::new(second_factor_events.clone()))?;
         registry.register(Box::new(key_rotations.clone()))?;
         registry.register(Box::new(key_age.clone()))?;
         registry.register(Box::new(pool.clone()))?;
@@ -112,12 +130,21 @@ impl Metrics {
         for kind in [TokenKind::Access, TokenKind::Refresh, TokenKind::IdToken] {
             tokens_issued.with_label_values(&[kind.label()]);
         }
-        for endpoint in ["login_page", "simplejwt", "password_grant"] {
+        for endpoint in [
+            "login_page",
+            "simplejwt",
+            "password_grant",
+            "account_page",
+            "second_factor",
+        ] {
             login_failures.with_label_values(&[endpoint]);
             login_throttled.with_label_values(&[endpoint]);
         }
         for outcome in ["family_revoked", "grace_replay"] {
             refresh_reuse.with_label_values(&[outcome]);
+        }
+        for event in SECOND_FACTOR_EVENTS {
+            second_factor_events.with_label_values(&[event]);
         }
         Ok(Metrics {
             registry,
@@ -126,6 +153,7 @@ impl Metrics {
             login_failures,
             login_throttled,
             refresh_reuse,
+            second_factor_events,
             key_rotations,
             key_age,
             pool,
@@ -147,6 +175,11 @@ impl Metrics {
 
     pub fn login_throttled(&self, endpoint: &'static str) {
         self.login_throttled.with_label_values(&[endpoint]).inc();
+    }
+
+    /// One of [`SECOND_FACTOR_EVENTS`].
+    pub fn second_factor_event(&self, event: &'static str) {
+        self.second_factor_events.with_label_values(&[event]).inc();
     }
 
     /// A spent refresh token came back: `revoked` when its family was revoked, else it was

@@ -219,10 +219,18 @@ impl Application {
         let listener_addr = listener.local_addr()?;
         let port = listener_addr.port();
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
+        let guard = LoginGuard::new(accounts.clone(), settings.login_throttle, metrics.clone());
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer, &settings.signing_algs),
             openapi: crate::http::openapi::document(&settings.issuer),
-            guard: LoginGuard::new(accounts.clone(), settings.login_throttle, metrics.clone()),
+            mfa: crate::mfa::Mfa::new(
+                db.clone(),
+                keys.store.clone(),
+                guard.clone(),
+                clock.clone(),
+                &settings.issuer,
+            ),
+            guard,
             accounts,
             tokens: Tokens::new(
                 db.clone(),

@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::keys::manager::Keys;
 use crate::metrics::Metrics;
+use crate::mfa::Mfa;
 use crate::sso::Sso;
 use crate::tokens::Tokens;
 
@@ -27,6 +28,7 @@ pub struct AppState {
     pub keys: Keys,
     pub tokens: Tokens,
     pub sso: Sso,
+    pub mfa: Mfa,
     /// The discovery document, serialised once.
     pub discovery: bytes::Bytes,
     /// The OpenAPI document, serialised once.

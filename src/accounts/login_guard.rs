@@ -3,6 +3,8 @@
 //! together. Every surface that takes a password (the login page, `/api/token/`, the password
 //! grant) checks it through [`LoginGuard::check_password`].
 
+pub mod second_factor;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -26,6 +28,8 @@ pub enum PasswordSurface {
     LoginPage,
     SimpleJwt,
     PasswordGrant,
+    /// The current password, asked again on the account page (not a sign-in).
+    AccountPage,
 }
 
 impl PasswordSurface {
@@ -34,6 +38,7 @@ impl PasswordSurface {
             PasswordSurface::LoginPage => "login_page",
             PasswordSurface::SimpleJwt => "simplejwt",
             PasswordSurface::PasswordGrant => "password_grant",
+            PasswordSurface::AccountPage => "account_page",
         }
     }
 }
@@ -121,8 +126,11 @@ impl LoginGuard {
         let (db, clock) = (&self.accounts.db, &self.accounts.clock);
         match checked {
             Ok(found) => {
-                let event = Event::success(Kind::SignIn, &found.username).detail(surface.label());
-                audit::record(db, clock, event).await;
+                if surface != PasswordSurface::AccountPage {
+                    let event =
+                        Event::success(Kind::SignIn, &found.username).detail(surface.label());
+                    audit::record(db, clock, event).await;
+                }
                 Ok(found)
             }
             Err(LoginError::BadCredentials { account }) => {

@@ -4,8 +4,10 @@
 pub mod client_auth;
 pub mod clients;
 pub mod clients_file;
+pub mod factors;
 pub mod import;
 pub mod login_guard;
+pub mod own_password;
 pub mod password_policy;
 pub mod reset;
 

@@ -231,12 +231,13 @@ async fn printed_key_outcome(db: &Db, printed: &MasterKey) -> &'static str {
 
 fn print_report(report: &ResealReport) {
     println!(
-        "master key rotated: {} -> {}; {} private keys re-sealed ({} already were), {} grace-window records re-sealed",
+        "master key rotated: {} -> {}; {} private keys re-sealed ({} already were), {} grace-window records and {} TOTP secrets re-sealed",
         report.from_id.as_deref().unwrap_or("-"),
         report.to_id,
         report.keys_resealed,
         report.keys_already,
-        report.successors_resealed
+        report.successors_resealed,
+        report.totp_secrets_resealed
     );
     if report.successors_dropped > 0 {
         println!(

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod check;
 pub mod client;
+pub mod factors;
 pub mod import;
 pub mod keys;
 pub mod master_key;

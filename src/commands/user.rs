@@ -66,6 +66,18 @@ pub enum UserCommand {
         #[arg(long)]
         ttl: Option<String>,
     },
+    /// Show a user's second factors (an authenticator app, recovery codes left); never a
+    /// secret.
+    Factors {
+        /// The username.
+        name: String,
+    },
+    /// Remove a user's authenticator app and recovery codes (a lost phone): their password
+    /// alone signs them in until they set up an app again.
+    RemoveFactors {
+        /// The username.
+        name: String,
+    },
     /// Import users from Django's `manage.py dumpdata auth.user` JSON; they keep their
     /// passwords and primary keys. Running it again changes nothing.
     Import {
@@ -178,6 +190,10 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                 "single-use link for {name}, valid until {}; a newer link voids it",
                 utc_datetime(link.expires_at)
             );
+        }
+        UserCommand::Factors { name } => crate::commands::factors::show(&accounts, &name).await?,
+        UserCommand::RemoveFactors { name } => {
+            crate::commands::factors::remove(&accounts, &name).await?
         }
         UserCommand::Import { file, admins_from } => {
             crate::commands::import::run(&accounts, &file, admins_from).await?

@@ -109,6 +109,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_access_tokens,
     password_resets,
     liveness_generation,
+    totp_factors,
+    recovery_codes,
+    mfa_challenges,
 );
 
 diesel::table! {
@@ -189,5 +192,36 @@ diesel::table! {
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         voided_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Text,
+        secret_sealed -> Binary,
+        master_key_id -> Text,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        surface -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }

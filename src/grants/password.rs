@@ -2,12 +2,16 @@
 //! only (RFC 9700 discourages it; it is kept for simplejwt users), and the simplejwt password
 //! exchange of `/api/token/`, which issues to the built-in `simplejwt` client.
 
+use zeroize::Zeroizing;
+
 use super::{resolve_scope, GrantError};
 use crate::accounts::login_guard::{LoginGuard, PasswordSurface};
 use crate::accounts::MAX_PASSWORD_BYTES;
 use crate::db::repo;
 use crate::db::repo::clients::Client;
 use crate::db::repo::users::User;
+use crate::mfa::challenge::{ChallengeError, PasswordStep};
+use crate::mfa::Mfa;
 use crate::passwords::Password;
 use crate::tokens::claims::Subject;
 use crate::tokens::refresh::Pair;
@@ -44,6 +48,19 @@ pub async fn grant(
             PasswordSurface::PasswordGrant,
         )
         .await?;
+    // After the password, so only someone who knows it learns that the account has one.
+    let id = user.id.clone();
+    if tokens
+        .db
+        .run(move |conn| repo::factors::has_second_factor(conn, &id))
+        .await?
+    {
+        return Err(GrantError::InvalidGrant(
+            "this account signs in with a second factor, which the password grant cannot \
+             ask for: use the browser sign-in (authorization code flow)"
+                .into(),
+        ));
+    }
     if scopes.iter().any(|s| s == "admin") && !user.is_admin {
         return Err(GrantError::InvalidScope(
             "scope admin is only for admin users".into(),
@@ -61,30 +78,82 @@ pub enum ObtainError {
     /// An operator disabled the built-in `simplejwt` client.
     #[error("the simplejwt endpoints are disabled")]
     Disabled,
+    /// The password was right and a second factor is due: complete the challenge at
+    /// `/api/token/mfa/`.
+    #[error("a second factor is required")]
+    MfaRequired(MfaToken),
+    /// `/api/token/mfa/`: the challenge or the code was refused.
+    #[error(transparent)]
+    Challenge(#[from] ChallengeError),
     #[error(transparent)]
     Grant(#[from] GrantError),
 }
 
-/// `POST /api/token/`: a pair for the `simplejwt` client with its registered scopes.
-pub async fn obtain_simplejwt(
-    tokens: &Tokens,
-    guard: &LoginGuard,
-    username: &str,
-    password: Password,
-    client_addr: &str,
-) -> Result<Pair, ObtainError> {
-    let client = tokens
+/// A challenge as `/api/token/` hands it out; its `Debug` hides it.
+pub struct MfaToken(pub Zeroizing<String>);
+
+impl std::fmt::Debug for MfaToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MfaToken(<hidden>)")
+    }
+}
+
+/// The enabled built-in client of `/api/token/`.
+async fn simplejwt_client(tokens: &Tokens) -> Result<Client, ObtainError> {
+    tokens
         .db
         .run(|conn| repo::clients::find(conn, SIMPLEJWT_CLIENT))
         .await
         .map_err(GrantError::from)?
         .filter(|c| !c.disabled)
-        .ok_or(ObtainError::Disabled)?;
-    let user = guard
-        .check_password(username, password, client_addr, PasswordSurface::SimpleJwt)
+        .ok_or(ObtainError::Disabled)
+}
+
+/// `POST /api/token/`: a pair for the `simplejwt` client with its registered scopes, or,
+/// for a user with a second factor, the challenge to complete at `/api/token/mfa/`.
+pub async fn obtain_simplejwt(
+    tokens: &Tokens,
+    mfa: &Mfa,
+    username: &str,
+    password: Password,
+    client_addr: &str,
+) -> Result<Pair, ObtainError> {
+    let client = simplejwt_client(tokens).await?;
+    let step = mfa
+        .password_step(username, password, client_addr, PasswordSurface::SimpleJwt)
         .await
         .map_err(GrantError::from)?;
-    let subject = user_subject(tokens, &user, &client, client.scopes.join(" "));
+    let user = match step {
+        PasswordStep::Done(user) => user,
+        PasswordStep::SecondFactor { token, .. } => {
+            return Err(ObtainError::MfaRequired(MfaToken(token)))
+        }
+    };
+    issue_simplejwt(tokens, &client, &user).await
+}
+
+/// `POST /api/token/mfa/`: the challenge of `/api/token/` completed with a code of the app or
+/// a recovery code, for the pair.
+pub async fn complete_simplejwt_mfa(
+    tokens: &Tokens,
+    mfa: &Mfa,
+    mfa_token: &str,
+    code: &str,
+    client_addr: &str,
+) -> Result<Pair, ObtainError> {
+    let client = simplejwt_client(tokens).await?;
+    let (user, _) = mfa
+        .complete_challenge(mfa_token, PasswordSurface::SimpleJwt, code, client_addr)
+        .await?;
+    issue_simplejwt(tokens, &client, &user).await
+}
+
+async fn issue_simplejwt(
+    tokens: &Tokens,
+    client: &Client,
+    user: &User,
+) -> Result<Pair, ObtainError> {
+    let subject = user_subject(tokens, user, client, client.scopes.join(" "));
     Ok(tokens
         .issue_pair(&subject, true)
         .await

@@ -1,5 +1,7 @@
 //! The HTTP surface: handlers parse the request, call one use case, and shape the reply.
 
+pub mod account;
+pub mod account_api;
 pub mod admin;
 pub mod body;
 pub mod client_addr;
@@ -9,6 +11,7 @@ pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod health;
+pub mod login_mfa;
 pub mod middleware;
 pub mod oauth;
 pub mod openapi;
@@ -65,6 +68,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(sso::login_page))
                 .route(post().to(sso::login)),
         )
+        .service(resource("/login/mfa", "POST").route(post().to(login_mfa::complete)))
         .service(
             resource("/reset", "GET, POST")
                 .route(get().to(reset::reset_page))
@@ -100,6 +104,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .wrap(Cors::allow("POST")),
         )
         .service(
+            resource("/api/account/totp/", "POST, DELETE")
+                .route(post().to(account_api::start))
+                .route(web::delete().to(account_api::remove))
+                .wrap(Cors::allow("POST, DELETE")),
+        )
+        .service(
+            resource("/api/account/totp/confirm/", "POST")
+                .route(post().to(account_api::confirm))
+                .wrap(Cors::allow("POST")),
+        )
+        .service(
+            resource("/api/token/mfa/", "POST")
+                .route(post().to(simplejwt::obtain_mfa))
+                .wrap(Cors::allow("POST")),
+        )
+        .service(
             resource("/api/token/refresh/", "POST")
                 .route(post().to(simplejwt::refresh))
                 .wrap(Cors::allow("POST")),
@@ -114,6 +134,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(simplejwt::blacklist))
                 .wrap(Cors::allow("POST")),
         )
+        .configure(account::routes)
         .configure(admin::routes)
         .configure(console::routes);
 }

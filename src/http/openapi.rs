@@ -21,6 +21,7 @@ use crate::state::AppState;
     ),
     paths(
         super::simplejwt::obtain,
+        super::simplejwt::obtain_mfa,
         super::simplejwt::refresh,
         super::simplejwt::verify,
         super::simplejwt::blacklist,

@@ -26,7 +26,8 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct SimpleJwtErrorBody {
     pub detail: String,
-    /// `token_not_valid`, `no_active_account`, `invalid`, `throttled`, …
+    /// `token_not_valid`, `no_active_account`, `invalid`, `throttled`, `mfa_required`,
+    /// `invalid_code`, …
     pub code: &'static str,
     /// DRF's field errors, beside `detail` and `code`: each field's messages. Left out of
     /// the schema (a flattened map would make `detail` and `code` arrays too); the object
@@ -34,6 +35,32 @@ pub struct SimpleJwtErrorBody {
     #[serde(flatten)]
     #[schema(ignore)]
     pub fields: FieldErrors,
+}
+
+/// `POST /api/token/` for a user with a second factor: the right password alone gives no
+/// pair, but this single-use, short-lived token, which `/api/token/mfa/` takes with a code.
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequiredBody<'a> {
+    pub detail: &'static str,
+    /// Always `mfa_required`.
+    pub code: &'static str,
+    pub mfa_token: &'a str,
+    /// `totp`, `recovery_code`.
+    pub methods: &'static [&'static str],
+}
+
+/// `POST /api/account/totp/`: the new secret, as text and as the URI an authenticator app
+/// reads; it counts only after `/api/account/totp/confirm/`.
+#[derive(Serialize, ToSchema)]
+pub struct TotpEnrolment<'a> {
+    pub secret: &'a str,
+    pub otpauth_uri: &'a str,
+}
+
+/// `POST /api/account/totp/confirm/`: the ten single-use recovery codes, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodes<'a> {
+    pub recovery_codes: Vec<&'a str>,
 }
 
 /// A field's name and its messages (`{"username": ["This field is required."]}`).

@@ -80,7 +80,7 @@ pub(super) struct Credentials {
         (status = 200, description = "An access/refresh pair", body = TokenPair),
         (status = 400, description = "A field is missing, blank, too long or malformed", body = SimpleJwtErrorBody),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = SimpleJwtErrorBody),
-        (status = 401, description = "No active account with these credentials", body = SimpleJwtErrorBody),
+        (status = 401, description = "No active account with these credentials; or (`code: mfa_required`) the password was right and a second factor is due: `mfa_token` and `methods` beside, for `/api/token/mfa/`", body = SimpleJwtErrorBody),
         (status = "4XX", description = "Other client errors (body too large, wrong content type)", body = SimpleJwtErrorBody),
         (status = 503, description = "The database is unavailable; see Retry-After", body = SimpleJwtErrorBody),
     )
@@ -117,9 +117,61 @@ pub async fn obtain(
     let addr = client_addr(&req, &state.settings.trusted_proxies);
     let issued = password::obtain_simplejwt(
         &state.tokens,
-        &state.guard,
+        &state.mfa,
         &username,
         Password::new(password),
+        &addr,
+    )
+    .await?;
+    Ok(pair(issued))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct MfaBody {
+    /// The `mfa_token` of the `mfa_required` answer of `/api/token/`.
+    #[schema(required = true)]
+    mfa_token: Option<String>,
+    /// Six digits of the authenticator app, or a recovery code.
+    #[schema(required = true, max_length = 32)]
+    code: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/token/mfa/",
+    tag = "simplejwt",
+    request_body(content((MfaBody = "application/json"), (MfaBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "An access/refresh pair; the mfa_token is spent", body = TokenPair),
+        (status = 400, description = "A field is missing, blank or malformed", body = SimpleJwtErrorBody),
+        (status = 401, description = "The mfa_token is invalid, expired or used (`token_not_valid`), or the code is wrong or used (`invalid_code`)", body = SimpleJwtErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = SimpleJwtErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type)", body = SimpleJwtErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = SimpleJwtErrorBody),
+    )
+)]
+/// `POST /api/token/mfa/`: the second step of `/api/token/` for a user with a second factor.
+pub async fn obtain_mfa(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, SimpleJwtError> {
+    let body: MfaBody = read(&req, payload).await?;
+    // A missing `code` is said in `detail` only: a field error under "code" would replace
+    // simplejwt's error code.
+    required(&[("mfa_token", &body.mfa_token)])?;
+    if body.code.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        return Err(SimpleJwtError::invalid(
+            "missing or blank: code",
+            FieldErrors::new(),
+        ));
+    }
+    let addr = client_addr(&req, &state.settings.trusted_proxies);
+    let issued = password::complete_simplejwt_mfa(
+        &state.tokens,
+        &state.mfa,
+        body.mfa_token.as_deref().unwrap_or_default(),
+        body.code.as_deref().unwrap_or_default(),
         &addr,
     )
     .await?;

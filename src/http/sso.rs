@@ -13,14 +13,16 @@ use super::pages::{
     self, csrf_token, csrf_valid, read_form, ConsentPage, Cookies, LoginPage, LogoutPage,
 };
 use crate::accounts;
+use crate::accounts::login_guard::PasswordSurface;
 use crate::domain::csp_origin;
+use crate::mfa::challenge::PasswordStep;
 use crate::passwords::Password;
 use crate::sso::authorize::{self, AuthParams, Rejection};
-use crate::sso::flow::{Authorization, ConsentOutcome, PageClient};
+use crate::sso::flow::{Authorization, ConsentOutcome, PageClient, SignedIn};
 use crate::sso::logout::{Logout, LogoutRequest};
 use crate::state::AppState;
 
-pub(super) fn cookies(state: &AppState) -> Cookies {
+pub(crate) fn cookies(state: &AppState) -> Cookies {
     Cookies {
         secure: state.settings.issuer.starts_with("https://"),
     }
@@ -39,7 +41,7 @@ fn clear_session_cookie(state: &AppState) -> Cookie<'static> {
     c
 }
 
-fn session_of(state: &AppState, req: &HttpRequest) -> Option<String> {
+pub(super) fn session_of(state: &AppState, req: &HttpRequest) -> Option<String> {
     req.cookie(cookies(state).session())
         .map(|c| c.value().to_string())
 }
@@ -151,18 +153,21 @@ pub async fn login_page(
 }
 
 /// The sign-in form: where it returns to, and the registered, enabled client it names.
-struct LoginForm {
-    back: String,
-    client: Option<PageClient>,
+pub(super) struct LoginForm {
+    pub back: String,
+    pub client: Option<PageClient>,
 }
 
 impl LoginForm {
-    async fn for_return_to(state: &AppState, back: String) -> Result<LoginForm, PageError> {
+    pub(super) async fn for_return_to(
+        state: &AppState,
+        back: String,
+    ) -> Result<LoginForm, PageError> {
         let client = state.sso.page_client(&back).await?;
         Ok(LoginForm { back, client })
     }
 
-    fn render(
+    pub(super) fn render(
         &self,
         state: &AppState,
         req: &HttpRequest,
@@ -216,20 +221,29 @@ pub async fn login(
         return Ok(page.render(&state, &req, StatusCode::BAD_REQUEST, bad, &shown_name));
     }
     let addr = client_addr(&req, &state.settings.trusted_proxies);
-    let old = session_of(&state, &req);
-    let signed_in = state
-        .sso
-        .sign_in(
-            &state.guard,
+    let step = state
+        .mfa
+        .password_step(
             &username,
             Password::new(password),
             &addr,
-            old.as_deref(),
+            PasswordSurface::LoginPage,
         )
         .await
         .map_err(PageError::from);
-    let signed_in = match signed_in {
-        Ok(s) => s,
+    let user = match step {
+        Ok(PasswordStep::Done(user)) => user,
+        // The second step: a code, on a page of its own.
+        Ok(PasswordStep::SecondFactor { token, .. }) => {
+            return Ok(super::login_mfa::second_step(
+                &state,
+                &req,
+                &page,
+                &token,
+                StatusCode::OK,
+                None,
+            ));
+        }
         // The form again, with the refusal, the name typed and (when throttled) Retry-After.
         Err(PageError::SignInRefused {
             status,
@@ -244,17 +258,30 @@ pub async fn login(
         }
         Err(other) => return Err(other),
     };
-    let cookie = session_cookie(&state, signed_in.cookie, state.sso.session_ttl);
-    if page.back.is_empty() {
-        let mut resp = pages::message(
-            StatusCode::OK,
-            "Signed in",
-            &format!("You are signed in as {}.", signed_in.user.username),
-        );
+    let old = session_of(&state, &req);
+    let signed_in = state.sso.start_session(user, old.as_deref()).await?;
+    Ok(signed_in_answer(&state, &page, signed_in, None))
+}
+
+/// The browser is signed in: its session cookie, and on to where the sign-in was asked
+/// (or a page saying so); `note` tells the user something on the way (recovery codes left).
+pub(super) fn signed_in_answer(
+    state: &AppState,
+    page: &LoginForm,
+    signed_in: SignedIn,
+    note: Option<&str>,
+) -> HttpResponse {
+    let cookie = session_cookie(state, signed_in.cookie, state.sso.session_ttl);
+    if page.back.is_empty() || note.is_some() {
+        let done = format!("You are signed in as {}.", signed_in.user.username);
+        let mut resp = match note {
+            Some(note) => super::login_mfa::signed_in_with_note(&done, note, &page.back),
+            None => pages::message(StatusCode::OK, "Signed in", &done),
+        };
         let _ = resp.add_cookie(&cookie);
-        return Ok(resp);
+        return resp;
     }
-    Ok(see_other(&page.back).cookie(cookie).finish())
+    see_other(&page.back).cookie(cookie).finish()
 }
 
 #[derive(Deserialize)]

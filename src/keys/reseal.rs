@@ -1,7 +1,8 @@
 //! Re-sealing everything the master key protects under another master key, in one write
 //! transaction: the private signing keys, the sealed successors of the refresh grace window,
-//! and the check value with the key id in `meta`. Either all of it moves to the new key or
-//! nothing does, so the database is never half under one key and half under another.
+//! the users' TOTP secrets, and the check value with the key id in `meta`. Either all of it
+//! moves to the new key or nothing does, so the database is never half under one key and
+//! half under another.
 
 use base64::Engine;
 
@@ -24,6 +25,8 @@ pub struct ResealReport {
     /// is no longer configured): dropped, since nobody could serve them; a replay of their
     /// token then counts as reuse, as it would once the short window ends anyway.
     pub successors_dropped: usize,
+    /// Users' TOTP secrets moved to the new key.
+    pub totp_secrets_resealed: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +93,7 @@ pub async fn reseal_all(
             keys_already: 0,
             successors_resealed: 0,
             successors_dropped: 0,
+            totp_secrets_resealed: 0,
         };
         for (kid, sealed, key_id) in repo::keys::all_sealed(conn)? {
             let unknown = || ResealError::UnknownKey {
@@ -124,6 +128,24 @@ pub async fn reseal_all(
                 }
             }
         }
+        // TOTP secrets: sealed with their user's id as the context, the key's id beside.
+        for (user_id, sealed, key_id) in repo::factors::all_sealed_totp(conn)? {
+            let context = format!("totp:{user_id}");
+            let unknown = || ResealError::UnknownKey {
+                kid: format!("the TOTP secret of user {user_id}"),
+                key_id: key_id.clone(),
+            };
+            if key_id == to.id() {
+                continue;
+            }
+            let opener = by_id(&key_id).ok_or_else(unknown)?;
+            let secret = opener
+                .open(&sealed, context.as_bytes())
+                .map_err(|_| unknown())?;
+            let resealed = to.seal(&secret, context.as_bytes());
+            repo::factors::reseal_totp(conn, &user_id, &resealed, to.id())?;
+            report.totp_secrets_resealed += 1;
+        }
         let check = to.seal(CHECK_PLAINTEXT, b"check");
         repo::meta::set(conn, "master_key_id", to.id())?;
         repo::meta::set(
@@ -132,10 +154,11 @@ pub async fn reseal_all(
             &base64::engine::general_purpose::STANDARD.encode(check),
         )?;
         let detail = format!(
-            "from master key {}; {} private keys and {} grace-window records re-sealed",
+            "from master key {}; {} private keys, {} grace-window records and {} TOTP secrets re-sealed",
             report.from_id.as_deref().unwrap_or("-"),
             report.keys_resealed,
-            report.successors_resealed
+            report.successors_resealed,
+            report.totp_secrets_resealed
         );
         audit::record_in(
             conn,

@@ -4,12 +4,10 @@
 
 use super::authorize::{self, AuthParams, AuthRequest, Prompt, Rejection};
 use super::{code, session, Sso};
-use crate::accounts::login_guard::{GuardError, LoginGuard, PasswordSurface};
 use crate::db::repo;
 use crate::db::repo::users::User;
 use crate::domain::{csp_origin, split_scope, ClientId};
 use crate::error::Internal;
-use crate::passwords::Password;
 
 const ADMIN_ONLY: &str = "scope admin is only for admin users";
 
@@ -87,6 +85,17 @@ impl Sso {
                 .collect(),
             client_id: c.client_id,
         }))
+    }
+
+    /// The live session behind a cookie and its enabled user (the account page).
+    pub async fn session_user(
+        &self,
+        session_cookie: Option<&str>,
+    ) -> Result<Option<(session::Session, User)>, Internal> {
+        let Some(cookie) = session_cookie else {
+            return Ok(None);
+        };
+        Ok(session::find(&self.db, cookie, self.clock.now()).await?)
     }
 
     /// The enabled admin user of a live session, for the admin console.
@@ -217,19 +226,14 @@ impl Sso {
         })
     }
 
-    /// Checks the password through the guard and starts a new session; the browser's old
-    /// session (if any) ends, so a session id is never carried across a sign-in (fixation).
-    pub async fn sign_in(
+    /// A new session for a user who has passed every step of the sign-in (the password, and
+    /// the second factor when they have one); the browser's old session (if any) ends, so a
+    /// session id is never carried across a sign-in (fixation).
+    pub async fn start_session(
         &self,
-        guard: &LoginGuard,
-        username: &str,
-        password: Password,
-        client_addr: &str,
+        user: User,
         old_cookie: Option<&str>,
-    ) -> Result<SignedIn, GuardError> {
-        let user = guard
-            .check_password(username, password, client_addr, PasswordSurface::LoginPage)
-            .await?;
+    ) -> Result<SignedIn, Internal> {
         let now = self.clock.now();
         if let Some(old) = old_cookie {
             session::end(&self.db, old, now).await?;

@@ -1,7 +1,7 @@
 //! The SSO session: a server-side record referenced by an opaque cookie value, stored as
 //! its SHA-256 digest so a database reader cannot replay sessions.
 
-use crate::db::repo::sessions::Session;
+pub use crate::db::repo::sessions::Session;
 use crate::db::repo::users::User;
 use crate::db::{repo, Db, DbError};
 use crate::digest::{digest_hex, random_token};

@@ -319,6 +319,50 @@ async fn a_copy_of_the_database_reveals_no_key_and_no_usable_secret(backend: Bac
         secrets.extend(token_secrets(&format!("code flow {name}"), token));
     }
 
+    // Bob's authenticator app, through the single-page app's endpoints: the secret (raw and
+    // as the base32 text shown), his recovery codes (as shown and as typed), and the
+    // mfa_token of a sign-in left pending.
+    let bob_access = app.tokens("bob", BOB_PASSWORD).await.0;
+    let started: Value = app
+        .http
+        .post(app.url("/api/account/totp/"))
+        .bearer_auth(&bob_access)
+        .json(&serde_json::json!({ "password": BOB_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shown = started["secret"].as_str().expect("secret").to_string();
+    let raw = crate::helpers::totp::base32_decode(&shown);
+    secrets.push(secret("TOTP secret (base32)", &shown));
+    secrets.push(secret("TOTP secret", &raw));
+    let now = app.clock.now();
+    let confirmed: Value = app
+        .http
+        .post(app.url("/api/account/totp/confirm/"))
+        .bearer_auth(&bob_access)
+        .json(&serde_json::json!({ "code": crate::helpers::totp::code(&raw, now) }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let codes = confirmed["recovery_codes"].as_array().expect("codes");
+    assert_eq!(codes.len(), 10);
+    for code in codes {
+        let code = code.as_str().expect("a code");
+        secrets.push(secret("recovery code", code));
+        secrets.push(secret("recovery code as typed", code.replace('-', "")));
+    }
+    let (_, challenge) = status_json(app.simplejwt_login("bob", BOB_PASSWORD).await).await;
+    secrets.push(secret(
+        "mfa_token",
+        challenge["mfa_token"].as_str().expect("mfa_token"),
+    ));
+
     // The private signing keys, as the master key opens them: DER, PEM, and a run of bytes
     // from inside the private exponent (past the public modulus) in case only part leaked.
     let master = MasterKey::from_base64(

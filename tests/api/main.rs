@@ -10,6 +10,8 @@
 #[path = "../support/mod.rs"]
 mod helpers;
 
+mod account;
+mod account_api;
 mod admin;
 mod algs;
 mod architecture;
@@ -32,6 +34,8 @@ mod password_policy;
 mod properties;
 mod query_plans;
 mod recovery;
+mod second_step;
 mod simplejwt;
 mod smoke;
 mod sso;
+mod totp;

@@ -45,6 +45,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("/admin/users/{username}/reset-link", "post"),
     ("/api/token/", "post"),
     ("/api/token/blacklist/", "post"),
+    ("/api/token/mfa/", "post"),
     ("/api/token/refresh/", "post"),
     ("/api/token/verify/", "post"),
     ("/healthz", "get"),
@@ -339,6 +340,18 @@ async fn real_answers_of_every_operation_match_the_document(backend: Backend) {
         "post",
         "/api/token/blacklist/",
         post("/api/token/blacklist/").json(&json!({})),
+    )
+    .await;
+    a.record(
+        "post",
+        "/api/token/mfa/",
+        post("/api/token/mfa/").json(&json!({"mfa_token": "x", "code": "123456"})),
+    )
+    .await;
+    a.record(
+        "post",
+        "/api/token/mfa/",
+        post("/api/token/mfa/").json(&json!({})),
     )
     .await;
 

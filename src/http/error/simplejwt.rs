@@ -8,10 +8,13 @@ use super::{answer_internal, internal_description, internal_status, json_respons
 use super::{with_retry_after, THROTTLED};
 use crate::db::DbError;
 use crate::error::Internal;
+use crate::grants::password::MfaToken;
 use crate::grants::password::ObtainError;
 use crate::grants::GrantError;
 use crate::http::body::BodyError;
-use crate::http::schemas::{FieldErrors, SimpleJwtErrorBody};
+use crate::http::schemas::{FieldErrors, MfaRequiredBody, SimpleJwtErrorBody};
+use crate::mfa::challenge::ChallengeError;
+use crate::mfa::MfaError;
 use crate::tokens::refresh::{RefreshError, RefreshRefusal};
 use crate::tokens::verify::TokenError;
 
@@ -25,6 +28,11 @@ pub enum SimpleJwtError {
         /// DRF's field errors (none for most errors).
         fields: FieldErrors,
     },
+    /// The right password of a user with a second factor: 401 `mfa_required` with the
+    /// single-use token for `/api/token/mfa/`, so a client that knows nothing of second
+    /// factors fails closed. (`MfaToken`'s `Debug` never shows the token.)
+    #[error("a second factor is required")]
+    MfaRequired(MfaToken),
     /// Too many failed sign-ins: 429 with `Retry-After`, DRF's `code: "throttled"`.
     #[error("throttled")]
     Throttled(i64),
@@ -141,6 +149,46 @@ impl From<ObtainError> for SimpleJwtError {
                 fields: FieldErrors::new(),
             },
             ObtainError::Grant(g) => g.into(),
+            // A client that knows nothing of second factors sees a 401 and fails closed.
+            ObtainError::MfaRequired(token) => SimpleJwtError::MfaRequired(token),
+            ObtainError::Challenge(ChallengeError::Invalid) => {
+                SimpleJwtError::token_not_valid("mfa_token is invalid, expired or used")
+            }
+            ObtainError::Challenge(ChallengeError::Factor(f)) => f.into(),
+        }
+    }
+}
+
+impl From<MfaError> for SimpleJwtError {
+    fn from(e: MfaError) -> Self {
+        let refused = |detail: &str, code| SimpleJwtError::Client {
+            status: StatusCode::UNAUTHORIZED,
+            detail: detail.into(),
+            code,
+            fields: FieldErrors::new(),
+        };
+        match e {
+            // No field error under "code": that key is simplejwt's error code.
+            MfaError::Malformed => SimpleJwtError::invalid(
+                "code is not six digits or a recovery code",
+                FieldErrors::new(),
+            ),
+            MfaError::WrongCode | MfaError::NotEnrolled => {
+                refused("The code is not right", "invalid_code")
+            }
+            MfaError::Replayed => refused(
+                "The code was used already; wait for the next one",
+                "invalid_code",
+            ),
+            MfaError::WrongPassword => refused("The password is not right", "invalid_password"),
+            MfaError::AlreadyEnrolled => SimpleJwtError::Client {
+                status: StatusCode::CONFLICT,
+                detail: e.to_string(),
+                code: "already_enrolled",
+                fields: FieldErrors::new(),
+            },
+            MfaError::Throttled(wait) => SimpleJwtError::Throttled(wait),
+            MfaError::Internal(i) => i.into(),
         }
     }
 }
@@ -149,6 +197,7 @@ impl ResponseError for SimpleJwtError {
     fn status_code(&self) -> StatusCode {
         match self {
             SimpleJwtError::Client { status, .. } => *status,
+            SimpleJwtError::MfaRequired(_) => StatusCode::UNAUTHORIZED,
             SimpleJwtError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             SimpleJwtError::Internal(i) => internal_status(i),
         }
@@ -173,6 +222,20 @@ impl ResponseError for SimpleJwtError {
                         header::HeaderValue::from_static("Bearer realm=\"api\""),
                     );
                 }
+                resp
+            }
+            SimpleJwtError::MfaRequired(token) => {
+                let body = MfaRequiredBody {
+                    detail: "A second factor is required: send a code with this mfa_token to /api/token/mfa/",
+                    code: "mfa_required",
+                    mfa_token: token.0.as_str(),
+                    methods: &["totp", "recovery_code"],
+                };
+                let mut resp = json_response(StatusCode::UNAUTHORIZED, body);
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer realm=\"api\""),
+                );
                 resp
             }
             SimpleJwtError::Throttled(wait) => with_retry_after(
