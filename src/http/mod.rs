@@ -11,7 +11,6 @@ pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod health;
-pub mod login_mfa;
 pub mod middleware;
 pub mod oauth;
 pub mod openapi;
@@ -68,7 +67,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(sso::login_page))
                 .route(post().to(sso::login)),
         )
-        .service(resource("/login/mfa", "POST").route(post().to(login_mfa::complete)))
+        .service(resource("/login/mfa", "POST").route(post().to(sso::login_mfa::complete)))
         .service(
             resource("/reset", "GET, POST")
                 .route(get().to(reset::reset_page))

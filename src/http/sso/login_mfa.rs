@@ -8,11 +8,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::client_addr::client_addr;
-use super::error::{with_retry_after, PageError};
-use super::pages::{self, csrf_valid, read_form};
-use super::sso::{cookies, page_with_csrf, session_of, signed_in_answer, LoginForm};
+use super::{cookies, page_with_csrf, session_of, signed_in_answer, LoginForm};
 use crate::accounts::login_guard::PasswordSurface;
+use crate::http::client_addr::client_addr;
+use crate::http::error::{with_retry_after, PageError};
+use crate::http::pages::{self, csrf_valid, read_form};
 use crate::mfa::challenge::{ChallengeError, Completed};
 use crate::mfa::MfaError;
 use crate::sso::authorize;

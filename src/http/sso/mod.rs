@@ -2,6 +2,8 @@
 //! parses the request, calls one [`crate::sso::Sso`] use case, and turns its outcome into a
 //! redirect or a page.
 
+pub mod login_mfa;
+
 use actix_web::cookie::Cookie;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -235,7 +237,7 @@ pub async fn login(
         Ok(PasswordStep::Done(user)) => user,
         // The second step: a code, on a page of its own.
         Ok(PasswordStep::SecondFactor { token, .. }) => {
-            return Ok(super::login_mfa::second_step(
+            return Ok(login_mfa::second_step(
                 &state,
                 &req,
                 &page,
@@ -275,7 +277,7 @@ pub(super) fn signed_in_answer(
     if page.back.is_empty() || note.is_some() {
         let done = format!("You are signed in as {}.", signed_in.user.username);
         let mut resp = match note {
-            Some(note) => super::login_mfa::signed_in_with_note(&done, note, &page.back),
+            Some(note) => login_mfa::signed_in_with_note(&done, note, &page.back),
             None => pages::message(StatusCode::OK, "Signed in", &done),
         };
         let _ = resp.add_cookie(&cookie);
@@ -411,5 +413,5 @@ pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-        .body(include_str!("../../assets/gatehouse.css"))
+        .body(include_str!("../../../assets/gatehouse.css"))
 }
