@@ -41,10 +41,11 @@ pub enum Kind {
     ClientDeleted,
     ClientSecretRotated,
     MasterKeyRotated,
+    OutboxFailed,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -65,6 +66,7 @@ impl Kind {
         Kind::ClientDeleted,
         Kind::ClientSecretRotated,
         Kind::MasterKeyRotated,
+        Kind::OutboxFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +91,7 @@ impl Kind {
             Kind::ClientDeleted => "client.deleted",
             Kind::ClientSecretRotated => "client.secret_rotated",
             Kind::MasterKeyRotated => "master_key.rotated",
+            Kind::OutboxFailed => "outbox.failed",
         }
     }
 

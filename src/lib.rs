@@ -18,6 +18,7 @@ pub mod keys;
 pub mod memory;
 pub mod metrics;
 pub mod os_user;
+pub mod outbox;
 pub mod paging;
 pub mod passwords;
 pub mod sso;

@@ -17,6 +17,7 @@ use crate::keys::encryption::{self, MasterKey, MasterKeys};
 use crate::keys::manager::{KeyPolicy, Keys};
 use crate::keys::rotation::{self, KeyGenerator};
 use crate::keys::store::KeyStore;
+use crate::outbox::{Outbox, OutboxPolicy};
 use crate::passwords::Hasher;
 use crate::sso::Sso;
 use crate::state::AppState;
@@ -162,6 +163,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    outbox_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -208,6 +210,15 @@ impl Application {
         let listener_addr = listener.local_addr()?;
         let port = listener_addr.port();
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
+        // Each kind of outgoing message registers its deliverer here, before the start:
+        // `.register(kind, Arc::new(deliverer))`.
+        let outbox = Outbox::new(
+            db.clone(),
+            clock.clone(),
+            OutboxPolicy::from_settings(&settings),
+            metrics.clone(),
+        );
+        let outbox_task = outbox.start();
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),
             openapi: crate::http::openapi::document(&settings.issuer),
@@ -221,6 +232,7 @@ impl Application {
                 metrics.clone(),
             ),
             sso: Sso::new(db.clone(), clock.clone(), &settings),
+            outbox,
             settings: settings.clone(),
             db,
             keys,
@@ -276,6 +288,7 @@ impl Application {
             port,
             server,
             state,
+            outbox_task,
         })
     }
 
@@ -289,8 +302,13 @@ impl Application {
         &self.state
     }
 
+    /// Serves until the server stops (a signal), then lets the outbox deliveries in
+    /// flight finish: a message being sent is recorded, not left to its lease.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.state.outbox.shutdown();
+        let _ = self.outbox_task.await;
+        served
     }
 }
 

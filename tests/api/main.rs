@@ -27,6 +27,7 @@ mod login_guard;
 mod oauth;
 mod observability;
 mod outage;
+mod outbox;
 mod password_policy;
 mod properties;
 mod query_plans;
