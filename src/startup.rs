@@ -19,6 +19,7 @@ use crate::keys::rotation::{self, KeyGenerator};
 use crate::keys::store::KeyStore;
 use crate::outbox::{Outbox, OutboxPolicy};
 use crate::passwords::Hasher;
+use crate::sso::backchannel::deliver::BackchannelDeliverer;
 use crate::sso::Sso;
 use crate::state::AppState;
 use crate::tokens::{TokenPolicy, Tokens};
@@ -217,7 +218,20 @@ impl Application {
             clock.clone(),
             OutboxPolicy::from_settings(&settings),
             metrics.clone(),
+        )
+        .register(
+            crate::sso::backchannel::KIND,
+            Arc::new(BackchannelDeliverer::new(
+                keys.store.clone(),
+                db.clone(),
+                clock.clone(),
+                settings.issuer.clone(),
+            )?),
         );
+        let mut accounts = accounts;
+        accounts.outbox = outbox.waker();
+        let mut sso = Sso::new(db.clone(), clock.clone(), &settings);
+        sso.outbox = outbox.waker();
         let outbox_task = outbox.start();
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),
@@ -231,7 +245,7 @@ impl Application {
                 clock.clone(),
                 metrics.clone(),
             ),
-            sso: Sso::new(db.clone(), clock.clone(), &settings),
+            sso,
             outbox,
             settings: settings.clone(),
             db,

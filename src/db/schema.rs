@@ -104,6 +104,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_access_tokens,
     password_resets,
     outbox,
+    session_clients,
+    client_logout,
 );
 
 diesel::table! {
@@ -196,5 +198,24 @@ diesel::table! {
         last_error -> Nullable<Text>,
         delivered_at -> Nullable<BigInt>,
         failed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    session_clients (sid, client_id) {
+        sid -> Text,
+        client_id -> Text,
+        first_at -> BigInt,
+        last_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    client_logout (client_id) {
+        client_id -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
+        backchannel_session_required -> Bool,
+        frontchannel_logout_uri -> Nullable<Text>,
+        frontchannel_session_required -> Bool,
     }
 }

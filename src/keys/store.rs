@@ -27,6 +27,8 @@ pub enum TokenType {
     Refresh,
     /// OpenID Connect id_token.
     Id,
+    /// OpenID Connect Back-Channel Logout 1.0 logout token.
+    Logout,
 }
 
 impl TokenType {
@@ -35,6 +37,7 @@ impl TokenType {
             TokenType::Access => "at+jwt",
             TokenType::Refresh => "rt+jwt",
             TokenType::Id => "JWT",
+            TokenType::Logout => "logout+jwt",
         }
     }
 }
@@ -55,7 +58,7 @@ pub struct Signer {
     key: RsaKeyPair,
     rng: SystemRandom,
     /// base64url JOSE headers, encoded once per key rather than once per token.
-    headers: [String; 3],
+    headers: [String; 4],
 }
 
 impl Signer {
@@ -64,7 +67,12 @@ impl Signer {
             let json = serde_json::json!({ "alg": "RS256", "typ": typ, "kid": kid });
             URL_SAFE_NO_PAD.encode(json.to_string())
         };
-        let headers = [header("at+jwt"), header("rt+jwt"), header("JWT")];
+        let headers = [
+            header("at+jwt"),
+            header("rt+jwt"),
+            header("JWT"),
+            header("logout+jwt"),
+        ];
         Ok(Signer {
             key: RsaKeyPair::from_der(pkcs1_der)?,
             rng: SystemRandom::new(),
@@ -83,6 +91,7 @@ impl Signer {
             TokenType::Access => &self.headers[0],
             TokenType::Refresh => &self.headers[1],
             TokenType::Id => &self.headers[2],
+            TokenType::Logout => &self.headers[3],
         };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
         let mut message = String::with_capacity(header.len() + payload.len() + 350);

@@ -143,9 +143,10 @@ impl Sso {
         }
         if let Some(sid) = sid.map(str::to_string) {
             self.db
-                .write(move |conn| repo::sessions::end_session_by_sid(conn, &sid, now))
+                .write(move |conn| super::backchannel::end_sessions(conn, &[sid], now))
                 .await?;
         }
+        self.outbox.wake();
         Ok(())
     }
 }

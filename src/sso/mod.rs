@@ -2,6 +2,7 @@
 //! sign-in, consent and logout. Knows nothing of HTTP: [`Sso`] is what its use cases need.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod code;
 pub mod flow;
 pub mod id_token;
@@ -22,6 +23,8 @@ pub struct Sso {
     pub issuer: String,
     pub session_ttl: i64,
     pub code_ttl: i64,
+    /// Wakes the delivery of the logout notifications an ended session writes.
+    pub outbox: crate::outbox::Waker,
 }
 
 impl Sso {
@@ -32,6 +35,7 @@ impl Sso {
             issuer: settings.issuer.clone(),
             session_ttl: settings.session_ttl.as_secs() as i64,
             code_ttl: settings.code_ttl.as_secs() as i64,
+            outbox: crate::outbox::Waker::default(),
         }
     }
 }

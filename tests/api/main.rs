@@ -14,6 +14,7 @@ mod admin;
 mod architecture;
 mod attacks;
 mod audit;
+mod backchannel;
 mod clients_file;
 mod console;
 mod cors;

@@ -4,6 +4,8 @@
 //! moves it. The other helpers run the `gatehouse` binary (the CLI, `gatehouse serve`
 //! processes), poll for what background tasks and other processes do, and read tokens.
 
+pub mod receiver;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod keys;
 pub mod keyset;
 pub mod liveness;
+pub mod logout;
 pub mod meta;
 pub mod outbox;
 pub mod refresh;

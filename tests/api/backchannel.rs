@@ -1,0 +1,298 @@
+//! Single logout over HTTP (OpenID Connect Back-Channel Logout 1.0), with a receiving
+//! application in the test (`helpers::receiver`) that validates every logout token against
+//! the JWKS: two applications signed in through one session both hear of its end, with the
+//! session's `sid`; a receiver that is down gets everything once it is back; a receiver that
+//! hangs never holds a logout; a session already gone sends nothing; registration refuses
+//! what it must.
+
+use std::time::{Duration, Instant};
+
+use gatehouse::db::repo::outbox as rows;
+use gatehouse::db::DbError;
+use gatehouse::sso::backchannel::endpoints::{EndpointError, LogoutEndpoints};
+use reqwest::StatusCode;
+
+use crate::both_backends;
+use crate::helpers::receiver::{Receiver, FAIL, HANG, OK};
+use crate::helpers::{eventually, peek, spawn_app, Backend, TestApp};
+use crate::sso::{authorize_url, browser, exchange, query_param, setup, sign_in, VERIFIER};
+
+both_backends!(
+    two_applications_of_one_session_hear_of_its_end,
+    a_receiver_that_was_down_gets_every_notification_once_back,
+    registration_refuses_unsafe_logout_uris,
+);
+
+const OTHER_REDIRECT: &str = "http://127.0.0.2:9998/cb";
+
+/// Alice's id_token for `client` from `browser`'s session (signing in when needed).
+async fn id_token(app: &TestApp, b: &reqwest::Client, client: &str, sign: bool) -> String {
+    let (redirect, scope) = match client {
+        "app" => (crate::sso::REDIRECT, "openid profile offline_access"),
+        _ => (OTHER_REDIRECT, "openid"),
+    };
+    let url = authorize_url(
+        app,
+        &[
+            ("client_id", client),
+            ("redirect_uri", redirect),
+            ("scope", scope),
+        ],
+    );
+    let cb = if sign {
+        sign_in(app, b, &url, "alice-password-1").await
+    } else {
+        let resp = b.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        crate::helpers::location(&resp)
+    };
+    let code = query_param(&cb, "code").expect("code");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect),
+        ("code_verifier", VERIFIER),
+    ];
+    let resp = if client == "app" {
+        exchange(app, &code, Some(VERIFIER), "app").await
+    } else {
+        app.http
+            .post(app.url("/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    };
+    let tokens: serde_json::Value = resp.json().await.unwrap();
+    tokens["id_token"].as_str().expect("id_token").to_string()
+}
+
+/// Two clients, `app` and `other`, each registered at the receiver.
+async fn two_clients(app: &TestApp, receiver: &Receiver) {
+    setup(app, false).await;
+    app.add_client(&["other", "--public", "--redirect-uri", OTHER_REDIRECT])
+        .await;
+    for client in ["app", "other"] {
+        app.state
+            .sso
+            .set_logout_endpoints(LogoutEndpoints {
+                client_id: client.into(),
+                backchannel_logout_uri: Some(receiver.uri(client)),
+                backchannel_logout_session_required: true,
+                ..LogoutEndpoints::default()
+            })
+            .await
+            .expect("registered");
+    }
+}
+
+async fn outbox_rows(app: &TestApp) -> Vec<rows::OutboxRow> {
+    app.state
+        .db
+        .run(|conn| {
+            let mut all = rows::list(conn, rows::PENDING, 1000)?;
+            all.extend(rows::list(conn, rows::DELIVERED, 1000)?);
+            all.extend(rows::list(conn, rows::FAILED, 1000)?);
+            Ok::<_, DbError>(all)
+        })
+        .await
+        .expect("rows")
+}
+
+async fn logout(app: &TestApp, b: &reqwest::Client, id_token: &str) -> Duration {
+    let url = format!(
+        "{}/logout?{}",
+        app.address,
+        serde_urlencoded::to_string([("id_token_hint", id_token)]).unwrap()
+    );
+    let started = Instant::now();
+    let resp = b.get(&url).send().await.unwrap();
+    let took = started.elapsed();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    took
+}
+
+async fn two_applications_of_one_session_hear_of_its_end(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let receiver = Receiver::start(&app.settings.issuer, app.jwks().await).await;
+    two_clients(&app, &receiver).await;
+    let b = browser();
+    let first = id_token(&app, &b, "app", true).await;
+    let second = id_token(&app, &b, "other", false).await;
+    let (_, claims) = peek(&second);
+    let (sid, sub) = (claims["sid"].clone(), claims["sub"].clone());
+    assert_eq!(peek(&first).1["sid"], sid, "one session");
+
+    // Discovery says so.
+    let discovery: serde_json::Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["backchannel_logout_supported"], true);
+    assert_eq!(discovery["backchannel_logout_session_supported"], true);
+
+    // Logout at the first application: both hear of it.
+    logout(&app, &b, &first).await;
+    assert!(
+        eventually(10, || async { receiver.valid().len() == 2 }).await,
+        "both notified: {:?} {:?}",
+        receiver.valid(),
+        receiver.invalid()
+    );
+    assert_eq!(receiver.invalid(), Vec::<String>::new());
+    let mut got = receiver.valid();
+    got.sort_by_key(|c| c["aud"].as_str().unwrap().to_string());
+    assert_eq!(got[0]["aud"], "app");
+    assert_eq!(got[1]["aud"], "other");
+    for claims in &got {
+        assert_eq!(claims["sid"], sid);
+        assert_eq!(claims["sub"], sub);
+        let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+        assert!((1..=300).contains(&lifetime), "{lifetime}");
+    }
+    assert_ne!(got[0]["jti"], got[1]["jti"]);
+    let stored = outbox_rows(&app).await;
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|m| m.status == "delivered"), "{stored:?}");
+
+    // The session is gone: logging out again (or signing in anew elsewhere) sends nothing.
+    let url = format!(
+        "{}/logout?{}",
+        app.address,
+        serde_urlencoded::to_string([("id_token_hint", first.as_str())]).unwrap()
+    );
+    let resp = b.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "asks to confirm");
+    app.advance(60);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(outbox_rows(&app).await.len(), 2);
+    assert_eq!(receiver.attempts(), 2, "nothing more sent");
+}
+
+async fn a_receiver_that_was_down_gets_every_notification_once_back(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let receiver = Receiver::start(&app.settings.issuer, app.jwks().await).await;
+    two_clients(&app, &receiver).await;
+
+    // A receiver that hangs: the user's logout still answers at once.
+    receiver.set_mode(HANG);
+    let b = browser();
+    let token = id_token(&app, &b, "other", true).await;
+    let took = logout(&app, &b, &token).await;
+    assert!(took < Duration::from_secs(2), "logout took {took:?}");
+
+    // Down: three more sessions end while every attempt fails.
+    receiver.set_mode(FAIL);
+    let mut sids = vec![peek(&token).1["sid"].as_str().unwrap().to_string()];
+    for _ in 0..3 {
+        let b = browser();
+        let token = id_token(&app, &b, "other", true).await;
+        sids.push(peek(&token).1["sid"].as_str().unwrap().to_string());
+    }
+    // An admin disables alice: her three live sessions end, one notification each.
+    app.state
+        .accounts
+        .set_user_disabled("alice", true, gatehouse::accounts::LastAdmin::Keep)
+        .await
+        .expect("disabled");
+    assert!(
+        eventually(20, || async { receiver.attempts() >= 3 }).await,
+        "tried while down"
+    );
+    let stored = outbox_rows(&app).await;
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    assert!(stored.iter().all(|m| m.status == "pending"), "{stored:?}");
+
+    // Back: every notification arrives, each once (the hung attempt's claim lapses too).
+    receiver.set_mode(OK);
+    for _ in 0..15 {
+        app.advance(15 * 60);
+        if eventually(2, || async { receiver.valid().len() >= 4 }).await {
+            break;
+        }
+    }
+    assert!(
+        eventually(10, || async {
+            outbox_rows(&app)
+                .await
+                .iter()
+                .all(|m| m.status == "delivered")
+        })
+        .await,
+        "{:?}",
+        outbox_rows(&app).await
+    );
+    let mut got: Vec<String> = receiver
+        .valid()
+        .iter()
+        .map(|c| c["sid"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    got.dedup();
+    sids.sort();
+    assert_eq!(got, sids);
+    assert_eq!(receiver.invalid(), Vec::<String>::new());
+}
+
+async fn registration_refuses_unsafe_logout_uris(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    setup(&app, false).await;
+    let set = |uri: &str| LogoutEndpoints {
+        client_id: "app".into(),
+        backchannel_logout_uri: Some(uri.into()),
+        ..LogoutEndpoints::default()
+    };
+    for bad in [
+        "ftp://rp.example/logout",
+        "not a url",
+        "https://user:secret@rp.example/logout",
+        "https://rp.example/logout#x",
+    ] {
+        let refused = app.state.sso.set_logout_endpoints(set(bad)).await;
+        assert!(matches!(refused, Err(EndpointError::Invalid(_))), "{bad}");
+    }
+    let unknown = app
+        .state
+        .sso
+        .set_logout_endpoints(LogoutEndpoints {
+            client_id: "nobody".into(),
+            backchannel_logout_uri: Some("https://rp.example/logout".into()),
+            ..LogoutEndpoints::default()
+        })
+        .await;
+    assert!(matches!(unknown, Err(EndpointError::UnknownClient)));
+    assert_eq!(
+        app.state.sso.logout_endpoints("app").await.unwrap(),
+        LogoutEndpoints {
+            client_id: "app".into(),
+            ..LogoutEndpoints::default()
+        }
+    );
+    app.state
+        .sso
+        .set_logout_endpoints(set("https://rp.example/logout"))
+        .await
+        .expect("https is fine");
+    assert_eq!(
+        app.state
+            .sso
+            .logout_endpoints("app")
+            .await
+            .unwrap()
+            .backchannel_logout_uri
+            .as_deref(),
+        Some("https://rp.example/logout")
+    );
+}
