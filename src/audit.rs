@@ -42,10 +42,11 @@ pub enum Kind {
     ClientSecretRotated,
     MasterKeyRotated,
     OutboxFailed,
+    SessionEnded,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -67,6 +68,7 @@ impl Kind {
         Kind::ClientSecretRotated,
         Kind::MasterKeyRotated,
         Kind::OutboxFailed,
+        Kind::SessionEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +94,7 @@ impl Kind {
             Kind::ClientSecretRotated => "client.secret_rotated",
             Kind::MasterKeyRotated => "master_key.rotated",
             Kind::OutboxFailed => "outbox.failed",
+            Kind::SessionEnded => "session.ended",
         }
     }
 

@@ -146,6 +146,9 @@ pub enum UserCommand {
         #[arg(long)]
         ttl: Option<String>,
     },
+    /// List a user's live sessions (started, ends, applications signed in); end one or all,
+    /// notifying their applications.
+    Sessions(crate::commands::sessions::SessionsArgs),
     /// Import users from Django's `manage.py dumpdata auth.user` JSON; they keep their
     /// passwords and primary keys. Running it again changes nothing.
     Import {
@@ -242,6 +245,8 @@ pub enum ClientCommand {
         /// The client_id.
         id: String,
     },
+    /// Show or register the client's logout endpoints (back-channel, front-channel).
+    Logout(crate::commands::sessions::ClientLogoutArgs),
     /// Give a confidential client a new secret (printed once); the old one stops working.
     RotateSecret {
         /// The client_id.
@@ -542,6 +547,9 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             accounts.set_password(&name, password).await?;
             println!("password of {name} changed; their refresh tokens are revoked");
         }
+        UserCommand::Sessions(args) => {
+            crate::commands::sessions::user_sessions(settings, args).await?;
+        }
         UserCommand::ResetLink { name, ttl } => {
             let link = accounts.issue_reset_link(&name, ttl.as_deref()).await?;
             println!("{}", link.url(&settings.issuer));
@@ -631,6 +639,9 @@ async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Delete { id } => {
             accounts.delete_client(&id).await?;
             println!("deleted client {id}");
+        }
+        ClientCommand::Logout(args) => {
+            crate::commands::sessions::client_logout(settings, args).await?;
         }
         ClientCommand::RotateSecret { id, json } => {
             let secret = accounts.rotate_client_secret(&id).await?;

@@ -7,3 +7,4 @@ pub mod check;
 pub mod import;
 pub mod master_key;
 pub mod progress;
+pub mod sessions;

@@ -1,6 +1,7 @@
 //! The HTTP surface: handlers parse the request, call one use case, and shape the reply.
 
 pub mod admin;
+pub mod admin_sessions;
 pub mod body;
 pub mod client_addr;
 pub mod client_auth;
@@ -114,5 +115,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .wrap(Cors::allow("POST")),
         )
         .configure(admin::routes)
+        .configure(admin_sessions::routes)
         .configure(console::routes);
 }

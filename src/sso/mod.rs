@@ -9,6 +9,7 @@ pub mod id_token;
 pub mod logout;
 pub mod pkce;
 pub mod session;
+pub mod sessions;
 pub mod userinfo;
 
 use crate::clock::Clock;

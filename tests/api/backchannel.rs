@@ -21,6 +21,7 @@ both_backends!(
     two_applications_of_one_session_hear_of_its_end,
     a_receiver_that_was_down_gets_every_notification_once_back,
     registration_refuses_unsafe_logout_uris,
+    an_admin_lists_and_ends_a_users_sessions,
 );
 
 const OTHER_REDIRECT: &str = "http://127.0.0.2:9998/cb";
@@ -295,4 +296,138 @@ async fn registration_refuses_unsafe_logout_uris(backend: Backend) {
             .as_deref(),
         Some("https://rp.example/logout")
     );
+}
+
+async fn an_admin_lists_and_ends_a_users_sessions(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let receiver = Receiver::start(&app.settings.issuer, app.jwks().await).await;
+    two_clients(&app, &receiver).await;
+    let admin = app.admin_token().await;
+    let mut sids = vec![];
+    for _ in 0..2 {
+        let b = browser();
+        let token = id_token(&app, &b, "other", true).await;
+        sids.push(peek(&token).1["sid"].as_str().unwrap().to_string());
+    }
+    let list = |path: &str| app.http.get(app.url(path)).bearer_auth(&admin).send();
+    let resp = list("/admin/users/alice/sessions").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let listed = body["sessions"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{body}");
+    for s in listed {
+        assert!(sids.iter().any(|sid| s["sid"] == sid.as_str()), "{body}");
+        assert_eq!(s["clients"][0]["client_id"], "other", "{body}");
+    }
+
+    // Not without an admin's token; unknown users and sessions are 404 and change nothing.
+    let resp = app
+        .http
+        .delete(app.url("/admin/users/alice/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    for path in [
+        "/admin/users/alice/sessions/not-a-session".to_string(),
+        "/admin/users/nobody/sessions".to_string(),
+        format!("/admin/users/root/sessions/{}", sids[0]),
+    ] {
+        let resp = app
+            .http
+            .delete(app.url(&path))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(receiver.attempts(), 0);
+
+    // One session ended by the API: its application hears of it.
+    let resp = app
+        .http
+        .delete(app.url(&format!("/admin/users/alice/sessions/{}", sids[0])))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(eventually(10, || async { receiver.valid().len() == 1 }).await);
+    assert_eq!(receiver.valid()[0]["sid"], sids[0].as_str());
+    let body: serde_json::Value = list("/admin/users/alice/sessions")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
+
+    // The rest by the CLI (another process): the server delivers from the outbox.
+    let out = app.cli(&["user", "sessions", "alice"], "").await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(out.stdout.contains(&sids[1]), "{}", out.stdout);
+    assert!(out.stdout.contains("other"), "{}", out.stdout);
+    let out = app
+        .cli(&["user", "sessions", "alice", "--end-all"], "")
+        .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(out.stdout.contains("ended 1 session"), "{}", out.stdout);
+    app.advance(60);
+    assert!(eventually(10, || async { receiver.valid().len() == 2 }).await);
+    assert_eq!(receiver.valid()[1]["sid"], sids[1].as_str());
+
+    // Registration through the API and the CLI.
+    let put = |body: serde_json::Value| {
+        app.http
+            .put(app.url("/admin/clients/other/logout"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+    };
+    let resp = put(serde_json::json!({"backchannel_logout_uri": "ftp://rp.example/"}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = put(serde_json::json!({"backchannel_logout_uri": "https://rp.example/bc", "backchannel_logout_session_required": true}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["backchannel_logout_uri"], "https://rp.example/bc");
+    assert_eq!(body["backchannel_logout_session_required"], true);
+    let out = app
+        .cli(
+            &[
+                "client",
+                "logout",
+                "app",
+                "--backchannel-logout-uri",
+                "https://app.example/bc",
+            ],
+            "",
+        )
+        .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("https://app.example/bc"),
+        "{}",
+        out.stdout
+    );
+    let audit = app.state.db.run(|conn| {
+        gatehouse::db::repo::audit::list(
+            conn,
+            &gatehouse::db::repo::audit::AuditQuery {
+                kind: Some("session.ended".into()),
+                actor: None,
+                since: None,
+                until: None,
+                before: None,
+                limit: 10,
+            },
+        )
+    });
+    assert_eq!(audit.await.unwrap().len(), 2);
 }

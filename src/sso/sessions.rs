@@ -1,0 +1,101 @@
+//! A user's sessions as an admin sees and ends them (`gatehouse user sessions`, the admin
+//! API, the console): when each started and ends, and the applications signed in through
+//! it. Each end is audited and notifies those applications (see `backchannel`).
+
+use super::{backchannel, Sso};
+use crate::audit::{self, Event, Kind};
+use crate::db::{repo, DbError};
+
+/// One live session.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionView {
+    /// The session id the applications know (the `sid` of their id_tokens).
+    pub sid: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The applications signed in through it, first signed in first.
+    pub clients: Vec<SessionClient>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionClient {
+    pub client_id: String,
+    /// When the session last signed in to it.
+    pub last_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("user {0} not found")]
+    UnknownUser(String),
+    #[error("session not found")]
+    UnknownSession,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl Sso {
+    /// The user's live sessions, newest first.
+    pub async fn user_sessions(&self, username: &str) -> Result<Vec<SessionView>, SessionError> {
+        let name = username.to_string();
+        let now = self.clock.now();
+        self.db
+            .run(move |conn| {
+                let user = repo::users::find_by_username(conn, &name)?
+                    .ok_or(SessionError::UnknownUser(name))?;
+                let mut out = vec![];
+                for s in repo::logout::live_sessions_of_user(conn, &user.id, now)? {
+                    let clients = repo::logout::session_clients(conn, &s.sid)?
+                        .into_iter()
+                        .map(|(client_id, last_at)| SessionClient { client_id, last_at })
+                        .collect();
+                    out.push(SessionView {
+                        sid: s.sid,
+                        created_at: s.created_at,
+                        expires_at: s.expires_at,
+                        clients,
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Ends one of the user's live sessions (`sid`), or all of them (`None`); returns how
+    /// many ended. A sid that is not a live session of this user is `UnknownSession`.
+    pub async fn end_user_sessions(
+        &self,
+        username: &str,
+        sid: Option<&str>,
+    ) -> Result<usize, SessionError> {
+        let name = username.to_string();
+        let sid = sid.map(str::to_string);
+        let now = self.clock.now();
+        let ctx = audit::current_context();
+        let ended = self
+            .db
+            .write(move |conn| {
+                let user = repo::users::find_by_username(conn, &name)?
+                    .ok_or_else(|| SessionError::UnknownUser(name.clone()))?;
+                let live = repo::logout::live_sids_of_user(conn, &user.id, now)?;
+                let chosen: Vec<String> = match &sid {
+                    Some(sid) if live.contains(sid) => vec![sid.clone()],
+                    Some(_) => return Err(SessionError::UnknownSession),
+                    None => live,
+                };
+                let ended = backchannel::end_sessions(conn, &chosen, now)?;
+                for sid in &ended {
+                    audit::record_in(
+                        conn,
+                        &ctx,
+                        now,
+                        Event::success(Kind::SessionEnded, &name).detail(format!("session {sid}")),
+                    )?;
+                }
+                Ok(ended.len())
+            })
+            .await?;
+        self.outbox.wake();
+        Ok(ended)
+    }
+}
