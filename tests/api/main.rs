@@ -29,6 +29,7 @@ mod oauth;
 mod observability;
 mod outage;
 mod outbox;
+mod outbox_figures;
 mod password_policy;
 mod properties;
 mod query_plans;

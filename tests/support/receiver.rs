@@ -23,6 +23,8 @@ struct Shared {
     valid: Mutex<Vec<serde_json::Value>>,
     /// Why each invalid request was refused.
     invalid: Mutex<Vec<String>>,
+    /// When each valid token arrived, by its sid (for the latency figures).
+    arrivals: Mutex<Vec<(String, std::time::Instant)>>,
 }
 
 #[derive(Clone)]
@@ -44,6 +46,7 @@ impl Receiver {
             attempts: AtomicUsize::new(0),
             valid: Mutex::new(vec![]),
             invalid: Mutex::new(vec![]),
+            arrivals: Mutex::new(vec![]),
         });
         let serving = shared.clone();
         tokio::spawn(async move {
@@ -69,6 +72,10 @@ impl Receiver {
 
     pub fn valid(&self) -> Vec<serde_json::Value> {
         self.shared.valid.lock().unwrap().clone()
+    }
+
+    pub fn arrivals(&self) -> Vec<(String, std::time::Instant)> {
+        self.shared.arrivals.lock().unwrap().clone()
     }
 
     pub fn invalid(&self) -> Vec<String> {
@@ -115,6 +122,12 @@ async fn serve(mut stream: tokio::net::TcpStream, shared: Arc<Shared>) {
         }
         _ => match check(&shared, &head, &body) {
             Ok(claims) => {
+                let sid = claims["sid"].as_str().unwrap_or_default().to_string();
+                shared
+                    .arrivals
+                    .lock()
+                    .unwrap()
+                    .push((sid, std::time::Instant::now()));
                 shared.valid.lock().unwrap().push(claims);
                 "200 OK"
             }
