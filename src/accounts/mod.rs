@@ -5,6 +5,7 @@ pub mod clients;
 pub mod clients_file;
 pub mod import;
 pub mod login_guard;
+pub mod own_password;
 pub mod password_policy;
 pub mod reset;
 

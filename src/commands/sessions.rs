@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::utc_datetime;
 use crate::sso::backchannel::endpoints::LogoutEndpoints;
+use crate::sso::sessions::Ending;
 use crate::sso::Sso;
 use crate::startup;
 
@@ -55,9 +56,11 @@ async fn sso(settings: &Settings) -> anyhow::Result<Sso> {
 pub async fn user_sessions(settings: &Settings, args: SessionsArgs) -> anyhow::Result<()> {
     let sso = sso(settings).await?;
     if args.end_all || args.end.is_some() {
-        let ended = sso
-            .end_user_sessions(&args.name, args.end.as_deref())
-            .await?;
+        let which = match args.end.as_deref() {
+            Some(sid) => Ending::One(sid),
+            None => Ending::All,
+        };
+        let ended = sso.end_user_sessions(&args.name, which).await?;
         println!("ended {ended} session(s) of {}", args.name);
         return Ok(());
     }

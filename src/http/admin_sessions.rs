@@ -10,7 +10,7 @@ use super::admin::{json_body, require_admin};
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use crate::sso::backchannel::endpoints::{EndpointError, LogoutEndpoints};
-use crate::sso::sessions::SessionError;
+use crate::sso::sessions::{Ending, SessionError};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -99,7 +99,7 @@ pub(super) async fn end_all_sessions(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    let ended = state.sso.end_user_sessions(&path, None).await?;
+    let ended = state.sso.end_user_sessions(&path, Ending::All).await?;
     Ok(HttpResponse::Ok().json(json!({ "ended": ended })))
 }
 
@@ -127,7 +127,10 @@ pub(super) async fn end_session(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
     let (username, sid) = path.into_inner();
-    state.sso.end_user_sessions(&username, Some(&sid)).await?;
+    state
+        .sso
+        .end_user_sessions(&username, Ending::One(&sid))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

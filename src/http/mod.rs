@@ -1,5 +1,6 @@
 //! The HTTP surface: handlers parse the request, call one use case, and shape the reply.
 
+pub mod account;
 pub mod admin;
 pub mod admin_sessions;
 pub mod body;
@@ -114,6 +115,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(simplejwt::blacklist))
                 .wrap(Cors::allow("POST")),
         )
+        .configure(account::routes)
         .configure(admin::routes)
         .configure(admin_sessions::routes)
         .configure(console::routes);

@@ -24,6 +24,15 @@ pub struct SessionClient {
     pub last_at: i64,
 }
 
+/// Which of a user's sessions to end.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending<'a> {
+    One(&'a str),
+    All,
+    /// Every one but this (the session asking).
+    AllBut(&'a str),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error("user {0} not found")]
@@ -61,15 +70,19 @@ impl Sso {
             .await
     }
 
-    /// Ends one of the user's live sessions (`sid`), or all of them (`None`); returns how
-    /// many ended. A sid that is not a live session of this user is `UnknownSession`.
+    /// Ends the user's live sessions that `which` names; returns how many ended. A sid that
+    /// is not a live session of this user is `UnknownSession`.
     pub async fn end_user_sessions(
         &self,
         username: &str,
-        sid: Option<&str>,
+        which: Ending<'_>,
     ) -> Result<usize, SessionError> {
         let name = username.to_string();
-        let sid = sid.map(str::to_string);
+        let which = match which {
+            Ending::One(sid) => (Some(sid.to_string()), None),
+            Ending::All => (None, None),
+            Ending::AllBut(sid) => (None, Some(sid.to_string())),
+        };
         let now = self.clock.now();
         let ctx = audit::current_context();
         let ended = self
@@ -78,10 +91,11 @@ impl Sso {
                 let user = repo::users::find_by_username(conn, &name)?
                     .ok_or_else(|| SessionError::UnknownUser(name.clone()))?;
                 let live = repo::logout::live_sids_of_user(conn, &user.id, now)?;
-                let chosen: Vec<String> = match &sid {
-                    Some(sid) if live.contains(sid) => vec![sid.clone()],
-                    Some(_) => return Err(SessionError::UnknownSession),
-                    None => live,
+                let chosen: Vec<String> = match &which {
+                    (Some(sid), _) if live.contains(sid) => vec![sid.clone()],
+                    (Some(_), _) => return Err(SessionError::UnknownSession),
+                    (None, Some(keep)) => live.into_iter().filter(|s| s != keep).collect(),
+                    (None, None) => live,
                 };
                 let ended = backchannel::end_sessions(conn, &chosen, now)?;
                 for sid in &ended {

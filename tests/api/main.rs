@@ -10,6 +10,7 @@
 #[path = "../support/mod.rs"]
 mod helpers;
 
+mod account;
 mod admin;
 mod architecture;
 mod attacks;

@@ -72,6 +72,22 @@ pub fn end_user_sessions(conn: &mut DbConn, user_id: &str, now: i64) -> Result<u
     Ok(end_sessions(conn, &sids, now)?.len())
 }
 
+/// Ends every live session of a user but the one behind `keep_id_hash` (the user's own
+/// password change keeps the session that made it).
+pub fn end_user_sessions_but(
+    conn: &mut DbConn,
+    user_id: &str,
+    keep_id_hash: &str,
+    now: i64,
+) -> Result<usize, DbError> {
+    let keep = repo::logout::open_session_by_hash(conn, keep_id_hash)?.map(|s| s.sid);
+    let sids: Vec<String> = repo::logout::live_sids_of_user(conn, user_id, now)?
+        .into_iter()
+        .filter(|sid| Some(sid) != keep.as_ref())
+        .collect();
+    Ok(end_sessions(conn, &sids, now)?.len())
+}
+
 /// Ends the session behind a cookie digest, if open.
 pub fn end_session_by_hash(conn: &mut DbConn, id_hash: &str, now: i64) -> Result<bool, DbError> {
     let Some(session) = repo::logout::open_session_by_hash(conn, id_hash)? else {
