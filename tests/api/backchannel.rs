@@ -13,7 +13,7 @@ use gatehouse::sso::backchannel::endpoints::{EndpointError, LogoutEndpoints};
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::receiver::{Receiver, FAIL, HANG, OK};
+use crate::helpers::receiver::{Receiver, CLOSE, FAIL, HANG, HUGE, OK, REDIRECT};
 use crate::helpers::{eventually, peek, spawn_app, Backend, TestApp};
 use crate::sso::{authorize_url, browser, exchange, query_param, setup, sign_in, VERIFIER};
 
@@ -23,6 +23,7 @@ both_backends!(
     registration_refuses_unsafe_logout_uris,
     an_admin_lists_and_ends_a_users_sessions,
     a_user_signs_other_sessions_out_on_the_account_page,
+    redirects_huge_answers_and_dropped_connections_are_retried_and_never_followed,
 );
 
 const OTHER_REDIRECT: &str = "http://127.0.0.2:9998/cb";
@@ -515,4 +516,46 @@ async fn a_user_signs_other_sessions_out_on_the_account_page(backend: Backend) {
     // This browser is still signed in.
     let (status, _) = crate::account::account_page(&app, &me).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+async fn redirects_huge_answers_and_dropped_connections_are_retried_and_never_followed(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let receiver = Receiver::start(&app.settings.issuer, app.jwks().await).await;
+    // An "internal" service the registered URI redirects to.
+    let internal = Receiver::start(&app.settings.issuer, app.jwks().await).await;
+    receiver.redirect_to(&internal.uri("other"));
+    two_clients(&app, &receiver).await;
+    for (n, (mode, error)) in [
+        (REDIRECT, "answered 302"),
+        (HUGE, "answered 503"),
+        (CLOSE, "request failed"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        receiver.set_mode(mode);
+        let b = browser();
+        let token = id_token(&app, &b, "other", true).await;
+        let took = logout(&app, &b, &token).await;
+        assert!(took < Duration::from_secs(2), "logout took {took:?}");
+        assert!(
+            eventually(10, || async {
+                outbox_rows(&app)
+                    .await
+                    .get(n)
+                    .is_some_and(|m| m.last_error.as_deref() == Some(error))
+            })
+            .await,
+            "{error}: {:?}",
+            outbox_rows(&app).await
+        );
+        let stored = &outbox_rows(&app).await[n];
+        assert_eq!(stored.status, "pending", "retried later: {stored:?}");
+    }
+    assert_eq!(internal.attempts(), 0, "a redirect is never followed");
+    assert!(receiver.valid().is_empty());
 }

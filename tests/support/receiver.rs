@@ -13,11 +13,18 @@ pub const OK: u8 = 0;
 pub const FAIL: u8 = 1;
 /// Reads the request and never answers.
 pub const HANG: u8 = 2;
+/// Answers 302 to the address set with [`Receiver::redirect_to`].
+pub const REDIRECT: u8 = 3;
+/// Answers 503 with a 10 MB body.
+pub const HUGE: u8 = 4;
+/// Closes the connection without an answer.
+pub const CLOSE: u8 = 5;
 
 struct Shared {
     issuer: String,
     jwks: serde_json::Value,
     mode: AtomicU8,
+    redirect_to: Mutex<String>,
     attempts: AtomicUsize,
     /// The claims of each valid token received, in order of arrival.
     valid: Mutex<Vec<serde_json::Value>>,
@@ -43,6 +50,7 @@ impl Receiver {
             issuer: issuer.to_string(),
             jwks,
             mode: AtomicU8::new(OK),
+            redirect_to: Mutex::new(String::new()),
             attempts: AtomicUsize::new(0),
             valid: Mutex::new(vec![]),
             invalid: Mutex::new(vec![]),
@@ -64,6 +72,11 @@ impl Receiver {
 
     pub fn set_mode(&self, mode: u8) {
         self.shared.mode.store(mode, Ordering::SeqCst);
+    }
+
+    /// Where [`REDIRECT`] sends the caller.
+    pub fn redirect_to(&self, location: &str) {
+        *self.shared.redirect_to.lock().unwrap() = location.to_string();
     }
 
     pub fn attempts(&self) -> usize {
@@ -114,8 +127,27 @@ async fn serve(mut stream: tokio::net::TcpStream, shared: Arc<Shared>) {
     shared.attempts.fetch_add(1, Ordering::SeqCst);
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).to_string();
+    let mut extra = String::new();
     let status = match shared.mode.load(Ordering::SeqCst) {
         FAIL => "503 Service Unavailable",
+        CLOSE => return,
+        REDIRECT => {
+            extra = format!("Location: {}\r\n", shared.redirect_to.lock().unwrap());
+            "302 Found"
+        }
+        HUGE => {
+            let head = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 10485760\r\nConnection: close\r\n\r\n";
+            if stream.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let block = vec![b'x'; 64 * 1024];
+            for _ in 0..160 {
+                if stream.write_all(&block).await.is_err() {
+                    return;
+                }
+            }
+            return;
+        }
         HANG => {
             std::future::pending::<()>().await;
             return;
@@ -137,7 +169,7 @@ async fn serve(mut stream: tokio::net::TcpStream, shared: Arc<Shared>) {
             }
         },
     };
-    let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n");
+    let answer = format!("HTTP/1.1 {status}\r\n{extra}Content-Length: 0\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n");
     let _ = stream.write_all(answer.as_bytes()).await;
     let _ = stream.shutdown().await;
 }
