@@ -20,6 +20,8 @@ pub fn document(issuer: &str) -> bytes::Bytes {
         "end_session_endpoint": format!("{issuer}/logout"),
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

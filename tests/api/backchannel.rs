@@ -24,6 +24,7 @@ both_backends!(
     an_admin_lists_and_ends_a_users_sessions,
     a_user_signs_other_sessions_out_on_the_account_page,
     redirects_huge_answers_and_dropped_connections_are_retried_and_never_followed,
+    the_logout_page_loads_front_channel_uris_in_hidden_iframes,
 );
 
 const OTHER_REDIRECT: &str = "http://127.0.0.2:9998/cb";
@@ -143,6 +144,7 @@ async fn two_applications_of_one_session_hear_of_its_end(backend: Backend) {
         .unwrap();
     assert_eq!(discovery["backchannel_logout_supported"], true);
     assert_eq!(discovery["backchannel_logout_session_supported"], true);
+    assert_eq!(discovery["frontchannel_logout_supported"], true);
 
     // Logout at the first application: both hear of it.
     logout(&app, &b, &first).await;
@@ -558,4 +560,60 @@ async fn redirects_huge_answers_and_dropped_connections_are_retried_and_never_fo
     }
     assert_eq!(internal.attempts(), 0, "a redirect is never followed");
     assert!(receiver.valid().is_empty());
+}
+
+async fn the_logout_page_loads_front_channel_uris_in_hidden_iframes(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    setup(&app, false).await;
+    app.state
+        .sso
+        .set_logout_endpoints(LogoutEndpoints {
+            client_id: "app".into(),
+            frontchannel_logout_uri: Some("https://app.example/fc?v=1".into()),
+            frontchannel_logout_session_required: true,
+            ..LogoutEndpoints::default()
+        })
+        .await
+        .expect("registered");
+    let b = browser();
+    let token = id_token(&app, &b, "app", true).await;
+    let sid = peek(&token).1["sid"].as_str().unwrap().to_string();
+    let url = format!(
+        "{}/logout?{}",
+        app.address,
+        serde_urlencoded::to_string([
+            ("id_token_hint", token.as_str()),
+            ("post_logout_redirect_uri", "http://localhost:9999/bye"),
+        ])
+        .unwrap()
+    );
+    let resp = b.get(&url).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "a page first, not the redirect"
+    );
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-src https://app.example"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = resp.text().await.unwrap();
+    let expected = format!(
+        "https://app.example/fc?v=1&#38;{}",
+        serde_urlencoded::to_string([("iss", app.settings.issuer.as_str()), ("sid", sid.as_str())])
+            .unwrap()
+            .replace('&', "&#38;")
+    );
+    assert!(
+        html.contains(&format!("hidden src=\"{expected}\"")),
+        "{expected} in {html}"
+    );
+    assert!(html.contains("url=http://localhost:9999/bye"), "{html}");
+    // The session is over.
+    let resp = b.get(authorize_url(&app, &[])).send().await.unwrap();
+    assert!(crate::helpers::location(&resp).starts_with("/login?"));
 }

@@ -88,6 +88,31 @@ pub fn end_user_sessions_but(
     Ok(end_sessions(conn, &sids, now)?.len())
 }
 
+/// The front-channel logout URIs (Front-Channel Logout 1.0 §2) of the clients of session
+/// `sid`, with `iss` and `sid` added for those that ask for them: the logout page loads each in
+/// a hidden iframe. Read before the session ends.
+pub fn frontchannel_uris(
+    conn: &mut DbConn,
+    sid: &str,
+    issuer: &str,
+) -> Result<Vec<String>, DbError> {
+    let mut out = vec![];
+    for target in repo::logout::logout_targets(conn, sid)? {
+        let Some(uri) = target.frontchannel_logout_uri else {
+            continue;
+        };
+        if target.frontchannel_logout_session_required {
+            let query =
+                serde_urlencoded::to_string([("iss", issuer), ("sid", sid)]).unwrap_or_default();
+            let joint = if uri.contains('?') { '&' } else { '?' };
+            out.push(format!("{uri}{joint}{query}"));
+        } else {
+            out.push(uri);
+        }
+    }
+    Ok(out)
+}
+
 /// Ends the session behind a cookie digest, if open.
 pub fn end_session_by_hash(conn: &mut DbConn, id_hash: &str, now: i64) -> Result<bool, DbError> {
     let Some(session) = repo::logout::open_session_by_hash(conn, id_hash)? else {
