@@ -25,6 +25,7 @@ both_backends!(
     a_user_signs_other_sessions_out_on_the_account_page,
     redirects_huge_answers_and_dropped_connections_are_retried_and_never_followed,
     the_logout_page_loads_front_channel_uris_in_hidden_iframes,
+    the_console_ends_sessions_and_registers_logout_uris,
 );
 
 const OTHER_REDIRECT: &str = "http://127.0.0.2:9998/cb";
@@ -616,4 +617,92 @@ async fn the_logout_page_loads_front_channel_uris_in_hidden_iframes(backend: Bac
     // The session is over.
     let resp = b.get(authorize_url(&app, &[])).send().await.unwrap();
     assert!(crate::helpers::location(&resp).starts_with("/login?"));
+}
+
+async fn the_console_ends_sessions_and_registers_logout_uris(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let receiver = Receiver::start(&app.settings.issuer, app.jwks().await).await;
+    two_clients(&app, &receiver).await;
+    let _ = app.admin_token().await; // creates the admin user root
+    let console = crate::console::signed_in(
+        &app,
+        "root",
+        crate::helpers::ADMIN_PASSWORD,
+        "/console/users/alice/sessions",
+    )
+    .await;
+    let b = browser();
+    let token = id_token(&app, &b, "other", true).await;
+    let sid = peek(&token).1["sid"].as_str().unwrap().to_string();
+
+    let (status, html) =
+        crate::console::page(&console, &app, "/console/users/alice/sessions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&sid) && html.contains("other"), "{html}");
+    let csrf = crate::helpers::hidden(&html, "csrf");
+    let (status, _) = crate::console::post(
+        &console,
+        &app,
+        "/console/users/alice/sessions",
+        &[("csrf", "stale"), ("sid", &sid)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(receiver.attempts(), 0);
+    let (status, html) = crate::console::post(
+        &console,
+        &app,
+        "/console/users/alice/sessions",
+        &[("csrf", &csrf), ("sid", &sid)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("1 session(s) ended"), "{html}");
+    assert!(eventually(10, || async { receiver.valid().len() == 1 }).await);
+    assert_eq!(receiver.valid()[0]["sid"], sid.as_str());
+
+    let (status, html) =
+        crate::console::page(&console, &app, "/console/clients/other/logout").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&receiver.uri("other")), "{html}");
+    let (status, html) = crate::console::post(
+        &console,
+        &app,
+        "/console/clients/other/logout",
+        &[
+            ("csrf", &csrf),
+            ("backchannel_logout_uri", "ftp://rp.example/x"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("must be https"), "{html}");
+    assert_eq!(
+        app.state
+            .sso
+            .logout_endpoints("other")
+            .await
+            .unwrap()
+            .backchannel_logout_uri,
+        Some(receiver.uri("other")),
+        "nothing changed"
+    );
+    let (status, html) = crate::console::post(
+        &console,
+        &app,
+        "/console/clients/other/logout",
+        &[
+            ("csrf", &csrf),
+            ("backchannel_logout_uri", "https://other.example/bc"),
+            ("backchannel_logout_session_required", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("Saved.") && html.contains("https://other.example/bc"),
+        "{html}"
+    );
 }
