@@ -46,10 +46,12 @@ pub enum Kind {
     MfaFailed,
     RecoveryCodeUsed,
     RecoveryCodesRegenerated,
+    OutboxFailed,
+    SessionEnded,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 25] = [
+    pub const ALL: [Kind; 27] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -75,6 +77,8 @@ impl Kind {
         Kind::MfaFailed,
         Kind::RecoveryCodeUsed,
         Kind::RecoveryCodesRegenerated,
+        Kind::OutboxFailed,
+        Kind::SessionEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +108,8 @@ impl Kind {
             Kind::MfaFailed => "mfa.failed",
             Kind::RecoveryCodeUsed => "mfa.recovery_code_used",
             Kind::RecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
+            Kind::OutboxFailed => "outbox.failed",
+            Kind::SessionEnded => "session.ended",
         }
     }
 

@@ -93,6 +93,7 @@ settings_args! {
     password_min_length: "password-min-length", "GATEHOUSE_PASSWORD_MIN_LENGTH", Some("12"), "Fewest characters of a new password (8 to 64; NIST SP 800-63B)";
     audit_retention: "audit-retention", "GATEHOUSE_AUDIT_RETENTION", Some("90d"), "How long audit records are kept";
     clients_file: "clients-file", "GATEHOUSE_CLIENTS_FILE", None, "TOML file declaring OAuth clients, applied at every start; the clients it declares can be changed only through it";
+    outbox_give_up_after: "outbox-give-up-after", "GATEHOUSE_OUTBOX_GIVE_UP_AFTER", Some("1d"), "How long an outgoing message (back-channel logout, mail) is retried before it is kept as failed";
     cors_origins: "cors-origins", "GATEHOUSE_CORS_ORIGINS", Some(""), "Browser origins allowed to call the token endpoints, comma-separated, each exact (https://app.example.com); mark one `;credentials` to allow credentials mode";
 }
 
@@ -137,6 +138,8 @@ pub struct Settings {
     pub cors_origins: CorsOrigins,
     /// Clients declared in TOML, applied at start (`accounts::clients_file`).
     pub clients_file: Option<PathBuf>,
+    /// How long the outbox retries a message (`crate::outbox`).
+    pub outbox_give_up_after: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,6 +265,7 @@ impl Settings {
             trusted_proxies,
             log_format,
             workers: num("workers")?.map(|n| n as usize).unwrap_or(cores).max(1),
+            outbox_give_up_after: dur("outbox_give_up_after")?,
             clients_file: get("clients_file")
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
@@ -270,6 +274,7 @@ impl Settings {
             ("access_ttl", settings.access_ttl),
             ("refresh_ttl", settings.refresh_ttl),
             ("key_poll_interval", settings.key_poll_interval),
+            ("outbox_give_up_after", settings.outbox_give_up_after),
         ] {
             if d.is_zero() {
                 anyhow::bail!("setting {name}: must be longer than 0s");

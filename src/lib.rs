@@ -20,6 +20,7 @@ pub mod memory;
 pub mod metrics;
 pub mod mfa;
 pub mod os_user;
+pub mod outbox;
 pub mod paging;
 pub mod passwords;
 pub mod policies;

@@ -9,6 +9,7 @@ use crate::db::alg::AlgSet;
 use crate::housekeeping::Retention;
 use crate::keys::lifecycle::RotationPolicy;
 use crate::keys::manager::KeyPolicy;
+use crate::outbox::OutboxPolicy;
 use crate::sso::SsoPolicy;
 use crate::tokens::TokenPolicy;
 
@@ -65,5 +66,12 @@ pub fn retention(s: &Settings) -> Retention {
             .window_secs
             .max(limits.per_address.window_secs),
         audit: secs(s.audit_retention),
+    }
+}
+
+/// How long the outbox keeps retrying a message (`OUTBOX_GIVE_UP_AFTER`).
+pub fn outbox_policy(s: &Settings) -> OutboxPolicy {
+    OutboxPolicy {
+        give_up_after_secs: secs(s.outbox_give_up_after),
     }
 }

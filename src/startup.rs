@@ -18,8 +18,10 @@ use crate::keys::encryption::{self, MasterKey, MasterKeys};
 use crate::keys::manager::Keys;
 use crate::keys::rotation::{self, KeyGenerator};
 use crate::keys::store::KeyStore;
+use crate::outbox::Outbox;
 use crate::passwords::Hasher;
 use crate::policies;
+use crate::sso::backchannel::deliver::BackchannelDeliverer;
 use crate::sso::Sso;
 use crate::state::AppState;
 use crate::tokens::Tokens;
@@ -164,6 +166,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    outbox_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -219,6 +222,28 @@ impl Application {
         let listener_addr = listener.local_addr()?;
         let port = listener_addr.port();
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
+        // Each kind of outgoing message registers its deliverer here, before the start:
+        // `.register(kind, Arc::new(deliverer))`.
+        let outbox = Outbox::new(
+            db.clone(),
+            clock.clone(),
+            policies::outbox_policy(&settings),
+            metrics.clone(),
+        )
+        .register(
+            crate::sso::backchannel::KIND,
+            Arc::new(BackchannelDeliverer::new(
+                keys.store.clone(),
+                db.clone(),
+                clock.clone(),
+                settings.issuer.clone(),
+            )?),
+        );
+        let mut accounts = accounts;
+        accounts.outbox = outbox.waker();
+        let mut sso = Sso::new(db.clone(), clock.clone(), policies::sso_policy(&settings));
+        sso.outbox = outbox.waker();
+        let outbox_task = outbox.start();
         let guard = LoginGuard::new(accounts.clone(), settings.login_throttle, metrics.clone());
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer, &settings.signing_algs),
@@ -239,7 +264,8 @@ impl Application {
                 clock.clone(),
                 metrics.clone(),
             ),
-            sso: Sso::new(db.clone(), clock.clone(), policies::sso_policy(&settings)),
+            sso,
+            outbox,
             settings: settings.clone(),
             db,
             keys,
@@ -292,6 +318,7 @@ impl Application {
             port,
             server,
             state,
+            outbox_task,
         })
     }
 
@@ -305,8 +332,13 @@ impl Application {
         &self.state
     }
 
+    /// Serves until the server stops (a signal), then lets the outbox deliveries in
+    /// flight finish: a message being sent is recorded, not left to its lease.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.state.outbox.shutdown();
+        let _ = self.outbox_task.await;
+        served
     }
 }
 

@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::keys::manager::Keys;
 use crate::metrics::Metrics;
 use crate::mfa::Mfa;
+use crate::outbox::Outbox;
 use crate::sso::Sso;
 use crate::tokens::Tokens;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub tokens: Tokens,
     pub sso: Sso,
     pub mfa: Mfa,
+    /// Outgoing messages: the console's list, and the waker of the delivery task.
+    pub outbox: Outbox,
     /// The discovery document, serialised once.
     pub discovery: bytes::Bytes,
     /// The OpenAPI document, serialised once.

@@ -35,6 +35,8 @@ pub struct Accounts {
     pub policy: PasswordPolicy,
     /// `SIGNING_ALGS`: the algorithms a client may choose.
     pub signing_algs: AlgSet,
+    /// Wakes the delivery of the logout notifications a change writes (ending sessions).
+    pub outbox: crate::outbox::Waker,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +120,7 @@ impl Accounts {
             clock,
             policy,
             signing_algs,
+            outbox: crate::outbox::Waker::default(),
         }
     }
 
@@ -209,12 +212,13 @@ impl Accounts {
                 repo::users::set_disabled(conn, &id, disabled, now)?;
                 if disabled {
                     repo::refresh::revoke_user_families(conn, &id, "user disabled", now)?;
-                    repo::sessions::end_user_sessions(conn, &id, now)?;
+                    crate::sso::backchannel::end_user_sessions(conn, &id, now)?;
                     repo::resets::void_user_resets(conn, &id, now)?;
                 }
                 Ok::<_, AccountError>(())
             })
             .await?;
+        self.outbox.wake();
         let kind = if disabled {
             Kind::UserDisabled
         } else {
@@ -230,15 +234,19 @@ impl Accounts {
         last_admin: LastAdmin,
     ) -> Result<(), AccountError> {
         let user = self.find_user(username).await?;
+        let now = self.clock.now();
         self.db
             .write(move |conn| {
                 if last_admin == LastAdmin::Keep {
                     keep_an_admin(conn, &user.id)?;
                 }
+                // Ended (and notified) before the rows go with the user.
+                crate::sso::backchannel::end_user_sessions(conn, &user.id, now)?;
                 repo::users::delete(conn, &user.id)?;
                 Ok::<_, AccountError>(())
             })
             .await?;
+        self.outbox.wake();
         self.audit(Event::success(Kind::UserDeleted, username))
             .await;
         Ok(())
@@ -259,11 +267,12 @@ impl Accounts {
             .write(move |conn| {
                 repo::users::set_password_hash(conn, &user.id, &hash, now)?;
                 repo::refresh::revoke_user_families(conn, &user.id, "password changed", now)?;
-                repo::sessions::end_user_sessions(conn, &user.id, now)?;
+                crate::sso::backchannel::end_user_sessions(conn, &user.id, now)?;
                 repo::resets::void_user_resets(conn, &user.id, now)?;
                 Ok::<_, DbError>(())
             })
             .await?;
+        self.outbox.wake();
         self.audit(Event::success(Kind::UserPasswordChanged, username))
             .await;
         Ok(())

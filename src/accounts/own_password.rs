@@ -73,10 +73,11 @@ impl Accounts {
                 repo::users::set_password_hash(conn, &id, &hash, now)?;
                 repo::resets::void_user_resets(conn, &id, now)?;
                 repo::refresh::revoke_user_families(conn, &id, "password changed", now)?;
-                repo::sessions::end_user_sessions_but(conn, &id, &keep, now)?;
+                crate::sso::backchannel::end_user_sessions_but(conn, &id, &keep, now)?;
                 Ok::<_, DbError>(())
             })
             .await?;
+        self.outbox.wake();
         self.audit(
             Event::success(Kind::UserPasswordChanged, &user.username).detail("account page"),
         )

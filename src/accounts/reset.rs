@@ -175,10 +175,11 @@ impl Accounts {
                 repo::users::set_password_hash(conn, &user.id, &hash, now)?;
                 repo::resets::void_user_resets(conn, &user.id, now)?;
                 repo::refresh::revoke_user_families(conn, &user.id, "password reset", now)?;
-                repo::sessions::end_user_sessions(conn, &user.id, now)?;
+                crate::sso::backchannel::end_user_sessions(conn, &user.id, now)?;
                 Ok(user.username)
             })
             .await?;
+        self.outbox.wake();
         self.audit(Event::success(Kind::UserPasswordReset, &username).detail("reset link"))
             .await;
         Ok(username)

@@ -71,6 +71,8 @@ pub enum ClientCommand {
         /// The client_id.
         id: String,
     },
+    /// Show or register the client's logout endpoints (back-channel, front-channel).
+    Logout(crate::commands::sessions::ClientLogoutArgs),
     /// Give a confidential client a new secret (printed once); the old one stops working.
     RotateSecret {
         /// The client_id.
@@ -173,6 +175,9 @@ pub async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<(
         ClientCommand::Delete { id } => {
             accounts.delete_client(&id).await?;
             println!("deleted client {id}");
+        }
+        ClientCommand::Logout(args) => {
+            crate::commands::sessions::client_logout(settings, args).await?;
         }
         ClientCommand::RotateSecret { id, json } => {
             let secret = accounts.rotate_client_secret(&id).await?;

@@ -10,6 +10,7 @@ pub mod import;
 pub mod keys;
 pub mod master_key;
 pub mod progress;
+pub mod sessions;
 pub mod user;
 
 use crate::paging::ListRequest;

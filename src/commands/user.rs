@@ -66,6 +66,9 @@ pub enum UserCommand {
         #[arg(long)]
         ttl: Option<String>,
     },
+    /// List a user's live sessions (started, ends, applications signed in); end one or all,
+    /// notifying their applications.
+    Sessions(crate::commands::sessions::SessionsArgs),
     /// Show a user's second factors (an authenticator app, recovery codes left); never a
     /// secret.
     Factors {
@@ -190,6 +193,9 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                 "single-use link for {name}, valid until {}; a newer link voids it",
                 utc_datetime(link.expires_at)
             );
+        }
+        UserCommand::Sessions(args) => {
+            crate::commands::sessions::user_sessions(settings, args).await?;
         }
         UserCommand::Factors { name } => crate::commands::factors::show(&accounts, &name).await?,
         UserCommand::RemoveFactors { name } => {

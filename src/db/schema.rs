@@ -112,6 +112,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     totp_factors,
     recovery_codes,
     mfa_challenges,
+    outbox,
+    session_clients,
+    client_logout,
 );
 
 diesel::table! {
@@ -207,11 +210,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        destination -> Text,
+        payload -> Text,
+        ordering_key -> Text,
+        created_at -> BigInt,
+        next_attempt_at -> BigInt,
+        attempts -> Integer,
+        status -> Text,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<BigInt>,
+        failed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     recovery_codes (code_hash) {
         code_hash -> Text,
         user_id -> Text,
         created_at -> BigInt,
         used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    session_clients (sid, client_id) {
+        sid -> Text,
+        client_id -> Text,
+        first_at -> BigInt,
+        last_at -> BigInt,
     }
 }
 
@@ -223,5 +254,15 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    client_logout (client_id) {
+        client_id -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
+        backchannel_session_required -> Bool,
+        frontchannel_logout_uri -> Nullable<Text>,
+        frontchannel_session_required -> Bool,
     }
 }

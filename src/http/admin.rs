@@ -63,7 +63,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// 401 without a valid token; 403 for a valid token without admin rights. The admin is
 /// the actor of what the request changes (audit trail).
-async fn require_admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+pub(super) async fn require_admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     let auth = state.tokens.authenticate(bearer_token(req)).await?;
     auth.require_admin()?;
     if let Some(admin) = &auth.user {
@@ -72,7 +72,7 @@ async fn require_admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiErr
     Ok(())
 }
 
-async fn json_body<T: for<'de> Deserialize<'de>>(
+pub(super) async fn json_body<T: for<'de> Deserialize<'de>>(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<T, ApiError> {

@@ -52,6 +52,11 @@ use crate::state::AppState;
         super::admin::enable_client,
         super::admin::rotate_client_secret,
         super::admin::list_audit,
+        super::admin_sessions::list_sessions,
+        super::admin_sessions::end_all_sessions,
+        super::admin_sessions::end_session,
+        super::admin_sessions::get_logout_endpoints,
+        super::admin_sessions::set_logout_endpoints,
     ),
     modifiers(&Security),
     tags(

@@ -119,6 +119,24 @@ pub fn render_form(
     }
 }
 
+/// A page that loads `frames` (CSP sources) in iframes: the logout page's front-channel
+/// logout URIs.
+pub fn render_with_frames(
+    status: StatusCode,
+    page: &impl Template,
+    frames: &[String],
+) -> HttpResponse {
+    let mut resp = render(status, page);
+    if !frames.is_empty() {
+        let csp = format!("{CSP}; frame-src {}", frames.join(" "));
+        if let Ok(value) = header::HeaderValue::from_str(&csp) {
+            resp.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    resp
+}
+
 /// A rendered page's HTML with the pages' headers.
 pub fn html(status: StatusCode, body: String) -> HttpResponse {
     page_builder(status, &[]).body(body)

@@ -63,6 +63,18 @@ pub struct RecoveryCodes<'a> {
     pub recovery_codes: Vec<&'a str>,
 }
 
+/// `GET /admin/users/{username}/sessions`: the user's live sessions, newest first.
+#[derive(Serialize)]
+pub struct UserSessions<T: Serialize> {
+    pub sessions: Vec<T>,
+}
+
+/// `DELETE /admin/users/{username}/sessions`: how many sessions ended.
+#[derive(Serialize, ToSchema)]
+pub struct EndedSessions {
+    pub ended: usize,
+}
+
 /// A field's name and its messages (`{"username": ["This field is required."]}`).
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
@@ -206,6 +218,13 @@ pub struct Discovery {
     pub revocation_endpoint: String,
     pub introspection_endpoint: String,
     pub end_session_endpoint: String,
+    /// OpenID Connect Back-Channel Logout 1.0: clients may register a
+    /// `backchannel_logout_uri`; the logout token carries `sid`.
+    pub backchannel_logout_supported: bool,
+    pub backchannel_logout_session_supported: bool,
+    /// OpenID Connect Front-Channel Logout 1.0, with `iss` and `sid`.
+    pub frontchannel_logout_supported: bool,
+    pub frontchannel_logout_session_supported: bool,
     pub scopes_supported: &'static [&'static str],
     pub response_types_supported: &'static [&'static str],
     pub response_modes_supported: &'static [&'static str],

@@ -32,6 +32,8 @@ pub enum TokenType {
     Refresh,
     /// OpenID Connect id_token.
     Id,
+    /// OpenID Connect Back-Channel Logout 1.0 logout token.
+    Logout,
 }
 
 impl TokenType {
@@ -40,6 +42,7 @@ impl TokenType {
             TokenType::Access => "at+jwt",
             TokenType::Refresh => "rt+jwt",
             TokenType::Id => "JWT",
+            TokenType::Logout => "logout+jwt",
         }
     }
 }
@@ -69,7 +72,7 @@ pub struct Signer {
     key: PrivateKey,
     rng: SystemRandom,
     /// base64url JOSE headers, encoded once per key rather than once per token.
-    headers: [String; 3],
+    headers: [String; 4],
 }
 
 impl Signer {
@@ -78,7 +81,12 @@ impl Signer {
             let json = serde_json::json!({ "alg": alg.as_str(), "typ": typ, "kid": kid });
             URL_SAFE_NO_PAD.encode(json.to_string())
         };
-        let headers = [header("at+jwt"), header("rt+jwt"), header("JWT")];
+        let headers = [
+            header("at+jwt"),
+            header("rt+jwt"),
+            header("JWT"),
+            header("logout+jwt"),
+        ];
         let key = match alg {
             Alg::Rs256 => PrivateKey::Rsa(RsaKeyPair::from_der(der)?),
             Alg::Es256 => PrivateKey::P256(EcdsaKeyPair::from_pkcs8(
@@ -106,6 +114,7 @@ impl Signer {
             TokenType::Access => &self.headers[0],
             TokenType::Refresh => &self.headers[1],
             TokenType::Id => &self.headers[2],
+            TokenType::Logout => &self.headers[3],
         };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
         let mut message = String::with_capacity(header.len() + payload.len() + 350);

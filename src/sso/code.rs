@@ -125,6 +125,8 @@ pub fn spend(
         return Ok(false);
     }
     minted.record(conn)?;
+    // The session now has this client signed in: its end will notify it (single logout).
+    repo::logout::record_session_client(conn, &code.sid, &code.client_id, now)?;
     let pair = &minted.pair;
     repo::sessions::record_issued(
         conn,

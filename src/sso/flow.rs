@@ -236,7 +236,9 @@ impl Sso {
     ) -> Result<SignedIn, Internal> {
         let now = self.clock.now();
         if let Some(old) = old_cookie {
-            session::end(&self.db, old, now).await?;
+            if session::end(&self.db, old, now).await? {
+                self.outbox.wake();
+            }
         }
         let (cookie, _) = session::create(&self.db, &user.id, self.session_ttl, now).await?;
         Ok(SignedIn { cookie, user })

@@ -36,8 +36,12 @@ impl From<DbError> for LogoutError {
 
 /// What `GET /logout` does.
 pub enum Logout {
-    /// The session ended; send the browser here, or show "signed out".
-    Ended { redirect: Option<String> },
+    /// The session ended; send the browser here, or show "signed out"; first load the
+    /// front-channel logout URIs of its clients, if any.
+    Ended {
+        redirect: Option<String>,
+        frontchannel: Vec<String>,
+    },
     /// Ask the user to confirm (a POST with a CSRF token); the client named by the request
     /// or its id_token_hint, whose registered URI the confirmation may go on to.
     Confirm {
@@ -89,20 +93,24 @@ impl Sso {
                 redirect,
             });
         }
-        self.end_session(session_cookie, None).await?;
-        Ok(Logout::Ended { redirect })
+        let frontchannel = self.end_session(session_cookie, None).await?;
+        Ok(Logout::Ended {
+            redirect,
+            frontchannel,
+        })
     }
 
-    /// `POST /logout`: the user confirmed (the caller checked the CSRF token).
+    /// `POST /logout`: the user confirmed (the caller checked the CSRF token). Where to send
+    /// the browser, and the front-channel URIs to load first.
     pub async fn logout_confirmed(
         &self,
         req: &LogoutRequest,
         session_cookie: Option<&str>,
-    ) -> Result<Option<String>, LogoutError> {
+    ) -> Result<(Option<String>, Vec<String>), LogoutError> {
         let client_id = req.client_id.as_deref().filter(|c| !c.is_empty());
         let redirect = self.logout_target(client_id, req).await?;
-        self.end_session(session_cookie, None).await?;
-        Ok(redirect)
+        let frontchannel = self.end_session(session_cookie, None).await?;
+        Ok((redirect, frontchannel))
     }
 
     /// Where to send the browser after logout: only a URI registered for the client.
@@ -135,17 +143,34 @@ impl Sso {
         }
     }
 
-    /// Ends the browser's session and, with an id_token's `sid`, that session too.
-    async fn end_session(&self, cookie: Option<&str>, sid: Option<&str>) -> Result<(), DbError> {
+    /// Ends the browser's session and, with an id_token's `sid`, that session too; returns
+    /// the front-channel logout URIs of the browser's session's clients.
+    async fn end_session(
+        &self,
+        cookie: Option<&str>,
+        sid: Option<&str>,
+    ) -> Result<Vec<String>, DbError> {
         let now = self.clock.now();
-        if let Some(c) = cookie {
-            session::end(&self.db, c, now).await?;
-        }
-        if let Some(sid) = sid.map(str::to_string) {
-            self.db
-                .write(move |conn| repo::sessions::end_session_by_sid(conn, &sid, now))
-                .await?;
-        }
-        Ok(())
+        let hash = cookie.map(crate::digest::digest_hex);
+        let sid = sid.map(str::to_string);
+        let issuer = self.issuer.clone();
+        let frontchannel = self
+            .db
+            .write(move |conn| {
+                let mut sids: Vec<String> = sid.into_iter().collect();
+                let mut frontchannel = vec![];
+                if let Some(hash) = hash {
+                    if let Some(s) = repo::logout::open_session_by_hash(conn, &hash)? {
+                        frontchannel =
+                            super::backchannel::frontchannel_uris(conn, &s.sid, &issuer)?;
+                        sids.push(s.sid);
+                    }
+                }
+                super::backchannel::end_sessions(conn, &sids, now)?;
+                Ok::<_, DbError>(frontchannel)
+            })
+            .await?;
+        self.outbox.wake();
+        Ok(frontchannel)
     }
 }

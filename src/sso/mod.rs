@@ -2,12 +2,14 @@
 //! sign-in, consent and logout. Knows nothing of HTTP: [`Sso`] is what its use cases need.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod code;
 pub mod flow;
 pub mod id_token;
 pub mod logout;
 pub mod pkce;
 pub mod session;
+pub mod sessions;
 pub mod userinfo;
 
 use crate::clock::Clock;
@@ -21,6 +23,8 @@ pub struct Sso {
     pub issuer: String,
     pub session_ttl: i64,
     pub code_ttl: i64,
+    /// Wakes the delivery of the logout notifications an ended session writes.
+    pub outbox: crate::outbox::Waker,
 }
 
 /// The settings single sign-on reads, lifetimes in seconds (built in start-up,
@@ -40,6 +44,7 @@ impl Sso {
             issuer: policy.issuer,
             session_ttl: policy.session_ttl,
             code_ttl: policy.code_ttl,
+            outbox: crate::outbox::Waker::default(),
         }
     }
 }

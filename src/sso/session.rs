@@ -45,8 +45,9 @@ pub async fn find(db: &Db, cookie: &str, now: i64) -> Result<Option<(Session, Us
     .await
 }
 
+/// Ends the session behind a cookie value, notifying its clients (see `backchannel`).
 pub async fn end(db: &Db, cookie: &str, now: i64) -> Result<bool, DbError> {
     let hash = digest_hex(cookie);
-    db.write(move |conn| repo::sessions::end_session(conn, &hash, now))
+    db.write(move |conn| super::backchannel::end_session_by_hash(conn, &hash, now))
         .await
 }

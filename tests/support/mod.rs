@@ -4,6 +4,7 @@
 //! moves it. The other helpers run the `gatehouse` binary (the CLI, `gatehouse serve`
 //! processes), poll for what background tasks and other processes do, and read tokens.
 
+pub mod receiver;
 pub mod totp;
 
 use std::path::PathBuf;

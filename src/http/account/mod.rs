@@ -27,6 +27,7 @@ use crate::state::AppState;
 
 mod password;
 mod qr;
+mod sessions;
 mod totp;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -37,8 +38,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/account/totp", "POST").route(post().to(totp::start)))
         .service(resource("/account/totp/confirm", "POST").route(post().to(totp::confirm)))
         .service(resource("/account/totp/remove", "POST").route(post().to(totp::remove)))
+        .service(resource("/account/recovery-codes", "POST").route(post().to(totp::recovery_codes)))
+        .service(resource("/account/sessions/end", "POST").route(post().to(sessions::end_one)))
         .service(
-            resource("/account/recovery-codes", "POST").route(post().to(totp::recovery_codes)),
+            resource("/account/sessions/end-others", "POST").route(post().to(sessions::end_others)),
         );
 }
 
@@ -62,12 +65,23 @@ struct AccountPage<'a> {
     recovery_codes_left: i64,
     /// Recovery codes just made, shown this once.
     recovery_codes: &'a [Zeroizing<String>],
+    /// The sessions section: the user's live sessions, this one first.
+    sessions: Vec<SessionRow>,
 }
 
 /// An enrolment in progress as the page shows it: the QR code and the secret as text.
 struct PendingTotp {
     qr_svg: Zeroizing<String>,
     secret: Zeroizing<String>,
+}
+
+/// One live session as the sessions section shows it.
+struct SessionRow {
+    sid: String,
+    current: bool,
+    started: String,
+    ends: String,
+    applications: String,
 }
 
 impl AccountPage<'_> {
@@ -145,7 +159,31 @@ pub(super) async fn show(
         Err(MfaError::Internal(e)) => return Err(e.into()),
         Err(other) => return Err(PageError::Internal(Internal::Broken(Box::new(other)))),
     }
+    let mut sessions: Vec<SessionRow> = state
+        .sso
+        .user_sessions(&who.user.username)
+        .await
+        .map_err(|e| match e {
+            crate::sso::sessions::SessionError::Db(db) => PageError::from(db),
+            other => PageError::bad_request(other.to_string()),
+        })?
+        .into_iter()
+        .map(|s| SessionRow {
+            current: s.sid == who.session.sid,
+            started: crate::domain::utc_datetime(s.created_at),
+            ends: crate::domain::utc_datetime(s.expires_at),
+            applications: s
+                .clients
+                .iter()
+                .map(|c| c.client_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            sid: s.sid,
+        })
+        .collect();
+    sessions.sort_by_key(|s| !s.current);
     let page = AccountPage {
+        sessions,
         csrf: &csrf,
         user: &who.user,
         notice: outcome.notice,

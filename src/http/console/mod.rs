@@ -21,12 +21,25 @@ use crate::state::AppState;
 mod audit;
 mod clients;
 mod keys;
+mod outbox;
+mod sessions;
 mod users;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use super::resource;
     use web::{get, post};
     cfg.service(resource("/console", "GET").route(get().to(home)))
+        // Before the `{username}/{action}` and `{id}/{action}` routes, which would take them.
+        .service(
+            resource("/console/users/{username}/sessions", "GET, POST")
+                .route(get().to(sessions::sessions_page))
+                .route(post().to(sessions::end_sessions)),
+        )
+        .service(
+            resource("/console/clients/{id}/logout", "GET, POST")
+                .route(get().to(sessions::logout_endpoints_page))
+                .route(post().to(sessions::set_logout_endpoints)),
+        )
         .service(resource("/console/keys", "GET").route(get().to(keys::keys_page)))
         .service(
             resource("/console/keys/rotate", "GET, POST")
@@ -63,7 +76,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(clients::confirm_client_action))
                 .route(post().to(clients::client_action)),
         )
-        .service(resource("/console/audit", "GET").route(get().to(audit::audit_page)));
+        .service(resource("/console/audit", "GET").route(get().to(audit::audit_page)))
+        .service(resource("/console/outbox", "GET").route(get().to(outbox::outbox_page)));
 }
 
 fn cookies(state: &AppState) -> Cookies {

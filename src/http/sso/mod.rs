@@ -338,15 +338,40 @@ impl LogoutParams {
     }
 }
 
-/// The browser is signed out: on to the registered URI, or a "signed out" page.
-fn signed_out(state: &AppState, redirect: Option<String>) -> HttpResponse {
+/// The "signed out" page that loads the applications' front-channel logout URIs in hidden
+/// iframes, then goes on to the registered URI, if any.
+#[derive(askama::Template)]
+#[template(path = "signed_out.html")]
+struct SignedOutPage<'a> {
+    frames: &'a [String],
+    redirect: Option<&'a str>,
+}
+
+/// The browser is signed out: on to the registered URI, or a "signed out" page; through a
+/// page of front-channel iframes first when the session's applications asked for them.
+fn signed_out(
+    state: &AppState,
+    redirect: Option<String>,
+    frontchannel: Vec<String>,
+) -> HttpResponse {
     let mut resp = match redirect {
-        Some(uri) => found(&uri),
-        None => pages::message(
+        Some(uri) if frontchannel.is_empty() => found(&uri),
+        None if frontchannel.is_empty() => pages::message(
             StatusCode::OK,
             "Signed out",
             "You are signed out of Gatehouse.",
         ),
+        redirect => {
+            let origins: Vec<String> = frontchannel
+                .iter()
+                .filter_map(|u| crate::domain::csp_origin(u))
+                .collect();
+            let page = SignedOutPage {
+                frames: &frontchannel,
+                redirect: redirect.as_deref(),
+            };
+            pages::render_with_frames(StatusCode::OK, &page, &origins)
+        }
     };
     let _ = resp.add_cookie(&clear_session_cookie(state));
     resp
@@ -366,7 +391,10 @@ pub async fn logout(
         .logout(&state.tokens, &p.request(), cookie.as_deref())
         .await?
     {
-        Logout::Ended { redirect } => Ok(signed_out(&state, redirect)),
+        Logout::Ended {
+            redirect,
+            frontchannel,
+        } => Ok(signed_out(&state, redirect, frontchannel)),
         Logout::Confirm {
             client_id,
             redirect,
@@ -401,11 +429,11 @@ pub async fn logout_confirmed(
         ));
     }
     let cookie = session_of(&state, &req);
-    let redirect = state
+    let (redirect, frontchannel) = state
         .sso
         .logout_confirmed(&p.request(), cookie.as_deref())
         .await?;
-    Ok(signed_out(&state, redirect))
+    Ok(signed_out(&state, redirect, frontchannel))
 }
 
 /// The stylesheet of the pages, served from the binary (no external assets).
