@@ -34,6 +34,9 @@ pub enum Kind {
     UserResetLinkIssued,
     UserPasswordReset,
     UserImported,
+    PasswordResetRequested,
+    UserEmailChanged,
+    UserEmailVerified,
     ClientCreated,
     ClientUpdated,
     ClientDisabled,
@@ -44,7 +47,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 23] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -58,6 +61,9 @@ impl Kind {
         Kind::UserResetLinkIssued,
         Kind::UserPasswordReset,
         Kind::UserImported,
+        Kind::PasswordResetRequested,
+        Kind::UserEmailChanged,
+        Kind::UserEmailVerified,
         Kind::ClientCreated,
         Kind::ClientUpdated,
         Kind::ClientDisabled,
@@ -82,6 +88,9 @@ impl Kind {
             Kind::UserResetLinkIssued => "user.reset_link_issued",
             Kind::UserPasswordReset => "user.password_reset",
             Kind::UserImported => "user.imported",
+            Kind::PasswordResetRequested => "user.password_reset_requested",
+            Kind::UserEmailChanged => "user.email_changed",
+            Kind::UserEmailVerified => "user.email_verified",
             Kind::ClientCreated => "client.created",
             Kind::ClientUpdated => "client.updated",
             Kind::ClientDisabled => "client.disabled",
@@ -131,6 +140,13 @@ impl Event {
             outcome: Outcome::Success,
             subject: Some(subject.into()),
             detail: None,
+        }
+    }
+
+    pub fn failure(kind: Kind, subject: impl Into<String>) -> Event {
+        Event {
+            outcome: Outcome::Failure,
+            ..Event::success(kind, subject)
         }
     }
 

@@ -146,6 +146,9 @@ pub enum UserCommand {
         #[arg(long)]
         ttl: Option<String>,
     },
+    /// Set, change or remove a user's email address. A new address is unverified until the
+    /// user follows the link mailed to it (with SMTP_URL set), unless --verified.
+    Email(crate::commands::email::EmailArgs),
     /// Import users from Django's `manage.py dumpdata auth.user` JSON; they keep their
     /// passwords and primary keys. Running it again changes nothing.
     Import {
@@ -475,7 +478,8 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
         Hasher::new(1),
         Clock::system(),
         settings.password_policy,
-    );
+    )
+    .with_mail(settings.smtp.is_some());
     match cmd {
         UserCommand::Add {
             name,
@@ -550,6 +554,7 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                 utc_datetime(link.expires_at)
             );
         }
+        UserCommand::Email(args) => crate::commands::email::run(&accounts, args).await?,
         UserCommand::Import { file, admins_from } => {
             crate::commands::import::run(&accounts, &file, admins_from).await?
         }

@@ -39,10 +39,12 @@ impl Retention {
             access_ttl: settings.access_ttl.as_secs() as i64,
             refresh_grace: settings.refresh_grace.as_secs() as i64,
             refresh_max_lifetime: settings.refresh_max_lifetime.as_secs() as i64,
-            throttle_window: limits
-                .per_username
-                .window_secs
-                .max(limits.per_address.window_secs),
+            // The forgot-password windows share the table.
+            throttle_window: [limits, settings.reset_throttle]
+                .iter()
+                .flat_map(|l| [l.per_username.window_secs, l.per_address.window_secs])
+                .max()
+                .unwrap_or(0),
             audit: settings.audit_retention.as_secs() as i64,
         }
     }
@@ -57,6 +59,7 @@ pub struct Purged {
     pub auth_codes: usize,
     pub sessions: usize,
     pub reset_links: usize,
+    pub verification_links: usize,
     pub throttle_windows: usize,
     pub audit_records: usize,
 }
@@ -126,6 +129,9 @@ impl Housekeeping {
         // A reset link is refused from its expiry on: nothing consults it after that.
         purged.reset_links = self
             .batches(move |c| repo::resets::purge(c, now, BATCH))
+            .await?;
+        purged.verification_links = self
+            .batches(move |c| repo::email_verifications::purge(c, now, BATCH))
             .await?;
         let window_over = now - r.throttle_window;
         purged.throttle_windows = self

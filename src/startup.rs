@@ -22,6 +22,26 @@ use crate::sso::Sso;
 use crate::state::AppState;
 use crate::tokens::{TokenPolicy, Tokens};
 
+/// The outbox's deliverer of mail, when `SMTP_URL` is set.
+fn mail_deliverer(
+    settings: &Settings,
+    accounts: &Accounts,
+) -> anyhow::Result<Option<crate::mail::deliver::MailDeliverer>> {
+    let Some(smtp) = &settings.smtp else {
+        return Ok(None);
+    };
+    let issuer_host = crate::mail::messages::issuer_name(&settings.issuer);
+    let hello = issuer_host.split(':').next().unwrap_or("localhost");
+    let mailer = crate::mail::Mailer::new(smtp, hello)
+        .map_err(|e| anyhow::anyhow!("setting smtp_url: {e}"))?;
+    Ok(Some(crate::mail::deliver::MailDeliverer {
+        accounts: accounts.clone(),
+        mailer,
+        issuer: settings.issuer.clone(),
+        reset_limits: settings.reset_throttle,
+    }))
+}
+
 /// Opens the pool and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     let db = Db::new(
@@ -191,7 +211,9 @@ impl Application {
         let keys = prepare(&settings, clock.clone(), generator).await?;
         let db = keys.db.clone();
         let hasher = Hasher::new(settings.hash_workers);
-        let accounts = Accounts::new(db.clone(), hasher, clock.clone(), settings.password_policy);
+        let accounts = Accounts::new(db.clone(), hasher, clock.clone(), settings.password_policy)
+            .with_mail(settings.smtp.is_some());
+        let _mail = mail_deliverer(&settings, &accounts)?;
         if let Some((path, declared)) = declared {
             apply_clients_file(&accounts, path, declared).await?;
         }

@@ -3,6 +3,8 @@
 
 pub mod clients;
 pub mod clients_file;
+pub mod email;
+pub mod forgot;
 pub mod import;
 pub mod login_guard;
 pub mod password_policy;
@@ -20,14 +22,16 @@ use crate::passwords::{HashError, Hasher, Password};
 pub use clients::{generate_client_secret, secret_matches, NewClientRequest};
 pub use password_policy::{PasswordPolicy, MAX_PASSWORD_BYTES};
 
-/// What account use cases need: the pool, the password hasher, the clock and the rules a
-/// new password must meet.
+/// What account use cases need: the pool, the password hasher, the clock, the rules a
+/// new password must meet, and whether mail is configured (`SMTP_URL`: a new address is
+/// then sent a verification link).
 #[derive(Clone)]
 pub struct Accounts {
     pub db: Db,
     pub hasher: Hasher,
     pub clock: Clock,
     pub policy: PasswordPolicy,
+    pub mail: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +108,14 @@ impl Accounts {
             hasher,
             clock,
             policy,
+            mail: false,
         }
+    }
+
+    /// With mail configured, new addresses are sent verification links.
+    pub fn with_mail(mut self, mail: bool) -> Accounts {
+        self.mail = mail;
+        self
     }
 
     /// A password being set (never one being checked) must meet the policy.
@@ -124,6 +135,7 @@ impl Accounts {
         self.check_new_password(&req.password)?;
         let hash = self.hasher.hash(req.password).await?;
         let now = self.clock.now();
+        let mail_on = self.mail;
         let user = self
             .db
             .write(move |conn| {
@@ -138,6 +150,9 @@ impl Accounts {
                     DbError::Conflict => AccountError::Exists(format!("user {username}")),
                     other => other.into(),
                 })?;
+                if let (Some(email), true) = (&req.email, mail_on) {
+                    email::queue_verification(conn, &id, email, now)?;
+                }
                 repo::users::find_by_id(conn, &id)?
                     .ok_or_else(|| AccountError::NotFound(username.to_string()))
             })

@@ -10,6 +10,11 @@
 #[path = "../support/mod.rs"]
 mod helpers;
 
+// The SMTP server of the mail tests (aiosmtpd on loopback).
+#[allow(dead_code)]
+#[path = "../support/smtp.rs"]
+mod smtp;
+
 mod admin;
 mod architecture;
 mod attacks;
@@ -24,6 +29,7 @@ mod housekeeping;
 mod keys;
 mod liveness;
 mod login_guard;
+mod mail;
 mod oauth;
 mod observability;
 mod outage;
