@@ -544,7 +544,7 @@ async fn changing_the_address_unverifies_it_and_voids_the_links(backend: Backend
     let out = app
         .cli(&["user", "email", "alice", "alice@new.example"], "")
         .await;
-    assert!(out.success, "{out:?}");
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
     let body = user_json(&app, &admin, "alice").await;
     assert_eq!(
         (body["email"].clone(), body["email_verified"].clone()),
@@ -577,7 +577,7 @@ async fn changing_the_address_unverifies_it_and_voids_the_links(backend: Backend
 
     // Removed: no address, nothing to verify or resend.
     let out = app.cli(&["user", "email", "alice", "--remove"], "").await;
-    assert!(out.success, "{out:?}");
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
     let body = user_json(&app, &admin, "alice").await;
     assert_eq!(
         (body["email"].clone(), body["email_verified"].clone()),
@@ -635,7 +635,7 @@ async fn hostile_input_is_refused_and_changes_nothing(backend: Backend) {
             .unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{email:?}");
         let out = app.cli(&["user", "email", "alice", email], "").await;
-        assert!(!out.success, "{email:?}");
+        assert!(!out.status.success(), "{email:?}");
         let resp = app
             .http
             .post(app.url("/admin/users"))
@@ -790,16 +790,16 @@ async fn without_smtp_the_login_page_offers_no_mail_and_the_admin_hands_out_link
     let out = app
         .cli(&["user", "email", "alice", "alice@example.org"], "")
         .await;
-    assert!(out.success, "{out:?}");
-    assert!(out.stdout.contains("unverified"), "{out:?}");
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("unverified"), "{}{}", out.stdout, out.stderr);
     assert_eq!(
         user_json(&app, &admin, "alice").await["email_verified"],
         false
     );
     let out = app.cli(&["user", "email", "alice", "--resend"], "").await;
     assert!(
-        !out.success && out.stderr.contains("no mail is configured"),
-        "{out:?}"
+        !out.status.success() && out.stderr.contains("no mail is configured"),
+        "{}{}", out.stdout, out.stderr
     );
     let out = app
         .cli(
@@ -807,7 +807,7 @@ async fn without_smtp_the_login_page_offers_no_mail_and_the_admin_hands_out_link
             "",
         )
         .await;
-    assert!(out.success, "{out:?}");
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
     assert_eq!(
         user_json(&app, &admin, "alice").await["email_verified"],
         true

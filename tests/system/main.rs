@@ -26,6 +26,7 @@ mod downstream;
 mod failover;
 mod key_processes;
 mod logging;
+mod mail_browser;
 mod master_key;
 mod openapi;
 mod operations;
