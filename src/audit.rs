@@ -44,10 +44,11 @@ pub enum Kind {
     ClientDeleted,
     ClientSecretRotated,
     MasterKeyRotated,
+    OutboxFailed,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 24] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -71,6 +72,7 @@ impl Kind {
         Kind::ClientDeleted,
         Kind::ClientSecretRotated,
         Kind::MasterKeyRotated,
+        Kind::OutboxFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +100,7 @@ impl Kind {
             Kind::ClientDeleted => "client.deleted",
             Kind::ClientSecretRotated => "client.secret_rotated",
             Kind::MasterKeyRotated => "master_key.rotated",
+            Kind::OutboxFailed => "outbox.failed",
         }
     }
 

@@ -95,6 +95,7 @@ settings_args! {
     smtp_url: "smtp-url", "GATEHOUSE_SMTP_URL", None, "SMTP server for mail (forgot-password and verification links): smtps://[user:password@]host[:465], smtp://…[:587] (STARTTLS required), or smtp://127.0.0.1:port?tls=none to a loopback relay; unset, no mail is sent and admins hand out reset links";
     smtp_from: "smtp-from", "GATEHOUSE_SMTP_FROM", None, "Sender of the mail, `Name <address>` or an address (required with smtp-url)";
     reset_throttle: "reset-throttle", "GATEHOUSE_RESET_THROTTLE", Some(crate::accounts::forgot::DEFAULT_RESET_THROTTLE), "Forgot-password links allowed per account and requests per client address, as N/window each";
+    outbox_give_up_after: "outbox-give-up-after", "GATEHOUSE_OUTBOX_GIVE_UP_AFTER", Some("1d"), "How long an outgoing message (back-channel logout, mail) is retried before it is kept as failed";
     cors_origins: "cors-origins", "GATEHOUSE_CORS_ORIGINS", Some(""), "Browser origins allowed to call the token endpoints, comma-separated, each exact (https://app.example.com); mark one `;credentials` to allow credentials mode";
 }
 
@@ -139,6 +140,8 @@ pub struct Settings {
     pub smtp: Option<SmtpSettings>,
     /// Forgot-password links per account, then requests per client address.
     pub reset_throttle: LoginLimits,
+    /// How long the outbox retries a message (`crate::outbox`).
+    pub outbox_give_up_after: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +266,7 @@ impl Settings {
             trusted_proxies,
             log_format,
             workers: num("workers")?.map(|n| n as usize).unwrap_or(cores).max(1),
+            outbox_give_up_after: dur("outbox_give_up_after")?,
             clients_file: get("clients_file")
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
@@ -271,6 +275,7 @@ impl Settings {
             ("access_ttl", settings.access_ttl),
             ("refresh_ttl", settings.refresh_ttl),
             ("key_poll_interval", settings.key_poll_interval),
+            ("outbox_give_up_after", settings.outbox_give_up_after),
         ] {
             if d.is_zero() {
                 anyhow::bail!("setting {name}: must be longer than 0s");

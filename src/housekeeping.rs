@@ -1,6 +1,7 @@
 //! Background housekeeping: deletes what can no longer matter, so that tables stop growing
 //! with the traffic (expired refresh records and families, revocation entries, authorization
-//! codes, sessions, password reset links, failed-login windows, old audit records). It runs once a minute on the
+//! codes, sessions, password reset links, failed-login windows, old audit records, finished outbox
+//! messages). It runs once a minute on the
 //! system clock and at every move of a manual one (tests), in short batched transactions.
 //!
 //! Nothing is deleted that a check may still consult: a refresh record or access-token
@@ -19,6 +20,9 @@ use crate::db::{repo, Db, DbConn, DbError};
 const INTERVAL: Duration = Duration::from_secs(60);
 /// Rows per delete: each batch is one short write transaction.
 const BATCH: i64 = 5_000;
+/// How long a delivered outbox message stays (for a look at what was sent); a failed one
+/// stays as long as the audit trail that records its failure.
+const OUTBOX_DELIVERED_KEPT: i64 = 24 * 3600;
 
 /// How long each kind of record outlives its expiry, from the settings.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +66,7 @@ pub struct Purged {
     pub verification_links: usize,
     pub throttle_windows: usize,
     pub audit_records: usize,
+    pub outbox_messages: usize,
 }
 
 #[derive(Clone)]
@@ -136,6 +141,10 @@ impl Housekeeping {
         let window_over = now - r.throttle_window;
         purged.throttle_windows = self
             .batches(move |c| repo::throttle::purge(c, window_over, BATCH))
+            .await?;
+        let (delivered_before, failed_before) = (now - OUTBOX_DELIVERED_KEPT, now - r.audit);
+        purged.outbox_messages = self
+            .batches(move |c| repo::outbox::purge(c, delivered_before, failed_before, BATCH))
             .await?;
         purged.audit_records = crate::audit::purge(&self.db, &self.clock, r.audit).await?;
         Ok(purged)

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod memory;
 pub mod metrics;
 pub mod os_user;
+pub mod outbox;
 pub mod paging;
 pub mod passwords;
 pub mod sso;

@@ -6,7 +6,8 @@
 mod requests;
 
 use prometheus::{
-    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -20,6 +21,61 @@ pub struct Metrics {
     key_age: IntGauge,
     pool: IntGaugeVec,
     log_lines_dropped: IntCounter,
+    outbox: OutboxMetrics,
+}
+
+/// The outbox's series, labelled by message kind (`crate::outbox`).
+struct OutboxMetrics {
+    pending: IntGaugeVec,
+    delivered: IntCounterVec,
+    failed: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl OutboxMetrics {
+    fn new(registry: &Registry) -> Result<OutboxMetrics, prometheus::Error> {
+        let pending = IntGaugeVec::new(
+            Opts::new(
+                "gatehouse_outbox_pending",
+                "Outbox messages waiting for delivery (all instances), by kind",
+            ),
+            &["kind"],
+        )?;
+        let delivered = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_outbox_delivered_total",
+                "Outbox messages delivered by this instance, by kind",
+            ),
+            &["kind"],
+        )?;
+        let failed = IntCounterVec::new(
+            Opts::new(
+                "gatehouse_outbox_failed_total",
+                "Outbox messages given up by this instance, by kind",
+            ),
+            &["kind"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "gatehouse_outbox_delivery_latency_seconds",
+                "Seconds from writing an outbox message to its delivery, by kind",
+            )
+            .buckets(vec![
+                1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0,
+            ]),
+            &["kind"],
+        )?;
+        registry.register(Box::new(pending.clone()))?;
+        registry.register(Box::new(delivered.clone()))?;
+        registry.register(Box::new(failed.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(OutboxMetrics {
+            pending,
+            delivered,
+            failed,
+            latency,
+        })
+    }
 }
 
 /// Kinds of tokens counted by `gatehouse_tokens_issued_total`.
@@ -108,6 +164,7 @@ impl Metrics {
         registry.register(Box::new(key_age.clone()))?;
         registry.register(Box::new(pool.clone()))?;
         registry.register(Box::new(log_lines_dropped.clone()))?;
+        let outbox = OutboxMetrics::new(&registry)?;
         // Zero series exist from the start, so a dashboard sees 0 rather than nothing.
         for kind in [TokenKind::Access, TokenKind::Refresh, TokenKind::IdToken] {
             tokens_issued.with_label_values(&[kind.label()]);
@@ -130,7 +187,32 @@ impl Metrics {
             key_age,
             pool,
             log_lines_dropped,
+            outbox,
         })
+    }
+
+    /// Creates the zero series of an outbox kind, so a dashboard sees 0 rather than nothing.
+    pub fn outbox_kind(&self, kind: &str) {
+        self.outbox.pending.with_label_values(&[kind]);
+        self.outbox.delivered.with_label_values(&[kind]);
+        self.outbox.failed.with_label_values(&[kind]);
+        self.outbox.latency.with_label_values(&[kind]);
+    }
+
+    pub fn outbox_pending(&self, kind: &str, pending: i64) {
+        self.outbox.pending.with_label_values(&[kind]).set(pending);
+    }
+
+    pub fn outbox_delivered(&self, kind: &str, latency_secs: f64) {
+        self.outbox.delivered.with_label_values(&[kind]).inc();
+        self.outbox
+            .latency
+            .with_label_values(&[kind])
+            .observe(latency_secs);
+    }
+
+    pub fn outbox_failed(&self, kind: &str) {
+        self.outbox.failed.with_label_values(&[kind]).inc();
     }
 
     pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {

@@ -17,6 +17,7 @@ use crate::keys::encryption::{self, MasterKey, MasterKeys};
 use crate::keys::manager::{KeyPolicy, Keys};
 use crate::keys::rotation::{self, KeyGenerator};
 use crate::keys::store::KeyStore;
+use crate::outbox::{Outbox, OutboxPolicy};
 use crate::passwords::Hasher;
 use crate::sso::Sso;
 use crate::state::AppState;
@@ -182,6 +183,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    outbox_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -211,9 +213,21 @@ impl Application {
         let keys = prepare(&settings, clock.clone(), generator).await?;
         let db = keys.db.clone();
         let hasher = Hasher::new(settings.hash_workers);
+        let metrics = Arc::new(crate::metrics::Metrics::new()?);
+        let outbox = Outbox::new(
+            db.clone(),
+            clock.clone(),
+            OutboxPolicy::from_settings(&settings),
+            metrics.clone(),
+        );
         let accounts = Accounts::new(db.clone(), hasher, clock.clone(), settings.password_policy)
-            .with_mail(settings.smtp.is_some());
-        let _mail = mail_deliverer(&settings, &accounts)?;
+            .with_mail(settings.smtp.is_some())
+            .with_outbox(outbox.waker());
+        // Each kind of outgoing message registers its deliverer here, before the start.
+        let outbox = match mail_deliverer(&settings, &accounts)? {
+            Some(mail) => outbox.register(crate::mail::KIND, Arc::new(mail)),
+            None => outbox,
+        };
         if let Some((path, declared)) = declared {
             apply_clients_file(&accounts, path, declared).await?;
         }
@@ -229,7 +243,7 @@ impl Application {
 
         let listener_addr = listener.local_addr()?;
         let port = listener_addr.port();
-        let metrics = Arc::new(crate::metrics::Metrics::new()?);
+        let outbox_task = outbox.start();
         let state = AppState {
             discovery: crate::http::discovery::document(&settings.issuer),
             openapi: crate::http::openapi::document(&settings.issuer),
@@ -243,6 +257,7 @@ impl Application {
                 metrics.clone(),
             ),
             sso: Sso::new(db.clone(), clock.clone(), &settings),
+            outbox,
             settings: settings.clone(),
             db,
             keys,
@@ -298,6 +313,7 @@ impl Application {
             port,
             server,
             state,
+            outbox_task,
         })
     }
 
@@ -311,8 +327,13 @@ impl Application {
         &self.state
     }
 
+    /// Serves until the server stops (a signal), then lets the outbox deliveries in
+    /// flight finish: a message being sent is recorded, not left to its lease.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.state.outbox.shutdown();
+        let _ = self.outbox_task.await;
+        served
     }
 }
 

@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::keys::manager::Keys;
 use crate::metrics::Metrics;
+use crate::outbox::Outbox;
 use crate::sso::Sso;
 use crate::tokens::Tokens;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub keys: Keys,
     pub tokens: Tokens,
     pub sso: Sso,
+    /// Outgoing messages: the console's list, and the waker of the delivery task.
+    pub outbox: Outbox,
     /// The discovery document, serialised once.
     pub discovery: bytes::Bytes,
     /// The OpenAPI document, serialised once.

@@ -127,6 +127,7 @@ impl Accounts {
                 Ok::<_, DbError>(())
             })
             .await?;
+        self.mail_queued();
         self.audit(Event::success(Kind::UserEmailChanged, username).detail(detail))
             .await;
         self.find_user(username).await
@@ -158,6 +159,7 @@ impl Accounts {
         self.db
             .write(move |conn| queue_verification(conn, &user.id, &email, now))
             .await?;
+        self.mail_queued();
         Ok(())
     }
 

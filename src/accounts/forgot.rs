@@ -96,7 +96,9 @@ impl Accounts {
                 Ok::<_, DbError>(true)
             })
             .await?;
-        if !queued {
+        if queued {
+            self.mail_queued();
+        } else {
             tracing::info!("forgot-password request throttled for its address");
             let event = Event {
                 kind: Kind::PasswordResetRequested,

@@ -32,6 +32,9 @@ pub struct Accounts {
     pub clock: Clock,
     pub policy: PasswordPolicy,
     pub mail: bool,
+    /// Wakes this instance's outbox after a mail was queued (none in the CLI: a server
+    /// polls it).
+    pub outbox: Option<crate::outbox::Waker>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +112,20 @@ impl Accounts {
             clock,
             policy,
             mail: false,
+            outbox: None,
+        }
+    }
+
+    /// This instance's outbox is woken after a mail is queued, to send it at once.
+    pub fn with_outbox(mut self, waker: crate::outbox::Waker) -> Accounts {
+        self.outbox = Some(waker);
+        self
+    }
+
+    /// After a transaction that queued mail committed.
+    pub(crate) fn mail_queued(&self) {
+        if let Some(waker) = &self.outbox {
+            waker.wake();
         }
     }
 
@@ -157,6 +174,9 @@ impl Accounts {
                     .ok_or_else(|| AccountError::NotFound(username.to_string()))
             })
             .await?;
+        if mail_on && user.email.is_some() {
+            self.mail_queued();
+        }
         let kind = if user.is_admin { "admin" } else { "user" };
         self.audit(Event::success(Kind::UserCreated, &user.username).detail(kind))
             .await;

@@ -104,6 +104,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_access_tokens,
     password_resets,
     email_verifications,
+    outbox,
 );
 
 diesel::table! {
@@ -189,5 +190,24 @@ diesel::table! {
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         voided_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        destination -> Text,
+        payload -> Text,
+        ordering_key -> Text,
+        created_at -> BigInt,
+        next_attempt_at -> BigInt,
+        attempts -> Integer,
+        status -> Text,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<BigInt>,
+        failed_at -> Nullable<BigInt>,
     }
 }

@@ -3,11 +3,14 @@
 //! message to the SMTP server, and withdraws the link when the server did not take it, so a
 //! retry sends a fresh one.
 
+use futures_util::future::BoxFuture;
+
 use super::messages::{self, Rendered};
 use super::transport::SendError;
 use super::{MailJob, Mailer};
 use crate::accounts::login_guard::LoginLimits;
 use crate::accounts::Accounts;
+use crate::outbox::{Deliverer, Delivery, Message};
 
 /// Why a message was not delivered this time. The text is stored as the message's last
 /// error: it names the server's answer, never a token or an address's secret.
@@ -46,9 +49,21 @@ pub struct MailDeliverer {
     pub reset_limits: LoginLimits,
 }
 
+impl Deliverer for MailDeliverer {
+    fn deliver<'a>(&'a self, message: &'a Message) -> BoxFuture<'a, Delivery> {
+        Box::pin(async move {
+            match self.deliver_payload(&message.payload).await {
+                Ok(()) => Delivery::Delivered,
+                Err(DeliveryError::Retry(why)) => Delivery::Retry(why),
+                Err(DeliveryError::Permanent(why)) => Delivery::Reject(why),
+            }
+        })
+    }
+}
+
 impl MailDeliverer {
     /// Delivers one stored job (its JSON payload).
-    pub async fn deliver(&self, payload: &str) -> Result<(), DeliveryError> {
+    pub async fn deliver_payload(&self, payload: &str) -> Result<(), DeliveryError> {
         let job: MailJob = serde_json::from_str(payload)
             .map_err(|e| DeliveryError::Permanent(format!("unreadable mail job: {e}")))?;
         match job {

@@ -10,6 +10,7 @@ pub mod transport;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{DbConn, DbError};
+use crate::outbox::{self, NewMessage};
 
 pub use transport::{Mailer, SmtpSettings};
 
@@ -38,12 +39,29 @@ impl MailJob {
             MailJob::VerifyEmail { email, .. } => email,
         }
     }
+
+    /// Jobs of one key go in the order they were written: a request's, per what was typed;
+    /// a verification's, per user.
+    fn ordering_key(&self) -> String {
+        match self {
+            MailJob::ForgotPassword { identifier } => {
+                format!("forgot:{}", identifier.to_lowercase())
+            }
+            MailJob::VerifyEmail { user_id, .. } => format!("verify:{user_id}"),
+        }
+    }
 }
 
 /// Writes `job` to the outbox on `conn`, inside the caller's transaction, so the message
 /// exists exactly when the change that causes it was committed.
 pub fn enqueue(conn: &mut DbConn, job: &MailJob, now: i64) -> Result<(), DbError> {
-    let _ = (conn, job, now);
-    // Pointed at the outbox when it lands (src/outbox/).
-    Ok(())
+    // Strings only: serialising cannot fail (an empty payload would be refused when sent).
+    let payload = serde_json::to_string(job).unwrap_or_default();
+    let message = NewMessage {
+        kind: KIND,
+        destination: job.destination(),
+        payload: &payload,
+        ordering_key: &job.ordering_key(),
+    };
+    outbox::enqueue(conn, &message, now)
 }

@@ -791,7 +791,12 @@ async fn without_smtp_the_login_page_offers_no_mail_and_the_admin_hands_out_link
         .cli(&["user", "email", "alice", "alice@example.org"], "")
         .await;
     assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("unverified"), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("unverified"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
     assert_eq!(
         user_json(&app, &admin, "alice").await["email_verified"],
         false
@@ -799,7 +804,9 @@ async fn without_smtp_the_login_page_offers_no_mail_and_the_admin_hands_out_link
     let out = app.cli(&["user", "email", "alice", "--resend"], "").await;
     assert!(
         !out.status.success() && out.stderr.contains("no mail is configured"),
-        "{}{}", out.stdout, out.stderr
+        "{}{}",
+        out.stdout,
+        out.stderr
     );
     let out = app
         .cli(

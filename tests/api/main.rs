@@ -33,6 +33,7 @@ mod mail;
 mod oauth;
 mod observability;
 mod outage;
+mod outbox;
 mod password_policy;
 mod properties;
 mod query_plans;

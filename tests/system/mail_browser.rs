@@ -8,8 +8,8 @@ use std::path::Path;
 
 use fantoccini::Locator;
 
-use crate::browser::{screenshot, start_browser, start_driver, CHROMEDRIVER, CHROMIUM, WAIT};
 use crate::both_backends;
+use crate::browser::{screenshot, start_browser, start_driver, CHROMEDRIVER, CHROMIUM, WAIT};
 use crate::helpers::{spawn_app_with, Backend};
 use crate::smtp::SmtpSink;
 use gatehouse::accounts::email::Verified;
@@ -24,7 +24,9 @@ async fn a_user_resets_a_forgotten_password_by_mail_in_chromium(backend: Backend
         crate::helpers::skip("Chromium and chromedriver");
         return;
     }
-    let Some(sink) = SmtpSink::start().await else { return };
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
     let url = sink.url();
     let Some(app) = spawn_app_with(backend, move |a| {
         a.smtp_url = Some(url);
@@ -112,7 +114,9 @@ async fn forgot_in_chromium(
     screenshot(browser, &shot("mail")).await;
     let href = button.attr("href").await.map_err(fail)?.unwrap_or_default();
     if href != link {
-        return Err(format!("the HTML button goes to {href}, the text to {link}"));
+        return Err(format!(
+            "the HTML button goes to {href}, the text to {link}"
+        ));
     }
     button.click().await.map_err(fail)?;
 

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod keyset;
 pub mod liveness;
 pub mod meta;
+pub mod outbox;
 pub mod refresh;
 pub mod resets;
 pub mod sessions;

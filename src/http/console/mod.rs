@@ -21,6 +21,7 @@ use crate::state::AppState;
 mod audit;
 mod clients;
 mod keys;
+mod outbox;
 mod users;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -63,7 +64,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(clients::confirm_client_action))
                 .route(post().to(clients::client_action)),
         )
-        .service(resource("/console/audit", "GET").route(get().to(audit::audit_page)));
+        .service(resource("/console/audit", "GET").route(get().to(audit::audit_page)))
+        .service(resource("/console/outbox", "GET").route(get().to(outbox::outbox_page)));
 }
 
 fn cookies(state: &AppState) -> Cookies {
