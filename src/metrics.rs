@@ -169,7 +169,7 @@ impl Metrics {
         for kind in [TokenKind::Access, TokenKind::Refresh, TokenKind::IdToken] {
             tokens_issued.with_label_values(&[kind.label()]);
         }
-        for endpoint in ["login_page", "simplejwt", "password_grant"] {
+        for endpoint in ["login_page", "simplejwt", "password_grant", "account_page"] {
             login_failures.with_label_values(&[endpoint]);
             login_throttled.with_label_values(&[endpoint]);
         }

@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use super::login_guard::Limit;
 use super::{valid_email, AccountError, Accounts};
 use crate::audit::{Event, Kind};
 use crate::db::repo::users::User;
@@ -133,8 +134,13 @@ impl Accounts {
         self.find_user(username).await
     }
 
-    /// Queues the verification mail of the user's current, unverified address again.
-    pub async fn resend_verification(&self, username: &str) -> Result<(), AccountError> {
+    /// Queues the verification mail of the user's current, unverified address again; with
+    /// `limit` (the user's own request), at most that many per window for the account.
+    pub async fn resend_verification(
+        &self,
+        username: &str,
+        limit: Option<Limit>,
+    ) -> Result<(), AccountError> {
         let user = self.find_user(username).await?;
         let email = match (&user.email, user.email_verified) {
             (None, _) => {
@@ -156,9 +162,26 @@ impl Accounts {
             ));
         }
         let now = self.clock.now();
-        self.db
-            .write(move |conn| queue_verification(conn, &user.id, &email, now))
+        let queued = self
+            .db
+            .write(move |conn| {
+                if let Some(l) = limit {
+                    let bucket = format!("verify-user:{}", user.id);
+                    if !repo::throttle::reserve(conn, &bucket, now, l.window_secs, l.max_failures)?
+                    {
+                        return Ok(false);
+                    }
+                }
+                queue_verification(conn, &user.id, &email, now)?;
+                Ok::<_, DbError>(true)
+            })
             .await?;
+        if !queued {
+            return Err(AccountError::Invalid(
+                "A link was sent several times already: look for it, or try again in an hour."
+                    .into(),
+            ));
+        }
         self.mail_queued();
         Ok(())
     }

@@ -82,6 +82,8 @@ pub enum PasswordSurface {
     LoginPage,
     SimpleJwt,
     PasswordGrant,
+    /// The current password, asked again on the account page (not a sign-in).
+    AccountPage,
 }
 
 impl PasswordSurface {
@@ -90,6 +92,7 @@ impl PasswordSurface {
             PasswordSurface::LoginPage => "login_page",
             PasswordSurface::SimpleJwt => "simplejwt",
             PasswordSurface::PasswordGrant => "password_grant",
+            PasswordSurface::AccountPage => "account_page",
         }
     }
 }
@@ -177,8 +180,11 @@ impl LoginGuard {
         let (db, clock) = (&self.accounts.db, &self.accounts.clock);
         match checked {
             Ok(found) => {
-                let event = Event::success(Kind::SignIn, &found.username).detail(surface.label());
-                audit::record(db, clock, event).await;
+                if surface != PasswordSurface::AccountPage {
+                    let event =
+                        Event::success(Kind::SignIn, &found.username).detail(surface.label());
+                    audit::record(db, clock, event).await;
+                }
                 Ok(found)
             }
             Err(LoginError::BadCredentials { account }) => {

@@ -7,6 +7,7 @@ pub mod email;
 pub mod forgot;
 pub mod import;
 pub mod login_guard;
+pub mod own_password;
 pub mod password_policy;
 pub mod reset;
 

@@ -26,7 +26,7 @@ pub struct EmailArgs {
 pub async fn run(accounts: &Accounts, args: EmailArgs) -> anyhow::Result<()> {
     let name = args.name;
     if args.resend {
-        accounts.resend_verification(&name).await?;
+        accounts.resend_verification(&name, None).await?;
         println!("a new verification link for {name} is queued");
         return Ok(());
     }

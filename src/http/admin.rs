@@ -486,7 +486,7 @@ pub(super) async fn resend_verification(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&state, &req).await?;
-    state.accounts.resend_verification(&path).await?;
+    state.accounts.resend_verification(&path, None).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 

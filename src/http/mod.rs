@@ -1,5 +1,6 @@
 //! The HTTP surface: handlers parse the request, call one use case, and shape the reply.
 
+pub mod account;
 pub mod admin;
 pub mod body;
 pub mod client_addr;
@@ -125,6 +126,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(simplejwt::blacklist))
                 .wrap(Cors::allow("POST")),
         )
+        .configure(account::routes)
         .configure(admin::routes)
         .configure(console::routes);
 }

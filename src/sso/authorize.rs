@@ -217,8 +217,11 @@ pub fn return_to(params: &AuthParams) -> String {
     )
 }
 
-/// Only a relative `/authorize?…` or a page of the admin console may be returned to: never
-/// an open redirect (no scheme, no `//` host, no backslash or line break).
+/// The account page, where a sign-in may return.
+pub const ACCOUNT_PAGE: &str = "/account";
+
+/// Only a relative `/authorize?…`, a page of the admin console or the account page may be
+/// returned to: never an open redirect (no scheme, no `//` host, no backslash or line break).
 pub fn safe_return_to(value: Option<&str>) -> &str {
     let console = |v: &str| {
         (v == "/console" || v.starts_with("/console/") || v.starts_with("/console?"))
@@ -226,7 +229,8 @@ pub fn safe_return_to(value: Option<&str>) -> &str {
     };
     match value {
         Some(v)
-            if (v.starts_with("/authorize?") || console(v)) && !v.contains(['\\', '\r', '\n']) =>
+            if (v.starts_with("/authorize?") || console(v) || v == ACCOUNT_PAGE)
+                && !v.contains(['\\', '\r', '\n']) =>
         {
             v
         }

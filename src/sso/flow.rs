@@ -89,6 +89,17 @@ impl Sso {
         }))
     }
 
+    /// The live session behind a cookie and its enabled user (the account page).
+    pub async fn session_user(
+        &self,
+        session_cookie: Option<&str>,
+    ) -> Result<Option<(session::Session, User)>, Internal> {
+        let Some(cookie) = session_cookie else {
+            return Ok(None);
+        };
+        Ok(session::find(&self.db, cookie, self.clock.now()).await?)
+    }
+
     /// The enabled admin user of a live session, for the admin console.
     pub async fn admin_of(&self, session_cookie: Option<&str>) -> Result<SessionUser, Internal> {
         let Some(cookie) = session_cookie else {

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 
-use crate::db::repo::sessions::Session;
+pub use crate::db::repo::sessions::Session;
 use crate::db::repo::users::User;
 use crate::db::{repo, Db, DbError};
 use crate::keys::encryption::digest_hex;

@@ -25,6 +25,7 @@ both_backends!(
     hostile_input_is_refused_and_changes_nothing,
     the_server_down_or_refusing_then_back_the_mail_arrives,
     without_smtp_the_login_page_offers_no_mail_and_the_admin_hands_out_links,
+    the_account_page_shows_the_address_state_and_sends_the_link_again,
 );
 
 const PASSWORD: &str = "alice's old passphrase";
@@ -841,4 +842,100 @@ async fn without_smtp_the_login_page_offers_no_mail_and_the_admin_hands_out_link
         user_json(&app, &admin, "alice").await["email_verified"],
         true
     );
+}
+
+async fn the_account_page_shows_the_address_state_and_sends_the_link_again(backend: Backend) {
+    use crate::account::{account_page, signed_in_browser};
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let Some(app) = mail_app(backend, &sink, |_| {}).await else {
+        return;
+    };
+    app.add_user("alice", PASSWORD, false).await;
+    app.state
+        .accounts
+        .set_email("alice", Some("alice@example.org".into()), Verified::ByMail)
+        .await
+        .unwrap();
+    sink.wait_for(1, 30).await;
+    let b = signed_in_browser(&app, PASSWORD).await;
+    let (status, html) = account_page(&app, &b).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("alice@example.org") && html.contains("not confirmed"),
+        "{html}"
+    );
+    assert!(
+        html.contains("action=\"/account/email/verification\""),
+        "{html}"
+    );
+
+    let resend = |csrf: String| {
+        let b = b.clone();
+        let url = app.url("/account/email/verification");
+        async move {
+            let resp = b.post(url).form(&[("csrf", csrf)]).send().await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        }
+    };
+    // Without the form's token: refused, nothing sent.
+    let (status, _) = resend("forged".into()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Three times within the account's window (3 an hour), then refused.
+    for n in 2..=4 {
+        let (status, html) = resend(hidden(&html, "csrf")).await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(html.contains("on its way"), "{html}");
+        sink.wait_for(n, 30).await;
+    }
+    let (status, html) = resend(hidden(&html, "csrf")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("several times already"), "{html}");
+    sink.assert_no_more_than(4, std::time::Duration::from_millis(500))
+        .await;
+
+    // The newest link confirms it; the page says so and offers no button.
+    let mails = sink.messages();
+    let link = link_in(&mails[3], &app, "/verify-email");
+    let page = browser()
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = b
+        .post(app.url("/verify-email"))
+        .form(&[("csrf", hidden(&page, "csrf")), ("token", token_of(&link))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::FORBIDDEN,
+        "the other browser's form token"
+    );
+    let b2 = browser();
+    let page = b2.get(&link).send().await.unwrap().text().await.unwrap();
+    let resp = b2
+        .post(app.url("/verify-email"))
+        .form(&[("csrf", hidden(&page, "csrf")), ("token", token_of(&link))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // An older link is void.
+    let older = link_in(&mails[2], &app, "/verify-email");
+    assert_eq!(
+        browser().get(&older).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    let (_, html) = account_page(&app, &b).await;
+    assert!(
+        html.contains("confirmed") && !html.contains("not confirmed"),
+        "{html}"
+    );
+    assert!(!html.contains("/account/email/verification"), "{html}");
 }

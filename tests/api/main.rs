@@ -15,6 +15,7 @@ mod helpers;
 #[path = "../support/smtp.rs"]
 mod smtp;
 
+mod account;
 mod admin;
 mod architecture;
 mod attacks;

@@ -86,6 +86,25 @@ pub fn end_user_sessions(conn: &mut DbConn, user_id: &str, now: i64) -> Result<u
     .map_err(DbError::from_diesel)
 }
 
+/// Ends every session of a user but one (the user's own password change keeps the session
+/// that made it).
+pub fn end_user_sessions_but(
+    conn: &mut DbConn,
+    user_id: &str,
+    keep_id_hash: &str,
+    now: i64,
+) -> Result<usize, DbError> {
+    diesel::update(
+        s::sessions
+            .filter(s::user_id.eq(user_id))
+            .filter(s::id_hash.ne(keep_id_hash))
+            .filter(s::ended_at.is_null()),
+    )
+    .set(s::ended_at.eq(now))
+    .execute(conn)
+    .map_err(DbError::from_diesel)
+}
+
 /// No `Debug`: it names a live code.
 #[derive(Queryable, Clone)]
 pub struct AuthCode {
