@@ -169,11 +169,12 @@ async fn forgot_in_chromium(
         .click()
         .await
         .map_err(fail)?;
-    // Signed in: no error on the page that follows.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath("//h1[text()='Signed in']"))
+        .await
+        .map_err(|e| format!("signing in with the new password failed: {e}"))?;
     screenshot(browser, &shot("mail-signed-in")).await;
-    if browser.find(Locator::Css(".error")).await.is_ok() {
-        return Err("signing in with the new password failed".into());
-    }
     Ok(())
 }
