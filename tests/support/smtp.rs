@@ -71,10 +71,15 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Starts the server on a free loopback port; `None` (with a SKIP) without aiosmtpd.
     pub async fn start() -> Option<SmtpSink> {
+        SmtpSink::start_on(free_port()).await
+    }
+
+    /// Starts the server on `port` (one a test had something else listen on before).
+    pub async fn start_on(port: u16) -> Option<SmtpSink> {
         let python = python()?;
         let mut sink = SmtpSink {
             python,
-            port: free_port(),
+            port,
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
         };
