@@ -31,11 +31,12 @@ pub enum MailJob {
 }
 
 impl MailJob {
-    /// The outbox's destination column: what an operator may see in the console (an address
-    /// or what was typed into the form; no secret).
+    /// The outbox's destination column, shown in the console: the address of a verification;
+    /// never what was typed into the forgot-password form (it may be a password typed into
+    /// the wrong field, and it names nobody until the delivery looks).
     pub fn destination(&self) -> &str {
         match self {
-            MailJob::ForgotPassword { identifier } => identifier,
+            MailJob::ForgotPassword { .. } => "forgot-password request",
             MailJob::VerifyEmail { email, .. } => email,
         }
     }
