@@ -34,6 +34,9 @@ pub enum Kind {
     UserResetLinkIssued,
     UserPasswordReset,
     UserImported,
+    PasswordResetRequested,
+    UserEmailChanged,
+    UserEmailVerified,
     ClientCreated,
     ClientUpdated,
     ClientDisabled,
@@ -51,7 +54,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 27] = [
+    pub const ALL: [Kind; 30] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -65,6 +68,9 @@ impl Kind {
         Kind::UserResetLinkIssued,
         Kind::UserPasswordReset,
         Kind::UserImported,
+        Kind::PasswordResetRequested,
+        Kind::UserEmailChanged,
+        Kind::UserEmailVerified,
         Kind::ClientCreated,
         Kind::ClientUpdated,
         Kind::ClientDisabled,
@@ -96,6 +102,9 @@ impl Kind {
             Kind::UserResetLinkIssued => "user.reset_link_issued",
             Kind::UserPasswordReset => "user.password_reset",
             Kind::UserImported => "user.imported",
+            Kind::PasswordResetRequested => "user.password_reset_requested",
+            Kind::UserEmailChanged => "user.email_changed",
+            Kind::UserEmailVerified => "user.email_verified",
             Kind::ClientCreated => "client.created",
             Kind::ClientUpdated => "client.updated",
             Kind::ClientDisabled => "client.disabled",

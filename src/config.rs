@@ -11,6 +11,7 @@ use crate::accounts::password_policy::{PasswordPolicy, DEFAULT_MIN_LENGTH};
 use crate::db::alg::{self, Alg};
 use crate::db::DatabaseUrl;
 use crate::domain::{parse_duration, CorsOrigins, LoginLimits, SecretString, TrustedProxies};
+use crate::mail::SmtpSettings;
 
 macro_rules! settings_args {
     ($( $field:ident : $flag:literal, $env:literal, $default:expr, $help:literal; )*) => {
@@ -34,7 +35,7 @@ macro_rules! settings_args {
                 d.field("config", &self.config);
                 $(
                     let name = stringify!($field);
-                    let secret = matches!(name, "master_key" | "master_key_previous" | "database_url");
+                    let secret = matches!(name, "master_key" | "master_key_previous" | "database_url" | "smtp_url");
                     match &self.$field {
                         Some(_) if secret => d.field(name, &"[REDACTED]"),
                         value => d.field(name, value),
@@ -93,6 +94,9 @@ settings_args! {
     password_min_length: "password-min-length", "GATEHOUSE_PASSWORD_MIN_LENGTH", Some("12"), "Fewest characters of a new password (8 to 64; NIST SP 800-63B)";
     audit_retention: "audit-retention", "GATEHOUSE_AUDIT_RETENTION", Some("90d"), "How long audit records are kept";
     clients_file: "clients-file", "GATEHOUSE_CLIENTS_FILE", None, "TOML file declaring OAuth clients, applied at every start; the clients it declares can be changed only through it";
+    smtp_url: "smtp-url", "GATEHOUSE_SMTP_URL", None, "SMTP server for mail (forgot-password and verification links): smtps://[user:password@]host[:465], smtp://…[:587] (STARTTLS required), or smtp://127.0.0.1:port?tls=none to a loopback relay; unset, no mail is sent and admins hand out reset links";
+    smtp_from: "smtp-from", "GATEHOUSE_SMTP_FROM", None, "Sender of the mail, `Name <address>` or an address (required with smtp-url)";
+    reset_throttle: "reset-throttle", "GATEHOUSE_RESET_THROTTLE", Some(crate::accounts::forgot::DEFAULT_RESET_THROTTLE), "Forgot-password links allowed per account and requests per client address, as N/window each";
     outbox_give_up_after: "outbox-give-up-after", "GATEHOUSE_OUTBOX_GIVE_UP_AFTER", Some("1d"), "How long an outgoing message (back-channel logout, mail) is retried before it is kept as failed";
     cors_origins: "cors-origins", "GATEHOUSE_CORS_ORIGINS", Some(""), "Browser origins allowed to call the token endpoints, comma-separated, each exact (https://app.example.com); mark one `;credentials` to allow credentials mode";
 }
@@ -138,6 +142,10 @@ pub struct Settings {
     pub cors_origins: CorsOrigins,
     /// Clients declared in TOML, applied at start (`accounts::clients_file`).
     pub clients_file: Option<PathBuf>,
+    /// The SMTP server and sender (`SMTP_URL`, `SMTP_FROM`); none, no mail is sent.
+    pub smtp: Option<SmtpSettings>,
+    /// Forgot-password links per account, then requests per client address.
+    pub reset_throttle: LoginLimits,
     /// How long the outbox retries a message (`crate::outbox`).
     pub outbox_give_up_after: Duration,
 }
@@ -224,7 +232,21 @@ impl Settings {
         if !(8..=64).contains(&min_length) {
             anyhow::bail!("setting password_min_length: must be between 8 and 64");
         }
+        let reset_throttle = LoginLimits::parse(&get("reset_throttle").unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("setting reset_throttle: {e}"))?;
+        let smtp = match (get("smtp_url").filter(|u| !u.is_empty()), get("smtp_from")) {
+            (None, _) => None,
+            (Some(url), Some(from)) if !from.trim().is_empty() => Some(
+                SmtpSettings::parse(&url, &from)
+                    .map_err(|e| anyhow::anyhow!("setting smtp_url: {e}"))?,
+            ),
+            (Some(_), _) => anyhow::bail!(
+                "setting smtp_from: required with smtp_url (e.g. \"Gatehouse <id@example.com>\")"
+            ),
+        };
         let settings = Settings {
+            smtp,
+            reset_throttle,
             password_policy: PasswordPolicy {
                 min_length: min_length as usize,
             },

@@ -53,6 +53,7 @@ pub struct Purged {
     pub unconfirmed_totp: usize,
     /// Second steps of sign-ins, from their expiry.
     pub mfa_challenges: usize,
+    pub verification_links: usize,
     pub throttle_windows: usize,
     pub audit_records: usize,
     pub outbox_messages: usize,
@@ -130,6 +131,9 @@ impl Housekeeping {
             .await?;
         purged.mfa_challenges = self
             .batches(move |c| repo::factors::purge_challenges(c, now, BATCH))
+            .await?;
+        purged.verification_links = self
+            .batches(move |c| repo::email_verifications::purge(c, now, BATCH))
             .await?;
         let window_over = now - r.throttle_window;
         purged.throttle_windows = self

@@ -16,6 +16,7 @@ pub mod grants;
 pub mod housekeeping;
 pub mod http;
 pub mod keys;
+pub mod mail;
 pub mod memory;
 pub mod metrics;
 pub mod mfa;

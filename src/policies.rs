@@ -61,10 +61,12 @@ pub fn retention(s: &Settings) -> Retention {
         access_ttl: secs(s.access_ttl),
         refresh_grace: secs(s.refresh_grace),
         refresh_max_lifetime: secs(s.refresh_max_lifetime),
-        throttle_window: limits
-            .per_username
-            .window_secs
-            .max(limits.per_address.window_secs),
+        // The forgot-password windows share the table.
+        throttle_window: [limits, s.reset_throttle]
+            .iter()
+            .flat_map(|l| [l.per_username.window_secs, l.per_address.window_secs])
+            .max()
+            .unwrap_or(0),
         audit: secs(s.audit_retention),
     }
 }

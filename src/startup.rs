@@ -26,6 +26,26 @@ use crate::sso::Sso;
 use crate::state::AppState;
 use crate::tokens::Tokens;
 
+/// The outbox's deliverer of mail, when `SMTP_URL` is set.
+fn mail_deliverer(
+    settings: &Settings,
+    accounts: &Accounts,
+) -> anyhow::Result<Option<crate::mail::deliver::MailDeliverer>> {
+    let Some(smtp) = &settings.smtp else {
+        return Ok(None);
+    };
+    let issuer_host = crate::mail::messages::issuer_name(&settings.issuer);
+    let hello = issuer_host.split(':').next().unwrap_or("localhost");
+    let mailer = crate::mail::Mailer::new(smtp, hello)
+        .map_err(|e| anyhow::anyhow!("setting smtp_url: {e}"))?;
+    Ok(Some(crate::mail::deliver::MailDeliverer {
+        accounts: accounts.clone(),
+        mailer,
+        issuer: settings.issuer.clone(),
+        reset_limits: settings.reset_throttle,
+    }))
+}
+
 /// Opens the pool and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     let db = Db::new(
@@ -199,13 +219,39 @@ impl Application {
         let keys = prepare(&settings, clock.clone(), generator).await?;
         let db = keys.db.clone();
         let hasher = Hasher::new(settings.hash_workers);
+        let metrics = Arc::new(crate::metrics::Metrics::new()?);
+        let outbox = Outbox::new(
+            db.clone(),
+            clock.clone(),
+            policies::outbox_policy(&settings),
+            metrics.clone(),
+        );
         let accounts = Accounts::new(
             db.clone(),
             hasher,
             clock.clone(),
             settings.password_policy,
             AlgSet::of(&settings.signing_algs),
+        )
+        .with_mail(settings.smtp.is_some())
+        .with_outbox(outbox.waker());
+        // Each kind of outgoing message registers its deliverer here, before the start:
+        // `.register(kind, Arc::new(deliverer))`.
+        let outbox = outbox.register(
+            crate::sso::backchannel::KIND,
+            Arc::new(BackchannelDeliverer::new(
+                keys.store.clone(),
+                db.clone(),
+                clock.clone(),
+                settings.issuer.clone(),
+            )?),
         );
+        let outbox = match mail_deliverer(&settings, &accounts)? {
+            Some(mail) => outbox.register(crate::mail::KIND, Arc::new(mail)),
+            None => outbox,
+        };
+        let mut sso = Sso::new(db.clone(), clock.clone(), policies::sso_policy(&settings));
+        sso.outbox = outbox.waker();
         if let Some((path, declared)) = declared {
             apply_clients_file(&accounts, path, declared).await?;
         }
@@ -221,28 +267,6 @@ impl Application {
 
         let listener_addr = listener.local_addr()?;
         let port = listener_addr.port();
-        let metrics = Arc::new(crate::metrics::Metrics::new()?);
-        // Each kind of outgoing message registers its deliverer here, before the start:
-        // `.register(kind, Arc::new(deliverer))`.
-        let outbox = Outbox::new(
-            db.clone(),
-            clock.clone(),
-            policies::outbox_policy(&settings),
-            metrics.clone(),
-        )
-        .register(
-            crate::sso::backchannel::KIND,
-            Arc::new(BackchannelDeliverer::new(
-                keys.store.clone(),
-                db.clone(),
-                clock.clone(),
-                settings.issuer.clone(),
-            )?),
-        );
-        let mut accounts = accounts;
-        accounts.outbox = outbox.waker();
-        let mut sso = Sso::new(db.clone(), clock.clone(), policies::sso_policy(&settings));
-        sso.outbox = outbox.waker();
         let outbox_task = outbox.start();
         let guard = LoginGuard::new(accounts.clone(), settings.login_throttle, metrics.clone());
         let state = AppState {

@@ -317,6 +317,109 @@ async fn unknown_client_and_wrong_secret_are_indistinguishable(backend: Backend)
     assert!(passed, "timing tells the cases apart: {last}");
 }
 
+/// "Forgot password?" (issue 27): a missing account, a disabled one, one without an address,
+/// one with an unverified address and one with a verified address (the only one mailed) get
+/// byte-identical answers in indistinguishable time. The SMTP server is a closed port: what
+/// the background delivery does later is not the request's time.
+async fn forgot_password_answers_are_indistinguishable(backend: Backend) {
+    use gatehouse::accounts::email::Verified;
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let port = helpers::free_port();
+    let Some(app) = helpers::spawn_app_with(backend, |a| {
+        a.smtp_url = Some(format!("smtp://127.0.0.1:{port}?tls=none"));
+        a.smtp_from = Some("id@gatehouse.test".into());
+        a.reset_throttle = Some("1000000/1m,1000000/1m".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let accounts = &app.state.accounts;
+    for (name, email, verified) in [
+        ("walt", Some("walt@example.org"), Verified::Vouched),
+        ("dora", Some("dora@example.org"), Verified::Vouched),
+        ("nomad", None, Verified::ByMail),
+        ("una", Some("una@example.org"), Verified::ByMail),
+    ] {
+        app.add_user(name, WALT_PASSWORD, false).await;
+        if let Some(email) = email {
+            accounts
+                .set_email(name, Some(email.into()), verified)
+                .await
+                .expect("email");
+        }
+    }
+    accounts
+        .set_user_disabled("dora", true, gatehouse::accounts::LastAdmin::MayRemove)
+        .await
+        .expect("disable dora");
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = browser
+        .get(app.url("/forgot"))
+        .send()
+        .await
+        .expect("form")
+        .text()
+        .await
+        .expect("page");
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("csrf field") + marker.len();
+    let csrf = page[start..start + 43].to_string();
+    let cases = ["ghost", "dora", "nomad", "una", "walt"];
+    let run = |who: &'static str, n: usize| {
+        let identifier = if who == "ghost" {
+            format!("ghost{n:06}x")
+        } else {
+            who.to_string()
+        };
+        let request = browser
+            .post(app.url("/forgot"))
+            .form(&[("csrf", csrf.as_str()), ("identifier", identifier.as_str())]);
+        async move {
+            let started = Instant::now();
+            let resp = request.send().await.expect("request");
+            let answer = answer_of(resp, "\u{0}never in a body\u{0}").await;
+            (started.elapsed(), answer)
+        }
+    };
+    let mut last = String::new();
+    let mut passed = false;
+    for attempt_no in 1..=ATTEMPTS {
+        let times = sample(&cases, SAMPLES, run).await;
+        let mut report = format!("{backend:?} forgot password, attempt {attempt_no}:");
+        let mut all = true;
+        for i in 0..cases.len() {
+            for j in i + 1..cases.len() {
+                let (ok, figures) = indistinguishable(&times[i], &times[j]);
+                all &= ok;
+                report.push_str(&format!("\n  {} vs {}: {figures}", cases[i], cases[j]));
+            }
+        }
+        println!("{report}");
+        last = report;
+        if all {
+            passed = true;
+            break;
+        }
+    }
+    assert!(passed, "timing tells the cases apart:\n{last}");
+}
+
+mod forgot_password_answers_are_indistinguishable_in_time_and_bytes {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::forgot_password_answers_are_indistinguishable(super::Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::forgot_password_answers_are_indistinguishable(super::Backend::Postgres).await
+    }
+}
+
 mod sign_in_failures_are_indistinguishable_in_time_and_bytes {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {

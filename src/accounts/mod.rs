@@ -4,7 +4,9 @@
 pub mod client_auth;
 pub mod clients;
 pub mod clients_file;
+pub mod email;
 pub mod factors;
+pub mod forgot;
 pub mod import;
 pub mod login_guard;
 pub mod own_password;
@@ -25,8 +27,9 @@ pub use client_auth::secret_matches;
 pub use clients::{generate_client_secret, NewClientRequest};
 pub use password_policy::{PasswordPolicy, MAX_PASSWORD_BYTES};
 
-/// What account use cases need: the pool, the password hasher, the clock and the rules a
-/// new password must meet.
+/// What account use cases need: the pool, the password hasher, the clock, the rules a
+/// new password must meet, and whether mail is configured (`SMTP_URL`: a new address is
+/// then sent a verification link).
 #[derive(Clone)]
 pub struct Accounts {
     pub db: Db,
@@ -35,7 +38,9 @@ pub struct Accounts {
     pub policy: PasswordPolicy,
     /// `SIGNING_ALGS`: the algorithms a client may choose.
     pub signing_algs: AlgSet,
-    /// Wakes the delivery of the logout notifications a change writes (ending sessions).
+    pub mail: bool,
+    /// Wakes this instance's outbox after a change wrote a message (a mail, a logout
+    /// notification); a no-op in the CLI, whose messages a server's poll picks up.
     pub outbox: crate::outbox::Waker,
 }
 
@@ -120,8 +125,26 @@ impl Accounts {
             clock,
             policy,
             signing_algs,
+            mail: false,
             outbox: crate::outbox::Waker::default(),
         }
+    }
+
+    /// This instance's outbox is woken after a mail is queued, to send it at once.
+    pub fn with_outbox(mut self, waker: crate::outbox::Waker) -> Accounts {
+        self.outbox = waker;
+        self
+    }
+
+    /// After a transaction that queued mail committed.
+    pub(crate) fn mail_queued(&self) {
+        self.outbox.wake();
+    }
+
+    /// With mail configured, new addresses are sent verification links.
+    pub fn with_mail(mut self, mail: bool) -> Accounts {
+        self.mail = mail;
+        self
     }
 
     /// A password being set (never one being checked) must meet the policy.
@@ -141,6 +164,7 @@ impl Accounts {
         self.check_new_password(&req.password)?;
         let hash = self.hasher.hash(req.password).await?;
         let now = self.clock.now();
+        let mail_on = self.mail;
         let user = self
             .db
             .write(move |conn| {
@@ -155,10 +179,16 @@ impl Accounts {
                     DbError::Conflict => AccountError::Exists(format!("user {username}")),
                     other => other.into(),
                 })?;
+                if let (Some(email), true) = (&req.email, mail_on) {
+                    email::queue_verification(conn, &id, email, now)?;
+                }
                 repo::users::find_by_id(conn, &id)?
                     .ok_or_else(|| AccountError::NotFound(username.to_string()))
             })
             .await?;
+        if mail_on && user.email.is_some() {
+            self.mail_queued();
+        }
         let kind = if user.is_admin { "admin" } else { "user" };
         self.audit(Event::success(Kind::UserCreated, &user.username).detail(kind))
             .await;

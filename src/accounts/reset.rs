@@ -4,7 +4,9 @@
 //! The token is 256 random bits, stored only as its SHA-256 digest. A link is single-use
 //! (one conditional `UPDATE`), a newer link, a password change or disabling the user voids
 //! it, and it expires. Redeeming sets the password under the policy and ends every session
-//! and refresh family of the user, in the transaction that spends the link.
+//! and refresh family of the user, in the transaction that spends the link. It never signs
+//! the user in: the next sign-in goes through the login page, where a user with a second
+//! factor must still pass it (the reset touches only the password).
 
 use std::time::Duration;
 

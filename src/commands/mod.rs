@@ -1,10 +1,11 @@
 //! The operator commands, each with its arguments and its body: `user`, `client` and
-//! `clients apply`, `keys`, `backup` and `restore`, `check`, `user import`, `master-key
-//! rotate`, and what terminals get (progress). `cli.rs` parses and dispatches.
+//! `clients apply`, `keys`, `backup` and `restore`, `check`, `user import`, `user email`,
+//! `master-key rotate`, and what terminals get (progress). `cli.rs` parses and dispatches.
 
 pub mod backup;
 pub mod check;
 pub mod client;
+pub mod email;
 pub mod factors;
 pub mod import;
 pub mod keys;

@@ -66,6 +66,9 @@ pub enum UserCommand {
         #[arg(long)]
         ttl: Option<String>,
     },
+    /// Set, change or remove a user's email address. A new address is unverified until the
+    /// user follows the link mailed to it (with SMTP_URL set), unless --verified.
+    Email(crate::commands::email::EmailArgs),
     /// List a user's live sessions (started, ends, applications signed in); end one or all,
     /// notifying their applications.
     Sessions(crate::commands::sessions::SessionsArgs),
@@ -119,7 +122,8 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
         Clock::system(),
         settings.password_policy,
         AlgSet::of(&settings.signing_algs),
-    );
+    )
+    .with_mail(settings.smtp.is_some());
     match cmd {
         UserCommand::Add {
             name,
@@ -194,6 +198,7 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                 utc_datetime(link.expires_at)
             );
         }
+        UserCommand::Email(args) => crate::commands::email::run(&accounts, args).await?,
         UserCommand::Sessions(args) => {
             crate::commands::sessions::user_sessions(settings, args).await?;
         }

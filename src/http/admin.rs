@@ -12,6 +12,7 @@ use super::schemas::{
     IssuedResetLink, Key, KeyList, ListQuery, RotationOutcome, User, UserList,
 };
 use super::userinfo::bearer_token;
+use crate::accounts::email::Verified;
 use crate::accounts::{LastAdmin, NewClientRequest, NewUserRequest};
 use crate::audit::{self, AuditFilter};
 use crate::keys::rotation::RotationKind;
@@ -41,6 +42,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/admin/users/{username}/reset-link", "POST")
                 .route(post().to(issue_reset_link)),
+        )
+        .service(
+            resource("/admin/users/{username}/email", "PUT").route(web::put().to(set_user_email)),
+        )
+        .service(
+            resource("/admin/users/{username}/email/verification", "POST")
+                .route(post().to(resend_verification)),
         )
         .service(
             resource("/admin/clients", "GET, POST")
@@ -423,6 +431,77 @@ pub(super) async fn issue_reset_link(
             url: link.url(&state.settings.issuer),
             expires_at: link.expires_at,
         }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EmailBody {
+    /// The new address, or `null` to remove it.
+    email: Option<String>,
+    /// The admin vouches for the address: stored verified, no mail sent (default false: a
+    /// verification link is mailed when mail is configured).
+    #[serde(default)]
+    verified: bool,
+}
+
+#[utoipa::path(
+    put,
+    path = "/admin/users/{username}/email",
+    tag = "admin",
+    params(("username" = String, Path, description = "The user's username")),
+    request_body(content = EmailBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The user with the new address: unverified (a verification link is mailed when mail is configured) unless `verified`; the user's reset and verification links are voided", body = User),
+        (status = 400, description = "Not a valid address", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn set_user_email(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let b: EmailBody = json_body(&req, payload).await?;
+    let verified = if b.verified {
+        Verified::Vouched
+    } else {
+        Verified::ByMail
+    };
+    let user = state.accounts.set_email(&path, b.email, verified).await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/users/{username}/email/verification",
+    tag = "admin",
+    params(("username" = String, Path, description = "The user's username")),
+    responses(
+        (status = 202, description = "A new verification link is queued for the user's unverified address (the earlier links are voided when it is sent)"),
+        (status = 400, description = "No address, verified already, or no mail configured", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = "4XX", description = "Other client errors", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn resend_verification(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    state.accounts.resend_verification(&path, None).await?;
+    Ok(HttpResponse::Accepted().finish())
 }
 
 #[utoipa::path(

@@ -11,6 +11,7 @@ pub mod console;
 pub mod cors;
 pub mod discovery;
 pub mod error;
+pub mod forgot;
 pub mod health;
 pub mod middleware;
 pub mod oauth;
@@ -21,6 +22,7 @@ pub mod schemas;
 pub mod simplejwt;
 pub mod sso;
 pub mod userinfo;
+pub mod verify_email;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse, Resource};
@@ -73,6 +75,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/reset", "GET, POST")
                 .route(get().to(reset::reset_page))
                 .route(post().to(reset::reset)),
+        )
+        .service(
+            resource("/forgot", "GET, POST")
+                .route(get().to(forgot::forgot_page))
+                .route(post().to(forgot::forgot)),
+        )
+        .service(
+            resource("/verify-email", "GET, POST")
+                .route(get().to(verify_email::verify_page))
+                .route(post().to(verify_email::verify)),
         )
         .service(resource("/consent", "POST").route(post().to(sso::consent)))
         .service(

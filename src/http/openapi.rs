@@ -44,6 +44,8 @@ use crate::state::AppState;
         super::admin::disable_user,
         super::admin::enable_user,
         super::admin::issue_reset_link,
+        super::admin::set_user_email,
+        super::admin::resend_verification,
         super::admin::list_clients,
         super::admin::create_client,
         super::admin::get_client,

@@ -17,6 +17,8 @@ pub struct LoginPage<'a> {
     pub client_id: Option<&'a str>,
     pub error: Option<&'a str>,
     pub username: &'a str,
+    /// Mail is configured: the page links to "Forgot password?".
+    pub forgot: bool,
 }
 
 #[derive(Template)]

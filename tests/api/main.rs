@@ -10,6 +10,11 @@
 #[path = "../support/mod.rs"]
 mod helpers;
 
+// The SMTP server of the mail tests (aiosmtpd on loopback).
+#[allow(dead_code)]
+#[path = "../support/smtp.rs"]
+mod smtp;
+
 mod account;
 mod account_api;
 mod admin;
@@ -28,6 +33,7 @@ mod housekeeping;
 mod keys;
 mod liveness;
 mod login_guard;
+mod mail;
 mod oauth;
 mod observability;
 mod outage;

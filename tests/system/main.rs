@@ -11,6 +11,11 @@
 #[path = "../support/mod.rs"]
 mod helpers;
 
+// The SMTP server of the mail tests (aiosmtpd on loopback).
+#[allow(dead_code)]
+#[path = "../support/smtp.rs"]
+mod smtp;
+
 mod browser;
 mod browser_spa;
 mod cli;
@@ -21,6 +26,7 @@ mod downstream;
 mod failover;
 mod key_processes;
 mod logging;
+mod mail_browser;
 mod master_key;
 mod mfa_browser;
 mod openapi;

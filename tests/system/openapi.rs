@@ -48,6 +48,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("/admin/users/{username}/sessions", "get"),
     ("/admin/users/{username}/sessions", "delete"),
     ("/admin/users/{username}/sessions/{sid}", "delete"),
+    ("/admin/users/{username}/email", "put"),
+    ("/admin/users/{username}/email/verification", "post"),
     ("/api/token/", "post"),
     ("/api/token/blacklist/", "post"),
     ("/api/token/mfa/", "post"),
@@ -543,6 +545,31 @@ async fn real_answers_of_every_operation_match_the_document(backend: Backend) {
         admin_req(Method::POST, "/admin/users/nobody/reset-link"),
     )
     .await;
+    for (name, body) in [
+        ("bob", json!({"email": "bob@example.org"})),
+        ("bob", json!({"email": "bob@example.net", "verified": true})),
+        ("bob", json!({"email": "not an address"})),
+        ("nobody", json!({"email": null})),
+    ] {
+        a.record(
+            "put",
+            "/admin/users/{username}/email",
+            admin_req(Method::PUT, &format!("/admin/users/{name}/email")).json(&body),
+        )
+        .await;
+    }
+    // Verified already (and no mail configured): refused; an unknown user.
+    for name in ["bob", "nobody"] {
+        a.record(
+            "post",
+            "/admin/users/{username}/email/verification",
+            admin_req(
+                Method::POST,
+                &format!("/admin/users/{name}/email/verification"),
+            ),
+        )
+        .await;
+    }
     a.record(
         "post",
         "/admin/users/{username}/disable",

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod email_verifications;
 pub mod factors;
 pub mod keys;
 pub mod keyset;

@@ -55,6 +55,14 @@ pub fn find(conn: &mut DbConn, token_hash: &str) -> Result<Option<ResetRow>, DbE
         .map_err(DbError::from_diesel)
 }
 
+/// Deletes one link (one that was never handed over).
+pub fn delete(conn: &mut DbConn, token_hash: &str) -> Result<bool, DbError> {
+    diesel::delete(r::password_resets.filter(r::token_hash.eq(token_hash)))
+        .execute(conn)
+        .map(|n| n == 1)
+        .map_err(DbError::from_diesel)
+}
+
 /// Marks the link used if it is still open and unexpired: one conditional `UPDATE`, so of two
 /// concurrent redemptions exactly one sees `true`, on both backends.
 pub fn spend(conn: &mut DbConn, token_hash: &str, now: i64) -> Result<bool, DbError> {

@@ -190,3 +190,53 @@ pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, DbError> {
         .map(|n| n > 0)
         .map_err(DbError::from_diesel)
 }
+
+/// Sets (or, with `None`, removes) the user's email, unverified: a new address proves
+/// nothing until its owner follows a verification link.
+pub fn set_email(
+    conn: &mut DbConn,
+    id: &str,
+    email: Option<&str>,
+    now: i64,
+) -> Result<bool, DbError> {
+    diesel::update(u::users.filter(u::id.eq(id)))
+        .set((
+            u::email.eq(email),
+            u::email_verified.eq(false),
+            u::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(DbError::from_diesel)
+}
+
+/// Marks the email verified, only while it is still `email` (a link sent to an earlier
+/// address proves nothing about the current one). True when it was marked.
+pub fn mark_email_verified(
+    conn: &mut DbConn,
+    id: &str,
+    email: &str,
+    now: i64,
+) -> Result<bool, DbError> {
+    diesel::update(u::users.filter(u::id.eq(id)).filter(u::email.eq(email)))
+        .set((u::email_verified.eq(true), u::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(DbError::from_diesel)
+}
+
+/// The users whose email is one of `emails` (an address as typed and in lower case), at
+/// most `limit`: a forgot-password request names an address, and one address may serve a
+/// few accounts.
+pub fn find_by_emails(
+    conn: &mut DbConn,
+    emails: &[String],
+    limit: i64,
+) -> Result<Vec<User>, DbError> {
+    u::users
+        .filter(u::email.eq_any(emails))
+        .order(u::username.asc())
+        .limit(limit)
+        .load(conn)
+        .map_err(DbError::from_diesel)
+}

@@ -25,6 +25,7 @@ use crate::sso::authorize::ACCOUNT_PAGE;
 use crate::sso::session::Session;
 use crate::state::AppState;
 
+mod email;
 mod password;
 mod qr;
 mod sessions;
@@ -42,7 +43,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/account/sessions/end", "POST").route(post().to(sessions::end_one)))
         .service(
             resource("/account/sessions/end-others", "POST").route(post().to(sessions::end_others)),
-        );
+        )
+        .service(resource("/account/email/verification", "POST").route(post().to(email::resend)));
 }
 
 /// The page. Each section reads what it needs from here: add a field for a section's data
@@ -67,6 +69,8 @@ struct AccountPage<'a> {
     recovery_codes: &'a [Zeroizing<String>],
     /// The sessions section: the user's live sessions, this one first.
     sessions: Vec<SessionRow>,
+    /// The email section: mail is configured (a link can be sent again).
+    mail: bool,
 }
 
 /// An enrolment in progress as the page shows it: the QR code and the secret as text.
@@ -193,6 +197,7 @@ pub(super) async fn show(
         totp_since,
         recovery_codes_left,
         recovery_codes: &outcome.recovery_codes,
+        mail: state.settings.smtp.is_some(),
     };
     let mut resp = pages::render(status, &page);
     if let Some(c) = set {

@@ -184,6 +184,7 @@ impl LoginForm {
                 client_id: self.client.as_ref().map(|c| c.client_id.as_str()),
                 error,
                 username,
+                forgot: state.settings.smtp.is_some(),
             };
             let targets = self
                 .client

@@ -1,0 +1,184 @@
+//! A real SMTP server on loopback for the mail tests: `tests/downstream/smtp_sink.py`
+//! (aiosmtpd, from the virtualenv `tests/downstream/install.sh` makes), in a process of its
+//! own that a test can make refuse (every RCPT answered with a reply of its choosing) or
+//! vanish (killed) and come back on the same port. Without the virtualenv, a visible SKIP.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::helpers::{eventually, free_port, skip};
+
+/// One message as the server received it: the envelope, the headers and the decoded parts.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ReceivedMail {
+    pub mail_from: String,
+    pub rcpt_tos: Vec<String>,
+    pub headers: Vec<(String, String)>,
+    pub content_type: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+}
+
+impl ReceivedMail {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first `{issuer}{path}?token=…` link of the text part.
+    pub fn link(&self, path: &str) -> Option<String> {
+        let text = self.text.as_deref()?;
+        let start = text.find(&format!("{path}?token="))?;
+        let from = text[..start].rfind("http")?;
+        let end = text[start..]
+            .find(|c: char| c.is_whitespace())
+            .map_or(text.len(), |e| start + e);
+        Some(text[from..end].to_string())
+    }
+}
+
+fn python() -> Option<PathBuf> {
+    let venv = std::env::var_os("GATEHOUSE_DOWNSTREAM_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/downstream-venv"));
+    let python = venv.join("bin/python");
+    let has_aiosmtpd = venv.join(".requirements.sha256").exists()
+        && std::process::Command::new(&python)
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if has_aiosmtpd {
+        Some(python)
+    } else {
+        skip("aiosmtpd (run tests/downstream/install.sh)");
+        None
+    }
+}
+
+/// The running (or vanished) SMTP server; killed when dropped.
+pub struct SmtpSink {
+    python: PathBuf,
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<tokio::process::Child>,
+}
+
+impl SmtpSink {
+    /// Starts the server on a free loopback port; `None` (with a SKIP) without aiosmtpd.
+    pub async fn start() -> Option<SmtpSink> {
+        SmtpSink::start_on(free_port()).await
+    }
+
+    /// Starts the server on `port` (one a test had something else listen on before).
+    pub async fn start_on(port: u16) -> Option<SmtpSink> {
+        let python = python()?;
+        let mut sink = SmtpSink {
+            python,
+            port,
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+        };
+        sink.start_again().await;
+        Some(sink)
+    }
+
+    /// What `SMTP_URL` names it by (plain text: it is on loopback).
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+    }
+
+    /// Starts the server again on its port (after [`SmtpSink::vanish`]), keeping what it
+    /// received; returns once it accepts connections.
+    pub async fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the server is running");
+        let child = tokio::process::Command::new(&self.python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/downstream/smtp_sink.py"))
+            .arg(self.port.to_string())
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn smtp_sink.py");
+        self.child = Some(child);
+        let port = self.port;
+        let up = eventually(20, || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        assert!(up, "the SMTP server did not start on port {port}");
+    }
+
+    /// Kills the server: connections to its port are refused until it starts again.
+    pub async fn vanish(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("kill smtp_sink.py");
+        }
+        let port = self.port;
+        let gone = eventually(10, || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+        })
+        .await;
+        assert!(gone, "the SMTP server still answers");
+    }
+
+    /// Every RCPT TO is answered with `reply` (e.g. `451 4.3.0 try again later`) until
+    /// [`SmtpSink::accept`].
+    pub fn refuse(&self, reply: &str) {
+        std::fs::write(self.dir.path().join("refuse"), reply).expect("write refuse");
+    }
+
+    pub fn accept(&self) {
+        let _ = std::fs::remove_file(self.dir.path().join("refuse"));
+    }
+
+    /// The messages received so far, in order.
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .expect("read dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| {
+                serde_json::from_slice(&std::fs::read(p).expect("read mail")).expect("mail json")
+            })
+            .collect()
+    }
+
+    /// The raw bytes of the `n`th message (from 1), as received.
+    pub fn raw(&self, n: usize) -> Vec<u8> {
+        std::fs::read(self.dir.path().join(format!("{n:04}.eml"))).expect("raw mail")
+    }
+
+    /// Waits (at most `secs`) until at least `n` messages arrived; returns them all.
+    pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<ReceivedMail> {
+        let arrived = eventually(secs, || async { self.messages().len() >= n }).await;
+        let messages = self.messages();
+        assert!(
+            arrived,
+            "{n} messages expected within {secs}s, got {}",
+            messages.len()
+        );
+        messages
+    }
+
+    /// Waits `for_` and asserts that no more than `n` messages arrived meanwhile.
+    pub async fn assert_no_more_than(&self, n: usize, for_: Duration) {
+        tokio::time::sleep(for_).await;
+        let got = self.messages().len();
+        assert!(got <= n, "at most {n} messages expected, got {got}");
+    }
+}
