@@ -30,7 +30,7 @@ use crate::tokens::Tokens;
 fn mail_deliverer(
     settings: &Settings,
     accounts: &Accounts,
-) -> anyhow::Result<Option<crate::mail::deliver::MailDeliverer>> {
+) -> anyhow::Result<Option<crate::accounts::mail_delivery::MailDeliverer>> {
     let Some(smtp) = &settings.smtp else {
         return Ok(None);
     };
@@ -38,7 +38,7 @@ fn mail_deliverer(
     let hello = issuer_host.split(':').next().unwrap_or("localhost");
     let mailer = crate::mail::Mailer::new(smtp, hello)
         .map_err(|e| anyhow::anyhow!("setting smtp_url: {e}"))?;
-    Ok(Some(crate::mail::deliver::MailDeliverer {
+    Ok(Some(crate::accounts::mail_delivery::MailDeliverer {
         accounts: accounts.clone(),
         mailer,
         issuer: settings.issuer.clone(),

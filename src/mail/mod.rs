@@ -3,7 +3,6 @@
 //! the `mail` kind (`deliver.rs`). A request never talks to the SMTP server: it writes a
 //! [`MailJob`] to the outbox in its own transaction, and a background task sends it.
 
-pub mod deliver;
 pub mod messages;
 pub mod transport;
 

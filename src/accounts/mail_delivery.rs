@@ -5,11 +5,11 @@
 
 use futures_util::future::BoxFuture;
 
-use super::messages::{self, Rendered};
-use super::transport::SendError;
-use super::{MailJob, Mailer};
-use crate::accounts::Accounts;
+use super::Accounts;
 use crate::domain::LoginLimits;
+use crate::mail::messages::{self, Rendered};
+use crate::mail::transport::SendError;
+use crate::mail::{MailJob, Mailer};
 use crate::outbox::{Deliverer, Delivery, Message};
 
 /// Why a message was not delivered this time. The text is stored as the message's last
