@@ -107,6 +107,9 @@ impl Verifier {
         validation.set_audience(&[&options.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
+        // reqwest's TLS is rustls without a built-in provider (Gatehouse's own build picks
+        // aws-lc-rs, as its signing does): install it before the first client.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         Verifier {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
