@@ -709,12 +709,12 @@ async fn hostile_input_is_refused_and_changes_nothing(backend: Backend) {
     forgot(&app, "alice").await;
     let link = link_in(&sink.wait_for(1, 30).await[0], &app, "/reset");
     let token = token_of(&link);
-    for bad in [
-        &token[..42],
-        &format!("{}A", &token[..42]),
-        "",
-        "../../etc/passwd",
-    ] {
+    // One character changed to another, whatever it was (its last character would often
+    // stay the same: 43 base64url digits of 32 bytes end in one of 16).
+    let mut tampered = token.clone().into_bytes();
+    tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for bad in [&token[..42], &tampered, "", "../../etc/passwd"] {
         for path in ["/reset", "/verify-email"] {
             let resp = browser()
                 .get(app.url(&format!("{path}?token={bad}")))
