@@ -281,9 +281,10 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
         let db = self.clone();
-        let span = tracing::Span::current();
+        // Lines logged by `f` name the request it works for.
+        let request = crate::telemetry::current_request();
         tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
+            let _in = crate::telemetry::enter(request);
             db.with_conn(f)
         })
         .await

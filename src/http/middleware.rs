@@ -1,10 +1,10 @@
 //! Request accounting: one log line per request (formatted by `telemetry::request_line`,
 //! in `tracing`'s format, off `tracing`'s event path), and every line logged while serving a
-//! request carries its request id and the client's address (span fields); the request
-//! metrics. Nothing here sees bodies or credentials, so no secret can reach a log line.
+//! request carries its request id and the client's address (the request's
+//! `telemetry::RequestScope`); the request metrics. Nothing here sees bodies or credentials, so no secret can reach a log line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -12,12 +12,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
-use tracing::Instrument;
 
 use super::client_addr;
 use crate::audit::{self, RequestContext};
 use crate::state::AppState;
-use crate::telemetry;
+use crate::telemetry::{self, RequestScope};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -72,49 +71,43 @@ pub async fn log_request(
         }
         _ => "unknown".into(),
     };
-    let span = tracing::info_span!("request", id = %request_id, client = %client, method = %req.method(), path = %req.path());
-    let method = req.method().clone();
-    let started = Instant::now();
     let context = RequestContext {
         actor: None,
         client_addr: Some(client.clone()),
         request_id: Some(request_id.clone()),
     };
-    let result = audit::within(context, next.call(req).instrument(span.clone())).await;
+    let scope = Arc::new(RequestScope {
+        id: request_id,
+        client,
+        method: req.method().as_str().to_string(),
+        path: req.path().to_string(),
+    });
+    let started = Instant::now();
+    let result = telemetry::within(scope.clone(), audit::within(context, next.call(req))).await;
     let elapsed = started.elapsed().as_secs_f64();
     match result {
         Ok(mut resp) => {
             let status = resp.status().as_u16();
             let ms = elapsed * 1000.0;
             // The same line either way; the first formats it without `tracing`'s machinery.
-            if tracing::enabled!(tracing::Level::INFO) {
-                let line = telemetry::RequestLine {
-                    id: &request_id,
-                    client: &client,
-                    method: method.as_str(),
-                    path: resp.request().path(),
-                    status,
-                    ms,
-                };
-                if !telemetry::request_line(&line) {
-                    let _entered = span.enter();
-                    tracing::info!(status, ms, "served");
-                }
+            if tracing::enabled!(tracing::Level::INFO)
+                && !telemetry::request_line(&scope, status, ms)
+            {
+                let _in = telemetry::enter(Some(scope.clone()));
+                tracing::info!(status, ms, "served");
             }
             if let Some(state) = &state {
                 let route = resp.request().match_pattern();
                 let route = route.as_deref().unwrap_or("unmatched");
-                state
-                    .metrics
-                    .request(route, method.as_str(), status, elapsed);
+                state.metrics.request(route, &scope.method, status, elapsed);
             }
-            if let Ok(v) = HeaderValue::from_str(&request_id) {
+            if let Ok(v) = HeaderValue::from_str(&scope.id) {
                 resp.headers_mut().insert(REQUEST_ID, v);
             }
             Ok(resp)
         }
         Err(e) => {
-            let _entered = span.enter();
+            let _in = telemetry::enter(Some(scope));
             tracing::warn!(error = %e, "request failed before a response");
             Err(e)
         }

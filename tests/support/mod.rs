@@ -408,6 +408,7 @@ impl Storage {
     /// Storage whose database already holds the schema (on SQLite the server migrates the
     /// new file itself, which costs next to nothing).
     pub fn migrated(backend: Backend) -> Option<Storage> {
+        install_tls_provider();
         Self::with_database(backend, PgDatabase::create_migrated)
     }
 
@@ -852,6 +853,7 @@ async fn seed_signing_keys(settings: &Settings, now: i64) {
 
 /// A user agent: keeps cookies and follows no redirect, so each step can be checked.
 pub fn browser() -> reqwest::Client {
+    install_tls_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -1384,4 +1386,11 @@ fn serving_port(log: &str) -> Option<u16> {
         .or_else(|| line.split_once("\"port\":"))?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
+}
+
+/// reqwest is built without a TLS crypto provider of its own (the server installs
+/// aws-lc-rs when it first sends a logout notification), so a test's first `Client::new()`
+/// panics unless this process installed one: every test starts with storage or a browser.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }

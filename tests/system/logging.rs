@@ -204,3 +204,87 @@ async fn the_request_line_keeps_its_json_format() {
     assert_eq!(span["path"], "/healthz", "{line}");
     assert_eq!(value["spans"], serde_json::json!([span]), "{line}");
 }
+
+/// A server at the default level in `format`: the lines of one refused `POST /api/token/`
+/// (found by the request id it answered), once its "sign-in failed" line is written.
+async fn lines_of_a_refused_sign_in(format: &str) -> Vec<String> {
+    let storage = Storage::migrated(Backend::Sqlite).expect("SQLite needs no server");
+    seed_storage(&storage).await;
+    let mut server = ServerProcess::spawn_with_env(
+        &storage,
+        "http://127.0.0.1",
+        format,
+        &[("GATEHOUSE_LOG", "info"), ("GATEHOUSE_LOG_FORMAT", format)],
+    );
+    let http = reqwest::Client::new();
+    assert!(server.ready(&http, 90).await, "{}", server.log_text());
+    let resp = http
+        .post(server.url("/api/token/"))
+        .json(&serde_json::json!({"username": "nobody", "password": "not the password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    let lines = |log: String| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains(&id))
+            .map(str::to_string)
+            .collect()
+    };
+    eventually(10, || {
+        let log = server.log_text();
+        async move { lines(log).iter().any(|l| l.contains("sign-in failed")) }
+    })
+    .await;
+    lines(server.log_text())
+}
+
+/// Not only the request line: a line logged by the code serving a request names the
+/// request (its id, client, method and path) as the request line does.
+#[tokio::test]
+async fn a_line_logged_while_serving_names_its_request() {
+    let lines = lines_of_a_refused_sign_in("text").await;
+    let failed = lines
+        .iter()
+        .find(|l| l.contains("sign-in failed"))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    let (_, rest) = failed.split_once(" INFO request{id=").expect(failed);
+    let (_, rest) = rest.split_once(' ').expect(failed);
+    assert!(
+        rest.starts_with(
+            "client=127.0.0.1 method=POST path=/api/token/}: \
+             gatehouse::accounts::login_guard: sign-in failed endpoint="
+        ),
+        "{failed}"
+    );
+
+    let lines = lines_of_a_refused_sign_in("json").await;
+    let failed = lines
+        .iter()
+        .find(|l| l.contains("sign-in failed"))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    let value: serde_json::Value = serde_json::from_str(failed).expect(failed);
+    assert_eq!(value["fields"]["message"], "sign-in failed", "{failed}");
+    assert_eq!(
+        value["target"], "gatehouse::accounts::login_guard",
+        "{failed}"
+    );
+    let span = &value["span"];
+    assert_eq!(
+        (
+            &span["name"],
+            &span["method"],
+            &span["path"],
+            &span["client"]
+        ),
+        (
+            &serde_json::json!("request"),
+            &serde_json::json!("POST"),
+            &serde_json::json!("/api/token/"),
+            &serde_json::json!("127.0.0.1")
+        ),
+        "{failed}"
+    );
+    assert_eq!(value["spans"], serde_json::json!([span]), "{failed}");
+}

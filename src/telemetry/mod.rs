@@ -1,5 +1,6 @@
-//! Logging: text or JSON lines via `tracing` on stderr, filtered by `GATEHOUSE_LOG`. The
-//! request middleware (`http::middleware`) adds each request's id and client address.
+//! Logging: text or JSON lines via `tracing` on stderr, filtered by `GATEHOUSE_LOG`. Lines
+//! written while serving a request name it (id, client address, method, path) as a
+//! `request` span would; `request` keeps that scope and writes the one line per request.
 //!
 //! A line never waits for stderr: the thread that logs hands it to a bounded queue and one
 //! background thread writes it out. When stderr is slower than the logging (a pipe nobody
@@ -23,6 +24,11 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::LogFormat;
+
+mod request;
+
+pub use request::{current_request, enter, request_line, within, Entered, RequestScope};
+use request::{JsonLines, TextLines};
 
 /// Lines held while stderr lags: about a megabyte of text. At 100,000 lines a second the
 /// queue holds 40 ms of them, several times [`BUSY_PAUSE`].
@@ -227,25 +233,14 @@ pub fn init(format: LogFormat, filter: &str) -> LogGuard {
         });
     }
     let builder = tracing_subscriber::fmt()
-        .with_timer(SecondCachedTime)
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(writer);
     let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().event_format(JsonLines::new()).try_init(),
+        LogFormat::Text => builder.event_format(TextLines::new()).try_init(),
     };
     guard
-}
-
-/// The one line of a served request (`http::middleware`), as its fields.
-pub struct RequestLine<'a> {
-    pub id: &'a str,
-    pub client: &'a str,
-    pub method: &'a str,
-    pub path: &'a str,
-    pub status: u16,
-    pub ms: f64,
 }
 
 /// Where the request lines go without `tracing`'s event machinery.
@@ -256,90 +251,21 @@ struct RequestLines {
 
 static REQUEST_LINES: OnceLock<RequestLines> = OnceLock::new();
 
-/// The target the request line names: the middleware's module, as when `tracing` logs it.
-const REQUEST_TARGET: &str = "gatehouse::http::middleware";
-
-/// Queues the request line, formatted here, in the very text `tracing` gives the
-/// middleware's `info!(status, ms, "served")` inside its `request` span, without that
-/// event's work on the worker (span lookup, field visitor, styling, a copy). False when
-/// the caller must log it through `tracing` instead: before [`init`], or in colour at a
-/// terminal. The caller checks that INFO is enabled for its module.
-pub fn request_line(line: &RequestLine<'_>) -> bool {
-    let Some(lines) = REQUEST_LINES.get() else {
-        return false;
-    };
-    let mut timestamp = String::with_capacity(32);
-    if SecondCachedTime
-        .format_time(&mut Writer::new(&mut timestamp))
-        .is_err()
-    {
-        return false;
-    }
-    let mut out = Vec::with_capacity(320);
-    write_request_line(&mut out, lines.format, &timestamp, line);
-    lines.queue.push(out);
-    true
-}
-
-/// The line as `tracing`'s text or JSON formatter writes it (the test below compares them).
-fn write_request_line(out: &mut Vec<u8>, format: LogFormat, timestamp: &str, l: &RequestLine<'_>) {
-    // Writes to a Vec cannot fail.
-    match format {
-        LogFormat::Text => {
-            let _ = writeln!(
-                out,
-                "{timestamp}  INFO request{{id={} client={} method={} path={}}}: \
-                 {REQUEST_TARGET}: served status={} ms={:?}",
-                l.id, l.client, l.method, l.path, l.status, l.ms
-            );
-        }
-        LogFormat::Json => {
-            let string = |out: &mut Vec<u8>, s: &str| {
-                let _ = serde_json::to_writer(&mut *out, s);
-            };
-            out.extend_from_slice(b"{\"timestamp\":");
-            string(out, timestamp);
-            let _ = write!(
-                out,
-                ",\"level\":\"INFO\",\"fields\":{{\"message\":\"served\",\"status\":{},\"ms\":",
-                l.status
-            );
-            let _ = serde_json::to_writer(&mut *out, &l.ms);
-            let _ = write!(out, "}},\"target\":\"{REQUEST_TARGET}\",\"span\":");
-            // The span's fields in name order, then its name, as tracing's JSON has them.
-            let span_start = out.len();
-            out.extend_from_slice(b"{\"client\":");
-            string(out, l.client);
-            out.extend_from_slice(b",\"id\":");
-            string(out, l.id);
-            out.extend_from_slice(b",\"method\":");
-            string(out, l.method);
-            out.extend_from_slice(b",\"path\":");
-            string(out, l.path);
-            out.extend_from_slice(b",\"name\":\"request\"}");
-            let span = out[span_start..].to_vec();
-            out.extend_from_slice(b",\"spans\":[");
-            out.extend_from_slice(&span);
-            out.extend_from_slice(b"]}\n");
-        }
-    }
-}
-
 /// Log lines dropped so far because stderr could not keep up.
 pub fn dropped_lines() -> u64 {
     DROPPED.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
     /// An output that records what reaches it and how many writes it took; `stalled` holds
     /// every write until it is opened.
     #[derive(Clone, Default)]
-    struct Recorder {
-        bytes: Arc<Mutex<Vec<u8>>>,
+    pub(crate) struct Recorder {
+        pub(crate) bytes: Arc<Mutex<Vec<u8>>>,
         writes: Arc<AtomicU64>,
         stalled: Arc<std::sync::atomic::AtomicBool>,
     }
@@ -397,75 +323,6 @@ mod tests {
                 "{before} / {ours} / {after}"
             );
             std::thread::sleep(Duration::from_micros(700));
-        }
-    }
-
-    /// What `tracing` itself writes for the middleware's event in its span, in `format`.
-    fn tracing_line(format: LogFormat, l: &RequestLine<'_>) -> String {
-        let out = Recorder::default();
-        let writer = out.clone();
-        let builder = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_timer(SecondCachedTime)
-            .with_writer(move || writer.clone());
-        let dispatch = match format {
-            LogFormat::Json => tracing::Dispatch::new(builder.json().finish()),
-            LogFormat::Text => tracing::Dispatch::new(builder.finish()),
-        };
-        tracing::dispatcher::with_default(&dispatch, || {
-            let span = tracing::info_span!(target: REQUEST_TARGET, "request", id = %l.id,
-                client = %l.client, method = %l.method, path = %l.path);
-            let _entered = span.enter();
-            tracing::info!(target: REQUEST_TARGET, status = l.status, ms = l.ms, "served");
-        });
-        let bytes = out.bytes.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap()
-    }
-
-    #[test]
-    fn the_request_line_is_byte_for_byte_what_tracing_writes_in_both_formats() {
-        let cases = [
-            (
-                "0123456789abcdef0123456789abcdef",
-                "127.0.0.1",
-                "GET",
-                "/.well-known/jwks.json",
-                200,
-                0.07525,
-            ),
-            ("proxy-id_1", "::1", "POST", "/api/token/verify/", 401, 1e-7),
-            (
-                "x",
-                "unknown",
-                "PROPFIND",
-                "/a\"b\\c/\u{e9}%20{}",
-                404,
-                12345.678,
-            ),
-            ("y", "2001:db8::7", "DELETE", "/", 503, 0.0),
-        ];
-        for (id, client, method, path, status, ms) in cases {
-            let line = RequestLine {
-                id,
-                client,
-                method,
-                path,
-                status,
-                ms,
-            };
-            for format in [LogFormat::Text, LogFormat::Json] {
-                let theirs = tracing_line(format, &line);
-                let timestamp = match format {
-                    LogFormat::Text => theirs[..27].to_string(),
-                    LogFormat::Json => {
-                        let v: serde_json::Value = serde_json::from_str(&theirs).unwrap();
-                        v["timestamp"].as_str().unwrap().to_string()
-                    }
-                };
-                let mut ours = Vec::new();
-                write_request_line(&mut ours, format, &timestamp, &line);
-                assert_eq!(String::from_utf8(ours).unwrap(), theirs, "{format:?}");
-            }
         }
     }
 
