@@ -2,29 +2,24 @@
 //! register a client and see its secret once, read the audit log. Over HTTP without a
 //! browser: tests/api/console.rs.
 
-use crate::helpers::{spawn_app, Backend, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{chromium, spawn_app, Backend, TestApp, ADMIN_PASSWORD};
 
 /// Screenshots in target/screenshots/.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_uses_the_console_in_chromium() {
-    use crate::browser::{start_browser, start_driver, CHROMEDRIVER, CHROMIUM};
-    use std::path::Path;
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        crate::helpers::skip("Chromium and chromedriver");
+    if !chromium::available() {
         return;
     }
     let Some(app) = spawn_app(Backend::Sqlite).await else {
         return;
     };
     let _ = app.admin_token().await;
-    let driver = start_driver(&app.storage.dir.path().join("chromedriver.log")).await;
-    let profile = tempfile::tempdir().expect("profile dir");
-    let browser = start_browser(&driver, profile.path()).await;
     let before = app.current_kid().await;
-    let outcome = console_in_chromium(&app, &browser).await;
-    let _ = browser.close().await;
-    drop(driver);
-    outcome.unwrap_or_else(|e| panic!("{e}"));
+    let log = app.storage.dir.path().join("chromedriver.log");
+    chromium::in_chromium(&log, async |browser| {
+        console_in_chromium(&app, browser).await
+    })
+    .await;
     assert_ne!(app.current_kid().await, before, "the rotation happened");
     assert!(app.state.accounts.find_client("web").await.is_ok());
 }
