@@ -96,26 +96,7 @@ pub async fn sign_in(app: &TestApp, b: &reqwest::Client, url: &str, password: &s
         resp.text().await.unwrap()
     );
     assert!(login.starts_with("/login?"), "{login}");
-    let page = b
-        .get(app.url(&login))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let (csrf, back) = (hidden(&page, "csrf"), hidden(&page, "return_to"));
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("return_to", back.as_str()),
-            ("username", "alice"),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = submit_login(app, b, &login, "alice", password).await;
     assert_eq!(
         resp.status(),
         reqwest::StatusCode::SEE_OTHER,
@@ -125,4 +106,38 @@ pub async fn sign_in(app: &TestApp, b: &reqwest::Client, url: &str, password: &s
     let resp = b.get(app.url(&back)).send().await.unwrap();
     assert_eq!(resp.status(), reqwest::StatusCode::FOUND);
     location(&resp)
+}
+
+/// The text of the page at `path` of `app`, as the browser `b` gets it.
+pub async fn page_text(app: &TestApp, b: &reqwest::Client, path: &str) -> String {
+    b.get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Fills in and posts the login form of the page at `login` (a path of `app`, such as
+/// `/login?return_to=…`) as the browser `b`: the page's own CSRF token and `return_to`, with
+/// `username` and `password`. The answer comes back as it is (303 when signed in).
+pub async fn submit_login(
+    app: &TestApp,
+    b: &reqwest::Client,
+    login: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = page_text(app, b, login).await;
+    b.post(app.url("/login"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("return_to", hidden(&page, "return_to").as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
 }

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
 
 use super::{eventually, skip};
 
@@ -155,4 +156,51 @@ pub async fn in_chromium(log: &Path, scenario: impl AsyncFnOnce(&Client) -> Resu
     let _ = browser.close().await;
     drop(driver);
     outcome.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The element `locator` finds once it is there (within [`WAIT`]); the error says that
+/// `what` was missing.
+pub async fn wait_for(
+    browser: &Client,
+    locator: Locator<'_>,
+    what: &str,
+) -> Result<Element, String> {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(locator)
+        .await
+        .map_err(|e| format!("no {what}: {e}"))
+}
+
+/// The text of the element `locator` finds once it is there.
+pub async fn text_of(browser: &Client, locator: Locator<'_>, what: &str) -> Result<String, String> {
+    let element = wait_for(browser, locator, what).await?;
+    element.text().await.map_err(|e| e.to_string())
+}
+
+/// Clicks the element `locator` finds now.
+pub async fn click(browser: &Client, locator: Locator<'_>) -> Result<(), String> {
+    let element = browser.find(locator).await.map_err(|e| e.to_string())?;
+    element.click().await.map_err(|e| e.to_string())
+}
+
+/// Types `text` into the field with id `id` once it is there (after what it holds).
+pub async fn fill(browser: &Client, id: &str, text: &str) -> Result<(), String> {
+    let field = wait_for(browser, Locator::Id(id), &format!("{id} field")).await?;
+    field.send_keys(text).await.map_err(|e| e.to_string())
+}
+
+/// Opens `url`, which shows a sign-in form, and signs in there with `username` and
+/// `password`.
+pub async fn sign_in_at(
+    browser: &Client,
+    url: &str,
+    username: &str,
+    password: &str,
+) -> Result<(), String> {
+    browser.goto(url).await.map_err(|e| e.to_string())?;
+    fill(browser, "username", username).await?;
+    fill(browser, "password", password).await?;
+    click(browser, Locator::Css("button[type=submit]")).await
 }

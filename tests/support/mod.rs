@@ -26,7 +26,10 @@ pub mod totp;
 // Each test binary uses part of these.
 #[allow(unused_imports)]
 pub use self::{
-    browser::{browser, form_actions, hidden, location, query_param, sign_in, unescape},
+    browser::{
+        browser, form_actions, hidden, location, page_text, query_param, sign_in, submit_login,
+        unescape,
+    },
     cli::{
         cli_keys_list, listed_time, only, run_cli, run_cli_env, run_cli_with, with_state,
         CliOutput, KeyRow,

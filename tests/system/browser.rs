@@ -10,14 +10,8 @@ use fantoccini::{Client, Locator};
 use sha2::Digest;
 
 use crate::both_backends;
-use crate::helpers::chromium;
+use crate::helpers::chromium::{self, screenshot, WAIT};
 use crate::helpers::{b64url, eventually, peek, spawn_app, verify_with_jwks, Backend};
-
-// The Chromium harness moved to tests/support/chromium.rs; these names keep the other browser
-// tests' imports.
-pub(crate) use crate::helpers::chromium::{
-    screenshot, start_browser, start_driver, CHROMEDRIVER, CHROMIUM, WAIT,
-};
 
 /// A relying party that keeps no session: /login sends the browser to Gatehouse, /cb
 /// redeems the code server-to-server and says who signed in.

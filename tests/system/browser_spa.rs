@@ -13,7 +13,7 @@ use fantoccini::{Client, Locator};
 use gatehouse::clock::Clock;
 
 use crate::both_backends;
-use crate::helpers::chromium::{self, screenshot, WAIT};
+use crate::helpers::chromium::{self, fill, screenshot, WAIT};
 use crate::helpers::{eventually, spawn_app_with, Backend, TestApp};
 
 both_backends!(a_single_page_app_on_a_listed_origin_signs_in_refreshes_and_signs_out);
@@ -221,20 +221,8 @@ async fn sign_in(browser: &Client, origin: &str) -> Result<(), String> {
         .goto(&format!("{origin}/"))
         .await
         .map_err(|e| e.to_string())?;
-    let field = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("username"))
-        .await
-        .map_err(|e| format!("no sign-in form: {e}"))?;
-    field.send_keys("alice").await.map_err(|e| e.to_string())?;
-    browser
-        .find(Locator::Id("password"))
-        .await
-        .map_err(|e| e.to_string())?
-        .send_keys(PASSWORD)
-        .await
-        .map_err(|e| e.to_string())?;
+    fill(browser, "username", "alice").await?;
+    fill(browser, "password", PASSWORD).await?;
     click(browser, "signin").await
 }
 

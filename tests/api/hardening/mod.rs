@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::{
-    password_grant, peek, spawn_app, spawn_app_with, status_json, Backend, TestApp, ADMIN_PASSWORD,
+    password_grant, peek, spawn_app, spawn_app_with, status_json, submit_login, Backend, TestApp,
+    ADMIN_PASSWORD,
 };
 use crate::sso::{
     authorize_url, browser, exchange, hidden, location, query_param, setup, sign_in, REDIRECT,

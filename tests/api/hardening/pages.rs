@@ -26,23 +26,8 @@ async fn logout_with_someone_elses_id_token_asks_for_confirmation(backend: Backe
         .send()
         .await
         .expect("authorize");
-    let page = attacker_b
-        .get(app.url(&location(&resp)))
-        .send()
-        .await
-        .expect("login");
-    let html = page.text().await.expect("html");
-    let resp = attacker_b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", hidden(&html, "csrf")),
-            ("return_to", hidden(&html, "return_to")),
-            ("username", "mallory".into()),
-            ("password", "mallory-password".into()),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let login = location(&resp);
+    let resp = submit_login(&app, &attacker_b, &login, "mallory", "mallory-password").await;
     let resp = attacker_b
         .get(app.url(&location(&resp)))
         .send()

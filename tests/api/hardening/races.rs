@@ -21,20 +21,7 @@ async fn concurrent_consents_for_one_user_and_client_all_succeed(backend: Backen
         .await
         .expect("authorize");
     let login = location(&resp);
-    let page = b.get(app.url(&login)).send().await.expect("login page");
-    let html = page.text().await.expect("html");
-    let form = [
-        ("csrf", hidden(&html, "csrf")),
-        ("return_to", hidden(&html, "return_to")),
-        ("username", "alice".to_string()),
-        ("password", PASSWORD.to_string()),
-    ];
-    let resp = b
-        .post(app.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .expect("login");
+    let resp = submit_login(&app, &b, &login, "alice", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let consent_page = b
         .get(app.url(&location(&resp)))
