@@ -2,7 +2,7 @@
 //! (aiosmtpd): the login page's link, the form, the mail the server received (its HTML
 //! rendered in the browser), the link followed, a new password set, and a sign-in with it.
 //! Screenshots in target/screenshots/ (forgot.png, forgot-sent.png, mail.png,
-//! mail-new-password.png, mail-signed-in.png). Over HTTP without a browser: tests/api/mail.rs.
+//! mail-new-password.png, mail-signed-in.png). Over HTTP without a browser: tests/api/mail/.
 
 use fantoccini::Locator;
 
