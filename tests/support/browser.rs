@@ -4,6 +4,7 @@ use super::TestApp;
 
 /// A user agent: keeps cookies and follows no redirect, so each step can be checked.
 pub fn browser() -> reqwest::Client {
+    super::install_tls_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

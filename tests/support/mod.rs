@@ -71,6 +71,18 @@ macro_rules! both_backends {
     )*};
 }
 
+/// Installs rustls' aws-lc-rs provider for the process, once. reqwest is built without a
+/// provider of its own (the server installs it when it builds its HTTP client), so a test
+/// that makes an HTTP client before any in-process server starts would panic with "No
+/// provider set", or not, depending on which test ran first. Every storage and browser
+/// calls it.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}
+
 /// Says SKIP visibly; under CI=true a skip is a failure.
 pub fn skip(what: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {

@@ -59,6 +59,7 @@ impl Storage {
     }
 
     fn on(dir: tempfile::TempDir, database_url: String, pg: Option<PgDatabase>) -> Storage {
+        super::install_tls_provider();
         Storage {
             dir,
             database_url,
