@@ -18,11 +18,17 @@ use crate::keys::rotation;
 use crate::keys::store::KeyStore;
 use crate::metrics::Metrics;
 use crate::passwords::{Hasher, Password};
+use crate::sso::authorize::{AuthRequest, Prompt};
+use crate::sso::code;
 use crate::tokens::{TokenPolicy, Tokens};
 
 use super::{GrantError, TokenFields, TokenRequest};
 
 pub const PASSWORD: &str = "correct horse battery";
+/// The redirect URI every client of the context is registered with.
+pub const REDIRECT_URI: &str = "https://app.example/cb";
+/// How long a code of [`Context::code`] is valid, in seconds.
+pub const CODE_TTL: i64 = 60;
 /// Failed sign-ins a username may have before the window throttles it.
 pub const MAX_FAILURES: i32 = 3;
 
@@ -36,6 +42,8 @@ pub struct Context {
     pub machine: Client,
     /// Public, `authorization_code` and `refresh_token`.
     pub public: Client,
+    /// The user id of `alice`.
+    pub alice: String,
     _dir: tempfile::TempDir,
 }
 
@@ -45,7 +53,7 @@ async fn client(accounts: &Accounts, id: &str, public: bool, grants: &[&str]) ->
         .create_client(NewClientRequest {
             client_id: id.into(),
             public,
-            redirect_uris: vec!["https://app.example/cb".into()],
+            redirect_uris: vec![REDIRECT_URI.into()],
             post_logout_redirect_uris: vec![],
             grants: grants.iter().map(|g| g.to_string()).collect(),
             scopes: scopes.split(' ').map(str::to_string).collect(),
@@ -109,8 +117,9 @@ impl Context {
             PasswordPolicy::default(),
             AlgSet::of(&[Alg::Rs256]),
         );
+        let mut ids = Vec::new();
         for (username, is_admin) in [("alice", false), ("root", true)] {
-            accounts
+            let user = accounts
                 .create_user(NewUserRequest {
                     username: username.into(),
                     email: None,
@@ -119,6 +128,7 @@ impl Context {
                 })
                 .await
                 .expect("user");
+            ids.push(user.id);
         }
         let every = [
             "password",
@@ -153,6 +163,7 @@ impl Context {
             all_grants,
             machine,
             public,
+            alice: ids.swap_remove(0),
             _dir: dir,
         }
     }
@@ -166,6 +177,40 @@ impl Context {
     ) -> Result<super::Issued, GrantError> {
         let request = TokenRequest::parse(grant_type, client, fields, "192.0.2.1".into())?;
         super::issue(&self.tokens, &self.guard, client, request).await
+    }
+
+    /// An authorization code of `alice` for `client`, as the sign-in issues it: for
+    /// [`REDIRECT_URI`] and `scope`, bound to the PKCE `challenge`, issued `age` seconds ago
+    /// and valid for [`CODE_TTL`].
+    pub async fn code(
+        &self,
+        client: &Client,
+        scope: &str,
+        challenge: Option<&str>,
+        age: i64,
+    ) -> String {
+        let request = AuthRequest {
+            client: client.clone(),
+            redirect_uri: REDIRECT_URI.into(),
+            scopes: scope.split(' ').map(str::to_string).collect(),
+            state: None,
+            nonce: None,
+            code_challenge: challenge.map(str::to_string),
+            prompt: Prompt::Default,
+            max_age: None,
+        };
+        let issued_at = self.clock.now() - age;
+        code::issue(
+            &self.tokens.db,
+            &request,
+            &self.alice,
+            "a-session",
+            issued_at,
+            CODE_TTL,
+            issued_at,
+        )
+        .await
+        .expect("a code")
     }
 
     /// A refresh token of `alice` issued to `client` by the password grant.

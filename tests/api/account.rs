@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::helpers::{browser, hidden, location, spawn_app, Backend, TestApp};
+use crate::helpers::{
+    browser, hidden, location, page_text, spawn_app, submit_login, Backend, TestApp,
+};
 
 both_backends!(
     the_account_page_asks_for_a_sign_in_and_comes_back,
@@ -27,26 +29,8 @@ pub(crate) async fn signed_in_browser(app: &TestApp, password: &str) -> reqwest:
     assert_eq!(resp.status(), StatusCode::FOUND);
     let login = location(&resp);
     assert_eq!(login, "/login?return_to=%2Faccount");
-    let page = b
-        .get(app.url(&login))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(hidden(&page, "return_to"), "/account");
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("return_to", "/account"),
-            ("username", "alice"),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
+    // The form's own return_to brings the browser back to the account page.
+    let resp = submit_login(app, &b, &login, "alice", password).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&resp), "/account");
     b
@@ -326,14 +310,7 @@ async fn a_password_change_without_a_session_goes_to_the_login_page(backend: Bac
     app.add_user("alice", PASSWORD, false).await;
     let other = signed_in_browser(&app, PASSWORD).await;
     let stranger = browser();
-    let page = stranger
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &stranger, "/login").await;
     let resp = stranger
         .post(app.url("/account/password"))
         .form(&[

@@ -373,3 +373,38 @@ fn the_checks_see_a_violation() {
         ]
     );
 }
+
+/// The longest a file of `src/` or `tests/` may be: one a reader can hold (issue 23).
+const MAX_LINES: usize = 800;
+
+/// The `.rs` files under `dirs` of the crate longer than `max` lines, as `path: N lines`.
+fn longer_than(max: usize, dirs: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    dirs.iter()
+        .flat_map(|dir| rust_files(&root.join(dir)))
+        .filter_map(|file| {
+            let lines = std::fs::read_to_string(&file)
+                .expect("read")
+                .lines()
+                .count();
+            let rel = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            (lines > max).then(|| format!("{rel}: {lines} lines"))
+        })
+        .collect()
+}
+
+#[test]
+fn no_file_of_src_or_tests_is_over_800_lines() {
+    let long = longer_than(MAX_LINES, &["src", "tests"]);
+    assert!(
+        long.is_empty(),
+        "over {MAX_LINES} lines (split by subject into a directory module):\n{}",
+        long.join("\n")
+    );
+    // The count itself: a limit every tree breaks finds files.
+    assert!(!longer_than(10, &["src", "tests"]).is_empty());
+}

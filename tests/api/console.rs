@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 
 use crate::both_backends;
 use crate::helpers::{
-    form_actions, kids, spawn_app, status_json, Backend, TestApp, ADMIN_PASSWORD,
+    form_actions, kids, spawn_app, status_json, submit_login, Backend, TestApp, ADMIN_PASSWORD,
 };
 use crate::sso::{browser, hidden, location};
 
@@ -32,23 +32,7 @@ pub(crate) async fn signed_in(
 ) -> reqwest::Client {
     let b = browser();
     let query = serde_urlencoded::to_string([("return_to", return_to)]).expect("query");
-    let page = b
-        .get(app.url(&format!("/login?{query}")))
-        .send()
-        .await
-        .expect("login page");
-    let html = page.text().await.expect("html");
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", hidden(&html, "csrf")),
-            ("return_to", hidden(&html, "return_to")),
-            ("username", username.to_string()),
-            ("password", password.to_string()),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let resp = submit_login(app, &b, &format!("/login?{query}"), username, password).await;
     assert_eq!(
         resp.status(),
         StatusCode::SEE_OTHER,

@@ -16,7 +16,8 @@ use sha2::Digest;
 
 use crate::both_backends;
 use crate::helpers::{
-    password_grant, spawn_app, spawn_app_with, status_json, Backend, ServerProcess, TestApp,
+    password_grant, spawn_app, spawn_app_with, status_json, submit_login, Backend, ServerProcess,
+    TestApp,
 };
 use crate::sso::{authorize_url, browser, exchange, hidden, location, query_param, VERIFIER};
 
@@ -271,25 +272,7 @@ async fn a_copy_of_the_database_reveals_no_key_and_no_usable_secret(backend: Bac
     let b = browser();
     let resp = b.get(authorize_url(&app, &[])).send().await.unwrap();
     let login = location(&resp);
-    let page = b
-        .get(app.url(&login))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("return_to", hidden(&page, "return_to").as_str()),
-            ("username", "alice"),
-            ("password", ALICE_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = submit_login(&app, &b, &login, "alice", ALICE_PASSWORD).await;
     assert_eq!(resp.status(), 303, "sign-in");
     let session = resp
         .headers()

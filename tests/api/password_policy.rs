@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::helpers::{
-    run_cli_env, spawn_app, spawn_app_with, status_json, Backend, ADMIN_PASSWORD,
+    page_text, run_cli_env, spawn_app, spawn_app_with, status_json, Backend, ADMIN_PASSWORD,
 };
 use gatehouse::accounts::{Accounts, NewUserRequest, PasswordPolicy};
 use gatehouse::passwords::Password;
@@ -30,14 +30,7 @@ async fn a_weak_password_is_refused_with_the_reason_wherever_it_is_set(backend: 
     let admin = app.admin_token().await;
     app.add_user("alice", "alice's long password", false).await;
     let console = crate::console::signed_in(&app, "root", ADMIN_PASSWORD, "/console/users").await;
-    let users = console
-        .get(app.url("/console/users"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let users = page_text(&app, &console, "/console/users").await;
     let csrf = crate::helpers::hidden(&users, "csrf");
     for (password, says) in WEAK {
         let resp = app

@@ -11,7 +11,8 @@ use crate::account::{account_page, signed_in_browser};
 use crate::both_backends;
 use crate::helpers::totp::code;
 use crate::helpers::{
-    browser, hidden, location, password_grant, peek, spawn_app, status_json, Backend, TestApp,
+    browser, hidden, location, password_grant, peek, spawn_app, status_json, submit_login, Backend,
+    TestApp,
 };
 use crate::totp::{audit_kinds, enrol, PASSWORD};
 
@@ -27,25 +28,7 @@ both_backends!(
 
 /// Password at the login page (returning to the account page): the second step's page.
 async fn password_step(app: &TestApp, b: &reqwest::Client) -> (StatusCode, String) {
-    let page = b
-        .get(app.url("/login?return_to=%2Faccount"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("return_to", "/account"),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = submit_login(app, b, "/login?return_to=%2Faccount", "alice", PASSWORD).await;
     (resp.status(), resp.text().await.unwrap())
 }
 

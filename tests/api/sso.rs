@@ -6,7 +6,9 @@ use reqwest::StatusCode;
 use sha2::Digest;
 
 use crate::both_backends;
-use crate::helpers::{peek, spawn_app, spawn_app_with, verify_with_jwks, Backend, TestApp};
+use crate::helpers::{
+    page_text, peek, spawn_app, spawn_app_with, submit_login, verify_with_jwks, Backend, TestApp,
+};
 // The user agent's helpers, where the tests that use them have always found them.
 pub(crate) use crate::helpers::{browser, hidden, location, query_param, sign_in};
 
@@ -380,14 +382,7 @@ async fn login_without_or_with_a_stale_csrf_token_is_refused(backend: Backend) {
     };
     setup(&app, false).await;
     let b = browser();
-    let page = b
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, "/login").await;
     let csrf = hidden(&page, "csrf");
     for token in ["", "stale-token-from-another-browser-xxxxxxxxxxxx"] {
         let resp = b
@@ -430,14 +425,7 @@ async fn repeated_login_failures_are_throttled_without_revealing_the_account(bac
     let mut answers = Vec::new();
     for user in ["alice", "nobody-here"] {
         let b = browser();
-        let page = b
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = page_text(&app, &b, "/login").await;
         let csrf = hidden(&page, "csrf");
         let mut statuses = Vec::new();
         let mut pages = Vec::new();
@@ -644,25 +632,7 @@ async fn third_party_client_asks_for_consent_once(backend: Backend) {
     let b = browser();
     let resp = b.get(authorize_url(&app, &[])).send().await.unwrap();
     let login = location(&resp);
-    let page = b
-        .get(app.url(&login))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("return_to", hidden(&page, "return_to").as_str()),
-            ("username", "alice"),
-            ("password", "alice-password-1"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = submit_login(&app, &b, &login, "alice", "alice-password-1").await;
     let consent = b.get(app.url(&location(&resp))).send().await.unwrap();
     assert_eq!(consent.status(), 200);
     let html = consent.text().await.unwrap();

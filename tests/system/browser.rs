@@ -3,125 +3,15 @@
 //! and a logout that ends the single sign-on for both.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use sha2::Digest;
 
 use crate::both_backends;
+use crate::helpers::chromium::{self, screenshot, WAIT};
 use crate::helpers::{b64url, eventually, peek, spawn_app, verify_with_jwks, Backend};
-
-pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
-pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-pub(crate) const WAIT: Duration = Duration::from_secs(30);
-
-/// A chromedriver child process; killed when dropped.
-pub(crate) struct Driver {
-    child: tokio::process::Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-/// Starts chromedriver on a port of its own choosing (`--port=0`), read from the line it
-/// prints once it listens, and waits until it is ready.
-pub(crate) async fn start_driver(log: &Path) -> Driver {
-    let log_file = std::fs::File::create(log).expect("chromedriver log");
-    let out_path = log.with_extension("out");
-    let out_file = std::fs::File::create(&out_path).expect("chromedriver output");
-    let child = tokio::process::Command::new(CHROMEDRIVER)
-        .arg("--port=0")
-        .arg("--allowed-ips=127.0.0.1")
-        .stdout(out_file)
-        .stderr(log_file)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn chromedriver");
-    let port = std::cell::Cell::new(None);
-    let listening = eventually(30, || {
-        port.set(driver_port(
-            &std::fs::read_to_string(&out_path).unwrap_or_default(),
-        ));
-        async { port.get().is_some() }
-    })
-    .await;
-    assert!(
-        listening,
-        "chromedriver did not say which port it listens on"
-    );
-    let url = format!("http://127.0.0.1:{}", port.get().expect("port"));
-    let status = format!("{url}/status");
-    let http = reqwest::Client::new();
-    let ready = eventually(30, || {
-        let (http, status) = (http.clone(), status.clone());
-        async move {
-            match http.get(&status).send().await {
-                Ok(r) => r
-                    .json::<serde_json::Value>()
-                    .await
-                    .is_ok_and(|v| v["value"]["ready"] == true),
-                Err(_) => false,
-            }
-        }
-    })
-    .await;
-    assert!(ready, "chromedriver did not become ready on {url}");
-    Driver { child, url }
-}
-
-/// The port in chromedriver's `ChromeDriver was started successfully on port N.`
-fn driver_port(output: &str) -> Option<u16> {
-    let (_, rest) = output.split_once("started successfully on port ")?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-pub(crate) async fn start_browser(driver: &Driver, profile: &Path) -> Client {
-    let args = vec![
-        "--headless".to_string(),
-        "--no-sandbox".into(),
-        "--disable-gpu".into(),
-        "--disable-dev-shm-usage".into(),
-        "--disable-quic".into(),
-        "--no-first-run".into(),
-        "--no-default-browser-check".into(),
-        "--disable-background-networking".into(),
-        "--disable-component-update".into(),
-        "--disable-sync".into(),
-        "--disable-default-apps".into(),
-        "--disable-domain-reliability".into(),
-        "--disable-features=HttpsUpgrades,OptimizationHints,Translate,MediaRouter".into(),
-        "--no-proxy-server".into(),
-        // Nothing but this machine: every host name except localhost fails to resolve.
-        "--host-resolver-rules=MAP localhost 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE 127.0.0.2".into(),
-        format!("--user-data-dir={}", profile.display()),
-        "--window-size=1000,800".into(),
-    ];
-    let caps = serde_json::json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a Chromium session");
-    client
-        .set_window_size(1000, 800)
-        .await
-        .expect("window size");
-    client
-}
 
 /// A relying party that keeps no session: /login sends the browser to Gatehouse, /cb
 /// redeems the code server-to-server and says who signed in.
@@ -271,23 +161,6 @@ fn start_rp(
     base
 }
 
-pub(crate) fn screenshot_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot directory");
-    dir
-}
-
-/// Saves a PNG atomically (the two backends' runs may save at the same moment).
-pub(crate) async fn screenshot(browser: &Client, name: &str) {
-    let png = browser.screenshot().await.expect("screenshot");
-    let dir = screenshot_dir();
-    let tmp = dir.join(format!(".{name}.{}", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&tmp, png).expect("write screenshot");
-    std::fs::rename(&tmp, dir.join(name)).expect("rename screenshot");
-}
-
 async fn status_text(browser: &Client) -> String {
     browser
         .wait()
@@ -301,8 +174,7 @@ async fn status_text(browser: &Client) -> String {
 }
 
 async fn second_application_signs_in_without_a_password_in_chromium(backend: Backend) {
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        crate::helpers::skip("Chromium and chromedriver");
+    if !chromium::available() {
         return;
     }
     let Some(app) = spawn_app(backend).await else {
@@ -324,13 +196,11 @@ async fn second_application_signs_in_without_a_password_in_chromium(backend: Bac
         .await;
     }
 
-    let driver = start_driver(&app.storage.dir.path().join("chromedriver.log")).await;
-    let profile = tempfile::tempdir().expect("profile dir");
-    let browser = start_browser(&driver, profile.path()).await;
-    let outcome = scenario(&app.address, &a, &b, &browser).await;
-    let _ = browser.close().await;
-    drop(driver);
-    outcome.unwrap_or_else(|e| panic!("{e}"));
+    let log = app.storage.dir.path().join("chromedriver.log");
+    chromium::in_chromium(&log, async |browser| {
+        scenario(&app.address, &a, &b, browser).await
+    })
+    .await;
 }
 
 /// The browser part; errors are returned so the browser is closed before failing.

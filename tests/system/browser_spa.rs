@@ -6,7 +6,6 @@
 //! preflight gets no CORS headers, so the sign-in request is never sent.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use actix_web::http::header;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -14,7 +13,7 @@ use fantoccini::{Client, Locator};
 use gatehouse::clock::Clock;
 
 use crate::both_backends;
-use crate::browser::{screenshot, start_browser, start_driver, CHROMEDRIVER, CHROMIUM, WAIT};
+use crate::helpers::chromium::{self, fill, screenshot, WAIT};
 use crate::helpers::{eventually, spawn_app_with, Backend, TestApp};
 
 both_backends!(a_single_page_app_on_a_listed_origin_signs_in_refreshes_and_signs_out);
@@ -124,8 +123,7 @@ fn page(gatehouse: &str, api: &str) -> String {
 }
 
 async fn a_single_page_app_on_a_listed_origin_signs_in_refreshes_and_signs_out(backend: Backend) {
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        crate::helpers::skip("Chromium and chromedriver");
+    if !chromium::available() {
         return;
     }
     // The page's origin is known before Gatehouse starts: its listener comes first.
@@ -144,13 +142,11 @@ async fn a_single_page_app_on_a_listed_origin_signs_in_refreshes_and_signs_out(b
     serve_page(listed, html.clone());
     serve_page(unlisted, html);
 
-    let driver = start_driver(&app.storage.dir.path().join("chromedriver-spa.log")).await;
-    let profile = tempfile::tempdir().expect("profile dir");
-    let browser = start_browser(&driver, profile.path()).await;
-    let outcome = scenario(&app, &browser, &listed_origin, &unlisted_origin).await;
-    let _ = browser.close().await;
-    drop(driver);
-    outcome.unwrap_or_else(|e| panic!("{e}"));
+    let log = app.storage.dir.path().join("chromedriver-spa.log");
+    chromium::in_chromium(&log, async |browser| {
+        scenario(&app, browser, &listed_origin, &unlisted_origin).await
+    })
+    .await;
 }
 
 fn page_listener(ip: &str) -> std::net::TcpListener {
@@ -225,20 +221,8 @@ async fn sign_in(browser: &Client, origin: &str) -> Result<(), String> {
         .goto(&format!("{origin}/"))
         .await
         .map_err(|e| e.to_string())?;
-    let field = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("username"))
-        .await
-        .map_err(|e| format!("no sign-in form: {e}"))?;
-    field.send_keys("alice").await.map_err(|e| e.to_string())?;
-    browser
-        .find(Locator::Id("password"))
-        .await
-        .map_err(|e| e.to_string())?
-        .send_keys(PASSWORD)
-        .await
-        .map_err(|e| e.to_string())?;
+    fill(browser, "username", "alice").await?;
+    fill(browser, "password", PASSWORD).await?;
     click(browser, "signin").await
 }
 

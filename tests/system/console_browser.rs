@@ -2,87 +2,58 @@
 //! register a client and see its secret once, read the audit log. Over HTTP without a
 //! browser: tests/api/console.rs.
 
+use fantoccini::Locator;
+
+use crate::helpers::chromium::{self, click, fill, screenshot, sign_in_at, text_of, wait_for};
 use crate::helpers::{spawn_app, Backend, TestApp, ADMIN_PASSWORD};
 
 /// Screenshots in target/screenshots/.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_uses_the_console_in_chromium() {
-    use crate::browser::{start_browser, start_driver, CHROMEDRIVER, CHROMIUM};
-    use std::path::Path;
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        crate::helpers::skip("Chromium and chromedriver");
+    if !chromium::available() {
         return;
     }
     let Some(app) = spawn_app(Backend::Sqlite).await else {
         return;
     };
     let _ = app.admin_token().await;
-    let driver = start_driver(&app.storage.dir.path().join("chromedriver.log")).await;
-    let profile = tempfile::tempdir().expect("profile dir");
-    let browser = start_browser(&driver, profile.path()).await;
     let before = app.current_kid().await;
-    let outcome = console_in_chromium(&app, &browser).await;
-    let _ = browser.close().await;
-    drop(driver);
-    outcome.unwrap_or_else(|e| panic!("{e}"));
+    let log = app.storage.dir.path().join("chromedriver.log");
+    chromium::in_chromium(&log, async |browser| {
+        console_in_chromium(&app, browser).await
+    })
+    .await;
     assert_ne!(app.current_kid().await, before, "the rotation happened");
     assert!(app.state.accounts.find_client("web").await.is_ok());
 }
 
 async fn console_in_chromium(app: &TestApp, browser: &fantoccini::Client) -> Result<(), String> {
-    use crate::browser::{screenshot, WAIT};
-    use fantoccini::Locator;
     let fail = |e: fantoccini::error::CmdError| e.to_string();
-    browser.goto(&app.url("/console")).await.map_err(fail)?;
-    let username = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("username"))
-        .await
-        .map_err(|e| format!("no login form: {e}"))?;
-    username.send_keys("root").await.map_err(fail)?;
-    let password = browser.find(Locator::Id("password")).await.map_err(fail)?;
-    password.send_keys(ADMIN_PASSWORD).await.map_err(fail)?;
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .map_err(fail)?
-        .click()
-        .await
-        .map_err(fail)?;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::LinkText("Rotate…"))
-        .await
-        .map_err(|e| format!("no keys page after sign-in: {e}"))?;
+    sign_in_at(browser, &app.url("/console"), "root", ADMIN_PASSWORD).await?;
+    wait_for(
+        browser,
+        Locator::LinkText("Rotate…"),
+        "keys page after sign-in",
+    )
+    .await?;
     screenshot(browser, "console-keys.png").await;
 
-    browser
-        .find(Locator::LinkText("Rotate…"))
-        .await
-        .map_err(fail)?
-        .click()
-        .await
-        .map_err(fail)?;
+    click(browser, Locator::LinkText("Rotate…")).await?;
     // The confirmation's own form: the header holds a sign-out form too.
-    let confirm = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("form[action='/console/keys/rotate'] button"))
-        .await
-        .map_err(|e| format!("no confirmation: {e}"))?;
+    let confirm = wait_for(
+        browser,
+        Locator::Css("form[action='/console/keys/rotate'] button"),
+        "confirmation",
+    )
+    .await?;
     screenshot(browser, "console-rotate-confirm.png").await;
     confirm.click().await.map_err(fail)?;
-    let notice = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(".notice"))
-        .await
-        .map_err(|e| format!("no notice after the rotation: {e}"))?
-        .text()
-        .await
-        .map_err(fail)?;
+    let notice = text_of(
+        browser,
+        Locator::Css(".notice"),
+        "notice after the rotation",
+    )
+    .await?;
     if !notice.starts_with("Rotated:") {
         return Err(format!("the keys page says: {notice}"));
     }
@@ -92,38 +63,14 @@ async fn console_in_chromium(app: &TestApp, browser: &fantoccini::Client) -> Res
         .goto(&app.url("/console/clients"))
         .await
         .map_err(fail)?;
-    let id = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("client_id"))
-        .await
-        .map_err(|e| format!("no client form: {e}"))?;
-    id.send_keys("web").await.map_err(fail)?;
-    browser
-        .find(Locator::Id("redirect_uris"))
-        .await
-        .map_err(fail)?
-        .send_keys("https://web.example/callback")
-        .await
-        .map_err(fail)?;
-    browser
-        .find(Locator::Css(
-            "form[method=post][action='/console/clients'] button",
-        ))
-        .await
-        .map_err(fail)?
-        .click()
-        .await
-        .map_err(fail)?;
-    let secret = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("client-secret"))
-        .await
-        .map_err(|e| format!("no secret shown: {e}"))?
-        .text()
-        .await
-        .map_err(fail)?;
+    fill(browser, "client_id", "web").await?;
+    fill(browser, "redirect_uris", "https://web.example/callback").await?;
+    click(
+        browser,
+        Locator::Css("form[method=post][action='/console/clients'] button"),
+    )
+    .await?;
+    let secret = text_of(browser, Locator::Id("client-secret"), "secret shown").await?;
     if secret.len() != 43 {
         return Err(format!("the shown secret: {secret:?}"));
     }
@@ -133,15 +80,7 @@ async fn console_in_chromium(app: &TestApp, browser: &fantoccini::Client) -> Res
         .goto(&app.url("/console/audit"))
         .await
         .map_err(fail)?;
-    let body = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("table"))
-        .await
-        .map_err(|e| format!("no audit table: {e}"))?
-        .text()
-        .await
-        .map_err(fail)?;
+    let body = text_of(browser, Locator::Css("table"), "audit table").await?;
     for kind in ["key.rotated", "client.created", "sign_in"] {
         if !body.contains(kind) {
             return Err(format!("the audit log lacks {kind}: {body}"));
@@ -153,27 +92,10 @@ async fn console_in_chromium(app: &TestApp, browser: &fantoccini::Client) -> Res
     screenshot(browser, "console-audit.png").await;
 
     // The header's sign-out ends the session: the console asks for a sign-in again.
-    browser
-        .find(Locator::Css("form.sign-out button"))
-        .await
-        .map_err(fail)?
-        .click()
-        .await
-        .map_err(fail)?;
+    click(browser, Locator::Css("form.sign-out button")).await?;
     // The message page's text (the audit page, left behind, has none).
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("p.lead"))
-        .await
-        .map_err(|e| format!("no page after signing out: {e}"))?;
-    let signed_out = browser
-        .find(Locator::Css("h1"))
-        .await
-        .map_err(fail)?
-        .text()
-        .await
-        .map_err(fail)?;
+    wait_for(browser, Locator::Css("p.lead"), "page after signing out").await?;
+    let signed_out = text_of(browser, Locator::Css("h1"), "title").await?;
     if signed_out != "Signed out" {
         return Err(format!("after signing out: {signed_out}"));
     }
@@ -181,11 +103,11 @@ async fn console_in_chromium(app: &TestApp, browser: &fantoccini::Client) -> Res
         .goto(&app.url("/console/keys"))
         .await
         .map_err(fail)?;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("username"))
-        .await
-        .map_err(|e| format!("still signed in after signing out: {e}"))?;
+    wait_for(
+        browser,
+        Locator::Id("username"),
+        "login form after signing out",
+    )
+    .await?;
     Ok(())
 }

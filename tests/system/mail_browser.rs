@@ -2,14 +2,12 @@
 //! (aiosmtpd): the login page's link, the form, the mail the server received (its HTML
 //! rendered in the browser), the link followed, a new password set, and a sign-in with it.
 //! Screenshots in target/screenshots/ (forgot.png, forgot-sent.png, mail.png,
-//! mail-new-password.png, mail-signed-in.png). Over HTTP without a browser: tests/api/mail.rs.
-
-use std::path::Path;
+//! mail-new-password.png, mail-signed-in.png). Over HTTP without a browser: tests/api/mail/.
 
 use fantoccini::Locator;
 
 use crate::both_backends;
-use crate::browser::{screenshot, start_browser, start_driver, CHROMEDRIVER, CHROMIUM, WAIT};
+use crate::helpers::chromium::{self, click, fill, screenshot, sign_in_at, wait_for};
 use crate::helpers::{spawn_app_with, Backend};
 use crate::smtp::SmtpSink;
 use gatehouse::accounts::email::Verified;
@@ -20,8 +18,7 @@ const OLD: &str = "alice's forgotten passphrase";
 const NEW: &str = "a passphrase chosen from the mail";
 
 async fn a_user_resets_a_forgotten_password_by_mail_in_chromium(backend: Backend) {
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        crate::helpers::skip("Chromium and chromedriver");
+    if !chromium::available() {
         return;
     }
     let Some(sink) = SmtpSink::start().await else {
@@ -42,13 +39,14 @@ async fn a_user_resets_a_forgotten_password_by_mail_in_chromium(backend: Backend
         .set_email("alice", Some("alice@example.org".into()), Verified::Vouched)
         .await
         .expect("email");
-    let driver = start_driver(&app.storage.dir.path().join("chromedriver.log")).await;
-    let profile = tempfile::tempdir().expect("profile dir");
-    let browser = start_browser(&driver, profile.path()).await;
-    let outcome = forgot_in_chromium(&browser, &app.url("/login"), &sink, backend).await;
-    let _ = browser.close().await;
-    drop(driver);
-    outcome.unwrap_or_else(|e| panic!("{e}"));
+    let (log, login) = (
+        app.storage.dir.path().join("chromedriver.log"),
+        app.url("/login"),
+    );
+    chromium::in_chromium(&log, async |browser| {
+        forgot_in_chromium(browser, &login, &sink, backend).await
+    })
+    .await;
     assert_eq!(app.simplejwt_login("alice", NEW).await.status(), 200);
     assert_eq!(app.simplejwt_login("alice", OLD).await.status(), 401);
 }
@@ -61,37 +59,20 @@ async fn forgot_in_chromium(
 ) -> Result<(), String> {
     let fail = |e: fantoccini::error::CmdError| e.to_string();
     let shot = |name: &str| format!("{name}-{backend:?}.png").to_lowercase();
+    let submit = Locator::Css("button[type=submit]");
     browser.goto(login).await.map_err(fail)?;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::LinkText("Forgot password?"))
-        .await
-        .map_err(|e| format!("no forgot-password link on the login page: {e}"))?
+    let forgot = Locator::LinkText("Forgot password?");
+    wait_for(browser, forgot, "forgot-password link on the login page")
+        .await?
         .click()
         .await
         .map_err(fail)?;
-    let field = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("identifier"))
-        .await
-        .map_err(|e| format!("no forgot-password form: {e}"))?;
+    wait_for(browser, Locator::Id("identifier"), "forgot-password form").await?;
     screenshot(browser, &shot("forgot")).await;
-    field.send_keys("alice@example.org").await.map_err(fail)?;
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .map_err(fail)?
-        .click()
-        .await
-        .map_err(fail)?;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath("//h1[text()='Check your email']"))
-        .await
-        .map_err(|e| format!("no confirmation page: {e}"))?;
+    fill(browser, "identifier", "alice@example.org").await?;
+    click(browser, submit).await?;
+    let sent = Locator::XPath("//h1[text()='Check your email']");
+    wait_for(browser, sent, "confirmation page").await?;
     screenshot(browser, &shot("forgot-sent")).await;
 
     let mail = sink.wait_for(1, 60).await.remove(0);
@@ -105,12 +86,8 @@ async fn forgot_in_chromium(
         .goto(&format!("file://{}", file.display()))
         .await
         .map_err(fail)?;
-    let button = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::LinkText("Choose a new password"))
-        .await
-        .map_err(|e| format!("no button in the rendered mail: {e}"))?;
+    let choose = Locator::LinkText("Choose a new password");
+    let button = wait_for(browser, choose, "button in the rendered mail").await?;
     screenshot(browser, &shot("mail")).await;
     let href = button.attr("href").await.map_err(fail)?.unwrap_or_default();
     if href != link {
@@ -121,60 +98,22 @@ async fn forgot_in_chromium(
     button.click().await.map_err(fail)?;
 
     for field in ["password", "confirm"] {
-        browser
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Id(field))
-            .await
-            .map_err(|e| format!("no {field} field: {e}"))?
-            .send_keys(NEW)
-            .await
-            .map_err(fail)?;
+        fill(browser, field, NEW).await?;
     }
     screenshot(browser, &shot("mail-new-password")).await;
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .map_err(fail)?
-        .click()
-        .await
-        .map_err(fail)?;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath("//h1[text()='Your password is set']"))
-        .await
-        .map_err(|e| format!("no confirmation of the reset: {e}"))?;
+    click(browser, submit).await?;
+    let done = Locator::XPath("//h1[text()='Your password is set']");
+    wait_for(browser, done, "confirmation of the reset").await?;
 
     // Sign in with it on the login page.
-    browser.goto(login).await.map_err(fail)?;
-    let username = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("username"))
-        .await
-        .map_err(fail)?;
-    username.send_keys("alice").await.map_err(fail)?;
-    browser
-        .find(Locator::Id("password"))
-        .await
-        .map_err(fail)?
-        .send_keys(NEW)
-        .await
-        .map_err(fail)?;
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .map_err(fail)?
-        .click()
-        .await
-        .map_err(fail)?;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath("//h1[text()='Signed in']"))
-        .await
-        .map_err(|e| format!("signing in with the new password failed: {e}"))?;
+    sign_in_at(browser, login, "alice", NEW).await?;
+    let signed_in = Locator::XPath("//h1[text()='Signed in']");
+    wait_for(
+        browser,
+        signed_in,
+        "page saying signed in with the new password",
+    )
+    .await?;
     screenshot(browser, &shot("mail-signed-in")).await;
     Ok(())
 }

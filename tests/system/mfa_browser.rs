@@ -7,6 +7,7 @@
 
 use fantoccini::{Client, Locator};
 
+use crate::helpers::chromium::{self, click, fill, screenshot, sign_in_at, text_of};
 use crate::helpers::totp::{base32_decode, code};
 use crate::helpers::{spawn_app, Backend, TestApp};
 
@@ -14,57 +15,15 @@ const PASSWORD: &str = "alice's long password";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_sets_up_an_app_and_signs_in_with_its_code_in_chromium() {
-    use crate::browser::{start_browser, start_driver, CHROMEDRIVER, CHROMIUM};
-    use std::path::Path;
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        crate::helpers::skip("Chromium and chromedriver");
+    if !chromium::available() {
         return;
     }
     let Some(app) = spawn_app(Backend::Sqlite).await else {
         return;
     };
     app.add_user("alice", PASSWORD, false).await;
-    let driver = start_driver(&app.storage.dir.path().join("chromedriver.log")).await;
-    let profile = tempfile::tempdir().expect("profile dir");
-    let browser = start_browser(&driver, profile.path()).await;
-    let outcome = in_chromium(&app, &browser).await;
-    let _ = browser.close().await;
-    drop(driver);
-    outcome.unwrap_or_else(|e| panic!("{e}"));
-}
-
-async fn fill(browser: &Client, id: &str, text: &str) -> Result<(), String> {
-    use crate::browser::WAIT;
-    let input = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id(id))
-        .await
-        .map_err(|e| format!("no field {id}: {e}"))?;
-    input.send_keys(text).await.map_err(|e| e.to_string())
-}
-
-async fn click(browser: &Client, css: &str) -> Result<(), String> {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .map_err(|e| format!("no {css}: {e}"))?
-        .click()
-        .await
-        .map_err(|e| e.to_string())
-}
-
-async fn text_of(browser: &Client, css: &str) -> Result<String, String> {
-    use crate::browser::WAIT;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .map_err(|e| format!("no {css}: {e}"))?
-        .text()
-        .await
-        .map_err(|e| e.to_string())
+    let log = app.storage.dir.path().join("chromedriver.log");
+    chromium::in_chromium(&log, async |browser| scenario(&app, browser).await).await;
 }
 
 /// Scrolls the authenticator section into the screenshot.
@@ -76,28 +35,22 @@ async fn show_section(browser: &Client) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// The account page's sign-in with alice's password.
 async fn sign_in_with_password(app: &TestApp, browser: &Client) -> Result<(), String> {
-    browser
-        .goto(&app.url("/account"))
-        .await
-        .map_err(|e| e.to_string())?;
-    fill(browser, "username", "alice").await?;
-    fill(browser, "password", PASSWORD).await?;
-    click(browser, "button[type=submit]").await
+    sign_in_at(browser, &app.url("/account"), "alice", PASSWORD).await
 }
 
-async fn in_chromium(app: &TestApp, browser: &Client) -> Result<(), String> {
-    use crate::browser::screenshot;
+async fn scenario(app: &TestApp, browser: &Client) -> Result<(), String> {
     sign_in_with_password(app, browser).await?;
-    let lead = text_of(browser, "#profile .lead").await?;
+    let lead = text_of(browser, Locator::Css("#profile .lead"), "#profile .lead").await?;
     if !lead.contains("alice") {
         return Err(format!("the account page says: {lead}"));
     }
     screenshot(browser, "account.png").await;
 
     fill(browser, "totp-password", PASSWORD).await?;
-    click(browser, "form[action='/account/totp'] button").await?;
-    let shown = text_of(browser, "#totp-secret").await?;
+    click(browser, Locator::Css("form[action='/account/totp'] button")).await?;
+    let shown = text_of(browser, Locator::Css("#totp-secret"), "#totp-secret").await?;
     browser
         .find(Locator::Css(".qr svg"))
         .await
@@ -106,8 +59,12 @@ async fn in_chromium(app: &TestApp, browser: &Client) -> Result<(), String> {
     screenshot(browser, "totp-enrolment.png").await;
     let secret = base32_decode(shown.trim());
     fill(browser, "totp-code", &code(&secret, app.clock.now())).await?;
-    click(browser, "form[action='/account/totp/confirm'] button").await?;
-    let codes = text_of(browser, "#recovery-codes").await?;
+    click(
+        browser,
+        Locator::Css("form[action='/account/totp/confirm'] button"),
+    )
+    .await?;
+    let codes = text_of(browser, Locator::Css("#recovery-codes"), "#recovery-codes").await?;
     if codes.matches('-').count() < 10 {
         return Err(format!("the recovery codes shown: {codes}"));
     }
@@ -120,15 +77,15 @@ async fn in_chromium(app: &TestApp, browser: &Client) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     sign_in_with_password(app, browser).await?;
-    let title = text_of(browser, "h1").await?;
+    let title = text_of(browser, Locator::Css("h1"), "h1").await?;
     if title != "Two-step sign-in" {
         return Err(format!("after the password: {title}"));
     }
     screenshot(browser, "login-second-step.png").await;
     app.advance(30);
     fill(browser, "code", &code(&secret, app.clock.now())).await?;
-    click(browser, "button[type=submit]").await?;
-    let lead = text_of(browser, "#totp").await?;
+    click(browser, Locator::Css("button[type=submit]")).await?;
+    let lead = text_of(browser, Locator::Css("#totp"), "#totp").await?;
     if !lead.contains("10 of 10 recovery codes left") {
         return Err(format!("back on the account page: {lead}"));
     }
