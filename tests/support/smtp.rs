@@ -182,3 +182,88 @@ impl SmtpSink {
         assert!(got <= n, "at most {n} messages expected, got {got}");
     }
 }
+
+/// An SMTP server that stalls: it accepts connections and then answers nothing (or only its
+/// greeting, then nothing), whatever the client sends. It counts the connections it accepted
+/// and those the client closed, so a test can see a delivery give up and let go.
+pub struct StallingServer {
+    pub port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    closed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    greet: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StallingServer {
+    /// Listens on a free loopback port, silent from the first byte (see
+    /// [`StallingServer::greet`]).
+    pub async fn start() -> StallingServer {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let closed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let greet = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (a, c, g) = (accepted.clone(), closed.clone(), greet.clone());
+        let task = tokio::spawn(async move {
+            // Dropped with this task: every connection it holds is dropped too.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut conn, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                let c = c.clone();
+                let greet = g.load(Ordering::SeqCst);
+                connections.spawn(async move {
+                    if greet {
+                        let _ = conn.write_all(b"220 stall.test ESMTP\r\n").await;
+                    }
+                    let mut buf = [0u8; 1024];
+                    // Reads (and ignores) until the client hangs up.
+                    while let Ok(n) = conn.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    c.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        StallingServer {
+            port,
+            accepted,
+            closed,
+            greet,
+            task,
+        }
+    }
+
+    /// With `on`, each new connection gets the `220` greeting and then silence (the stall
+    /// comes at EHLO).
+    pub fn greet(&self, on: bool) {
+        self.greet.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Connections the client closed so far (it gave up waiting).
+    pub fn closed_by_client(&self) -> usize {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stops listening and drops every connection; returns the port, free for another
+    /// server.
+    pub async fn stop(self) -> u16 {
+        self.task.abort();
+        let _ = self.task.await;
+        self.port
+    }
+}
