@@ -28,6 +28,7 @@ mod key_processes;
 mod logging;
 mod mail_browser;
 mod master_key;
+mod master_key_algs;
 mod mfa_browser;
 mod openapi;
 mod operations;
