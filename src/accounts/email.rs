@@ -17,8 +17,7 @@ use super::{valid_email, AccountError, Accounts};
 use crate::audit::{Event, Kind};
 use crate::db::repo::users::User;
 use crate::db::{repo, DbConn, DbError};
-use crate::digest::digest_hex;
-use crate::digest::random_token;
+use crate::digest::{digest_hex, presented_token_digest, random_token};
 use crate::domain::Limit;
 use crate::mail::{self, MailJob};
 
@@ -64,13 +63,7 @@ pub enum Verified {
 }
 
 fn token_digest(token: &str) -> Result<String, VerifyError> {
-    let shaped = token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    shaped
-        .then(|| digest_hex(token))
-        .ok_or(VerifyError::Unknown)
+    presented_token_digest(token).ok_or(VerifyError::Unknown)
 }
 
 /// Inside the caller's transaction: the verification mail of `user`'s new `email`.

@@ -27,6 +27,7 @@ mod failover;
 mod key_processes;
 mod logging;
 mod mail_browser;
+mod mail_log;
 mod master_key;
 mod master_key_algs;
 mod mfa_browser;
