@@ -1,8 +1,9 @@
 //! An SMTP server that accepts the connection and then stalls (silent from the start, or
 //! silent after its greeting): the user's request is answered while the delivery waits, the
 //! delivery gives up after `SMTP_TIMEOUT` and closes the connection (nothing stays held),
-//! the message stays pending with the reason, and it is delivered, with a working link, once
-//! a responsive server listens on that port again.
+//! the message stays pending with the reason (in the metrics and the console's outbox page,
+//! kind `mail`), and it is delivered, with a working link, once a responsive server listens
+//! on that port again.
 
 use reqwest::StatusCode;
 
@@ -89,9 +90,33 @@ async fn a_stalling_smtp_server_is_given_up_on_and_the_mail_arrives_once_it_answ
     let (_, why) = pending_after(&app, 1).await;
     assert!(why.to_lowercase().contains("time"), "{why}");
     assert!(!why.contains("token"), "{why}");
-    // Other requests are answered all the while.
+    // Other requests are answered all the while; the metrics and the console's outbox page
+    // show the message waiting, with why (and not what was typed).
     let resp = browser().get(app.url("/login")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        eventually(30, || async {
+            metric(&app, "gatehouse_outbox_pending").await == Some(1.0)
+        })
+        .await,
+        "{}",
+        app.metrics().await
+    );
+    let _ = app.admin_token().await;
+    let console = crate::console::signed_in(
+        &app,
+        "root",
+        crate::helpers::ADMIN_PASSWORD,
+        "/console/outbox",
+    )
+    .await;
+    let (status, page) = crate::console::page(&console, &app, "/console/outbox").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<td>mail</td>") && page.contains("forgot-password request"),
+        "{page}"
+    );
+    assert!(!page.contains("alice"), "{page}");
 
     // Greeting, then silence at EHLO: the retry (after its backoff, on the manual clock)
     // is given up on the same way.
@@ -121,4 +146,23 @@ async fn a_stalling_smtp_server_is_given_up_on_and_the_mail_arrives_once_it_answ
     assert!(link.starts_with(&app.url("/reset")), "{link}");
     let resp = browser().get(&link).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "the link works");
+    assert_eq!(
+        metric(&app, "gatehouse_outbox_delivered_total").await,
+        Some(1.0)
+    );
+    assert!(
+        eventually(30, || async {
+            metric(&app, "gatehouse_outbox_pending").await == Some(0.0)
+        })
+        .await
+    );
+}
+
+/// The value of `name{kind="mail"}` at `/metrics`.
+async fn metric(app: &TestApp, name: &str) -> Option<f64> {
+    let prefix = format!("{name}{{kind=\"mail\"}} ");
+    app.metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix).and_then(|v| v.trim().parse().ok()))
 }
