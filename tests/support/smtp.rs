@@ -18,6 +18,12 @@ pub struct ReceivedMail {
     pub content_type: String,
     pub text: Option<String>,
     pub html: Option<String>,
+    /// It came over TLS (STARTTLS or implicit).
+    #[serde(default)]
+    pub tls: bool,
+    /// The user the client authenticated as, if it did.
+    #[serde(default)]
+    pub authenticated_as: Option<String>,
 }
 
 impl ReceivedMail {
@@ -66,6 +72,8 @@ pub struct SmtpSink {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<tokio::process::Child>,
+    /// The TLS mode, certificate, key and credentials given to the script, if any.
+    tls_args: Vec<String>,
 }
 
 impl SmtpSink {
@@ -76,12 +84,35 @@ impl SmtpSink {
 
     /// Starts the server on `port` (one a test had something else listen on before).
     pub async fn start_on(port: u16) -> Option<SmtpSink> {
+        SmtpSink::start_with(port, Vec::new()).await
+    }
+
+    /// Starts a server that speaks TLS (`starttls`: offered and required before MAIL;
+    /// `smtps`: from the first byte) with the PEM `cert` and `key`, and with `credentials`
+    /// (`user:password`) requires AUTH with them.
+    pub async fn start_tls(
+        mode: &str,
+        cert: &Path,
+        key: &Path,
+        credentials: Option<&str>,
+    ) -> Option<SmtpSink> {
+        let mut args = vec![
+            mode.to_string(),
+            cert.display().to_string(),
+            key.display().to_string(),
+        ];
+        args.extend(credentials.map(str::to_string));
+        SmtpSink::start_with(free_port(), args).await
+    }
+
+    async fn start_with(port: u16, tls_args: Vec<String>) -> Option<SmtpSink> {
         let python = python()?;
         let mut sink = SmtpSink {
             python,
             port,
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
+            tls_args,
         };
         sink.start_again().await;
         Some(sink)
@@ -100,6 +131,7 @@ impl SmtpSink {
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/downstream/smtp_sink.py"))
             .arg(self.port.to_string())
             .arg(self.dir.path())
+            .args(&self.tls_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

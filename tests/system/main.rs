@@ -28,6 +28,7 @@ mod key_processes;
 mod logging;
 mod mail_browser;
 mod mail_log;
+mod mail_tls;
 mod master_key;
 mod master_key_algs;
 mod mfa_browser;
