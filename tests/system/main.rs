@@ -23,6 +23,7 @@ mod clients_file;
 mod console_browser;
 mod django_import;
 mod downstream;
+mod email_browser;
 mod failover;
 mod key_processes;
 mod logging;
