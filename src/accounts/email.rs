@@ -66,6 +66,12 @@ fn token_digest(token: &str) -> Result<String, VerifyError> {
     presented_token_digest(token).ok_or(VerifyError::Unknown)
 }
 
+/// The window of verification mails a user asks for (sent again, or an address of their
+/// own changed), per account.
+pub(crate) fn verification_bucket(user_id: &str) -> String {
+    format!("verify-user:{user_id}")
+}
+
 /// Inside the caller's transaction: the verification mail of `user`'s new `email`.
 pub(crate) fn queue_verification(
     conn: &mut DbConn,
@@ -183,7 +189,7 @@ impl Accounts {
             .db
             .write(move |conn| {
                 if let Some(l) = limit {
-                    let bucket = format!("verify-user:{}", user.id);
+                    let bucket = verification_bucket(&user.id);
                     if !repo::throttle::reserve(conn, &bucket, now, l.window_secs, l.max_failures)?
                     {
                         return Ok(false);

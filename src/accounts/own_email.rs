@@ -3,14 +3,18 @@
 //! new address must be one the admin API would take, and then in one transaction it is
 //! stored unverified, the user's reset and verification links are voided, its verification
 //! mail is queued and the old verified address is told ([`super::email::replace_email`]).
-//! Until its link is followed the new address receives no reset link.
+//! Until its link is followed the new address receives no reset link. Each change mails a
+//! link, so changes count in the account's window of verification mails (`RESET_THROTTLE`'s
+//! per-account limit, shared with "send the link again"): a signed-in user cannot turn the
+//! form into a way of mailing strangers.
 
 use super::email::{replace_email, Verified};
 use super::login_guard::{GuardError, LoginGuard, PasswordSurface};
 use super::{valid_email, Accounts};
 use crate::audit::{Event, Kind};
 use crate::db::repo::users::User;
-use crate::db::DbError;
+use crate::db::{repo, DbError};
+use crate::domain::Limit;
 use crate::error::Internal;
 use crate::passwords::Password;
 
@@ -25,6 +29,9 @@ pub enum ChangeEmailError {
     /// Not an address, or the one the user has (the reason, for the user).
     #[error("{0}")]
     Invalid(String),
+    /// The account's window of verification mails is full; the seconds it lasts.
+    #[error("too many address changes")]
+    TooMany(i64),
     #[error(transparent)]
     Internal(#[from] Internal),
 }
@@ -36,7 +43,8 @@ impl From<DbError> for ChangeEmailError {
 }
 
 impl Accounts {
-    /// Changes `user`'s address to `new` after checking `current`.
+    /// Changes `user`'s address to `new` after checking `current`, at most `limit` a
+    /// window (with the link sent again).
     pub async fn change_own_email(
         &self,
         guard: &LoginGuard,
@@ -44,6 +52,7 @@ impl Accounts {
         current: Password,
         new: String,
         client_addr: &str,
+        limit: Limit,
     ) -> Result<(), ChangeEmailError> {
         // The address first: a refused one costs no hash and no guess.
         if !valid_email(&new) {
@@ -73,11 +82,26 @@ impl Accounts {
         let now = self.clock.now();
         let mail_on = self.mail;
         let username = user.username.clone();
-        self.db
+        let changed = self
+            .db
             .write(move |conn| {
-                replace_email(conn, &user, Some(&new), Verified::ByMail, mail_on, now)
+                let bucket = super::email::verification_bucket(&user.id);
+                if !repo::throttle::reserve(
+                    conn,
+                    &bucket,
+                    now,
+                    limit.window_secs,
+                    limit.max_failures,
+                )? {
+                    return Ok(false);
+                }
+                replace_email(conn, &user, Some(&new), Verified::ByMail, mail_on, now)?;
+                Ok::<_, DbError>(true)
             })
             .await?;
+        if !changed {
+            return Err(ChangeEmailError::TooMany(limit.window_secs));
+        }
         self.mail_queued();
         let detail = if mail_on {
             "account page, verification mailed"

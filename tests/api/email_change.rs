@@ -17,6 +17,7 @@ use gatehouse::accounts::email::Verified;
 both_backends!(
     a_user_changes_their_address_with_their_password_and_the_old_one_is_told,
     a_refused_change_on_the_account_page_changes_nothing_and_sends_nothing,
+    own_changes_count_in_the_accounts_window_of_verification_mails,
     an_admin_sets_changes_and_removes_an_address_in_the_console,
     a_hostile_console_form_changes_nothing_and_sends_nothing,
 );
@@ -365,6 +366,55 @@ async fn a_refused_change_on_the_account_page_changes_nothing_and_sends_nothing(
         (json!("alice@example.org"), json!(true))
     );
     sink.assert_no_more_than(0, std::time::Duration::from_millis(500))
+        .await;
+}
+
+async fn own_changes_count_in_the_accounts_window_of_verification_mails(backend: Backend) {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let Some(app) = mail_app(backend, &sink).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    alice_verified(&app, "alice@example.org").await;
+    let b = signed_in_browser(&app, PASSWORD).await;
+    // RESET_THROTTLE's default: three verification mails an hour per account.
+    for n in 1..=3 {
+        let email = format!("alice@new{n}.example");
+        let (status, page) = post_change(&app, &b, None, PASSWORD, &email).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        // Its link is sent before the next change (which would make it pointless: a link
+        // for an address the user no longer has is not sent).
+        let mails = sink.wait_for(n + 1, 30).await;
+        assert!(mails.iter().any(|m| m.rcpt_tos == [email.as_str()]));
+    }
+    let (status, page) = post_change(&app, &b, None, PASSWORD, "alice@new4.example").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    assert!(page.contains("several times already"), "{page}");
+    assert_eq!(
+        address_of(&user_json(&app, &admin, "alice").await),
+        (json!("alice@new3.example"), json!(false))
+    );
+    // Sending the link again counts in the same window.
+    let (_, page) = account_page(&app, &b).await;
+    let resp = b
+        .post(app.url("/account/email/verification"))
+        .form(&[("csrf", hidden(&page, "csrf"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // Three links and the one notice (later old addresses were never confirmed).
+    let mails = sink.wait_for(4, 30).await;
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.link("/verify-email").is_some())
+            .count(),
+        3
+    );
+    sink.assert_no_more_than(4, std::time::Duration::from_millis(500))
         .await;
 }
 

@@ -94,12 +94,18 @@ async fn change_refusal(
             Password::new(current),
             form.email.unwrap_or_default(),
             &addr,
+            state.settings.reset_throttle.per_username,
         )
         .await;
     match changed {
         Ok(()) => Ok(None),
         Err(ChangeEmailError::WrongPassword) => refused(StatusCode::UNAUTHORIZED, WRONG),
         Err(ChangeEmailError::Invalid(reason)) => refused(StatusCode::BAD_REQUEST, &reason),
+        Err(ChangeEmailError::TooMany(wait)) => Ok(Some((
+            StatusCode::TOO_MANY_REQUESTS,
+            "Your address was changed, or its link sent, several times already: please try again later.".into(),
+            Some(wait),
+        ))),
         Err(ChangeEmailError::Throttled(wait)) => Ok(Some((
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed attempts. Please wait and try again.".into(),
