@@ -11,6 +11,7 @@ use crate::accounts::password_policy::{PasswordPolicy, DEFAULT_MIN_LENGTH};
 use crate::db::alg::{self, Alg};
 use crate::db::DatabaseUrl;
 use crate::domain::{parse_duration, CorsOrigins, LoginLimits, SecretString, TrustedProxies};
+use crate::mail::transport::SMTP_TIMEOUT_RANGE;
 use crate::mail::SmtpSettings;
 
 macro_rules! settings_args {
@@ -96,6 +97,7 @@ settings_args! {
     clients_file: "clients-file", "GATEHOUSE_CLIENTS_FILE", None, "TOML file declaring OAuth clients, applied at every start; the clients it declares can be changed only through it";
     smtp_url: "smtp-url", "GATEHOUSE_SMTP_URL", None, "SMTP server for mail (forgot-password and verification links): smtps://[user:password@]host[:465], smtp://…[:587] (STARTTLS required), or smtp://127.0.0.1:port?tls=none to a loopback relay; unset, no mail is sent and admins hand out reset links";
     smtp_from: "smtp-from", "GATEHOUSE_SMTP_FROM", None, "Sender of the mail, `Name <address>` or an address (required with smtp-url)";
+    smtp_timeout: "smtp-timeout", "GATEHOUSE_SMTP_TIMEOUT", Some("15s"), "Longest a delivery to the SMTP server may take (1s to 25s), each step and all of it; a slower server's message is retried later";
     reset_throttle: "reset-throttle", "GATEHOUSE_RESET_THROTTLE", Some(crate::accounts::forgot::DEFAULT_RESET_THROTTLE), "Forgot-password links allowed per account and requests per client address, as N/window each";
     outbox_give_up_after: "outbox-give-up-after", "GATEHOUSE_OUTBOX_GIVE_UP_AFTER", Some("1d"), "How long an outgoing message (back-channel logout, mail) is retried before it is kept as failed";
     cors_origins: "cors-origins", "GATEHOUSE_CORS_ORIGINS", Some(""), "Browser origins allowed to call the token endpoints, comma-separated, each exact (https://app.example.com); mark one `;credentials` to allow credentials mode";
@@ -236,10 +238,15 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("setting reset_throttle: {e}"))?;
         let smtp = match (get("smtp_url").filter(|u| !u.is_empty()), get("smtp_from")) {
             (None, _) => None,
-            (Some(url), Some(from)) if !from.trim().is_empty() => Some(
-                SmtpSettings::parse(&url, &from)
-                    .map_err(|e| anyhow::anyhow!("setting smtp_url: {e}"))?,
-            ),
+            (Some(url), Some(from)) if !from.trim().is_empty() => {
+                let mut smtp = SmtpSettings::parse(&url, &from)
+                    .map_err(|e| anyhow::anyhow!("setting smtp_url: {e}"))?;
+                smtp.timeout = dur("smtp_timeout")?;
+                if !SMTP_TIMEOUT_RANGE.contains(&smtp.timeout) {
+                    anyhow::bail!("setting smtp_timeout: must be between 1s and 25s");
+                }
+                Some(smtp)
+            }
             (Some(_), _) => anyhow::bail!(
                 "setting smtp_from: required with smtp_url (e.g. \"Gatehouse <id@example.com>\")"
             ),
@@ -370,6 +377,25 @@ mod tests {
                 ..Default::default()
             };
             assert!(Settings::from_args(&args).is_err(), "{algs} / {access}");
+        }
+    }
+
+    #[test]
+    fn the_smtp_timeout_defaults_to_15s_and_stays_under_the_outbox_limit() {
+        let with = |timeout: Option<&str>| SettingsArgs {
+            smtp_url: Some("smtp://127.0.0.1:2525?tls=none".into()),
+            smtp_from: Some("id@example.com".into()),
+            smtp_timeout: timeout.map(str::to_string),
+            ..Default::default()
+        };
+        let timeout = |args| Settings::from_args(&args).map(|s| s.smtp.map(|m| m.timeout));
+        assert_eq!(timeout(with(None)).unwrap(), Some(Duration::from_secs(15)));
+        assert_eq!(
+            timeout(with(Some("2s"))).unwrap(),
+            Some(Duration::from_secs(2))
+        );
+        for bad in ["0s", "26s", "1m", "soon"] {
+            assert!(timeout(with(Some(bad))).is_err(), "{bad}");
         }
     }
 

@@ -1,9 +1,11 @@
 //! A user's email address and its verification. Setting or changing an address (CLI, admin
 //! API, console) stores it unverified, voids the user's reset and verification links, and
 //! writes a verification mail to the outbox in the same transaction (when mail is
-//! configured). The mail's link (24 hours, single-use, stored as a digest, bound to the
-//! address) marks the address verified only while the user still has it. `email_verified`
-//! in userinfo and id_tokens is that flag; only a verified address receives reset links.
+//! configured); the old address, when it was verified, is told of the change. The account
+//! page's own change (`own_email.rs`) asks for the current password first. The mail's link
+//! (24 hours, single-use, stored as a digest, bound to the address) marks the address
+//! verified only while the user still has it. `email_verified` in userinfo and id_tokens is
+//! that flag; only a verified address receives reset links.
 //!
 //! Imported Django users keep their address unverified (Django records no such fact): an
 //! operator who knows the addresses were confirmed marks them with
@@ -15,8 +17,7 @@ use super::{valid_email, AccountError, Accounts};
 use crate::audit::{Event, Kind};
 use crate::db::repo::users::User;
 use crate::db::{repo, DbConn, DbError};
-use crate::digest::digest_hex;
-use crate::digest::random_token;
+use crate::digest::{digest_hex, presented_token_digest, random_token};
 use crate::domain::Limit;
 use crate::mail::{self, MailJob};
 
@@ -62,13 +63,13 @@ pub enum Verified {
 }
 
 fn token_digest(token: &str) -> Result<String, VerifyError> {
-    let shaped = token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    shaped
-        .then(|| digest_hex(token))
-        .ok_or(VerifyError::Unknown)
+    presented_token_digest(token).ok_or(VerifyError::Unknown)
+}
+
+/// The window of verification mails a user asks for (sent again, or an address of their
+/// own changed), per account.
+pub(crate) fn verification_bucket(user_id: &str) -> String {
+    format!("verify-user:{user_id}")
 }
 
 /// Inside the caller's transaction: the verification mail of `user`'s new `email`.
@@ -83,6 +84,44 @@ pub(crate) fn queue_verification(
         email: email.to_string(),
     };
     mail::enqueue(conn, &job, now)
+}
+
+/// Inside the caller's transaction: `user`'s address becomes `email` (unverified unless
+/// vouched for, its verification mail queued when mail is on), the user's reset and
+/// verification links are voided, and a verified address that is replaced or removed is
+/// told so (mail on): the owner learns of a change they did not make.
+pub(crate) fn replace_email(
+    conn: &mut DbConn,
+    user: &User,
+    email: Option<&str>,
+    verified: Verified,
+    mail_on: bool,
+    now: i64,
+) -> Result<(), DbError> {
+    repo::users::set_email(conn, &user.id, email, now)?;
+    repo::resets::void_user_resets(conn, &user.id, now)?;
+    repo::email_verifications::void_user_links(conn, &user.id, now)?;
+    if let Some(email) = email {
+        match verified {
+            Verified::Vouched => {
+                repo::users::mark_email_verified(conn, &user.id, email, now)?;
+            }
+            Verified::ByMail if mail_on => queue_verification(conn, &user.id, email, now)?,
+            Verified::ByMail => {}
+        }
+    }
+    match &user.email {
+        Some(old) if mail_on && user.email_verified && Some(old.as_str()) != email => {
+            let notice = MailJob::EmailChanged {
+                user_id: user.id.clone(),
+                username: user.username.clone(),
+                old_email: old.clone(),
+                removed: email.is_none(),
+            };
+            mail::enqueue(conn, &notice, now)
+        }
+        _ => Ok(()),
+    }
 }
 
 impl Accounts {
@@ -110,23 +149,7 @@ impl Accounts {
             (Some(_), Verified::ByMail) => "set, unverified (no mail configured)",
         };
         self.db
-            .write(move |conn| {
-                repo::users::set_email(conn, &user.id, email.as_deref(), now)?;
-                repo::resets::void_user_resets(conn, &user.id, now)?;
-                repo::email_verifications::void_user_links(conn, &user.id, now)?;
-                if let Some(email) = &email {
-                    match verified {
-                        Verified::Vouched => {
-                            repo::users::mark_email_verified(conn, &user.id, email, now)?;
-                        }
-                        Verified::ByMail if mail_on => {
-                            queue_verification(conn, &user.id, email, now)?;
-                        }
-                        Verified::ByMail => {}
-                    }
-                }
-                Ok::<_, DbError>(())
-            })
+            .write(move |conn| replace_email(conn, &user, email.as_deref(), verified, mail_on, now))
             .await?;
         self.mail_queued();
         self.audit(Event::success(Kind::UserEmailChanged, username).detail(detail))
@@ -166,7 +189,7 @@ impl Accounts {
             .db
             .write(move |conn| {
                 if let Some(l) = limit {
-                    let bucket = format!("verify-user:{}", user.id);
+                    let bucket = verification_bucket(&user.id);
                     if !repo::throttle::reserve(conn, &bucket, now, l.window_secs, l.max_failures)?
                     {
                         return Ok(false);

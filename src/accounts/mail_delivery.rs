@@ -69,6 +69,16 @@ impl MailDeliverer {
         match job {
             MailJob::ForgotPassword { identifier } => self.forgot_password(&identifier).await,
             MailJob::VerifyEmail { user_id, email } => self.verify_email(&user_id, &email).await,
+            MailJob::EmailChanged {
+                username,
+                old_email,
+                removed,
+                ..
+            } => {
+                let rendered = messages::email_changed(&self.issuer, &username, removed)
+                    .map_err(|e| DeliveryError::Permanent(format!("template: {e}")))?;
+                self.send(&old_email, rendered).await
+            }
         }
     }
 

@@ -10,6 +10,7 @@ pub mod forgot;
 pub mod import;
 pub mod login_guard;
 pub mod mail_delivery;
+pub mod own_email;
 pub mod own_password;
 pub mod password_policy;
 pub mod reset;

@@ -14,7 +14,7 @@ use super::{AccountError, Accounts};
 use crate::audit::{Event, Kind};
 use crate::db::repo::users::User;
 use crate::db::{repo, DbConn, DbError};
-use crate::digest::{digest_hex, random_token};
+use crate::digest::{digest_hex, presented_token_digest, random_token};
 use crate::domain::parse_duration;
 use crate::passwords::{HashError, Password};
 
@@ -80,15 +80,7 @@ fn reset_ttl(text: Option<&str>) -> Result<Duration, AccountError> {
 /// The stored digest of a presented token; anything that is not a token's shape (43
 /// base64url characters) is no link, and is not looked up.
 fn stored_digest(token: &str) -> Result<String, ResetError> {
-    let shaped = token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if shaped {
-        Ok(digest_hex(token))
-    } else {
-        Err(ResetError::Unknown)
-    }
+    presented_token_digest(token).ok_or(ResetError::Unknown)
 }
 
 /// The link's user while the link can be used, else why not.

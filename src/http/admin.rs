@@ -451,7 +451,7 @@ pub(super) struct EmailBody {
     params(("username" = String, Path, description = "The user's username")),
     request_body(content = EmailBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "The user with the new address: unverified (a verification link is mailed when mail is configured) unless `verified`; the user's reset and verification links are voided", body = User),
+        (status = 200, description = "The user with the new address: unverified (a verification link is mailed when mail is configured) unless `verified`; the user's reset and verification links are voided; a verified address replaced or removed is told so by mail", body = User),
         (status = 400, description = "Not a valid address", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),

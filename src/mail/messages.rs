@@ -53,6 +53,24 @@ struct VerifyHtml<'a> {
     hours: u64,
 }
 
+#[derive(Template)]
+#[template(path = "mail/email_changed.txt")]
+struct ChangedText<'a> {
+    issuer_name: &'a str,
+    username: &'a str,
+    account_url: &'a str,
+    removed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "mail/email_changed.html")]
+struct ChangedHtml<'a> {
+    issuer_name: &'a str,
+    username: &'a str,
+    account_url: &'a str,
+    removed: bool,
+}
+
 /// A message before it is addressed: subject, text and HTML. No `Debug`: the bodies hold a
 /// link's token.
 pub struct Rendered {
@@ -110,6 +128,35 @@ pub fn verify_email(
             username,
             url,
             hours,
+        }
+        .render()?,
+    })
+}
+
+/// The notice to an address that was replaced (or removed): no link with a token, and not
+/// the new address; the account page's address, to check what happened.
+pub fn email_changed(
+    issuer: &str,
+    username: &str,
+    removed: bool,
+) -> Result<Rendered, askama::Error> {
+    let issuer_name = issuer_name(issuer);
+    let account_url = format!("{issuer}/account");
+    let account_url = account_url.as_str();
+    Ok(Rendered {
+        subject: format!("Your email address at {issuer_name} was changed"),
+        text: ChangedText {
+            issuer_name,
+            username,
+            account_url,
+            removed,
+        }
+        .render()?,
+        html: ChangedHtml {
+            issuer_name,
+            username,
+            account_url,
+            removed,
         }
         .render()?,
     })
@@ -202,6 +249,21 @@ mod tests {
         assert!(raw.contains("To: alice@example.org\r\n"), "{raw}");
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("text/plain") && raw.contains("text/html"));
+    }
+
+    #[test]
+    fn the_address_change_notice_names_the_account_and_says_whether_it_was_removed() {
+        let changed = email_changed("https://id.example.com", "o'<b>", false).unwrap();
+        assert_eq!(
+            changed.subject,
+            "Your email address at id.example.com was changed"
+        );
+        assert!(changed.text.contains("was given another email address"));
+        assert!(changed.text.contains("https://id.example.com/account"));
+        assert!(changed.html.contains("o&#39;&#60;b&#62;") && !changed.html.contains("<b>"));
+        let removed = email_changed("https://id.example.com", "alice", true).unwrap();
+        assert!(removed.text.contains("no longer has an email address"));
+        assert!(!removed.text.contains("token="));
     }
 
     #[test]

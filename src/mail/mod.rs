@@ -27,6 +27,14 @@ pub enum MailJob {
     ForgotPassword { identifier: String },
     /// A verification link for the user's address, while the user still has that address.
     VerifyEmail { user_id: String, email: String },
+    /// The notice to a verified address that was replaced or removed: it carries no link,
+    /// and never the new address (whoever changed it need not tell the old owner where to).
+    EmailChanged {
+        user_id: String,
+        username: String,
+        old_email: String,
+        removed: bool,
+    },
 }
 
 impl MailJob {
@@ -37,17 +45,20 @@ impl MailJob {
         match self {
             MailJob::ForgotPassword { .. } => "forgot-password request",
             MailJob::VerifyEmail { email, .. } => email,
+            MailJob::EmailChanged { old_email, .. } => old_email,
         }
     }
 
     /// Jobs of one key go in the order they were written: a request's, per what was typed;
-    /// a verification's, per user.
+    /// a verification's and an address notice's, per user (the new address's link first).
     fn ordering_key(&self) -> String {
         match self {
             MailJob::ForgotPassword { identifier } => {
                 format!("forgot:{}", identifier.to_lowercase())
             }
-            MailJob::VerifyEmail { user_id, .. } => format!("verify:{user_id}"),
+            MailJob::VerifyEmail { user_id, .. } | MailJob::EmailChanged { user_id, .. } => {
+                format!("verify:{user_id}")
+            }
         }
     }
 }

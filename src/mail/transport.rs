@@ -14,9 +14,13 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::domain::SecretString;
 
-/// Longest wait for the server at each step of a delivery: a slow server costs the
-/// background task this much, never a request.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// `SMTP_TIMEOUT`'s default: the longest wait for the server at each step of a delivery and
+/// for the whole of it. A slow server costs the background task this much, never a request.
+pub const DEFAULT_SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// What `SMTP_TIMEOUT` may be: under the outbox's own limit of one attempt (30 s), which
+/// would otherwise cut the send off first.
+pub const SMTP_TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(25);
 
 /// Where and how to send, checked at start.
 #[derive(Debug, Clone)]
@@ -26,6 +30,8 @@ pub struct SmtpSettings {
     pub security: Security,
     pub credentials: Option<(String, SecretString)>,
     pub from: Mailbox,
+    /// `SMTP_TIMEOUT`: the longest wait at each step, and for the whole message.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +89,7 @@ impl SmtpSettings {
             .parse()
             .map_err(|e| format!("SMTP_FROM is not an address ({e})"))?;
         Ok(SmtpSettings {
+            timeout: DEFAULT_SMTP_TIMEOUT,
             port: parsed.port().unwrap_or(default_port),
             host,
             security,
@@ -126,6 +133,7 @@ pub enum SendError {
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     pub from: Mailbox,
+    timeout: Duration,
 }
 
 impl Mailer {
@@ -144,7 +152,7 @@ impl Mailer {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
             .port(settings.port)
             .tls(security)
-            .timeout(Some(SMTP_TIMEOUT))
+            .timeout(Some(settings.timeout))
             .hello_name(ClientId::Domain(hello.to_string()));
         if let Some((user, password)) = &settings.credentials {
             builder = builder.credentials(Credentials::new(
@@ -155,14 +163,22 @@ impl Mailer {
         Ok(Mailer {
             transport: builder.build(),
             from: settings.from.clone(),
+            timeout: settings.timeout,
         })
     }
 
+    /// Hands `message` to the server. A server that answers each step just within the
+    /// step's timeout cannot hold the delivery longer than the same timeout overall: the
+    /// send is dropped then, and with it the connection.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(SendError::Permanent(describe(&e))),
-            Err(e) => Err(SendError::Transient(describe(&e))),
+        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(describe(&e))),
+            Ok(Err(e)) => Err(SendError::Transient(describe(&e))),
+            Err(_) => Err(SendError::Transient(format!(
+                "the SMTP server took longer than {}s (SMTP_TIMEOUT)",
+                self.timeout.as_secs()
+            ))),
         }
     }
 }

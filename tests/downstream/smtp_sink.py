@@ -7,7 +7,12 @@ While the file DIR/refuse exists, every RCPT TO is answered with its content as 
 (e.g. "451 4.3.0 try again later", or "550 5.1.1 no such user"). The tests make the server
 vanish by killing the process, and come back by starting it again on the same port.
 
-Usage: smtp_sink.py PORT DIR
+With TLS=starttls or TLS=smtps (and CERT, KEY: PEM files), the server offers STARTTLS and
+requires it before MAIL, or speaks TLS from the first byte; with USER:PASSWORD it also
+requires AUTH (only over TLS) with exactly those credentials. Each message's JSON then
+says whether it came over TLS and who authenticated.
+
+Usage: smtp_sink.py PORT DIR [TLS CERT KEY [USER:PASSWORD]]
 """
 
 import asyncio
@@ -17,9 +22,11 @@ import itertools
 import json
 import os
 import signal
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 class Sink:
@@ -63,6 +70,8 @@ class Sink:
             "content_type": message.get_content_type(),
             "text": parts.get("text/plain"),
             "html": parts.get("text/html"),
+            "tls": server.transport.get_extra_info("ssl_object") is not None,
+            "authenticated_as": session.auth_data if session.authenticated else None,
         }
         with open(path[:-4] + ".json.tmp", "w") as f:
             json.dump(summary, f)
@@ -70,9 +79,33 @@ class Sink:
         return "250 Message accepted for delivery"
 
 
+def authenticator(expected):
+    def check(server, session, envelope, mechanism, auth_data):
+        given = f"{auth_data.login.decode()}:{auth_data.password.decode()}"
+        return AuthResult(
+            success=given == expected, handled=False, auth_data=auth_data.login.decode()
+        )
+
+    return check
+
+
 def main():
     port, directory = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port)
+    options = {}
+    if len(sys.argv) > 3:
+        mode, cert, key = sys.argv[3], sys.argv[4], sys.argv[5]
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        if mode == "smtps":
+            options["ssl_context"] = context
+        else:
+            options["tls_context"] = context
+            options["require_starttls"] = True
+        if len(sys.argv) > 6:
+            options["authenticator"] = authenticator(sys.argv[6])
+            options["auth_required"] = True
+            options["auth_require_tls"] = True
+    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port, **options)
     controller.start()
     print(f"listening on 127.0.0.1:{port}", flush=True)
     stop = asyncio.Event()

@@ -18,6 +18,12 @@ pub struct ReceivedMail {
     pub content_type: String,
     pub text: Option<String>,
     pub html: Option<String>,
+    /// It came over TLS (STARTTLS or implicit).
+    #[serde(default)]
+    pub tls: bool,
+    /// The user the client authenticated as, if it did.
+    #[serde(default)]
+    pub authenticated_as: Option<String>,
 }
 
 impl ReceivedMail {
@@ -66,6 +72,8 @@ pub struct SmtpSink {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<tokio::process::Child>,
+    /// The TLS mode, certificate, key and credentials given to the script, if any.
+    tls_args: Vec<String>,
 }
 
 impl SmtpSink {
@@ -76,12 +84,35 @@ impl SmtpSink {
 
     /// Starts the server on `port` (one a test had something else listen on before).
     pub async fn start_on(port: u16) -> Option<SmtpSink> {
+        SmtpSink::start_with(port, Vec::new()).await
+    }
+
+    /// Starts a server that speaks TLS (`starttls`: offered and required before MAIL;
+    /// `smtps`: from the first byte) with the PEM `cert` and `key`, and with `credentials`
+    /// (`user:password`) requires AUTH with them.
+    pub async fn start_tls(
+        mode: &str,
+        cert: &Path,
+        key: &Path,
+        credentials: Option<&str>,
+    ) -> Option<SmtpSink> {
+        let mut args = vec![
+            mode.to_string(),
+            cert.display().to_string(),
+            key.display().to_string(),
+        ];
+        args.extend(credentials.map(str::to_string));
+        SmtpSink::start_with(free_port(), args).await
+    }
+
+    async fn start_with(port: u16, tls_args: Vec<String>) -> Option<SmtpSink> {
         let python = python()?;
         let mut sink = SmtpSink {
             python,
             port,
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
+            tls_args,
         };
         sink.start_again().await;
         Some(sink)
@@ -100,6 +131,7 @@ impl SmtpSink {
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/downstream/smtp_sink.py"))
             .arg(self.port.to_string())
             .arg(self.dir.path())
+            .args(&self.tls_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -180,5 +212,90 @@ impl SmtpSink {
         tokio::time::sleep(for_).await;
         let got = self.messages().len();
         assert!(got <= n, "at most {n} messages expected, got {got}");
+    }
+}
+
+/// An SMTP server that stalls: it accepts connections and then answers nothing (or only its
+/// greeting, then nothing), whatever the client sends. It counts the connections it accepted
+/// and those the client closed, so a test can see a delivery give up and let go.
+pub struct StallingServer {
+    pub port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    closed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    greet: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StallingServer {
+    /// Listens on a free loopback port, silent from the first byte (see
+    /// [`StallingServer::greet`]).
+    pub async fn start() -> StallingServer {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let closed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let greet = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (a, c, g) = (accepted.clone(), closed.clone(), greet.clone());
+        let task = tokio::spawn(async move {
+            // Dropped with this task: every connection it holds is dropped too.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut conn, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                let c = c.clone();
+                let greet = g.load(Ordering::SeqCst);
+                connections.spawn(async move {
+                    if greet {
+                        let _ = conn.write_all(b"220 stall.test ESMTP\r\n").await;
+                    }
+                    let mut buf = [0u8; 1024];
+                    // Reads (and ignores) until the client hangs up.
+                    while let Ok(n) = conn.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    c.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        StallingServer {
+            port,
+            accepted,
+            closed,
+            greet,
+            task,
+        }
+    }
+
+    /// With `on`, each new connection gets the `220` greeting and then silence (the stall
+    /// comes at EHLO).
+    pub fn greet(&self, on: bool) {
+        self.greet.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Connections the client closed so far (it gave up waiting).
+    pub fn closed_by_client(&self) -> usize {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stops listening and drops every connection; returns the port, free for another
+    /// server.
+    pub async fn stop(self) -> u16 {
+        self.task.abort();
+        let _ = self.task.await;
+        self.port
     }
 }

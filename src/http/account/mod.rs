@@ -44,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/account/sessions/end-others", "POST").route(post().to(sessions::end_others)),
         )
+        .service(resource("/account/email", "POST").route(post().to(email::change)))
         .service(resource("/account/email/verification", "POST").route(post().to(email::resend)));
 }
 

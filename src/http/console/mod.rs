@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 mod audit;
 mod clients;
+mod email;
 mod keys;
 mod outbox;
 mod sessions;
@@ -60,6 +61,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/console/users/{name}/reset-link", "POST")
                 .route(post().to(users::reset_link)),
+        )
+        .service(
+            resource("/console/users/{name}/email", "GET, POST")
+                .route(get().to(email::email_page))
+                .route(post().to(email::set_email)),
         )
         .service(
             resource("/console/users/{name}/{action}", "GET, POST")
