@@ -49,6 +49,9 @@ impl From<EndpointError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", "client not found")
             }
             EndpointError::Invalid(m) => ApiError::bad_request(m),
+            EndpointError::Managed(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             EndpointError::Db(db) => db.into(),
         }
     }
@@ -178,6 +181,7 @@ struct EndpointsBody {
         (status = 200, description = "The client's logout endpoints, as stored"),
         (status = 400, description = "A URI breaks the rule", body = ErrorBody),
         (status = 404, description = "No such client", body = ErrorBody),
+        (status = 409, description = "The client is declared in the clients file", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
         (status = "4XX", description = "Other client errors", body = ErrorBody),

@@ -33,6 +33,7 @@ mod housekeeping;
 mod keys;
 mod liveness;
 mod login_guard;
+mod logout_registration;
 mod mail;
 mod oauth;
 mod observability;

@@ -616,7 +616,7 @@ impl TestApp {
             introspect_any,
             access_alg,
             id_token_alg,
-            json: _,
+            ..
         })) = cli.command
         else {
             panic!("not a client add command: {args:?}");

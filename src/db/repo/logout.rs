@@ -92,6 +92,26 @@ pub fn endpoints(conn: &mut DbConn, client_id: &str) -> Result<Option<LogoutEndp
         .map_err(DbError::from_diesel)
 }
 
+/// The endpoints of those of `client_ids` that registered any, by client id.
+pub fn endpoints_of(
+    conn: &mut DbConn,
+    client_ids: &[String],
+) -> Result<Vec<LogoutEndpoints>, DbError> {
+    l::client_logout
+        .filter(l::client_id.eq_any(client_ids))
+        .order(l::client_id.asc())
+        .load(conn)
+        .map_err(DbError::from_diesel)
+}
+
+/// Every client's registered endpoints (the clients file's plan compares them).
+pub fn all_endpoints(conn: &mut DbConn) -> Result<Vec<LogoutEndpoints>, DbError> {
+    l::client_logout
+        .order(l::client_id.asc())
+        .load(conn)
+        .map_err(DbError::from_diesel)
+}
+
 /// Stores a client's endpoints (none at all removes the row).
 pub fn set_endpoints(conn: &mut DbConn, e: &LogoutEndpoints) -> Result<(), DbError> {
     diesel::delete(l::client_logout.filter(l::client_id.eq(&e.client_id)))

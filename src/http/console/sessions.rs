@@ -143,6 +143,7 @@ fn endpoint_failure(e: EndpointError) -> PageError {
             PageError::Client(StatusCode::NOT_FOUND, "client not found".into())
         }
         EndpointError::Invalid(m) => PageError::Client(StatusCode::BAD_REQUEST, m),
+        EndpointError::Managed(_) => PageError::Client(StatusCode::CONFLICT, e.to_string()),
         EndpointError::Db(db) => db.into(),
     }
 }
