@@ -22,6 +22,10 @@ pub struct SessionsArgs {
     /// End every live session of the user; their applications are notified.
     #[arg(long)]
     pub end_all: bool,
+    /// End one application's offline access (its refresh family, by the id listed under
+    /// "offline access"), which no logout ends.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["end", "end_all"])]
+    pub revoke_offline: Option<String>,
     /// Print the sessions as JSON.
     #[arg(long)]
     pub json: bool,
@@ -109,6 +113,11 @@ async fn sso(settings: &Settings) -> anyhow::Result<Sso> {
 
 pub async fn user_sessions(settings: &Settings, args: SessionsArgs) -> anyhow::Result<()> {
     let sso = sso(settings).await?;
+    if let Some(id) = &args.revoke_offline {
+        sso.revoke_offline_grant(&args.name, id).await?;
+        println!("ended offline access {id} of {}", args.name);
+        return Ok(());
+    }
     if args.end_all || args.end.is_some() {
         let which = match args.end.as_deref() {
             Some(sid) => Ending::One(sid),
@@ -119,17 +128,22 @@ pub async fn user_sessions(settings: &Settings, args: SessionsArgs) -> anyhow::R
         return Ok(());
     }
     let sessions = sso.user_sessions(&args.name).await?;
+    let offline = sso.offline_grants(&args.name).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&sessions)?);
+        let both = serde_json::json!({ "sessions": sessions, "offline_access": offline });
+        println!("{}", serde_json::to_string_pretty(&both)?);
         return Ok(());
     }
     for s in &sessions {
         let clients: Vec<&str> = s.clients.iter().map(|c| c.client_id.as_str()).collect();
         println!(
-            "{}  started {}  ends {}  applications: {}",
+            "{}  started {}  last used {}  ends {}  from {} ({})  applications: {}",
             s.sid,
             utc_datetime(s.created_at),
+            utc_datetime(s.last_used_at),
             utc_datetime(s.expires_at),
+            s.address.as_deref().unwrap_or("-"),
+            s.browser.as_deref().unwrap_or("-"),
             if clients.is_empty() {
                 "-".to_string()
             } else {
@@ -139,6 +153,18 @@ pub async fn user_sessions(settings: &Settings, args: SessionsArgs) -> anyhow::R
     }
     if sessions.is_empty() {
         eprintln!("{} has no live session", args.name);
+    }
+    if !offline.is_empty() {
+        println!("offline access (outlives a logout; --revoke-offline ID ends one):");
+        for g in &offline {
+            println!(
+                "{}  {}  since {}  ends {}",
+                g.id,
+                g.client_id,
+                utc_datetime(g.created_at),
+                utc_datetime(g.expires_at)
+            );
+        }
     }
     Ok(())
 }

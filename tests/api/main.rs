@@ -45,6 +45,7 @@ mod properties;
 mod query_plans;
 mod recovery;
 mod second_step;
+mod session_details;
 mod simplejwt;
 mod smoke;
 mod sso;

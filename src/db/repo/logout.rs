@@ -142,18 +142,18 @@ pub struct LiveSession {
     pub expires_at: i64,
 }
 
-/// The user's sessions that have not ended or expired, newest first.
+/// The user's sessions that have not ended or expired, newest first (whole records: the
+/// lists show where each signed in from).
 pub fn live_sessions_of_user(
     conn: &mut DbConn,
     user_id: &str,
     now: i64,
-) -> Result<Vec<LiveSession>, DbError> {
+) -> Result<Vec<crate::db::repo::sessions::Session>, DbError> {
     s::sessions
         .filter(s::user_id.eq(user_id))
         .filter(s::ended_at.is_null())
         .filter(s::expires_at.gt(now))
-        .order(s::created_at.desc())
-        .select((s::sid, s::user_id, s::created_at, s::expires_at))
+        .order((s::created_at.desc(), s::sid.asc()))
         .load(conn)
         .map_err(DbError::from_diesel)
 }
