@@ -26,6 +26,7 @@ mod downstream;
 mod failover;
 mod key_processes;
 mod logging;
+mod logout_browser;
 mod logout_processes;
 mod mail_browser;
 mod master_key;
