@@ -328,3 +328,100 @@ async fn logout(b: &reqwest::Client, base: &str, id_token: &str) {
         .unwrap();
     assert!(resp.status().is_success(), "{}", resp.status());
 }
+
+/// The figures of BENCHMARKS.md's outbox section with `gatehouse serve` processes, not a
+/// check: `cargo test --test system logout_processes::figures -- --ignored --nocapture`.
+/// Latency: from the start of a logout (alternating between two instances) to the receiver's
+/// validated receipt. Throughput: 1,000 notifications written by another process at once,
+/// drained by one instance, then by two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by hand"]
+async fn figures() {
+    let Some(mut set) = Setup::start(2).await else {
+        return;
+    };
+    const LOGOUTS: usize = 60;
+    let mut latencies = vec![];
+    for n in 0..LOGOUTS {
+        let (b, id_token) = set.signed_in(n % 2).await;
+        let sid = peek(&id_token).1["sid"].as_str().unwrap().to_string();
+        let started = std::time::Instant::now();
+        logout(&b, &set.servers[(n + 1) % 2].address.clone(), &id_token).await;
+        assert!(eventually(30, || async { set.receiver.valid().len() == n + 1 }).await);
+        let arrived = set
+            .receiver
+            .arrivals()
+            .into_iter()
+            .find(|(s, _)| *s == sid)
+            .unwrap()
+            .1;
+        latencies.push(arrived - started);
+    }
+    latencies.sort();
+    let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    eprintln!(
+        "two processes on PostgreSQL: logout → receipt over {LOGOUTS}: p50 {:.1} ms, p99 {:.1} ms",
+        at(0.5).as_secs_f64() * 1000.0,
+        at(0.99).as_secs_f64() * 1000.0
+    );
+    let mut done = LOGOUTS;
+    for instances in [1, 2] {
+        if instances == 1 {
+            set.servers[1].child.start_kill().unwrap();
+            set.servers[1].child.wait().await.unwrap();
+        } else {
+            set.start_server("again").await;
+        }
+        const BURST: usize = 1000;
+        let took = burst(&set, BURST, done).await;
+        done += BURST;
+        eprintln!(
+            "{instances} instance(s) on PostgreSQL: {BURST} notifications in {:.2} s, {:.0}/s",
+            took.as_secs_f64(),
+            BURST as f64 / took.as_secs_f64()
+        );
+    }
+}
+
+/// Writes `count` notifications in one transaction from this process and waits until the
+/// receiver has validated them all (it had `before`).
+async fn burst(set: &Setup, count: usize, before: usize) -> Duration {
+    use gatehouse::outbox::{enqueue, NewMessage};
+    use gatehouse::sso::backchannel::{Notice, KIND};
+    let url: gatehouse::db::DatabaseUrl = set.storage.database_url.parse().unwrap();
+    let db = gatehouse::db::Db::new(&url, 2, Duration::from_secs(5)).unwrap();
+    let uri = set.receiver.uri("app");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    db.write(move |conn| {
+        for n in 0..count {
+            let notice = Notice {
+                client_id: "app".into(),
+                sub: "burst".into(),
+                sid: format!("burst-{before}-{n}"),
+                jti: uuid::Uuid::new_v4().to_string(),
+            };
+            let payload = serde_json::to_string(&notice).unwrap();
+            let key = format!("app burst-{before}-{n}");
+            let message = NewMessage {
+                kind: KIND,
+                destination: &uri,
+                payload: &payload,
+                ordering_key: &key,
+            };
+            enqueue(conn, &message, now)?;
+        }
+        Ok::<_, gatehouse::db::DbError>(())
+    })
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let all = eventually(600, || async {
+        set.receiver.valid().len() == before + count
+    })
+    .await;
+    assert!(all, "{} of {}", set.receiver.valid().len(), before + count);
+    started.elapsed()
+}
