@@ -69,8 +69,14 @@ pub async fn find(db: &Db, cookie: &str, now: i64) -> Result<Option<(Session, Us
         let since = now - TOUCH_EVERY;
         if session.last_used_at.unwrap_or(session.created_at) < since {
             let hash = session.id_hash.clone();
-            db.write(move |conn| repo::sessions::touch_session(conn, &hash, now, since))
-                .await?;
+            let touched: Result<(), DbError> = db
+                .write(move |conn| repo::sessions::touch_session(conn, &hash, now, since))
+                .await;
+            // Bookkeeping for the sessions lists: a failed write (a busy SQLite file, say) is
+            // logged, and the session is used all the same.
+            if let Err(e) = touched {
+                tracing::warn!(error = %e, "could not record the use of a session");
+            }
         }
     }
     Ok(found)

@@ -179,7 +179,9 @@ async fn offline_access_outlives_a_logout_is_listed_apart_and_revoked(backend: B
     assert_eq!(status, StatusCode::OK, "{body}");
     let first = body["refresh_token"].as_str().unwrap().to_string();
 
-    // A second grant, ended by the user on the account page.
+    // A second grant (later, so that it is listed first), ended by the user on the account
+    // page.
+    app.advance(5);
     let second = refresh_token(&app, &b).await;
     let (_, html) = crate::account::account_page(&app, &b).await;
     let section = &html[html.find("id=\"offline\"").expect("offline section")..];
