@@ -171,6 +171,24 @@ fn parse(
                     .map_err(|e| (line_of(uri.span()), format!("client {id}: {e}")))?;
             }
         }
+        // A flag without its URI would be dropped on storing, and the file would differ
+        // from the store at every apply.
+        for (flag, uri, what) in [
+            (
+                entry.backchannel_logout_session_required,
+                &entry.backchannel_logout_uri,
+                "backchannel_logout_session_required needs backchannel_logout_uri",
+            ),
+            (
+                entry.frontchannel_logout_session_required,
+                &entry.frontchannel_logout_uri,
+                "frontchannel_logout_session_required needs frontchannel_logout_uri",
+            ),
+        ] {
+            if flag && uri.is_none() {
+                return Err((id_line, format!("client {id}: {what}")));
+            }
+        }
         let logout = LogoutEndpoints {
             client_id: id.clone(),
             backchannel_logout_uri: entry
@@ -711,6 +729,12 @@ mod tests {
                 "{reason}"
             );
         }
+
+        let (line, reason) = error_of(&format!(
+            "{BILLING}frontchannel_logout_session_required = true\n"
+        ));
+        assert_eq!(line, 2, "{reason}");
+        assert!(reason.contains("needs frontchannel_logout_uri"), "{reason}");
 
         // The plan sees a change of endpoints, and their removal.
         let stored = declared[0].client.clone();
