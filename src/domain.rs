@@ -116,6 +116,53 @@ impl RedirectUri {
     }
 }
 
+/// Whether the issuer is plain http on a loopback host (a developer's machine).
+fn issuer_is_local_http(issuer: &str) -> bool {
+    let Ok(url) = url::Url::parse(issuer) else {
+        return false;
+    };
+    url.scheme() == "http"
+        && match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+}
+
+/// The rule for a client's logout URI (Back-Channel Logout 1.0 §2.2, Front-Channel Logout
+/// 1.0 §2), wherever it is registered (admin API, console, CLI, `CLIENTS_FILE`): absolute
+/// `https` (or `http` when the issuer is itself http on loopback, for development), with a
+/// host, no credentials, no fragment, at most 2000 characters. The error says why, after
+/// `what`.
+pub fn check_logout_uri(uri: &str, issuer: &str, what: &str) -> Result<(), String> {
+    let invalid = |why: &str| format!("{what}: {why}");
+    if uri.len() > 2000 {
+        return Err(invalid("longer than 2000 characters"));
+    }
+    let url = url::Url::parse(uri).map_err(|_| invalid("not an absolute URL"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if issuer_is_local_http(issuer) => {}
+        "http" => {
+            return Err(invalid(
+                "must be https (http only while the issuer is http on loopback)",
+            ))
+        }
+        _ => return Err(invalid("must be https")),
+    }
+    if url.host().is_none() {
+        return Err(invalid("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not carry credentials"));
+    }
+    if url.fragment().is_some() {
+        return Err(invalid("must not have a fragment"));
+    }
+    Ok(())
+}
+
 /// The CSP source of a registered URI's origin: `https://host:port` for http(s), the bare
 /// `scheme:` for an app's custom scheme; `None` when it is not safe to write into a header.
 pub fn csp_origin(uri: &str) -> Option<String> {

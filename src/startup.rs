@@ -212,7 +212,13 @@ impl Application {
         let declared = match &settings.clients_file {
             Some(path) => Some((
                 path,
-                clients_file::read(path, &env, clock.now(), AlgSet::of(&settings.signing_algs))?,
+                clients_file::read(
+                    path,
+                    &env,
+                    clock.now(),
+                    AlgSet::of(&settings.signing_algs),
+                    &settings.issuer,
+                )?,
             )),
             None => None,
         };
@@ -370,7 +376,7 @@ impl Application {
 async fn apply_clients_file(
     accounts: &Accounts,
     path: &std::path::Path,
-    declared: Vec<crate::accounts::clients::Client>,
+    declared: Vec<clients_file::Declared>,
 ) -> anyhow::Result<()> {
     let plan = accounts.apply_clients_file(declared, false).await?;
     for change in &plan.changes {

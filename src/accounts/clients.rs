@@ -7,9 +7,12 @@ use super::{AccountError, Accounts};
 use crate::audit::{Event, Kind};
 use crate::db::alg::{Alg, AlgSet};
 pub use crate::db::repo::clients::Client;
+use crate::db::repo::logout::LogoutEndpoints;
 use crate::db::{repo, DbError};
 use crate::digest::digest_hex;
-use crate::domain::{split_scope, valid_scope_token, ClientId, RedirectUri, GRANTS};
+use crate::domain::{
+    check_logout_uri, split_scope, valid_scope_token, ClientId, RedirectUri, GRANTS,
+};
 use crate::paging::{ListRequest, Page};
 
 /// A client secret: 256 random bits, base64url. Shown once; stored as a SHA-256 digest.
@@ -135,10 +138,40 @@ impl Accounts {
         &self,
         req: NewClientRequest,
     ) -> Result<(Client, Option<String>), AccountError> {
+        self.create_client_with_logout(req, LogoutEndpoints::default(), "")
+            .await
+    }
+
+    /// Registers a client and its logout endpoints (`gatehouse client add --backchannel-logout-uri
+    /// …`) in one transaction: a URI that breaks the rule of [`check_logout_uri`] (for
+    /// `issuer`) leaves nothing behind.
+    pub async fn create_client_with_logout(
+        &self,
+        req: NewClientRequest,
+        logout: LogoutEndpoints,
+        issuer: &str,
+    ) -> Result<(Client, Option<String>), AccountError> {
         let mut client = checked_client(req, self.clock.now(), self.signing_algs)?;
+        let blank = |u: Option<String>| u.filter(|u| !u.trim().is_empty());
+        let logout = LogoutEndpoints {
+            client_id: client.client_id.clone(),
+            backchannel_logout_uri: blank(logout.backchannel_logout_uri),
+            frontchannel_logout_uri: blank(logout.frontchannel_logout_uri),
+            ..logout
+        };
+        for (what, uri) in [
+            ("backchannel_logout_uri", &logout.backchannel_logout_uri),
+            ("frontchannel_logout_uri", &logout.frontchannel_logout_uri),
+        ] {
+            if let Some(uri) = uri {
+                check_logout_uri(uri, issuer, what).map_err(AccountError::Invalid)?;
+            }
+        }
         let secret = (!client.public).then(generate_client_secret);
         client.secret_hash = secret.as_deref().map(digest_hex);
         let stored = client.clone();
+        let with_logout =
+            logout.backchannel_logout_uri.is_some() || logout.frontchannel_logout_uri.is_some();
         self.db
             .write(move |conn| {
                 repo::clients::insert(conn, &stored).map_err(|e| match e {
@@ -146,13 +179,18 @@ impl Accounts {
                         AccountError::Exists(format!("client {}", stored.client_id))
                     }
                     other => other.into(),
-                })
+                })?;
+                if with_logout {
+                    repo::logout::set_endpoints(conn, &logout)?;
+                }
+                Ok::<_, AccountError>(())
             })
             .await?;
-        let kind = if client.public {
-            "public"
-        } else {
-            "confidential"
+        let kind = match (client.public, with_logout) {
+            (true, false) => "public",
+            (false, false) => "confidential",
+            (true, true) => "public, with logout endpoints",
+            (false, true) => "confidential, with logout endpoints",
         };
         self.audit(Event::success(Kind::ClientCreated, &client.client_id).detail(kind))
             .await;

@@ -11,6 +11,10 @@
 //! handed back (unmanaged), so that an operator may delete it or declare it again. Deleting
 //! it at once, as Dex and Kanidm do, would revoke everything it was issued because of one
 //! line removed by mistake; disabling is undone by declaring it again.
+//!
+//! An entry may also register the client's logout endpoints (`backchannel_logout_uri` and
+//! the others of `PUT /admin/clients/{id}/logout`), checked by the same rule; an entry
+//! without them has none.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,9 +27,10 @@ use super::clients::{checked_client, Client};
 use super::{AccountError, Accounts, NewClientRequest};
 use crate::audit::{self, Event, Kind};
 use crate::db::alg::{Alg, AlgSet};
+pub use crate::db::repo::logout::LogoutEndpoints;
 use crate::db::{repo, DbError};
 use crate::digest::digest_hex;
-use crate::domain::{ClientId, RedirectUri};
+use crate::domain::{check_logout_uri, ClientId, RedirectUri};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientsFileError {
@@ -82,23 +87,40 @@ struct Entry {
     id_token_alg: Option<Alg>,
     secret_sha256: Option<Spanned<String>>,
     secret_env: Option<Spanned<String>>,
+    backchannel_logout_uri: Option<Spanned<String>>,
+    #[serde(default)]
+    backchannel_logout_session_required: bool,
+    frontchannel_logout_uri: Option<Spanned<String>>,
+    #[serde(default)]
+    frontchannel_logout_session_required: bool,
 }
 
-/// Reads and checks `path`; `env` looks up the variables that `secret_env` names.
+/// A declared client with its logout endpoints (both URIs `None`: it has none).
+#[derive(Debug, Clone)]
+pub struct Declared {
+    pub client: Client,
+    pub logout: LogoutEndpoints,
+}
+
+/// Reads and checks `path`; `env` looks up the variables that `secret_env` names; `issuer`
+/// decides whether a logout URI may be plain http (see [`check_logout_uri`]).
 pub fn read(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     now: i64,
     signing_algs: AlgSet,
-) -> Result<Vec<Client>, ClientsFileError> {
+    issuer: &str,
+) -> Result<Vec<Declared>, ClientsFileError> {
     let text = std::fs::read_to_string(path).map_err(|e| ClientsFileError::Unreadable {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    parse(&text, env, now, signing_algs).map_err(|(line, reason)| ClientsFileError::Invalid {
-        path: path.display().to_string(),
-        line,
-        reason,
+    parse(&text, env, now, signing_algs, issuer).map_err(|(line, reason)| {
+        ClientsFileError::Invalid {
+            path: path.display().to_string(),
+            line,
+            reason,
+        }
     })
 }
 
@@ -109,7 +131,8 @@ fn parse(
     env: &dyn Fn(&str) -> Option<String>,
     now: i64,
     signing_algs: AlgSet,
-) -> Result<Vec<Client>, (usize, String)> {
+    issuer: &str,
+) -> Result<Vec<Declared>, (usize, String)> {
     let line_of = |span: std::ops::Range<usize>| {
         let before = &text.as_bytes()[..span.start.min(text.len())];
         before.iter().filter(|&&b| b == b'\n').count() + 1
@@ -139,6 +162,46 @@ fn parse(
             RedirectUri::parse(uri.get_ref())
                 .map_err(|e| (line_of(uri.span()), format!("{}: {e}", uri.get_ref())))?;
         }
+        for (what, uri) in [
+            ("backchannel_logout_uri", &entry.backchannel_logout_uri),
+            ("frontchannel_logout_uri", &entry.frontchannel_logout_uri),
+        ] {
+            if let Some(uri) = uri {
+                check_logout_uri(uri.get_ref(), issuer, what)
+                    .map_err(|e| (line_of(uri.span()), format!("client {id}: {e}")))?;
+            }
+        }
+        // A flag without its URI would be dropped on storing, and the file would differ
+        // from the store at every apply.
+        for (flag, uri, what) in [
+            (
+                entry.backchannel_logout_session_required,
+                &entry.backchannel_logout_uri,
+                "backchannel_logout_session_required needs backchannel_logout_uri",
+            ),
+            (
+                entry.frontchannel_logout_session_required,
+                &entry.frontchannel_logout_uri,
+                "frontchannel_logout_session_required needs frontchannel_logout_uri",
+            ),
+        ] {
+            if flag && uri.is_none() {
+                return Err((id_line, format!("client {id}: {what}")));
+            }
+        }
+        let logout = LogoutEndpoints {
+            client_id: id.clone(),
+            backchannel_logout_uri: entry
+                .backchannel_logout_uri
+                .clone()
+                .map(Spanned::into_inner),
+            backchannel_logout_session_required: entry.backchannel_logout_session_required,
+            frontchannel_logout_uri: entry
+                .frontchannel_logout_uri
+                .clone()
+                .map(Spanned::into_inner),
+            frontchannel_logout_session_required: entry.frontchannel_logout_session_required,
+        };
         let secret_hash = secret_digest(&entry, env).map_err(|(span, reason)| {
             (
                 span.map(line_of).unwrap_or(id_line),
@@ -166,7 +229,7 @@ fn parse(
         client.secret_hash = secret_hash;
         client.disabled = entry.disabled;
         client.managed = true;
-        clients.push(client);
+        clients.push(Declared { client, logout });
     }
     Ok(clients)
 }
@@ -231,10 +294,10 @@ fn is_variable_name(name: &str) -> bool {
 /// What applying the file does to one client.
 #[derive(Debug, Clone)]
 pub enum Change {
-    Create(Client),
+    Create(Declared),
     /// The stored client, replaced by the declared one; `fields` names what differs.
     Update {
-        client: Client,
+        client: Declared,
         fields: Vec<&'static str>,
         disables: bool,
     },
@@ -265,12 +328,21 @@ impl fmt::Display for Change {
     // Names and field names only: never a secret or its digest.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Change::Create(c) => {
-                let kind = if c.public { "public" } else { "confidential" };
-                write!(f, "create {} ({kind})", c.client_id)
+            Change::Create(d) => {
+                let kind = if d.client.public {
+                    "public"
+                } else {
+                    "confidential"
+                };
+                write!(f, "create {} ({kind})", d.client.client_id)
             }
             Change::Update { client, fields, .. } => {
-                write!(f, "update {}: {}", client.client_id, fields.join(", "))
+                write!(
+                    f,
+                    "update {}: {}",
+                    client.client.client_id,
+                    fields.join(", ")
+                )
             }
             Change::Release(c) => write!(
                 f,
@@ -281,8 +353,13 @@ impl fmt::Display for Change {
     }
 }
 
-/// The fields in which `declared` differs from `stored`.
-fn differences(declared: &Client, stored: &Client) -> Vec<&'static str> {
+/// The fields in which `declared` differs from `stored` (with its logout endpoints).
+fn differences(
+    declared: &Declared,
+    stored: &Client,
+    stored_logout: &LogoutEndpoints,
+) -> Vec<&'static str> {
+    let (logout, declared) = (&declared.logout, &declared.client);
     let checks = [
         (declared.public != stored.public, "kind"),
         (declared.secret_hash != stored.secret_hash, "secret"),
@@ -308,6 +385,24 @@ fn differences(declared: &Client, stored: &Client) -> Vec<&'static str> {
             "access_token_alg",
         ),
         (declared.id_token_alg != stored.id_token_alg, "id_token_alg"),
+        (
+            logout.backchannel_logout_uri != stored_logout.backchannel_logout_uri,
+            "backchannel_logout_uri",
+        ),
+        (
+            logout.backchannel_logout_session_required
+                != stored_logout.backchannel_logout_session_required,
+            "backchannel_logout_session_required",
+        ),
+        (
+            logout.frontchannel_logout_uri != stored_logout.frontchannel_logout_uri,
+            "frontchannel_logout_uri",
+        ),
+        (
+            logout.frontchannel_logout_session_required
+                != stored_logout.frontchannel_logout_session_required,
+            "frontchannel_logout_session_required",
+        ),
     ];
     checks
         .into_iter()
@@ -316,22 +411,28 @@ fn differences(declared: &Client, stored: &Client) -> Vec<&'static str> {
         .collect()
 }
 
-/// What it takes for `stored` to match `declared`.
-fn plan(declared: &[Client], stored: &[Client]) -> Plan {
+/// What it takes for `stored` (with the stored logout endpoints) to match `declared`.
+fn plan(declared: &[Declared], stored: &[Client], stored_logout: &[LogoutEndpoints]) -> Plan {
     let by_id: HashMap<&str, &Client> = stored.iter().map(|c| (c.client_id.as_str(), c)).collect();
+    let logout_of: HashMap<&str, &LogoutEndpoints> = stored_logout
+        .iter()
+        .map(|e| (e.client_id.as_str(), e))
+        .collect();
+    let none = LogoutEndpoints::default();
     let mut plan = Plan::default();
-    for client in declared {
-        match by_id.get(client.client_id.as_str()) {
-            None => plan.changes.push(Change::Create(client.clone())),
+    for d in declared {
+        let id = d.client.client_id.as_str();
+        match by_id.get(id) {
+            None => plan.changes.push(Change::Create(d.clone())),
             Some(old) => {
-                let fields = differences(client, old);
+                let fields = differences(d, old, logout_of.get(id).copied().unwrap_or(&none));
                 if fields.is_empty() {
-                    plan.unchanged.push(client.client_id.clone());
+                    plan.unchanged.push(id.to_string());
                 } else {
-                    let mut client = client.clone();
-                    client.created_at = old.created_at;
+                    let mut client = d.clone();
+                    client.client.created_at = old.created_at;
                     plan.changes.push(Change::Update {
-                        disables: client.disabled && !old.disabled,
+                        disables: client.client.disabled && !old.disabled,
                         client,
                         fields,
                     });
@@ -339,8 +440,10 @@ fn plan(declared: &[Client], stored: &[Client]) -> Plan {
             }
         }
     }
-    let declared_ids: std::collections::HashSet<&str> =
-        declared.iter().map(|c| c.client_id.as_str()).collect();
+    let declared_ids: std::collections::HashSet<&str> = declared
+        .iter()
+        .map(|d| d.client.client_id.as_str())
+        .collect();
     for old in stored {
         if old.managed && !declared_ids.contains(old.client_id.as_str()) {
             let mut released = old.clone();
@@ -358,12 +461,20 @@ impl Accounts {
     /// change.
     pub async fn apply_clients_file(
         &self,
-        declared: Vec<Client>,
+        declared: Vec<Declared>,
         dry_run: bool,
     ) -> Result<Plan, ClientsFileError> {
         if dry_run {
-            let stored = self.db.run(repo::clients::list).await?;
-            return Ok(plan(&declared, &stored));
+            let (stored, logout) = self
+                .db
+                .run(|conn| {
+                    Ok::<_, DbError>((
+                        repo::clients::list(conn)?,
+                        repo::logout::all_endpoints(conn)?,
+                    ))
+                })
+                .await?;
+            return Ok(plan(&declared, &stored, &logout));
         }
         let context = audit::current_context();
         let now = self.clock.now();
@@ -374,17 +485,22 @@ impl Accounts {
                 // IMMEDIATE already does): the second plans against the first one's result.
                 repo::meta::lock_key_rotation(conn)?;
                 let stored = repo::clients::list(conn)?;
-                let plan = plan(&declared, &stored);
+                let logout = repo::logout::all_endpoints(conn)?;
+                let plan = plan(&declared, &stored, &logout);
                 for change in &plan.changes {
                     let (kind, client, detail) = match change {
-                        Change::Create(c) => {
-                            repo::clients::insert(conn, c)?;
-                            (Kind::ClientCreated, c, "clients file".to_string())
+                        Change::Create(d) => {
+                            repo::clients::insert(conn, &d.client)?;
+                            repo::logout::set_endpoints(conn, &d.logout)?;
+                            (Kind::ClientCreated, &d.client, "clients file".to_string())
                         }
-                        Change::Update { client, fields, .. } => {
-                            repo::clients::replace(conn, client)?;
+                        Change::Update {
+                            client: d, fields, ..
+                        } => {
+                            repo::clients::replace(conn, &d.client)?;
+                            repo::logout::set_endpoints(conn, &d.logout)?;
                             let detail = format!("clients file: {}", fields.join(","));
-                            (Kind::ClientUpdated, client, detail)
+                            (Kind::ClientUpdated, &d.client, detail)
                         }
                         Change::Release(c) => {
                             repo::clients::replace(conn, c)?;
@@ -425,15 +541,23 @@ mod tests {
         }
     }
 
+    const ISSUER: &str = "https://id.example";
+
     fn error_of(text: &str) -> (usize, String) {
-        parse(text, &env, 0, AlgSet::of(&[Alg::Rs256])).expect_err("refused")
+        parse(text, &env, 0, AlgSet::of(&[Alg::Rs256]), ISSUER).expect_err("refused")
+    }
+
+    /// The declared clients without their logout endpoints.
+    fn clients_of(text: &str, now: i64, algs: AlgSet) -> Vec<Client> {
+        let declared = parse(text, &env, now, algs, ISSUER).unwrap();
+        declared.into_iter().map(|d| d.client).collect()
     }
 
     const BILLING: &str = "[[client]]\nid = \"billing\"\nkind = \"confidential\"\ngrants = [\"client_credentials\"]\nscopes = [\"read\"]\nsecret_env = \"BILLING_SECRET\"\n";
 
     #[test]
     fn a_declared_client_is_checked_completed_and_managed() {
-        let clients = parse(BILLING, &env, 7, AlgSet::of(&[Alg::Rs256])).unwrap();
+        let clients = clients_of(BILLING, 7, AlgSet::of(&[Alg::Rs256]));
         assert_eq!(clients.len(), 1);
         let c = &clients[0];
         assert_eq!(c.client_id, "billing");
@@ -450,7 +574,7 @@ mod tests {
     fn a_declared_clients_algorithms_must_be_kept_in_signing_algs() {
         let text = format!("{BILLING}access_token_alg = \"ES256\"\nid_token_alg = \"EdDSA\"\n");
         let all = AlgSet::of(&[Alg::Rs256, Alg::Es256, Alg::EdDsa]);
-        let clients = parse(&text, &env, 0, all).unwrap();
+        let clients = clients_of(&text, 0, all);
         assert_eq!(clients[0].access_token_alg, Some(Alg::Es256));
         assert_eq!(clients[0].id_token_alg, Alg::EdDsa);
         let (line, reason) = error_of(&text);
@@ -460,7 +584,7 @@ mod tests {
         assert_eq!(line, 7, "{reason}");
         assert!(reason.contains("HS256"), "{reason}");
         // Without them: ACCESS_TOKEN_ALG's and RS256.
-        let plain = parse(BILLING, &env, 0, all).unwrap();
+        let plain = clients_of(BILLING, 0, all);
         assert_eq!(plain[0].access_token_alg, None);
         assert_eq!(plain[0].id_token_alg, Alg::Rs256);
     }
@@ -510,34 +634,36 @@ mod tests {
 
     #[test]
     fn the_plan_creates_updates_releases_and_leaves_the_rest() {
-        let declared = parse(BILLING, &env, 0, AlgSet::of(&[Alg::Rs256])).unwrap();
-        let mut stored_billing = declared[0].clone();
+        let declared = parse(BILLING, &env, 0, AlgSet::of(&[Alg::Rs256]), ISSUER).unwrap();
+        let mut stored_billing = declared[0].client.clone();
         stored_billing.created_at = 3;
-        let mut gone = declared[0].clone();
+        let mut gone = declared[0].client.clone();
         gone.client_id = "gone".into();
         let mut unmanaged = gone.clone();
         unmanaged.client_id = "by-hand".into();
         unmanaged.managed = false;
 
-        let fresh = plan(&declared, &[]);
-        assert!(matches!(&fresh.changes[..], [Change::Create(c)] if c.client_id == "billing"));
+        let fresh = plan(&declared, &[], &[]);
+        assert!(
+            matches!(&fresh.changes[..], [Change::Create(d)] if d.client.client_id == "billing")
+        );
 
         let mut by_hand = stored_billing.clone();
         by_hand.managed = false;
-        let adopted = plan(&declared, &[by_hand]);
+        let adopted = plan(&declared, &[by_hand], &[]);
         assert!(
             matches!(&adopted.changes[..], [Change::Update { fields, .. }] if fields == &["managed"]),
             "a client registered by hand under a declared id is taken over: {adopted:?}"
         );
 
-        let same = plan(&declared, &[stored_billing.clone(), unmanaged.clone()]);
+        let same = plan(&declared, &[stored_billing.clone(), unmanaged.clone()], &[]);
         assert!(same.changes.is_empty());
         assert_eq!(same.unchanged, ["billing"]);
 
         let mut old = stored_billing.clone();
         old.scopes = vec!["write".into()];
         old.secret_hash = Some(digest_hex("old"));
-        let changed = plan(&declared, &[old, gone, unmanaged]);
+        let changed = plan(&declared, &[old, gone, unmanaged], &[]);
         match &changed.changes[..] {
             [Change::Update {
                 client,
@@ -545,7 +671,7 @@ mod tests {
                 disables: false,
             }, Change::Release(released)] => {
                 assert_eq!(fields, &["secret", "scopes"]);
-                assert_eq!(client.created_at, 3);
+                assert_eq!(client.client.created_at, 3);
                 assert_eq!(released.client_id, "gone");
                 assert!(released.disabled && !released.managed);
             }
@@ -554,5 +680,82 @@ mod tests {
         let shown: Vec<String> = changed.changes.iter().map(|c| c.to_string()).collect();
         assert_eq!(shown[0], "update billing: secret, scopes");
         assert!(!shown.concat().contains(&digest_hex("s3cret-value")));
+    }
+
+    #[test]
+    fn a_declared_clients_logout_endpoints_follow_the_registration_rule() {
+        let text = format!(
+            "{BILLING}backchannel_logout_uri = \"https://billing.example/bc\"\nbackchannel_logout_session_required = true\nfrontchannel_logout_uri = \"https://billing.example/fc\"\n"
+        );
+        let declared = parse(&text, &env, 0, AlgSet::of(&[Alg::Rs256]), ISSUER).unwrap();
+        let logout = &declared[0].logout;
+        assert_eq!(logout.client_id, "billing");
+        assert_eq!(
+            logout.backchannel_logout_uri.as_deref(),
+            Some("https://billing.example/bc")
+        );
+        assert!(logout.backchannel_logout_session_required);
+        assert_eq!(
+            logout.frontchannel_logout_uri.as_deref(),
+            Some("https://billing.example/fc")
+        );
+        assert!(!logout.frontchannel_logout_session_required);
+
+        // The rule of PUT /admin/clients/{id}/logout, with the line of the URI.
+        let http = text.replace("https://billing.example/bc", "http://billing.example/bc");
+        let (line, reason) = error_of(&http);
+        assert_eq!(line, 7, "{reason}");
+        assert!(
+            reason.contains("backchannel_logout_uri: must be https"),
+            "{reason}"
+        );
+        let local = parse(
+            &http,
+            &env,
+            0,
+            AlgSet::of(&[Alg::Rs256]),
+            "http://127.0.0.1:8080",
+        );
+        assert!(local.is_ok(), "http while the issuer is http on loopback");
+        for bad in [
+            "https://billing.example/fc#x",
+            "/relative",
+            "https://u:p@billing.example/",
+        ] {
+            let (line, reason) = error_of(&text.replace("https://billing.example/fc", bad));
+            assert_eq!(line, 9, "{bad}: {reason}");
+            assert!(
+                reason.starts_with("client billing: frontchannel_logout_uri"),
+                "{reason}"
+            );
+        }
+
+        let (line, reason) = error_of(&format!(
+            "{BILLING}frontchannel_logout_session_required = true\n"
+        ));
+        assert_eq!(line, 2, "{reason}");
+        assert!(reason.contains("needs frontchannel_logout_uri"), "{reason}");
+
+        // The plan sees a change of endpoints, and their removal.
+        let stored = declared[0].client.clone();
+        let plain = parse(BILLING, &env, 0, AlgSet::of(&[Alg::Rs256]), ISSUER).unwrap();
+        let registered = plan(&declared, std::slice::from_ref(&stored), &[]);
+        assert!(
+            matches!(&registered.changes[..], [Change::Update { fields, .. }]
+                if fields == &["backchannel_logout_uri", "backchannel_logout_session_required", "frontchannel_logout_uri"]),
+            "{registered:?}"
+        );
+        let kept = plan(
+            &declared,
+            std::slice::from_ref(&stored),
+            std::slice::from_ref(logout),
+        );
+        assert!(kept.changes.is_empty(), "{kept:?}");
+        let removed = plan(
+            &plain,
+            std::slice::from_ref(&stored),
+            std::slice::from_ref(logout),
+        );
+        assert_eq!(removed.changes.len(), 1, "{removed:?}");
     }
 }

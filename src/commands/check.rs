@@ -164,6 +164,7 @@ fn clients_file(settings: &Settings, report: &mut Report) {
         &env,
         0,
         crate::db::alg::AlgSet::of(&settings.signing_algs),
+        &settings.issuer,
     ) {
         Ok(clients) => report.say(
             Level::Ok,

@@ -3,12 +3,14 @@
 
 use clap::Subcommand;
 
+use super::sessions::{endpoints_line, LogoutArgs};
 use super::{more_after, PageArgs};
 use crate::accounts::{clients_file, Accounts, NewClientRequest};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::alg::AlgSet;
 use crate::passwords::Hasher;
+use crate::sso::Sso;
 use crate::startup;
 
 #[derive(Subcommand, Debug)]
@@ -47,11 +49,31 @@ pub enum ClientCommand {
         /// Sign its id_tokens with RS256, ES256 or EdDSA (one of SIGNING_ALGS; default RS256).
         #[arg(long)]
         id_token_alg: Option<crate::keys::Alg>,
+        /// Where the client hears that a session ended (back-channel, front-channel).
+        #[command(flatten)]
+        logout: LogoutArgs,
         /// Print {"client_id","client_secret"} as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// List clients, by client_id: id, kind, state, grants, redirect URIs.
+    /// Change a client's logout endpoints (the other fields: delete and add it again, or
+    /// declare it in CLIENTS_FILE); an absent flag leaves the value as it is.
+    Update {
+        /// The client_id.
+        id: String,
+        #[command(flatten)]
+        logout: LogoutArgs,
+    },
+    /// Show one client: kind, state, grants, scopes, URIs and logout endpoints.
+    Show {
+        /// The client_id.
+        id: String,
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients, by client_id: id, kind, state, grants, redirect URIs, back-channel
+    /// logout URI.
     List {
         #[command(flatten)]
         page: PageArgs,
@@ -98,6 +120,11 @@ pub enum ClientsCommand {
 
 pub async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
+    let sso = Sso::new(
+        db.clone(),
+        Clock::system(),
+        crate::policies::sso_policy(settings),
+    );
     // Client commands hash no password: a hasher of one worker is never used.
     let accounts = Accounts::new(
         db,
@@ -118,6 +145,7 @@ pub async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<(
             introspect_any,
             access_alg,
             id_token_alg,
+            logout,
             json,
         } => {
             let req = NewClientRequest {
@@ -132,7 +160,10 @@ pub async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<(
                 scopes,
                 consent,
             };
-            let (client, secret) = accounts.create_client(req).await?;
+            let logout = logout.applied_to(Default::default());
+            let (client, secret) = accounts
+                .create_client_with_logout(req, logout, &settings.issuer)
+                .await?;
             if json {
                 println!(
                     "{}",
@@ -150,13 +181,33 @@ pub async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<(
                 }
             }
         }
+        ClientCommand::Update { id, logout } => {
+            let current = sso.logout_endpoints(&id).await?;
+            if logout.any() {
+                sso.set_logout_endpoints(logout.applied_to(current)).await?;
+            }
+            let e = sso.logout_endpoints(&id).await?;
+            println!("{id}: {}", endpoints_line(&e));
+        }
+        ClientCommand::Show { id, json } => {
+            let client = accounts.find_client(&id).await?;
+            let e = sso.logout_endpoints(&id).await?;
+            show_client(&client, &e, json)?;
+        }
         ClientCommand::List { page } => {
             let page = accounts.list_clients(page.request()).await?;
+            let ids = page.items.iter().map(|c| c.client_id.clone()).collect();
+            let registered = sso.logout_endpoints_of(ids).await?;
             for c in page.items {
                 let kind = if c.public { "public" } else { "confidential" };
                 let state = if c.disabled { "disabled" } else { "enabled" };
+                let backchannel = registered
+                    .iter()
+                    .find(|e| e.client_id == c.client_id)
+                    .and_then(|e| e.backchannel_logout_uri.as_deref())
+                    .unwrap_or("-");
                 println!(
-                    "{}\t{kind}\t{state}\t{}\t{}",
+                    "{}\t{kind}\t{state}\t{}\t{}\t{backchannel}",
                     c.client_id,
                     c.grants.join(","),
                     c.redirect_uris.join(",")
@@ -194,6 +245,81 @@ pub async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<(
     Ok(())
 }
 
+/// `client show`: one `field: value` a line, or JSON (never the secret's digest).
+fn show_client(
+    c: &crate::accounts::clients::Client,
+    e: &crate::sso::backchannel::endpoints::LogoutEndpoints,
+    json: bool,
+) -> anyhow::Result<()> {
+    let kind = if c.public { "public" } else { "confidential" };
+    let state = if c.disabled { "disabled" } else { "enabled" };
+    let access_alg = c.access_token_alg.map_or("default", |a| a.as_str());
+    if json {
+        let shown = serde_json::json!({
+            "client_id": c.client_id,
+            "kind": kind,
+            "disabled": c.disabled,
+            "managed": c.managed,
+            "grants": c.grants,
+            "scopes": c.scopes,
+            "redirect_uris": c.redirect_uris,
+            "post_logout_redirect_uris": c.post_logout_redirect_uris,
+            "consent": c.consent,
+            "introspect_any": c.introspect_any,
+            "access_token_alg": c.access_token_alg.map(|a| a.as_str()),
+            "id_token_alg": c.id_token_alg.as_str(),
+            "backchannel_logout_uri": e.backchannel_logout_uri,
+            "backchannel_logout_session_required": e.backchannel_logout_session_required,
+            "frontchannel_logout_uri": e.frontchannel_logout_uri,
+            "frontchannel_logout_session_required": e.frontchannel_logout_session_required,
+        });
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+        return Ok(());
+    }
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    let lines = [
+        ("client_id", c.client_id.clone()),
+        ("kind", kind.into()),
+        ("state", state.into()),
+        ("managed", c.managed.to_string()),
+        ("grants", list(&c.grants)),
+        ("scopes", list(&c.scopes)),
+        ("redirect_uris", list(&c.redirect_uris)),
+        (
+            "post_logout_redirect_uris",
+            list(&c.post_logout_redirect_uris),
+        ),
+        ("consent", c.consent.to_string()),
+        ("introspect_any", c.introspect_any.to_string()),
+        ("access_token_alg", access_alg.into()),
+        ("id_token_alg", c.id_token_alg.as_str().into()),
+        ("backchannel_logout_uri", or_none(&e.backchannel_logout_uri)),
+        (
+            "backchannel_logout_session_required",
+            e.backchannel_logout_session_required.to_string(),
+        ),
+        (
+            "frontchannel_logout_uri",
+            or_none(&e.frontchannel_logout_uri),
+        ),
+        (
+            "frontchannel_logout_session_required",
+            e.frontchannel_logout_session_required.to_string(),
+        ),
+    ];
+    for (field, value) in lines {
+        println!("{field}: {value}");
+    }
+    Ok(())
+}
+
 pub async fn apply_clients(
     settings: &Settings,
     file: &std::path::Path,
@@ -208,7 +334,13 @@ pub async fn apply_clients(
         AlgSet::of(&settings.signing_algs),
     );
     let env = |name: &str| std::env::var(name).ok();
-    let declared = clients_file::read(file, &env, accounts.clock.now(), accounts.signing_algs)?;
+    let declared = clients_file::read(
+        file,
+        &env,
+        accounts.clock.now(),
+        accounts.signing_algs,
+        &settings.issuer,
+    )?;
     let plan = accounts.apply_clients_file(declared, dry_run).await?;
     if dry_run {
         println!("dry run: nothing is changed");

@@ -22,30 +22,84 @@ pub struct SessionsArgs {
     /// End every live session of the user; their applications are notified.
     #[arg(long)]
     pub end_all: bool,
+    /// End one application's offline access (its refresh family, by the id listed under
+    /// "offline access"), which no logout ends.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["end", "end_all"])]
+    pub revoke_offline: Option<String>,
     /// Print the sessions as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
-/// `gatehouse client logout`.
+/// `gatehouse client logout` (the same as `client update` with logout flags only).
 #[derive(clap::Args, Debug)]
 pub struct ClientLogoutArgs {
     /// The client_id.
     pub id: String,
+    #[command(flatten)]
+    pub logout: LogoutArgs,
+}
+
+/// A client's logout endpoints as `client add`, `client update` and `client logout` take
+/// them; an absent flag leaves the stored value as it is.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct LogoutArgs {
     /// Where the client receives back-channel logout tokens (POST logout_token=…); https
-    /// unless the issuer is http on loopback. An empty value removes it.
-    #[arg(long)]
+    /// unless the issuer is http on loopback; no fragment. An empty value removes it.
+    #[arg(long, value_name = "URL")]
     pub backchannel_logout_uri: Option<String>,
-    /// The client wants `sid` in logout tokens (Gatehouse always sends it).
-    #[arg(long)]
-    pub backchannel_logout_session_required: bool,
-    /// A page the logout page loads in a hidden iframe (with iss and sid) for clients that
-    /// cannot receive a back-channel POST. An empty value removes it.
-    #[arg(long)]
+    /// The client wants `sid` in logout tokens (Gatehouse always sends it); `=false` clears it.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub backchannel_logout_session_required: Option<bool>,
+    /// A page the logout page loads in a hidden iframe, for a client that cannot receive a
+    /// back-channel POST; same rule as the back-channel URI. An empty value removes it.
+    #[arg(long, value_name = "URL")]
     pub frontchannel_logout_uri: Option<String>,
-    /// Add `iss` and `sid` to the front-channel URI.
-    #[arg(long)]
-    pub frontchannel_logout_session_required: bool,
+    /// Add `iss` and `sid` to the front-channel URI; `=false` clears it.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub frontchannel_logout_session_required: Option<bool>,
+}
+
+impl LogoutArgs {
+    /// Whether any flag was given.
+    pub fn any(&self) -> bool {
+        self.backchannel_logout_uri.is_some()
+            || self.backchannel_logout_session_required.is_some()
+            || self.frontchannel_logout_uri.is_some()
+            || self.frontchannel_logout_session_required.is_some()
+    }
+
+    /// `current` with the flags given applied.
+    pub fn applied_to(self, current: LogoutEndpoints) -> LogoutEndpoints {
+        LogoutEndpoints {
+            backchannel_logout_uri: self
+                .backchannel_logout_uri
+                .or(current.backchannel_logout_uri),
+            backchannel_logout_session_required: self
+                .backchannel_logout_session_required
+                .unwrap_or(current.backchannel_logout_session_required),
+            frontchannel_logout_uri: self
+                .frontchannel_logout_uri
+                .or(current.frontchannel_logout_uri),
+            frontchannel_logout_session_required: self
+                .frontchannel_logout_session_required
+                .unwrap_or(current.frontchannel_logout_session_required),
+            client_id: current.client_id,
+        }
+    }
+}
+
+/// A client's logout endpoints on one line, as `client show`, `client update` and `client
+/// logout` print them.
+pub fn endpoints_line(e: &LogoutEndpoints) -> String {
+    let required = |yes: bool| if yes { " (session required)" } else { "" };
+    format!(
+        "back-channel {}{}; front-channel {}{}",
+        e.backchannel_logout_uri.as_deref().unwrap_or("none"),
+        required(e.backchannel_logout_session_required),
+        e.frontchannel_logout_uri.as_deref().unwrap_or("none"),
+        required(e.frontchannel_logout_session_required),
+    )
 }
 
 async fn sso(settings: &Settings) -> anyhow::Result<Sso> {
@@ -59,6 +113,11 @@ async fn sso(settings: &Settings) -> anyhow::Result<Sso> {
 
 pub async fn user_sessions(settings: &Settings, args: SessionsArgs) -> anyhow::Result<()> {
     let sso = sso(settings).await?;
+    if let Some(id) = &args.revoke_offline {
+        sso.revoke_offline_grant(&args.name, id).await?;
+        println!("ended offline access {id} of {}", args.name);
+        return Ok(());
+    }
     if args.end_all || args.end.is_some() {
         let which = match args.end.as_deref() {
             Some(sid) => Ending::One(sid),
@@ -69,17 +128,22 @@ pub async fn user_sessions(settings: &Settings, args: SessionsArgs) -> anyhow::R
         return Ok(());
     }
     let sessions = sso.user_sessions(&args.name).await?;
+    let offline = sso.offline_grants(&args.name).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&sessions)?);
+        let both = serde_json::json!({ "sessions": sessions, "offline_access": offline });
+        println!("{}", serde_json::to_string_pretty(&both)?);
         return Ok(());
     }
     for s in &sessions {
         let clients: Vec<&str> = s.clients.iter().map(|c| c.client_id.as_str()).collect();
         println!(
-            "{}  started {}  ends {}  applications: {}",
+            "{}  started {}  last used {}  ends {}  from {} ({})  applications: {}",
             s.sid,
             utc_datetime(s.created_at),
+            utc_datetime(s.last_used_at),
             utc_datetime(s.expires_at),
+            s.address.as_deref().unwrap_or("-"),
+            s.browser.as_deref().unwrap_or("-"),
             if clients.is_empty() {
                 "-".to_string()
             } else {
@@ -90,48 +154,29 @@ pub async fn user_sessions(settings: &Settings, args: SessionsArgs) -> anyhow::R
     if sessions.is_empty() {
         eprintln!("{} has no live session", args.name);
     }
+    if !offline.is_empty() {
+        println!("offline access (outlives a logout; --revoke-offline ID ends one):");
+        for g in &offline {
+            println!(
+                "{}  {}  since {}  ends {}",
+                g.id,
+                g.client_id,
+                utc_datetime(g.created_at),
+                utc_datetime(g.expires_at)
+            );
+        }
+    }
     Ok(())
 }
 
 pub async fn client_logout(settings: &Settings, args: ClientLogoutArgs) -> anyhow::Result<()> {
     let sso = sso(settings).await?;
-    let changes = args.backchannel_logout_uri.is_some()
-        || args.frontchannel_logout_uri.is_some()
-        || args.backchannel_logout_session_required
-        || args.frontchannel_logout_session_required;
-    if changes {
+    if args.logout.any() {
         let current = sso.logout_endpoints(&args.id).await?;
-        sso.set_logout_endpoints(LogoutEndpoints {
-            client_id: args.id.clone(),
-            backchannel_logout_uri: args
-                .backchannel_logout_uri
-                .or(current.backchannel_logout_uri),
-            backchannel_logout_session_required: args.backchannel_logout_session_required
-                || current.backchannel_logout_session_required,
-            frontchannel_logout_uri: args
-                .frontchannel_logout_uri
-                .or(current.frontchannel_logout_uri),
-            frontchannel_logout_session_required: args.frontchannel_logout_session_required
-                || current.frontchannel_logout_session_required,
-        })
-        .await?;
+        sso.set_logout_endpoints(args.logout.applied_to(current))
+            .await?;
     }
     let e = sso.logout_endpoints(&args.id).await?;
-    println!(
-        "{}: back-channel {}{}; front-channel {}{}",
-        args.id,
-        e.backchannel_logout_uri.as_deref().unwrap_or("none"),
-        if e.backchannel_logout_session_required {
-            " (session required)"
-        } else {
-            ""
-        },
-        e.frontchannel_logout_uri.as_deref().unwrap_or("none"),
-        if e.frontchannel_logout_session_required {
-            " (session required)"
-        } else {
-            ""
-        },
-    );
+    println!("{}: {}", args.id, endpoints_line(&e));
     Ok(())
 }

@@ -134,6 +134,9 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         ended_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+        address -> Nullable<Text>,
+        browser -> Nullable<Text>,
     }
 }
 

@@ -1,5 +1,6 @@
-//! The admin API of single logout: a user's sessions (list, end one, end all) and a
-//! client's logout endpoints (show, register).
+//! The admin API of single logout: a user's sessions (list, end one, end all), the
+//! applications' offline access that outlives them (list, revoke one) and a client's logout
+//! endpoints (show, register).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -7,7 +8,7 @@ use serde::Deserialize;
 
 use super::admin::{json_body, require_admin};
 use super::error::ApiError;
-use super::schemas::{EndedSessions, ErrorBody, UserSessions};
+use super::schemas::{EndedSessions, ErrorBody, OfflineAccess, UserSessions};
 use crate::sso::backchannel::endpoints::{EndpointError, LogoutEndpoints};
 use crate::sso::sessions::{Ending, SessionError};
 use crate::state::AppState;
@@ -23,6 +24,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         resource("/admin/users/{username}/sessions/{sid}", "DELETE")
             .route(delete().to(end_session)),
+    )
+    .service(
+        resource("/admin/users/{username}/offline-access", "GET")
+            .route(get().to(list_offline_access)),
+    )
+    .service(
+        resource("/admin/users/{username}/offline-access/{id}", "DELETE")
+            .route(delete().to(revoke_offline_access)),
     )
     .service(
         resource("/admin/clients/{id}/logout", "GET, PUT")
@@ -49,6 +58,9 @@ impl From<EndpointError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", "client not found")
             }
             EndpointError::Invalid(m) => ApiError::bad_request(m),
+            EndpointError::Managed(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             EndpointError::Db(db) => db.into(),
         }
     }
@@ -60,7 +72,7 @@ impl From<EndpointError> for ApiError {
     tag = "admin",
     params(("username" = String, Path, description = "The user's username")),
     responses(
-        (status = 200, description = "The user's live sessions, newest first: sid, created_at, expires_at, the clients signed in (client_id, last_at)"),
+        (status = 200, description = "The user's live sessions, newest first: sid, created_at, last_used_at (at most a minute behind), expires_at, address and browser (a short description, e.g. \"Firefox 128 on Linux\") it signed in from, the clients signed in (client_id, last_at)"),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
@@ -135,6 +147,58 @@ pub(super) async fn end_session(
 
 #[utoipa::path(
     get,
+    path = "/admin/users/{username}/offline-access",
+    tag = "admin",
+    params(("username" = String, Path, description = "The user's username")),
+    responses(
+        (status = 200, description = "`offline_access`: the applications' live refresh families (id, client_id, created_at, expires_at), newest first; a logout leaves them alone"),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn list_offline_access(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let offline_access = state.sso.offline_grants(&path).await?;
+    Ok(HttpResponse::Ok().json(OfflineAccess { offline_access }))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{username}/offline-access/{id}",
+    tag = "admin",
+    params(
+        ("username" = String, Path, description = "The user's username"),
+        ("id" = String, Path, description = "The refresh family's id, as listed"),
+    ),
+    responses(
+        (status = 204, description = "Revoked: its refresh tokens and their access tokens stop working"),
+        (status = 404, description = "No such user, or no such live family of the user", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn revoke_offline_access(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&state, &req).await?;
+    let (username, id) = path.into_inner();
+    state.sso.revoke_offline_grant(&username, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    get,
     path = "/admin/clients/{id}/logout",
     tag = "admin",
     params(("id" = String, Path, description = "The client_id")),
@@ -178,6 +242,7 @@ struct EndpointsBody {
         (status = 200, description = "The client's logout endpoints, as stored"),
         (status = 400, description = "A URI breaks the rule", body = ErrorBody),
         (status = 404, description = "No such client", body = ErrorBody),
+        (status = 409, description = "The client is declared in the clients file", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The token is not an admin's with scope admin", body = ErrorBody),
         (status = "4XX", description = "Other client errors", body = ErrorBody),

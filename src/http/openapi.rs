@@ -57,6 +57,8 @@ use crate::state::AppState;
         super::admin_sessions::list_sessions,
         super::admin_sessions::end_all_sessions,
         super::admin_sessions::end_session,
+        super::admin_sessions::list_offline_access,
+        super::admin_sessions::revoke_offline_access,
         super::admin_sessions::get_logout_endpoints,
         super::admin_sessions::set_logout_endpoints,
     ),

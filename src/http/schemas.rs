@@ -69,6 +69,13 @@ pub struct UserSessions<T: Serialize> {
     pub sessions: Vec<T>,
 }
 
+/// `GET /admin/users/{username}/offline-access`: the applications' live refresh families,
+/// which outlive a logout.
+#[derive(Serialize)]
+pub struct OfflineAccess<T: Serialize> {
+    pub offline_access: Vec<T>,
+}
+
 /// `DELETE /admin/users/{username}/sessions`: how many sessions ended.
 #[derive(Serialize, ToSchema)]
 pub struct EndedSessions {

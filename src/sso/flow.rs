@@ -233,6 +233,7 @@ impl Sso {
         &self,
         user: User,
         old_cookie: Option<&str>,
+        origin: &session::Origin,
     ) -> Result<SignedIn, Internal> {
         let now = self.clock.now();
         if let Some(old) = old_cookie {
@@ -240,7 +241,8 @@ impl Sso {
                 self.outbox.wake();
             }
         }
-        let (cookie, _) = session::create(&self.db, &user.id, self.session_ttl, now).await?;
+        let (cookie, _) =
+            session::create(&self.db, &user.id, self.session_ttl, now, origin).await?;
         Ok(SignedIn { cookie, user })
     }
 

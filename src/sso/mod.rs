@@ -7,9 +7,11 @@ pub mod code;
 pub mod flow;
 pub mod id_token;
 pub mod logout;
+pub mod offline;
 pub mod pkce;
 pub mod session;
 pub mod sessions;
+pub mod user_agent;
 pub mod userinfo;
 
 use crate::clock::Clock;

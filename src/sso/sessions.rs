@@ -1,6 +1,6 @@
 //! A user's sessions as an admin sees and ends them (`gatehouse user sessions`, the admin
-//! API, the console): when each started and ends, and the applications signed in through
-//! it. Each end is audited and notifies those applications (see `backchannel`).
+//! API, the console): when each started, was last used and ends, where it signed in from
+//! (address, browser), and the applications signed in through it. Each end is audited and notifies those applications (see `backchannel`).
 
 use super::{backchannel, Sso};
 use crate::audit::{self, Event, Kind};
@@ -13,6 +13,12 @@ pub struct SessionView {
     pub sid: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// When it was last used (at most a minute behind; its start when not since).
+    pub last_used_at: i64,
+    /// The client address it signed in from (`None` for sessions older than the record).
+    pub address: Option<String>,
+    /// A short description of its browser, e.g. "Firefox 128 on Linux".
+    pub browser: Option<String>,
     /// The applications signed in through it, first signed in first.
     pub clients: Vec<SessionClient>,
 }
@@ -62,6 +68,9 @@ impl Sso {
                         sid: s.sid,
                         created_at: s.created_at,
                         expires_at: s.expires_at,
+                        last_used_at: s.last_used_at.unwrap_or(s.created_at),
+                        address: s.address,
+                        browser: s.browser,
                         clients,
                     });
                 }

@@ -137,6 +137,7 @@ async fn applies_at_the_same_moment_converge(backend: Backend) {
         &no_env,
         0,
         gatehouse::db::alg::AlgSet::of(&[gatehouse::keys::Alg::Rs256]),
+        &app.settings.issuer,
     )
     .unwrap();
     let applies = (0..8).map(|_| {

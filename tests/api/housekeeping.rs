@@ -100,6 +100,9 @@ async fn store_session(app: &TestApp, name: &str, user: &str, expires_at: i64) {
         created_at: now,
         expires_at,
         ended_at: None,
+        last_used_at: None,
+        address: None,
+        browser: None,
     };
     app.state
         .db

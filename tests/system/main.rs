@@ -27,6 +27,8 @@ mod email_browser;
 mod failover;
 mod key_processes;
 mod logging;
+mod logout_browser;
+mod logout_processes;
 mod mail_browser;
 mod mail_log;
 mod mail_tls;

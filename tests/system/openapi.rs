@@ -48,6 +48,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("/admin/users/{username}/sessions", "get"),
     ("/admin/users/{username}/sessions", "delete"),
     ("/admin/users/{username}/sessions/{sid}", "delete"),
+    ("/admin/users/{username}/offline-access", "get"),
+    ("/admin/users/{username}/offline-access/{id}", "delete"),
     ("/admin/users/{username}/email", "put"),
     ("/admin/users/{username}/email/verification", "post"),
     ("/api/token/", "post"),

@@ -92,6 +92,26 @@ pub fn endpoints(conn: &mut DbConn, client_id: &str) -> Result<Option<LogoutEndp
         .map_err(DbError::from_diesel)
 }
 
+/// The endpoints of those of `client_ids` that registered any, by client id.
+pub fn endpoints_of(
+    conn: &mut DbConn,
+    client_ids: &[String],
+) -> Result<Vec<LogoutEndpoints>, DbError> {
+    l::client_logout
+        .filter(l::client_id.eq_any(client_ids))
+        .order(l::client_id.asc())
+        .load(conn)
+        .map_err(DbError::from_diesel)
+}
+
+/// Every client's registered endpoints (the clients file's plan compares them).
+pub fn all_endpoints(conn: &mut DbConn) -> Result<Vec<LogoutEndpoints>, DbError> {
+    l::client_logout
+        .order(l::client_id.asc())
+        .load(conn)
+        .map_err(DbError::from_diesel)
+}
+
 /// Stores a client's endpoints (none at all removes the row).
 pub fn set_endpoints(conn: &mut DbConn, e: &LogoutEndpoints) -> Result<(), DbError> {
     diesel::delete(l::client_logout.filter(l::client_id.eq(&e.client_id)))
@@ -122,18 +142,18 @@ pub struct LiveSession {
     pub expires_at: i64,
 }
 
-/// The user's sessions that have not ended or expired, newest first.
+/// The user's sessions that have not ended or expired, newest first (whole records: the
+/// lists show where each signed in from).
 pub fn live_sessions_of_user(
     conn: &mut DbConn,
     user_id: &str,
     now: i64,
-) -> Result<Vec<LiveSession>, DbError> {
+) -> Result<Vec<crate::db::repo::sessions::Session>, DbError> {
     s::sessions
         .filter(s::user_id.eq(user_id))
         .filter(s::ended_at.is_null())
         .filter(s::expires_at.gt(now))
-        .order(s::created_at.desc())
-        .select((s::sid, s::user_id, s::created_at, s::expires_at))
+        .order((s::created_at.desc(), s::sid.asc()))
         .load(conn)
         .map_err(DbError::from_diesel)
 }

@@ -134,6 +134,43 @@ pub fn revoke_family(conn: &mut DbConn, id: &str, why: &str, now: i64) -> Result
     .map_err(DbError::from_diesel)
 }
 
+/// The user's refresh families that are neither revoked nor over (an application's offline
+/// access, which outlives a logout), newest first.
+pub fn live_families_of_user(
+    conn: &mut DbConn,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<Family>, DbError> {
+    f::refresh_families
+        .filter(f::user_id.eq(user_id))
+        .filter(f::revoked_at.is_null())
+        .filter(f::expires_at.gt(now))
+        .order((f::created_at.desc(), f::id.asc()))
+        .load(conn)
+        .map_err(DbError::from_diesel)
+}
+
+/// Revokes family `id` if it is a live family of `user_id`; true when it did.
+pub fn revoke_family_of_user(
+    conn: &mut DbConn,
+    id: &str,
+    user_id: &str,
+    why: &str,
+    now: i64,
+) -> Result<bool, DbError> {
+    diesel::update(
+        f::refresh_families
+            .filter(f::id.eq(id))
+            .filter(f::user_id.eq(user_id))
+            .filter(f::revoked_at.is_null())
+            .filter(f::expires_at.gt(now)),
+    )
+    .set((f::revoked_at.eq(now), f::revoked_why.eq(why)))
+    .execute(conn)
+    .map(|n| n == 1)
+    .map_err(DbError::from_diesel)
+}
+
 /// Ends every refresh family of a user (password change, disable).
 pub fn revoke_user_families(
     conn: &mut DbConn,

@@ -18,6 +18,12 @@ pub struct Session {
     pub created_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    /// When it was last used (at most a minute behind); `None`: not since it started.
+    pub last_used_at: Option<i64>,
+    /// The client address it signed in from.
+    pub address: Option<String>,
+    /// A short description of the browser it signed in from (never the raw User-Agent).
+    pub browser: Option<String>,
 }
 
 pub fn create_session(conn: &mut DbConn, session: &Session) -> Result<(), DbError> {
@@ -29,10 +35,34 @@ pub fn create_session(conn: &mut DbConn, session: &Session) -> Result<(), DbErro
             s::auth_time.eq(session.auth_time),
             s::created_at.eq(session.created_at),
             s::expires_at.eq(session.expires_at),
+            s::last_used_at.eq(session.last_used_at),
+            s::address.eq(&session.address),
+            s::browser.eq(&session.browser),
         ))
         .execute(conn)
         .map(drop)
         .map_err(DbError::from_diesel)
+}
+
+/// Records that the session was used at `now`, unless that was already recorded at or after
+/// `since` (so a session costs a write at most once a minute, and two instances touching it
+/// at once write once).
+pub fn touch_session(
+    conn: &mut DbConn,
+    id_hash: &str,
+    now: i64,
+    since: i64,
+) -> Result<(), DbError> {
+    diesel::update(
+        s::sessions
+            .filter(s::id_hash.eq(id_hash))
+            .filter(s::ended_at.is_null())
+            .filter(s::last_used_at.is_null().or(s::last_used_at.lt(since))),
+    )
+    .set(s::last_used_at.eq(now))
+    .execute(conn)
+    .map(drop)
+    .map_err(DbError::from_diesel)
 }
 
 /// A live session: not ended, not expired.

@@ -45,6 +45,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/account/sessions/end-others", "POST").route(post().to(sessions::end_others)),
         )
         .service(resource("/account/email", "POST").route(post().to(email::change)))
+        .service(
+            resource("/account/offline-access/revoke", "POST")
+                .route(post().to(sessions::revoke_offline)),
+        )
         .service(resource("/account/email/verification", "POST").route(post().to(email::resend)));
 }
 
@@ -70,6 +74,8 @@ struct AccountPage<'a> {
     recovery_codes: &'a [Zeroizing<String>],
     /// The sessions section: the user's live sessions, this one first.
     sessions: Vec<SessionRow>,
+    /// The applications' refresh families, which a logout leaves alone.
+    offline: Vec<OfflineRow>,
     /// The email section: mail is configured (a link can be sent again).
     mail: bool,
 }
@@ -85,8 +91,19 @@ struct SessionRow {
     sid: String,
     current: bool,
     started: String,
+    last_used: String,
     ends: String,
+    address: String,
+    browser: String,
     applications: String,
+}
+
+/// One application's offline access as the section "Apps with offline access" shows it.
+struct OfflineRow {
+    id: String,
+    client_id: String,
+    since: String,
+    ends: String,
 }
 
 impl AccountPage<'_> {
@@ -168,15 +185,15 @@ pub(super) async fn show(
         .sso
         .user_sessions(&who.user.username)
         .await
-        .map_err(|e| match e {
-            crate::sso::sessions::SessionError::Db(db) => PageError::from(db),
-            other => PageError::bad_request(other.to_string()),
-        })?
+        .map_err(sessions::failure)?
         .into_iter()
         .map(|s| SessionRow {
             current: s.sid == who.session.sid,
-            started: crate::domain::utc_datetime(s.created_at),
-            ends: crate::domain::utc_datetime(s.expires_at),
+            started: utc_datetime(s.created_at),
+            last_used: utc_datetime(s.last_used_at),
+            ends: utc_datetime(s.expires_at),
+            address: s.address.unwrap_or_else(|| "-".into()),
+            browser: s.browser.unwrap_or_else(|| "-".into()),
             applications: s
                 .clients
                 .iter()
@@ -187,8 +204,22 @@ pub(super) async fn show(
         })
         .collect();
     sessions.sort_by_key(|s| !s.current);
+    let offline = state
+        .sso
+        .offline_grants(&who.user.username)
+        .await
+        .map_err(sessions::failure)?
+        .into_iter()
+        .map(|g| OfflineRow {
+            id: g.id,
+            client_id: g.client_id,
+            since: utc_datetime(g.created_at),
+            ends: utc_datetime(g.expires_at),
+        })
+        .collect();
     let page = AccountPage {
         sessions,
+        offline,
         csrf: &csrf,
         user: &who.user,
         notice: outcome.notice,

@@ -18,7 +18,10 @@ use crate::state::AppState;
 struct Row {
     sid: String,
     started: String,
+    last_used: String,
     ends: String,
+    address: String,
+    browser: String,
     applications: String,
 }
 
@@ -58,7 +61,10 @@ async fn sessions_view(
         .into_iter()
         .map(|s| Row {
             started: utc_datetime(s.created_at),
+            last_used: utc_datetime(s.last_used_at),
             ends: utc_datetime(s.expires_at),
+            address: s.address.unwrap_or_else(|| "-".into()),
+            browser: s.browser.unwrap_or_else(|| "-".into()),
             applications: s
                 .clients
                 .iter()
@@ -143,6 +149,7 @@ fn endpoint_failure(e: EndpointError) -> PageError {
             PageError::Client(StatusCode::NOT_FOUND, "client not found".into())
         }
         EndpointError::Invalid(m) => PageError::Client(StatusCode::BAD_REQUEST, m),
+        EndpointError::Managed(_) => PageError::Client(StatusCode::CONFLICT, e.to_string()),
         EndpointError::Db(db) => db.into(),
     }
 }

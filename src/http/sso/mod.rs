@@ -262,8 +262,25 @@ pub async fn login(
         Err(other) => return Err(other),
     };
     let old = session_of(&state, &req);
-    let signed_in = state.sso.start_session(user, old.as_deref()).await?;
+    let signed_in = state
+        .sso
+        .start_session(user, old.as_deref(), &origin_of(&state, &req))
+        .await?;
     Ok(signed_in_answer(&state, &page, signed_in, None))
+}
+
+/// Where a sign-in comes from, for the sessions lists: the client address and the
+/// `User-Agent` (described, never stored as sent).
+pub(super) fn origin_of(state: &AppState, req: &HttpRequest) -> crate::sso::session::Origin {
+    crate::sso::session::Origin {
+        address: client_addr(req, &state.settings.trusted_proxies),
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    }
 }
 
 /// The browser is signed in: its session cookie, and on to where the sign-in was asked

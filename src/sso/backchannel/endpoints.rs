@@ -14,52 +14,16 @@ pub enum EndpointError {
     UnknownClient,
     #[error("{0}")]
     Invalid(String),
+    /// The client is declared in `CLIENTS_FILE`, whose entry holds its logout endpoints.
+    #[error("client {0} is declared in the clients file (CLIENTS_FILE); change it there and apply the file")]
+    Managed(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
-/// Whether the issuer is plain http on a loopback host (a developer's machine).
-fn issuer_is_local_http(issuer: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(issuer) else {
-        return false;
-    };
-    url.scheme() == "http"
-        && match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        }
-}
-
-/// Checks a logout URI: absolute `https` (or `http` when the issuer is local http), with a
-/// host, no credentials, no fragment, at most 2000 characters.
+/// Checks a logout URI by the one rule of [`crate::domain::check_logout_uri`].
 pub fn check_uri(uri: &str, issuer: &str, what: &str) -> Result<(), EndpointError> {
-    let invalid = |why: &str| EndpointError::Invalid(format!("{what}: {why}"));
-    if uri.len() > 2000 {
-        return Err(invalid("longer than 2000 characters"));
-    }
-    let url = reqwest::Url::parse(uri).map_err(|_| invalid("not an absolute URL"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if issuer_is_local_http(issuer) => {}
-        "http" => {
-            return Err(invalid(
-                "must be https (http only while the issuer is http on loopback)",
-            ))
-        }
-        _ => return Err(invalid("must be https")),
-    }
-    if url.host().is_none() {
-        return Err(invalid("has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("must not carry credentials"));
-    }
-    if url.fragment().is_some() {
-        return Err(invalid("must not have a fragment"));
-    }
-    Ok(())
+    crate::domain::check_logout_uri(uri, issuer, what).map_err(EndpointError::Invalid)
 }
 
 impl Sso {
@@ -84,6 +48,17 @@ impl Sso {
             .await
     }
 
+    /// The logout endpoints registered for any of `client_ids` (those with none are left out).
+    pub async fn logout_endpoints_of(
+        &self,
+        client_ids: Vec<String>,
+    ) -> Result<Vec<LogoutEndpoints>, EndpointError> {
+        Ok(self
+            .db
+            .run(move |conn| repo::logout::endpoints_of(conn, &client_ids))
+            .await?)
+    }
+
     /// Registers (or, with no URIs, removes) the client's logout endpoints; audited as a
     /// client update.
     pub async fn set_logout_endpoints(
@@ -103,8 +78,10 @@ impl Sso {
         let stored = endpoints.clone();
         self.db
             .write(move |conn| {
-                if repo::clients::find(conn, &stored.client_id)?.is_none() {
-                    return Err(EndpointError::UnknownClient);
+                match repo::clients::find(conn, &stored.client_id)? {
+                    None => return Err(EndpointError::UnknownClient),
+                    Some(c) if c.managed => return Err(EndpointError::Managed(c.client_id)),
+                    Some(_) => {}
                 }
                 repo::logout::set_endpoints(conn, &stored)?;
                 Ok(())
