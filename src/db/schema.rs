@@ -70,6 +70,8 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         revoked_why -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -134,6 +136,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         ended_at -> Nullable<BigInt>,
+        amr -> Text,
     }
 }
 
@@ -153,6 +156,7 @@ diesel::table! {
         family_id -> Nullable<Text>,
         access_jti_hash -> Nullable<Text>,
         access_expires_at -> Nullable<BigInt>,
+        amr -> Nullable<Text>,
     }
 }
 

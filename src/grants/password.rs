@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 use super::{resolve_scope, GrantError};
 use crate::accounts::login_guard::{LoginGuard, PasswordSurface};
 use crate::accounts::MAX_PASSWORD_BYTES;
+use crate::assurance::{Authentication, Level};
 use crate::db::repo;
 use crate::db::repo::clients::Client;
 use crate::db::repo::users::User;
@@ -66,7 +67,8 @@ pub async fn grant(
             "scope admin is only for admin users".into(),
         ));
     }
-    let subject = user_subject(tokens, &user, client, scopes.join(" "));
+    let auth = Authentication::new(tokens.clock.now(), Level::Password);
+    let subject = user_subject(tokens, &user, client, scopes.join(" "), auth);
     Ok(tokens
         .issue_pair(&subject, client.allows_grant("refresh_token"))
         .await?)
@@ -129,7 +131,7 @@ pub async fn obtain_simplejwt(
             return Err(ObtainError::MfaRequired(MfaToken(token)))
         }
     };
-    issue_simplejwt(tokens, &client, &user).await
+    issue_simplejwt(tokens, &client, &user, Level::Password).await
 }
 
 /// `POST /api/token/mfa/`: the challenge of `/api/token/` completed with a code of the app or
@@ -145,23 +147,31 @@ pub async fn complete_simplejwt_mfa(
     let (user, _) = mfa
         .complete_challenge(mfa_token, PasswordSurface::SimpleJwt, code, client_addr)
         .await?;
-    issue_simplejwt(tokens, &client, &user).await
+    issue_simplejwt(tokens, &client, &user, Level::MultiFactor).await
 }
 
 async fn issue_simplejwt(
     tokens: &Tokens,
     client: &Client,
     user: &User,
+    level: Level,
 ) -> Result<Pair, ObtainError> {
-    let subject = user_subject(tokens, user, client, client.scopes.join(" "));
+    let auth = Authentication::new(tokens.clock.now(), level);
+    let subject = user_subject(tokens, user, client, client.scopes.join(" "), auth);
     Ok(tokens
         .issue_pair(&subject, true)
         .await
         .map_err(GrantError::from)?)
 }
 
-/// Whom a user's tokens are for.
-pub fn user_subject(tokens: &Tokens, user: &User, client: &Client, scope: String) -> Subject {
+/// Whom a user's tokens are for, and how they signed in.
+pub fn user_subject(
+    tokens: &Tokens,
+    user: &User,
+    client: &Client,
+    scope: String,
+    auth: Authentication,
+) -> Subject {
     Subject {
         sub: user.id.clone(),
         user_id: Some(user.user_id().to_string()),
@@ -169,6 +179,7 @@ pub fn user_subject(tokens: &Tokens, user: &User, client: &Client, scope: String
         scope,
         audience: tokens.policy.default_audience.clone(),
         alg: tokens.access_alg(client),
+        auth: Some(auth),
     }
 }
 

@@ -237,6 +237,8 @@ pub struct Discovery {
     pub introspection_endpoint_auth_methods_supported: &'static [&'static str],
     pub code_challenge_methods_supported: &'static [&'static str],
     pub claims_supported: &'static [&'static str],
+    /// The `acr` values issued, lowest first (`acr_values` may ask for them).
+    pub acr_values_supported: &'static [&'static str],
     pub prompt_values_supported: &'static [&'static str],
     pub authorization_response_iss_parameter_supported: bool,
     pub claims_parameter_supported: bool,

@@ -4,6 +4,7 @@
 
 use super::authorize::{self, AuthParams, AuthRequest, Prompt, Rejection};
 use super::{code, session, Sso};
+use crate::assurance::Level;
 use crate::db::repo;
 use crate::db::repo::users::User;
 use crate::domain::{csp_origin, split_scope, ClientId};
@@ -211,7 +212,7 @@ impl Sso {
             &auth,
             &user.id,
             &sess.sid,
-            sess.auth_time,
+            session::authentication(&sess),
             self.code_ttl,
             now,
         )
@@ -233,6 +234,7 @@ impl Sso {
         &self,
         user: User,
         old_cookie: Option<&str>,
+        level: Level,
     ) -> Result<SignedIn, Internal> {
         let now = self.clock.now();
         if let Some(old) = old_cookie {
@@ -240,8 +242,27 @@ impl Sso {
                 self.outbox.wake();
             }
         }
-        let (cookie, _) = session::create(&self.db, &user.id, self.session_ttl, now).await?;
+        let (cookie, _) = session::create(&self.db, &user.id, level, self.session_ttl, now).await?;
         Ok(SignedIn { cookie, user })
+    }
+
+    /// After a second factor: the browser's live session of the same user is raised in
+    /// place (a step-up keeps its `sid`, so its applications stay signed in; its cookie value
+    /// changes), anything else is replaced by a new multi-factor session.
+    pub async fn second_factor_session(
+        &self,
+        user: User,
+        old_cookie: Option<&str>,
+    ) -> Result<SignedIn, Internal> {
+        let now = self.clock.now();
+        if let Some(old) = old_cookie {
+            let raised = session::raise(&self.db, old, &user.id, Level::MultiFactor, now).await?;
+            if let Some(cookie) = raised {
+                return Ok(SignedIn { cookie, user });
+            }
+        }
+        self.start_session(user, old_cookie, Level::MultiFactor)
+            .await
     }
 
     /// `POST /consent`: remembers an allowed scope set, or sends `access_denied`.

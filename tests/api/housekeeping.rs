@@ -100,6 +100,7 @@ async fn store_session(app: &TestApp, name: &str, user: &str, expires_at: i64) {
         created_at: now,
         expires_at,
         ended_at: None,
+        amr: "pwd".into(),
     };
     app.state
         .db
@@ -126,6 +127,7 @@ async fn store_code(app: &TestApp, name: &str, user: &str, expires_at: i64, used
         family_id: None,
         access_jti_hash: None,
         access_expires_at: None,
+        amr: None,
     };
     let name = name.to_string();
     app.state

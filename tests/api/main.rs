@@ -20,6 +20,7 @@ mod account_api;
 mod admin;
 mod algs;
 mod architecture;
+mod assurance;
 mod attacks;
 mod audit;
 mod backchannel;

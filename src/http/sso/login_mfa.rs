@@ -158,7 +158,10 @@ pub async fn complete(
         }
     };
     let old = session_of(&state, &req);
-    let signed_in = state.sso.start_session(user, old.as_deref()).await?;
+    let signed_in = state
+        .sso
+        .second_factor_session(user, old.as_deref())
+        .await?;
     let note = match how {
         Completed::Totp => None,
         Completed::RecoveryCode { left } => Some(format!(

@@ -16,6 +16,7 @@ use super::pages::{
 };
 use crate::accounts;
 use crate::accounts::login_guard::PasswordSurface;
+use crate::assurance::Level;
 use crate::domain::csp_origin;
 use crate::mfa::challenge::PasswordStep;
 use crate::passwords::Password;
@@ -262,7 +263,10 @@ pub async fn login(
         Err(other) => return Err(other),
     };
     let old = session_of(&state, &req);
-    let signed_in = state.sso.start_session(user, old.as_deref()).await?;
+    let signed_in = state
+        .sso
+        .start_session(user, old.as_deref(), Level::Password)
+        .await?;
     Ok(signed_in_answer(&state, &page, signed_in, None))
 }
 
