@@ -50,6 +50,7 @@ pub fn sso_policy(s: &Settings) -> SsoPolicy {
         issuer: s.issuer.clone(),
         session_ttl: secs(s.session_ttl),
         code_ttl: secs(s.code_ttl),
+        mfa_for_admins: s.mfa_for_admins,
     }
 }
 

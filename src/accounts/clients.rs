@@ -118,6 +118,7 @@ pub(crate) fn checked_client(
         managed: false,
         access_token_alg: req.access_token_alg,
         id_token_alg,
+        require_mfa: false,
     })
 }
 

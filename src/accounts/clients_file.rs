@@ -74,6 +74,9 @@ struct Entry {
     consent: bool,
     #[serde(default)]
     introspect_any: bool,
+    /// Everyone who signs in to it needs a second factor.
+    #[serde(default)]
+    require_mfa: bool,
     #[serde(default)]
     disabled: bool,
     /// `RS256`, `ES256` or `EdDSA`; absent: `ACCESS_TOKEN_ALG`.
@@ -165,6 +168,7 @@ fn parse(
         })?;
         client.secret_hash = secret_hash;
         client.disabled = entry.disabled;
+        client.require_mfa = entry.require_mfa;
         client.managed = true;
         clients.push(client);
     }
@@ -308,6 +312,7 @@ fn differences(declared: &Client, stored: &Client) -> Vec<&'static str> {
             "access_token_alg",
         ),
         (declared.id_token_alg != stored.id_token_alg, "id_token_alg"),
+        (declared.require_mfa != stored.require_mfa, "require_mfa"),
     ];
     checks
         .into_iter()

@@ -19,6 +19,7 @@ diesel::table! {
         legacy_id -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        require_mfa -> Bool,
     }
 }
 
@@ -38,6 +39,7 @@ diesel::table! {
         managed -> Bool,
         access_token_alg -> Nullable<Text>,
         id_token_alg -> Text,
+        require_mfa -> Bool,
     }
 }
 

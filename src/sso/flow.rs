@@ -3,6 +3,7 @@
 //! user, client and scope set.
 
 use super::authorize::{self, AuthParams, AuthRequest, Prompt, Rejection};
+use super::step_up::{Assurance, Required};
 use super::{code, session, Sso};
 use crate::assurance::Level;
 use crate::db::repo;
@@ -29,6 +30,11 @@ pub enum Authorization {
     },
     /// A code was issued: send the browser to this URL (code, state, iss).
     Issued { redirect: String },
+    /// The session is signed in with a password only and more is asked: the user's second
+    /// factor, then back to `return_to`.
+    StepUp { return_to: String, user: User },
+    /// A policy requires a second factor the user has not set up: enrol, then back.
+    Enrol { return_to: String },
 }
 
 /// Who a browser's session is, as the admin console asks.
@@ -175,6 +181,36 @@ impl Sso {
         if auth.scopes.iter().any(|s| s == "admin") && !user.is_admin {
             let r = self.redirect_error(&auth, "invalid_scope", ADMIN_ONLY);
             return Ok(Authorization::Rejected(r));
+        }
+        let required = Required {
+            requested: auth.acr,
+            by_policy: self.policy_requires_mfa(&user, auth.client.require_mfa),
+        };
+        match self.assurance(&sess, &user, required).await? {
+            Assurance::Enough => {}
+            _ if auth.prompt == Prompt::None => {
+                let r = self.redirect_error(&auth, "login_required", "a second factor is needed");
+                return Ok(Authorization::Rejected(r));
+            }
+            Assurance::StepUp => {
+                return Ok(Authorization::StepUp {
+                    return_to: authorize::return_to(params),
+                    user,
+                })
+            }
+            Assurance::Enrol => {
+                return Ok(Authorization::Enrol {
+                    return_to: authorize::return_to(params),
+                })
+            }
+            Assurance::Unmet => {
+                let r = self.redirect_error(
+                    &auth,
+                    "unmet_authentication_requirements",
+                    "acr_values asks for a second factor, and the user has none set up",
+                );
+                return Ok(Authorization::Rejected(r));
+            }
         }
         if auth.client.consent {
             let (uid, cid) = (user.id.clone(), auth.client.client_id.clone());

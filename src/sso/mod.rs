@@ -10,6 +10,7 @@ pub mod logout;
 pub mod pkce;
 pub mod session;
 pub mod sessions;
+pub mod step_up;
 pub mod userinfo;
 
 use crate::clock::Clock;
@@ -23,6 +24,8 @@ pub struct Sso {
     pub issuer: String,
     pub session_ttl: i64,
     pub code_ttl: i64,
+    /// `MFA_FOR_ADMINS`: every admin signs in with a second factor.
+    pub mfa_for_admins: bool,
     /// Wakes the delivery of the logout notifications an ended session writes.
     pub outbox: crate::outbox::Waker,
 }
@@ -34,6 +37,7 @@ pub struct SsoPolicy {
     pub issuer: String,
     pub session_ttl: i64,
     pub code_ttl: i64,
+    pub mfa_for_admins: bool,
 }
 
 impl Sso {
@@ -44,6 +48,7 @@ impl Sso {
             issuer: policy.issuer,
             session_ttl: policy.session_ttl,
             code_ttl: policy.code_ttl,
+            mfa_for_admins: policy.mfa_for_admins,
             outbox: crate::outbox::Waker::default(),
         }
     }

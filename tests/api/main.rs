@@ -48,4 +48,5 @@ mod second_step;
 mod simplejwt;
 mod smoke;
 mod sso;
+mod step_up;
 mod totp;

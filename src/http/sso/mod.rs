@@ -118,6 +118,10 @@ pub async fn authorize(
             Authorization::Rejected(r) => reject(&state, r),
             Authorization::SignIn { return_to } => to_login(&return_to),
             Authorization::Issued { redirect } => found(&redirect),
+            Authorization::StepUp { return_to, user } => {
+                step_up(&state, &req, &user, return_to).await?
+            }
+            Authorization::Enrol { return_to } => to_enrolment(&return_to),
             Authorization::Consent {
                 return_to,
                 client_id,
@@ -136,6 +140,32 @@ pub async fn authorize(
             }),
         },
     )
+}
+
+/// The second step of the login page for a signed-in user asked for more (`acr_values`, a
+/// policy, the admin console under `MFA_FOR_ADMINS`): a code, then on to `return_to`.
+pub(super) async fn step_up(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &crate::accounts::User,
+    return_to: String,
+) -> Result<HttpResponse, PageError> {
+    let token = state.mfa.step_up_challenge(user).await?;
+    let page = LoginForm::for_return_to(state, return_to).await?;
+    Ok(login_mfa::second_step(
+        state,
+        req,
+        &page,
+        &token,
+        StatusCode::OK,
+        None,
+    ))
+}
+
+/// The account page, to set up a second factor a policy requires before going on.
+pub(super) fn to_enrolment(return_to: &str) -> HttpResponse {
+    let query = serde_urlencoded::to_string([("return_to", return_to)]).unwrap_or_default();
+    found(&format!("{}?{query}", authorize::ACCOUNT_PAGE))
 }
 
 #[derive(Deserialize)]
