@@ -67,6 +67,18 @@ impl Level {
     }
 }
 
+/// Whether a policy requires a second factor of a user: their own flag
+/// (`user require-mfa`), `MFA_FOR_ADMINS` for an admin, or the flag of the client they sign
+/// in to (`client require-mfa`).
+pub fn mfa_required_by_policy(
+    user_requires: bool,
+    is_admin: bool,
+    mfa_for_admins: bool,
+    client_requires: bool,
+) -> bool {
+    user_requires || (is_admin && mfa_for_admins) || client_requires
+}
+
 /// When and how the user of a token signed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Authentication {

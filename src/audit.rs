@@ -51,10 +51,11 @@ pub enum Kind {
     RecoveryCodesRegenerated,
     OutboxFailed,
     SessionEnded,
+    UserMfaPolicy,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 30] = [
+    pub const ALL: [Kind; 31] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -85,6 +86,7 @@ impl Kind {
         Kind::RecoveryCodesRegenerated,
         Kind::OutboxFailed,
         Kind::SessionEnded,
+        Kind::UserMfaPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -119,6 +121,7 @@ impl Kind {
             Kind::RecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
             Kind::OutboxFailed => "outbox.failed",
             Kind::SessionEnded => "session.ended",
+            Kind::UserMfaPolicy => "user.mfa_policy",
         }
     }
 

@@ -28,6 +28,7 @@ pub fn token_policy(s: &Settings) -> TokenPolicy {
         id_token_ttl: secs(s.id_token_ttl),
         leeway: secs(s.leeway),
         access_token_alg: s.access_token_alg,
+        mfa_for_admins: s.mfa_for_admins,
     }
 }
 

@@ -123,7 +123,7 @@ pub(crate) fn checked_client(
 }
 
 /// A client declared in `CLIENTS_FILE` changes only when the file is applied.
-fn refuse_managed(client: &Client) -> Result<(), AccountError> {
+pub(super) fn refuse_managed(client: &Client) -> Result<(), AccountError> {
     match client.managed {
         true => Err(AccountError::Managed(client.client_id.clone())),
         false => Ok(()),
@@ -136,7 +136,17 @@ impl Accounts {
         &self,
         req: NewClientRequest,
     ) -> Result<(Client, Option<String>), AccountError> {
+        self.create_client_requiring_mfa(req, false).await
+    }
+
+    /// [`Accounts::create_client`], with `require_mfa` set in the same write.
+    pub async fn create_client_requiring_mfa(
+        &self,
+        req: NewClientRequest,
+        require_mfa: bool,
+    ) -> Result<(Client, Option<String>), AccountError> {
         let mut client = checked_client(req, self.clock.now(), self.signing_algs)?;
+        client.require_mfa = require_mfa;
         let secret = (!client.public).then(generate_client_secret);
         client.secret_hash = secret.as_deref().map(digest_hex);
         let stored = client.clone();

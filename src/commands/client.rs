@@ -73,6 +73,15 @@ pub enum ClientCommand {
     },
     /// Show or register the client's logout endpoints (back-channel, front-channel).
     Logout(crate::commands::sessions::ClientLogoutArgs),
+    /// Require a second factor of everyone who signs in to the client (policy): a user
+    /// without one sets it up at the sign-in; the password grant refuses. --off lifts it.
+    RequireMfa {
+        /// The client_id.
+        id: String,
+        /// No longer require it.
+        #[arg(long)]
+        off: bool,
+    },
     /// Give a confidential client a new secret (printed once); the old one stops working.
     RotateSecret {
         /// The client_id.
@@ -178,6 +187,9 @@ pub async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<(
         }
         ClientCommand::Logout(args) => {
             crate::commands::sessions::client_logout(settings, args).await?;
+        }
+        ClientCommand::RequireMfa { id, off } => {
+            crate::commands::factors::require_of_client(&accounts, &id, !off).await?
         }
         ClientCommand::RotateSecret { id, json } => {
             let secret = accounts.rotate_client_secret(&id).await?;

@@ -49,7 +49,8 @@ pub async fn grant(
             PasswordSurface::PasswordGrant,
         )
         .await?;
-    // After the password, so only someone who knows it learns that the account has one.
+    // After the password, so only someone who knows it learns that the account has one
+    // (or must have one).
     let id = user.id.clone();
     if tokens
         .db
@@ -59,6 +60,14 @@ pub async fn grant(
         return Err(GrantError::InvalidGrant(
             "this account signs in with a second factor, which the password grant cannot \
              ask for: use the browser sign-in (authorization code flow)"
+                .into(),
+        ));
+    }
+    if requires_mfa(tokens, &user, client) {
+        return Err(GrantError::InvalidGrant(
+            "a second factor is required for this account or client, which the password \
+             grant cannot ask for: use the browser sign-in (authorization code flow), which \
+             sets one up"
                 .into(),
         ));
     }
@@ -84,6 +93,13 @@ pub enum ObtainError {
     /// `/api/token/mfa/`.
     #[error("a second factor is required")]
     MfaRequired(MfaToken),
+    /// The right password of a user a policy requires a second factor of, who has none:
+    /// they set one up on the account page first (`account_page`, its URL).
+    #[error(
+        "this account must set up a second factor before it signs in here: sign in at \
+         {account_page} and set up an authenticator app"
+    )]
+    MfaEnrolmentRequired { account_page: String },
     /// `/api/token/mfa/`: the challenge or the code was refused.
     #[error(transparent)]
     Challenge(#[from] ChallengeError),
@@ -131,6 +147,14 @@ pub async fn obtain_simplejwt(
             return Err(ObtainError::MfaRequired(MfaToken(token)))
         }
     };
+    if requires_mfa(tokens, &user, &client) {
+        let account_page = format!(
+            "{}{}",
+            tokens.policy.issuer,
+            crate::sso::authorize::ACCOUNT_PAGE
+        );
+        return Err(ObtainError::MfaEnrolmentRequired { account_page });
+    }
     issue_simplejwt(tokens, &client, &user, Level::Password).await
 }
 
@@ -162,6 +186,16 @@ async fn issue_simplejwt(
         .issue_pair(&subject, true)
         .await
         .map_err(GrantError::from)?)
+}
+
+/// Whether a policy requires a second factor of `user` signing in to `client`.
+fn requires_mfa(tokens: &Tokens, user: &User, client: &Client) -> bool {
+    crate::assurance::mfa_required_by_policy(
+        user.require_mfa,
+        user.is_admin,
+        tokens.policy.mfa_for_admins,
+        client.require_mfa,
+    )
 }
 
 /// Whom a user's tokens are for, and how they signed in.

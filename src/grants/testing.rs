@@ -100,6 +100,7 @@ impl Context {
             id_token_ttl: 3600,
             leeway: 0,
             access_token_alg: Alg::Rs256,
+            mfa_for_admins: false,
         };
         let tokens = Tokens::new(db.clone(), store, policy, clock.clone(), metrics.clone());
         let accounts = Accounts::new(

@@ -367,6 +367,8 @@ pub struct User {
     pub is_admin: bool,
     pub disabled: bool,
     pub created_at: i64,
+    /// A second factor is required of the user (`PUT …/require-mfa`).
+    pub require_mfa: bool,
 }
 
 impl From<accounts::User> for User {
@@ -379,6 +381,7 @@ impl From<accounts::User> for User {
             is_admin: u.is_admin,
             disabled: u.disabled,
             created_at: u.created_at,
+            require_mfa: u.require_mfa,
         }
     }
 }
@@ -423,6 +426,8 @@ pub struct Client {
     pub access_token_alg: Option<&'static str>,
     /// What its id_tokens are signed with.
     pub id_token_alg: &'static str,
+    /// Everyone who signs in to it needs a second factor.
+    pub require_mfa: bool,
 }
 
 impl From<accounts::clients::Client> for Client {
@@ -441,6 +446,7 @@ impl From<accounts::clients::Client> for Client {
             managed: c.managed,
             access_token_alg: c.access_token_alg.map(|a| a.as_str()),
             id_token_alg: c.id_token_alg.as_str(),
+            require_mfa: c.require_mfa,
         }
     }
 }
@@ -541,4 +547,48 @@ pub struct AuditQuery {
     /// Records per page; 50 when absent.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+}
+
+/// A user's second factors as an admin sees them (never a secret).
+#[derive(Serialize, ToSchema)]
+pub struct UserFactors {
+    pub username: String,
+    /// What is set up: `{"kind": "totp", "since": …}` for a confirmed authenticator app.
+    pub factors: Vec<Factor>,
+    /// An authenticator-app enrolment started and not confirmed.
+    pub enrolment_pending: bool,
+    pub recovery_codes_left: i64,
+    /// A policy requires a second factor of the user (their own, or `MFA_FOR_ADMINS`).
+    pub mfa_required: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Factor {
+    /// `totp` (an authenticator app).
+    pub kind: &'static str,
+    /// When it was confirmed (Unix seconds).
+    pub since: i64,
+}
+
+impl UserFactors {
+    pub fn of(
+        username: String,
+        f: crate::accounts::factors::FactorSummary,
+        required: bool,
+    ) -> Self {
+        UserFactors {
+            username,
+            factors: f
+                .totp_since
+                .map(|since| Factor {
+                    kind: "totp",
+                    since,
+                })
+                .into_iter()
+                .collect(),
+            enrolment_pending: f.totp_pending,
+            recovery_codes_left: f.recovery_codes_left,
+            mfa_required: required,
+        }
+    }
 }

@@ -42,6 +42,9 @@ pub enum SessionUser {
     None,
     NotAdmin,
     Admin(User),
+    /// An admin whose session is below what a policy requires (`MFA_FOR_ADMINS`, the
+    /// user's own): step up, or enrol first.
+    AdminNeeds(Assurance, User),
 }
 
 /// What a consent decision leads to.
@@ -110,13 +113,19 @@ impl Sso {
         let Some(cookie) = session_cookie else {
             return Ok(SessionUser::None);
         };
-        Ok(
-            match session::find(&self.db, cookie, self.clock.now()).await? {
-                Some((_, user)) if user.is_admin => SessionUser::Admin(user),
-                Some(_) => SessionUser::NotAdmin,
-                None => SessionUser::None,
-            },
-        )
+        let (session, user) = match session::find(&self.db, cookie, self.clock.now()).await? {
+            Some((s, user)) if user.is_admin => (s, user),
+            Some(_) => return Ok(SessionUser::NotAdmin),
+            None => return Ok(SessionUser::None),
+        };
+        let required = Required {
+            requested: None,
+            by_policy: self.policy_requires_mfa(&user, false),
+        };
+        Ok(match self.assurance(&session, &user, required).await? {
+            Assurance::Enough => SessionUser::Admin(user),
+            lacking => SessionUser::AdminNeeds(lacking, user),
+        })
     }
 
     /// Validates the request against its client (looked up by `client_id`).

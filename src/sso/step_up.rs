@@ -45,7 +45,12 @@ impl Sso {
     /// Whether a policy requires a second factor of `user` (for a client that requires one,
     /// pass `client_requires`).
     pub fn policy_requires_mfa(&self, user: &User, client_requires: bool) -> bool {
-        client_requires || user.require_mfa || (user.is_admin && self.mfa_for_admins)
+        crate::assurance::mfa_required_by_policy(
+            user.require_mfa,
+            user.is_admin,
+            self.mfa_for_admins,
+            client_requires,
+        )
     }
 
     /// What `session` of `user` lacks for `required`.

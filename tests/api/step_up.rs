@@ -6,22 +6,48 @@
 //! `login_required`; on both databases.
 
 use reqwest::StatusCode;
+use serde_json::json;
 
 use crate::assurance::{
     alice_and_app, assert_signed_in, claims_of, code_flow, follow, post_code, post_password,
     redeem, ACR_MFA, ACR_PWD,
 };
 use crate::both_backends;
-use crate::helpers::totp::code;
-use crate::helpers::{browser, location, query_param, spawn_app, Backend, TestApp};
+use crate::helpers::totp::{base32_decode, code};
+use crate::helpers::{browser, location, query_param, spawn_app, status_json, Backend, TestApp};
 use crate::sso::{authorize_url, REDIRECT};
-use crate::totp::enrol;
+use crate::totp::PASSWORD;
 
 both_backends!(
     max_age_and_prompt_login_ask_for_the_password_again,
     acr_values_step_a_password_session_up_to_the_second_factor_in_place,
     acr_values_for_a_user_without_a_factor_are_unmet_authentication_requirements,
 );
+
+/// alice sets up an app through the JSON API (a single-page app, her access token): the
+/// browser's session is untouched, still a password sign-in. Her secret.
+async fn enrol_by_api(app: &TestApp) -> Vec<u8> {
+    let (access, _) = app.tokens("alice", PASSWORD).await;
+    let call = |path: &'static str, body: serde_json::Value| {
+        app.http
+            .post(app.url(path))
+            .bearer_auth(&access)
+            .json(&body)
+            .send()
+    };
+    let resp = call("/api/account/totp/", json!({ "password": PASSWORD }));
+    let (status, body) = status_json(resp.await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let secret = base32_decode(body["secret"].as_str().unwrap());
+    let now = app.clock.now();
+    let resp = call(
+        "/api/account/totp/confirm/",
+        json!({ "code": code(&secret, now) }),
+    );
+    let (status, body) = status_json(resp.await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    secret
+}
 
 /// `/authorize?…extra` with the browser's session: the answer's location.
 async fn authorize(app: &TestApp, b: &reqwest::Client, extra: &[(&str, &str)]) -> String {
@@ -73,8 +99,9 @@ async fn acr_values_step_a_password_session_up_to_the_second_factor_in_place(bac
     let b = browser();
     let first = redeem(&app, &code_flow(&app, &b, &[], None).await).await;
     let sid = claims_of(&first, "id_token")["sid"].clone();
-    // She sets up an app in the same session, which stays a password sign-in.
-    let (secret, _) = enrol(&app, &b).await;
+    // She sets up an app in her single-page app; the browser's session stays a password
+    // sign-in.
+    let secret = enrol_by_api(&app).await;
     app.advance(30);
     let cb = authorize(&app, &b, &[]).await;
     let body = redeem(&app, &cb).await;
@@ -154,7 +181,7 @@ async fn acr_values_for_a_user_without_a_factor_are_unmet_authentication_require
         Some("invalid_request")
     );
     // Once she has an app, the same request steps up instead.
-    enrol(&app, &b).await;
+    enrol_by_api(&app).await;
     let resp = b
         .get(authorize_url(&app, &[("acr_values", ACR_MFA)]))
         .send()

@@ -31,7 +31,11 @@ pub(crate) fn cookies(state: &AppState) -> Cookies {
     }
 }
 
-fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
+pub(super) fn session_cookie(
+    state: &AppState,
+    value: String,
+    max_age_secs: i64,
+) -> Cookie<'static> {
     let c = cookies(state);
     let mut cookie = c.build(c.session(), value);
     cookie.set_max_age(actix_web::cookie::time::Duration::seconds(max_age_secs));
@@ -293,10 +297,18 @@ pub async fn login(
         Err(other) => return Err(other),
     };
     let old = session_of(&state, &req);
+    // A policy requires a second factor and the user has none: enrol before going on.
+    let must_enrol = state.sso.policy_requires_mfa(&user, false);
     let signed_in = state
         .sso
         .start_session(user, old.as_deref(), Level::Password)
         .await?;
+    if must_enrol {
+        let mut resp = to_enrolment(&page.back);
+        let cookie = session_cookie(&state, signed_in.cookie, state.sso.session_ttl);
+        let _ = resp.add_cookie(&cookie);
+        return Ok(resp);
+    }
     Ok(signed_in_answer(&state, &page, signed_in, None))
 }
 
