@@ -137,6 +137,13 @@ pub struct Introspection {
     )]
     #[schema(value_type = Option<serde_json::Value>)]
     pub user_id: Option<String>,
+    /// How the user of an access token signed in (RFC 9068 §2.2.1, RFC 8176).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 /// simplejwt's `user_id` as the tokens carry it: a number when the id is decimal.
@@ -160,6 +167,9 @@ impl From<Introspected> for Introspection {
                 iss: None,
                 jti: None,
                 user_id: None,
+                auth_time: None,
+                amr: None,
+                acr: None,
             },
             Introspected::Active(t) => {
                 let t = *t;
@@ -176,6 +186,9 @@ impl From<Introspected> for Introspection {
                     iss: Some(t.claims.iss),
                     jti: Some(t.claims.jti),
                     user_id: t.claims.user_id,
+                    auth_time: t.claims.auth_time,
+                    amr: t.claims.amr,
+                    acr: t.claims.acr,
                 }
             }
         }

@@ -192,6 +192,18 @@ async fn a_password_sign_in_says_pwd_and_keeps_its_auth_time_across_refreshes(ba
     let access = claims_of(&rotated, "access_token");
     assert_eq!(access["iat"], json!(app.clock.now()));
     assert_signed_in(&access, signed_in_at, &["pwd"], ACR_PWD);
+    // Introspection says it too (RFC 7662 §2.2 allows any of the token's claims).
+    let secret = app
+        .add_client(&["rs", "--grant", "client_credentials", "--introspect-any"])
+        .await
+        .unwrap();
+    let token = rotated["access_token"].as_str().unwrap();
+    let resp = app
+        .post_form_basic("/introspect", "rs", &secret, &[("token", token)])
+        .await;
+    let (_, shown) = status_json(resp).await;
+    assert_eq!(shown["active"], true, "{shown}");
+    assert_signed_in(&shown, signed_in_at, &["pwd"], ACR_PWD);
     // A second application through the same session: the session's sign-in time.
     app.advance(60);
     let resp = b.get(authorize_url(&app, &[])).send().await.unwrap();

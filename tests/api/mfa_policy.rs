@@ -14,7 +14,8 @@ use crate::assurance::{
 use crate::both_backends;
 use crate::helpers::totp::{base32_decode, code};
 use crate::helpers::{
-    browser, hidden, location, password_grant, spawn_app, status_json, unescape, Backend, TestApp,
+    browser, hidden, location, password_grant, spawn_app, spawn_app_with, status_json, unescape,
+    Backend, TestApp,
 };
 use crate::sso::authorize_url;
 use crate::totp::{audit_kinds, post_account, PASSWORD};
@@ -22,6 +23,7 @@ use crate::totp::{audit_kinds, post_account, PASSWORD};
 both_backends!(
     a_user_required_to_have_a_factor_sets_one_up_at_the_next_sign_in_then_goes_on,
     a_client_that_requires_a_factor_sends_its_users_to_set_one_up,
+    a_clients_file_declares_the_requirement_and_only_the_file_changes_it,
 );
 
 /// The account page a sign-in was sent to (`/account?return_to=…`): sets up an app with
@@ -213,4 +215,67 @@ async fn a_client_that_requires_a_factor_sends_its_users_to_set_one_up(backend: 
     assert_eq!(status, StatusCode::OK);
     let client = app.state.accounts.find_client("app").await.unwrap();
     assert!(!client.require_mfa);
+}
+
+async fn a_clients_file_declares_the_requirement_and_only_the_file_changes_it(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clients.toml");
+    let declared = format!(
+        "[[client]]\nid = \"portal\"\nkind = \"public\"\nredirect_uris = [\"{}\"]\n\
+         scopes = [\"openid\"]\nrequire_mfa = true\n",
+        crate::sso::REDIRECT
+    );
+    std::fs::write(&file, declared).unwrap();
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.clients_file = Some(file.display().to_string())
+    })
+    .await
+    else {
+        return;
+    };
+    let portal = app.state.accounts.find_client("portal").await.unwrap();
+    assert!(portal.require_mfa && portal.managed);
+    let token = app.admin_token().await;
+    let (status, body) = put_require(
+        &app,
+        &token,
+        "/admin/clients/portal/require-mfa",
+        json!({ "required": false }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let out = app
+        .cli(&["client", "require-mfa", "portal", "--off"], "")
+        .await;
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("clients file"), "{}", out.stderr);
+    assert!(
+        app.state
+            .accounts
+            .find_client("portal")
+            .await
+            .unwrap()
+            .require_mfa
+    );
+    // A client of the CLI: on and off.
+    app.add_client(&["free", "--grant", "client_credentials"])
+        .await;
+    for (args, on) in [(&["free"][..], true), (&["free", "--off"][..], false)] {
+        let argv: Vec<&str> = ["client", "require-mfa"]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
+        let out = app.cli(&argv, "").await;
+        assert!(out.status.success(), "{}", out.stderr);
+        assert_eq!(
+            app.state
+                .accounts
+                .find_client("free")
+                .await
+                .unwrap()
+                .require_mfa,
+            on
+        );
+    }
 }
