@@ -160,12 +160,16 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::List { page } => {
             let page = accounts.list_users(page.request()).await?;
             for u in page.items {
-                let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
-                    .iter()
-                    .filter(|(on, _)| *on)
-                    .map(|(_, f)| *f)
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let flags = [
+                    (u.is_admin, "admin"),
+                    (u.disabled, "disabled"),
+                    (u.require_mfa, "mfa-required"),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, f)| *f)
+                .collect::<Vec<_>>()
+                .join(",");
                 println!(
                     "{}\t{}\t{}\t{}",
                     u.username,

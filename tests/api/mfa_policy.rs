@@ -85,6 +85,9 @@ async fn a_user_required_to_have_a_factor_sets_one_up_at_the_next_sign_in_then_g
     let out = app.cli(&["user", "require-mfa", "alice"], "").await;
     assert!(out.status.success(), "{}", out.stderr);
     assert!(out.stdout.contains("second factor"), "{}", out.stdout);
+    let listed = app.cli(&["user", "list"], "").await.stdout;
+    let line = listed.lines().find(|l| l.starts_with("alice\t")).unwrap();
+    assert!(line.ends_with("\tmfa-required"), "{line}");
     // The token endpoints: the right password, and no tokens until she has one.
     let (status, body) = status_json(app.simplejwt_login("alice", PASSWORD).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
