@@ -214,7 +214,7 @@ async fn an_admin_lists_and_removes_a_users_factors_audited_and_counted(backend:
 }
 
 /// A browser signed in to the console as root (the admin of `admin_token`).
-async fn console_of_root(app: &TestApp) -> reqwest::Client {
+pub(crate) async fn console_of_root(app: &TestApp) -> reqwest::Client {
     let b = browser();
     let page = b
         .get(app.url("/login?return_to=%2Fconsole%2Fusers"))

@@ -218,6 +218,34 @@ async fn a_client_that_requires_a_factor_sends_its_users_to_set_one_up(backend: 
     assert_eq!(status, StatusCode::OK);
     let client = app.state.accounts.find_client("app").await.unwrap();
     assert!(!client.require_mfa);
+    // The console: the clients page says it and switches it.
+    let console = crate::admin_mfa::console_of_root(&app).await;
+    let page = console
+        .get(app.url("/console/clients"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("/console/clients/app/require-mfa"), "{page}");
+    let resp = console
+        .post(app.url("/console/clients/app/require-mfa"))
+        .form(&[("csrf", hidden(&page, "csrf").as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("second factor required"), "{html}");
+    assert!(
+        app.state
+            .accounts
+            .find_client("app")
+            .await
+            .unwrap()
+            .require_mfa
+    );
 }
 
 async fn a_clients_file_declares_the_requirement_and_only_the_file_changes_it(backend: Backend) {
