@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::account::signed_in_browser;
-use crate::assurance::{claims_of, follow, post_password, redeem, ACR_MFA};
+use crate::assurance::{claims_of, follow, post_code, post_password, redeem, ACR_MFA};
 use crate::both_backends;
 use crate::helpers::{
     browser, hidden, location, peek, spawn_app, spawn_app_with, status_json, Backend, TestApp,
@@ -20,6 +20,7 @@ use crate::totp::{audit_kinds, enrol, PASSWORD};
 both_backends!(
     mfa_for_admins_refuses_a_password_only_admin_token_with_the_rfc_9470_challenge,
     an_admin_lists_and_removes_a_users_factors_audited_and_counted,
+    the_console_steps_an_admins_password_session_up_to_the_second_factor,
 );
 
 async fn get_admin(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
@@ -237,4 +238,49 @@ pub(crate) async fn console_of_root(app: &TestApp) -> reqwest::Client {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     b
+}
+
+async fn the_console_steps_an_admins_password_session_up_to_the_second_factor(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |a| a.mfa_for_admins = Some("true".into())).await
+    else {
+        return;
+    };
+    app.add_user("alice", PASSWORD, true).await;
+    let b = browser();
+    let resp = b.get(app.url("/console/users")).send().await.unwrap();
+    let resp = post_password(&app, &b, &location(&resp)).await;
+    assert_eq!(resp.status(), StatusCode::FOUND, "sent to set up an app");
+    // Her app is set up elsewhere meanwhile (in-process, as another device's sign-in
+    // would): this browser's session is still a password sign-in.
+    let user = app.state.accounts.find_user("alice").await.unwrap();
+    let password = gatehouse::passwords::Password::new(PASSWORD.into());
+    let enrolment = app
+        .state
+        .mfa
+        .start_totp(&user, password, "127.0.0.1")
+        .await
+        .unwrap();
+    let secret = crate::helpers::totp::base32_decode(&enrolment.secret);
+    let now = app.clock.now();
+    let first = crate::helpers::totp::code(&secret, now);
+    app.state
+        .mfa
+        .confirm_totp(&user, &first, "127.0.0.1")
+        .await
+        .unwrap();
+    app.advance(30);
+    // The console asks for a code, not the password, and then lets her in.
+    let resp = b.get(app.url("/console/users")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let step = resp.text().await.unwrap();
+    assert!(step.contains("mfa_token"), "{step}");
+    assert!(!step.contains("name=\"password\""), "{step}");
+    assert_eq!(hidden(&step, "return_to"), "/console/users");
+    let code = crate::helpers::totp::code(&secret, app.clock.now());
+    let resp = post_code(&app, &b, &step, &code).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/console/users");
+    let resp = b.get(app.url("/console/users")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.unwrap().contains("<h1>Users</h1>"));
 }
