@@ -52,10 +52,11 @@ pub enum Kind {
     OutboxFailed,
     SessionEnded,
     OfflineAccessRevoked,
+    UserMfaPolicy,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 31] = [
+    pub const ALL: [Kind; 32] = [
         Kind::SignIn,
         Kind::SignInThrottled,
         Kind::KeyRotated,
@@ -87,6 +88,7 @@ impl Kind {
         Kind::OutboxFailed,
         Kind::SessionEnded,
         Kind::OfflineAccessRevoked,
+        Kind::UserMfaPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +124,7 @@ impl Kind {
             Kind::OutboxFailed => "outbox.failed",
             Kind::SessionEnded => "session.ended",
             Kind::OfflineAccessRevoked => "offline_access.revoked",
+            Kind::UserMfaPolicy => "user.mfa_policy",
         }
     }
 

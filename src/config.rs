@@ -100,6 +100,7 @@ settings_args! {
     smtp_timeout: "smtp-timeout", "GATEHOUSE_SMTP_TIMEOUT", Some("15s"), "Longest a delivery to the SMTP server may take (1s to 25s), each step and all of it; a slower server's message is retried later";
     reset_throttle: "reset-throttle", "GATEHOUSE_RESET_THROTTLE", Some(crate::accounts::forgot::DEFAULT_RESET_THROTTLE), "Forgot-password links allowed per account and requests per client address, as N/window each";
     outbox_give_up_after: "outbox-give-up-after", "GATEHOUSE_OUTBOX_GIVE_UP_AFTER", Some("1d"), "How long an outgoing message (back-channel logout, mail) is retried before it is kept as failed";
+    mfa_for_admins: "mfa-for-admins", "GATEHOUSE_MFA_FOR_ADMINS", Some("false"), "true: every admin signs in with a second factor (enrolling at the next sign-in if they have none), and the admin API and console refuse an admin token or session without one (RFC 9470)";
     cors_origins: "cors-origins", "GATEHOUSE_CORS_ORIGINS", Some(""), "Browser origins allowed to call the token endpoints, comma-separated, each exact (https://app.example.com); mark one `;credentials` to allow credentials mode";
 }
 
@@ -150,6 +151,8 @@ pub struct Settings {
     pub reset_throttle: LoginLimits,
     /// How long the outbox retries a message (`crate::outbox`).
     pub outbox_give_up_after: Duration,
+    /// `MFA_FOR_ADMINS`: admins need a second factor (`policies::sso_policy`).
+    pub mfa_for_admins: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,7 +254,13 @@ impl Settings {
                 "setting smtp_from: required with smtp_url (e.g. \"Gatehouse <id@example.com>\")"
             ),
         };
+        let mfa_for_admins = match get("mfa_for_admins").unwrap_or_default().trim() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" | "" => false,
+            other => anyhow::bail!("setting mfa_for_admins: {other:?} is neither true nor false"),
+        };
         let settings = Settings {
+            mfa_for_admins,
             smtp,
             reset_throttle,
             password_policy: PasswordPolicy {

@@ -2,6 +2,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod accounts;
+pub mod assurance;
 pub mod audit;
 pub mod cli;
 pub mod clock;

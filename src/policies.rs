@@ -28,6 +28,7 @@ pub fn token_policy(s: &Settings) -> TokenPolicy {
         id_token_ttl: secs(s.id_token_ttl),
         leeway: secs(s.leeway),
         access_token_alg: s.access_token_alg,
+        mfa_for_admins: s.mfa_for_admins,
     }
 }
 
@@ -50,6 +51,7 @@ pub fn sso_policy(s: &Settings) -> SsoPolicy {
         issuer: s.issuer.clone(),
         session_ttl: secs(s.session_ttl),
         code_ttl: secs(s.code_ttl),
+        mfa_for_admins: s.mfa_for_admins,
     }
 }
 

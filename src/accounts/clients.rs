@@ -121,11 +121,12 @@ pub(crate) fn checked_client(
         managed: false,
         access_token_alg: req.access_token_alg,
         id_token_alg,
+        require_mfa: false,
     })
 }
 
 /// A client declared in `CLIENTS_FILE` changes only when the file is applied.
-fn refuse_managed(client: &Client) -> Result<(), AccountError> {
+pub(super) fn refuse_managed(client: &Client) -> Result<(), AccountError> {
     match client.managed {
         true => Err(AccountError::Managed(client.client_id.clone())),
         false => Ok(()),
@@ -138,7 +139,17 @@ impl Accounts {
         &self,
         req: NewClientRequest,
     ) -> Result<(Client, Option<String>), AccountError> {
-        self.create_client_with_logout(req, LogoutEndpoints::default(), "")
+        self.create_client_with_logout(req, LogoutEndpoints::default(), "", false)
+            .await
+    }
+
+    /// [`Accounts::create_client`], with `require_mfa` set in the same write.
+    pub async fn create_client_requiring_mfa(
+        &self,
+        req: NewClientRequest,
+        require_mfa: bool,
+    ) -> Result<(Client, Option<String>), AccountError> {
+        self.create_client_with_logout(req, LogoutEndpoints::default(), "", require_mfa)
             .await
     }
 
@@ -150,8 +161,10 @@ impl Accounts {
         req: NewClientRequest,
         logout: LogoutEndpoints,
         issuer: &str,
+        require_mfa: bool,
     ) -> Result<(Client, Option<String>), AccountError> {
         let mut client = checked_client(req, self.clock.now(), self.signing_algs)?;
+        client.require_mfa = require_mfa;
         let blank = |u: Option<String>| u.filter(|u| !u.trim().is_empty());
         let logout = LogoutEndpoints {
             client_id: client.client_id.clone(),

@@ -79,6 +79,9 @@ struct Entry {
     consent: bool,
     #[serde(default)]
     introspect_any: bool,
+    /// Everyone who signs in to it needs a second factor.
+    #[serde(default)]
+    require_mfa: bool,
     #[serde(default)]
     disabled: bool,
     /// `RS256`, `ES256` or `EdDSA`; absent: `ACCESS_TOKEN_ALG`.
@@ -228,6 +231,7 @@ fn parse(
         })?;
         client.secret_hash = secret_hash;
         client.disabled = entry.disabled;
+        client.require_mfa = entry.require_mfa;
         client.managed = true;
         clients.push(Declared { client, logout });
     }
@@ -403,6 +407,7 @@ fn differences(
                 != stored_logout.frontchannel_logout_session_required,
             "frontchannel_logout_session_required",
         ),
+        (declared.require_mfa != stored.require_mfa, "require_mfa"),
     ];
     checks
         .into_iter()

@@ -1,7 +1,9 @@
-//! A user's second factors as an operator sees and resets them (the CLI; the admin API and
-//! the console later): what is set up, never a secret, and removal of all of it, audited.
+//! A user's second factors as an operator sees and resets them (the CLI, the admin API, the
+//! console): what is set up, never a secret, and removal of all of it, audited; and the
+//! policy that requires one, of a user or of everyone signing in to a client.
 
-use super::{AccountError, Accounts};
+use super::clients::{refuse_managed, Client};
+use super::{AccountError, Accounts, User};
 use crate::audit::{Event, Kind};
 use crate::db::repo;
 
@@ -46,5 +48,47 @@ impl Accounts {
                 .await;
         }
         Ok(removed)
+    }
+}
+
+impl Accounts {
+    /// Requires (or no longer requires) a second factor of a user: one without sets it up
+    /// at their next browser sign-in, before going on.
+    pub async fn set_user_require_mfa(
+        &self,
+        username: &str,
+        required: bool,
+    ) -> Result<User, AccountError> {
+        let user = self.find_user(username).await?;
+        let (id, now) = (user.id.clone(), self.clock.now());
+        self.db
+            .write(move |conn| repo::users::set_require_mfa(conn, &id, required, now))
+            .await?;
+        let detail = if required { "required" } else { "not required" };
+        self.audit(Event::success(Kind::UserMfaPolicy, username).detail(detail))
+            .await;
+        self.find_user(username).await
+    }
+
+    /// Requires (or no longer requires) a second factor of everyone signing in to a client.
+    /// A client of `CLIENTS_FILE` changes only through the file (`require_mfa`).
+    pub async fn set_client_require_mfa(
+        &self,
+        id: &str,
+        required: bool,
+    ) -> Result<Client, AccountError> {
+        refuse_managed(&self.find_client(id).await?)?;
+        let key = id.to_string();
+        self.db
+            .write(move |conn| repo::clients::set_require_mfa(conn, &key, required))
+            .await?;
+        let detail = if required {
+            "require_mfa on"
+        } else {
+            "require_mfa off"
+        };
+        self.audit(Event::success(Kind::ClientUpdated, id).detail(detail))
+            .await;
+        self.find_client(id).await
     }
 }

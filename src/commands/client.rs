@@ -49,6 +49,10 @@ pub enum ClientCommand {
         /// Sign its id_tokens with RS256, ES256 or EdDSA (one of SIGNING_ALGS; default RS256).
         #[arg(long)]
         id_token_alg: Option<crate::keys::Alg>,
+        /// Every user signing in to it must pass a second factor (set one up first if they
+        /// have none).
+        #[arg(long)]
+        require_mfa: bool,
         /// Where the client hears that a session ended (back-channel, front-channel).
         #[command(flatten)]
         logout: LogoutArgs,
@@ -95,6 +99,15 @@ pub enum ClientCommand {
     },
     /// Show or register the client's logout endpoints (back-channel, front-channel).
     Logout(crate::commands::sessions::ClientLogoutArgs),
+    /// Require a second factor of everyone who signs in to the client (policy): a user
+    /// without one sets it up at the sign-in; the password grant refuses. --off lifts it.
+    RequireMfa {
+        /// The client_id.
+        id: String,
+        /// No longer require it.
+        #[arg(long)]
+        off: bool,
+    },
     /// Give a confidential client a new secret (printed once); the old one stops working.
     RotateSecret {
         /// The client_id.
@@ -145,6 +158,7 @@ pub async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<(
             introspect_any,
             access_alg,
             id_token_alg,
+            require_mfa,
             logout,
             json,
         } => {
@@ -162,7 +176,7 @@ pub async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<(
             };
             let logout = logout.applied_to(Default::default());
             let (client, secret) = accounts
-                .create_client_with_logout(req, logout, &settings.issuer)
+                .create_client_with_logout(req, logout, &settings.issuer, require_mfa)
                 .await?;
             if json {
                 println!(
@@ -229,6 +243,9 @@ pub async fn client(settings: &Settings, cmd: ClientCommand) -> anyhow::Result<(
         }
         ClientCommand::Logout(args) => {
             crate::commands::sessions::client_logout(settings, args).await?;
+        }
+        ClientCommand::RequireMfa { id, off } => {
+            crate::commands::factors::require_of_client(&accounts, &id, !off).await?
         }
         ClientCommand::RotateSecret { id, json } => {
             let secret = accounts.rotate_client_secret(&id).await?;

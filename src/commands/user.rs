@@ -84,6 +84,16 @@ pub enum UserCommand {
         /// The username.
         name: String,
     },
+    /// Require a second factor of a user (policy): without one, their next browser sign-in
+    /// sets up an authenticator app before going on; the password grant and /api/token/
+    /// refuse them until then. --off lifts the requirement.
+    RequireMfa {
+        /// The username.
+        name: String,
+        /// No longer require it.
+        #[arg(long)]
+        off: bool,
+    },
     /// Import users from Django's `manage.py dumpdata auth.user` JSON; they keep their
     /// passwords and primary keys. Running it again changes nothing.
     Import {
@@ -150,12 +160,16 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::List { page } => {
             let page = accounts.list_users(page.request()).await?;
             for u in page.items {
-                let flags = [(u.is_admin, "admin"), (u.disabled, "disabled")]
-                    .iter()
-                    .filter(|(on, _)| *on)
-                    .map(|(_, f)| *f)
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let flags = [
+                    (u.is_admin, "admin"),
+                    (u.disabled, "disabled"),
+                    (u.require_mfa, "mfa-required"),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, f)| *f)
+                .collect::<Vec<_>>()
+                .join(",");
                 println!(
                     "{}\t{}\t{}\t{}",
                     u.username,
@@ -205,6 +219,9 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Factors { name } => crate::commands::factors::show(&accounts, &name).await?,
         UserCommand::RemoveFactors { name } => {
             crate::commands::factors::remove(&accounts, &name).await?
+        }
+        UserCommand::RequireMfa { name, off } => {
+            crate::commands::factors::require_of_user(&accounts, &name, !off).await?
         }
         UserCommand::Import { file, admins_from } => {
             crate::commands::import::run(&accounts, &file, admins_from).await?

@@ -19,6 +19,7 @@ diesel::table! {
         legacy_id -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        require_mfa -> Bool,
     }
 }
 
@@ -38,6 +39,7 @@ diesel::table! {
         managed -> Bool,
         access_token_alg -> Nullable<Text>,
         id_token_alg -> Text,
+        require_mfa -> Bool,
     }
 }
 
@@ -70,6 +72,8 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         revoked_why -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -137,6 +141,7 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
         address -> Nullable<Text>,
         browser -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -156,6 +161,7 @@ diesel::table! {
         family_id -> Nullable<Text>,
         access_jti_hash -> Nullable<Text>,
         access_expires_at -> Nullable<BigInt>,
+        amr -> Nullable<Text>,
     }
 }
 

@@ -49,7 +49,8 @@ pub async fn grant(
             "scope admin is only for admin users".into(),
         ));
     }
-    let subject = user_subject(tokens, &user, client, record.scope.clone());
+    let auth = code::authentication(&record);
+    let subject = user_subject(tokens, &user, client, record.scope.clone(), auth);
     let with_refresh = has("offline_access") && client.allows_grant("refresh_token");
     // Signed first; spending the code and storing what it issued is one transaction.
     let minted = tokens.mint_pair(&subject, with_refresh)?;

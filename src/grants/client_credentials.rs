@@ -33,6 +33,7 @@ pub async fn grant(
         scope: scopes.join(" "),
         audience: tokens.policy.default_audience.clone(),
         alg: tokens.access_alg(client),
+        auth: None,
     };
     Ok(tokens.issue_pair(&subject, false).await?)
 }

@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 use super::{resolve_scope, GrantError};
 use crate::accounts::login_guard::{LoginGuard, PasswordSurface};
 use crate::accounts::MAX_PASSWORD_BYTES;
+use crate::assurance::{Authentication, Level};
 use crate::db::repo;
 use crate::db::repo::clients::Client;
 use crate::db::repo::users::User;
@@ -48,7 +49,8 @@ pub async fn grant(
             PasswordSurface::PasswordGrant,
         )
         .await?;
-    // After the password, so only someone who knows it learns that the account has one.
+    // After the password, so only someone who knows it learns that the account has one
+    // (or must have one).
     let id = user.id.clone();
     if tokens
         .db
@@ -61,12 +63,21 @@ pub async fn grant(
                 .into(),
         ));
     }
+    if requires_mfa(tokens, &user, client) {
+        return Err(GrantError::InvalidGrant(
+            "a second factor is required for this account or client, which the password \
+             grant cannot ask for: use the browser sign-in (authorization code flow), which \
+             sets one up"
+                .into(),
+        ));
+    }
     if scopes.iter().any(|s| s == "admin") && !user.is_admin {
         return Err(GrantError::InvalidScope(
             "scope admin is only for admin users".into(),
         ));
     }
-    let subject = user_subject(tokens, &user, client, scopes.join(" "));
+    let auth = Authentication::new(tokens.clock.now(), Level::Password);
+    let subject = user_subject(tokens, &user, client, scopes.join(" "), auth);
     Ok(tokens
         .issue_pair(&subject, client.allows_grant("refresh_token"))
         .await?)
@@ -82,6 +93,13 @@ pub enum ObtainError {
     /// `/api/token/mfa/`.
     #[error("a second factor is required")]
     MfaRequired(MfaToken),
+    /// The right password of a user a policy requires a second factor of, who has none:
+    /// they set one up on the account page first (`account_page`, its URL).
+    #[error(
+        "this account must set up a second factor before it signs in here: sign in at \
+         {account_page} and set up an authenticator app"
+    )]
+    MfaEnrolmentRequired { account_page: String },
     /// `/api/token/mfa/`: the challenge or the code was refused.
     #[error(transparent)]
     Challenge(#[from] ChallengeError),
@@ -129,7 +147,15 @@ pub async fn obtain_simplejwt(
             return Err(ObtainError::MfaRequired(MfaToken(token)))
         }
     };
-    issue_simplejwt(tokens, &client, &user).await
+    if requires_mfa(tokens, &user, &client) {
+        let account_page = format!(
+            "{}{}",
+            tokens.policy.issuer,
+            crate::sso::authorize::ACCOUNT_PAGE
+        );
+        return Err(ObtainError::MfaEnrolmentRequired { account_page });
+    }
+    issue_simplejwt(tokens, &client, &user, Level::Password).await
 }
 
 /// `POST /api/token/mfa/`: the challenge of `/api/token/` completed with a code of the app or
@@ -145,23 +171,41 @@ pub async fn complete_simplejwt_mfa(
     let (user, _) = mfa
         .complete_challenge(mfa_token, PasswordSurface::SimpleJwt, code, client_addr)
         .await?;
-    issue_simplejwt(tokens, &client, &user).await
+    issue_simplejwt(tokens, &client, &user, Level::MultiFactor).await
 }
 
 async fn issue_simplejwt(
     tokens: &Tokens,
     client: &Client,
     user: &User,
+    level: Level,
 ) -> Result<Pair, ObtainError> {
-    let subject = user_subject(tokens, user, client, client.scopes.join(" "));
+    let auth = Authentication::new(tokens.clock.now(), level);
+    let subject = user_subject(tokens, user, client, client.scopes.join(" "), auth);
     Ok(tokens
         .issue_pair(&subject, true)
         .await
         .map_err(GrantError::from)?)
 }
 
-/// Whom a user's tokens are for.
-pub fn user_subject(tokens: &Tokens, user: &User, client: &Client, scope: String) -> Subject {
+/// Whether a policy requires a second factor of `user` signing in to `client`.
+fn requires_mfa(tokens: &Tokens, user: &User, client: &Client) -> bool {
+    crate::assurance::mfa_required_by_policy(
+        user.require_mfa,
+        user.is_admin,
+        tokens.policy.mfa_for_admins,
+        client.require_mfa,
+    )
+}
+
+/// Whom a user's tokens are for, and how they signed in.
+pub fn user_subject(
+    tokens: &Tokens,
+    user: &User,
+    client: &Client,
+    scope: String,
+    auth: Authentication,
+) -> Subject {
     Subject {
         sub: user.id.clone(),
         user_id: Some(user.user_id().to_string()),
@@ -169,6 +213,7 @@ pub fn user_subject(tokens: &Tokens, user: &User, client: &Client, scope: String
         scope,
         audience: tokens.policy.default_audience.clone(),
         alg: tokens.access_alg(client),
+        auth: Some(auth),
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::accounts::login_guard::LoginGuard;
 use crate::accounts::{Accounts, NewClientRequest, NewUserRequest, PasswordPolicy};
+use crate::assurance::{Authentication, Level};
 use crate::clock::Clock;
 use crate::db::alg::{Alg, AlgSet};
 use crate::db::repo::clients::Client;
@@ -108,6 +109,7 @@ impl Context {
             id_token_ttl: 3600,
             leeway: 0,
             access_token_alg: Alg::Rs256,
+            mfa_for_admins: false,
         };
         let tokens = Tokens::new(db.clone(), store, policy, clock.clone(), metrics.clone());
         let accounts = Accounts::new(
@@ -198,6 +200,7 @@ impl Context {
             code_challenge: challenge.map(str::to_string),
             prompt: Prompt::Default,
             max_age: None,
+            acr: None,
         };
         let issued_at = self.clock.now() - age;
         code::issue(
@@ -205,7 +208,7 @@ impl Context {
             &request,
             &self.alice,
             "a-session",
-            issued_at,
+            Authentication::new(issued_at, Level::Password),
             CODE_TTL,
             issued_at,
         )

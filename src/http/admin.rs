@@ -74,6 +74,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub(super) async fn require_admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     let auth = state.tokens.authenticate(bearer_token(req)).await?;
     auth.require_admin()?;
+    // RFC 9470: under MFA_FOR_ADMINS, an admin token of a password-only sign-in is refused.
+    auth.require_assurance(state.tokens.policy.mfa_for_admins)?;
     if let Some(admin) = &auth.user {
         audit::set_actor(&admin.username);
     }
@@ -557,6 +559,9 @@ pub(super) struct NewClientBody {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     id_token_alg: Option<Alg>,
+    /// Everyone who signs in to it needs a second factor.
+    #[serde(default)]
+    require_mfa: bool,
 }
 
 #[utoipa::path(
@@ -583,18 +588,21 @@ pub(super) async fn create_client(
     let b: NewClientBody = json_body(&req, payload).await?;
     let (client, secret) = state
         .accounts
-        .create_client(NewClientRequest {
-            client_id: b.client_id,
-            public: b.public,
-            redirect_uris: b.redirect_uris,
-            post_logout_redirect_uris: b.post_logout_redirect_uris,
-            grants: b.grants,
-            scopes: b.scopes,
-            consent: b.consent,
-            introspect_any: b.introspect_any,
-            access_token_alg: b.access_token_alg,
-            id_token_alg: b.id_token_alg,
-        })
+        .create_client_requiring_mfa(
+            NewClientRequest {
+                client_id: b.client_id,
+                public: b.public,
+                redirect_uris: b.redirect_uris,
+                post_logout_redirect_uris: b.post_logout_redirect_uris,
+                grants: b.grants,
+                scopes: b.scopes,
+                consent: b.consent,
+                introspect_any: b.introspect_any,
+                access_token_alg: b.access_token_alg,
+                id_token_alg: b.id_token_alg,
+            },
+            b.require_mfa,
+        )
         .await?;
     let body = CreatedClient {
         client: client.into(),

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod account_api;
 pub mod admin;
+pub mod admin_mfa;
 pub mod admin_sessions;
 pub mod body;
 pub mod client_addr;
@@ -149,5 +150,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(account::routes)
         .configure(admin::routes)
         .configure(admin_sessions::routes)
+        .configure(admin_mfa::routes)
         .configure(console::routes);
 }

@@ -61,6 +61,10 @@ use crate::state::AppState;
         super::admin_sessions::revoke_offline_access,
         super::admin_sessions::get_logout_endpoints,
         super::admin_sessions::set_logout_endpoints,
+        super::admin_mfa::list_factors,
+        super::admin_mfa::remove_factors,
+        super::admin_mfa::set_user_require_mfa,
+        super::admin_mfa::set_client_require_mfa,
     ),
     modifiers(&Security),
     tags(

@@ -144,6 +144,13 @@ pub struct Introspection {
     )]
     #[schema(value_type = Option<serde_json::Value>)]
     pub user_id: Option<String>,
+    /// How the user of an access token signed in (RFC 9068 §2.2.1, RFC 8176).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 /// simplejwt's `user_id` as the tokens carry it: a number when the id is decimal.
@@ -167,6 +174,9 @@ impl From<Introspected> for Introspection {
                 iss: None,
                 jti: None,
                 user_id: None,
+                auth_time: None,
+                amr: None,
+                acr: None,
             },
             Introspected::Active(t) => {
                 let t = *t;
@@ -183,6 +193,9 @@ impl From<Introspected> for Introspection {
                     iss: Some(t.claims.iss),
                     jti: Some(t.claims.jti),
                     user_id: t.claims.user_id,
+                    auth_time: t.claims.auth_time,
+                    amr: t.claims.amr,
+                    acr: t.claims.acr,
                 }
             }
         }
@@ -244,6 +257,8 @@ pub struct Discovery {
     pub introspection_endpoint_auth_methods_supported: &'static [&'static str],
     pub code_challenge_methods_supported: &'static [&'static str],
     pub claims_supported: &'static [&'static str],
+    /// The `acr` values issued, lowest first (`acr_values` may ask for them).
+    pub acr_values_supported: &'static [&'static str],
     pub prompt_values_supported: &'static [&'static str],
     pub authorization_response_iss_parameter_supported: bool,
     pub claims_parameter_supported: bool,
@@ -372,6 +387,8 @@ pub struct User {
     pub is_admin: bool,
     pub disabled: bool,
     pub created_at: i64,
+    /// A second factor is required of the user (`PUT …/require-mfa`).
+    pub require_mfa: bool,
 }
 
 impl From<accounts::User> for User {
@@ -384,6 +401,7 @@ impl From<accounts::User> for User {
             is_admin: u.is_admin,
             disabled: u.disabled,
             created_at: u.created_at,
+            require_mfa: u.require_mfa,
         }
     }
 }
@@ -428,6 +446,8 @@ pub struct Client {
     pub access_token_alg: Option<&'static str>,
     /// What its id_tokens are signed with.
     pub id_token_alg: &'static str,
+    /// Everyone who signs in to it needs a second factor.
+    pub require_mfa: bool,
 }
 
 impl From<accounts::clients::Client> for Client {
@@ -446,6 +466,7 @@ impl From<accounts::clients::Client> for Client {
             managed: c.managed,
             access_token_alg: c.access_token_alg.map(|a| a.as_str()),
             id_token_alg: c.id_token_alg.as_str(),
+            require_mfa: c.require_mfa,
         }
     }
 }
@@ -546,4 +567,48 @@ pub struct AuditQuery {
     /// Records per page; 50 when absent.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+}
+
+/// A user's second factors as an admin sees them (never a secret).
+#[derive(Serialize, ToSchema)]
+pub struct UserFactors {
+    pub username: String,
+    /// What is set up: `{"kind": "totp", "since": …}` for a confirmed authenticator app.
+    pub factors: Vec<Factor>,
+    /// An authenticator-app enrolment started and not confirmed.
+    pub enrolment_pending: bool,
+    pub recovery_codes_left: i64,
+    /// A policy requires a second factor of the user (their own, or `MFA_FOR_ADMINS`).
+    pub mfa_required: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Factor {
+    /// `totp` (an authenticator app).
+    pub kind: &'static str,
+    /// When it was confirmed (Unix seconds).
+    pub since: i64,
+}
+
+impl UserFactors {
+    pub fn of(
+        username: String,
+        f: crate::accounts::factors::FactorSummary,
+        required: bool,
+    ) -> Self {
+        UserFactors {
+            username,
+            factors: f
+                .totp_since
+                .map(|since| Factor {
+                    kind: "totp",
+                    since,
+                })
+                .into_iter()
+                .collect(),
+            enrolment_pending: f.totp_pending,
+            recovery_codes_left: f.recovery_codes_left,
+            mfa_required: required,
+        }
+    }
 }

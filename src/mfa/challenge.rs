@@ -83,6 +83,15 @@ impl Mfa {
         if !self.has_second_factor(&user.id).await? {
             return Ok(PasswordStep::Done(user));
         }
+        let token = self.new_challenge(&user, surface).await?;
+        Ok(PasswordStep::SecondFactor { user, token })
+    }
+
+    async fn new_challenge(
+        &self,
+        user: &User,
+        surface: PasswordSurface,
+    ) -> Result<Zeroizing<String>, DbError> {
         let token = Zeroizing::new(random_token());
         let (digest, id, label) = (digest_hex(&token), user.id.clone(), surface.label());
         let now = self.clock.now();
@@ -91,7 +100,13 @@ impl Mfa {
                 factors::insert_challenge(conn, &digest, &id, label, now, now + CHALLENGE_TTL)
             })
             .await?;
-        Ok(PasswordStep::SecondFactor { user, token })
+        Ok(token)
+    }
+
+    /// A step-up of a live session of `user` (signed in with the password alone, which the
+    /// session proves): the login page's second step, without the password again.
+    pub async fn step_up_challenge(&self, user: &User) -> Result<Zeroizing<String>, DbError> {
+        self.new_challenge(user, PasswordSurface::LoginPage).await
     }
 
     /// The user a live challenge of `surface` is for (the form of the second step names

@@ -252,6 +252,22 @@ impl Mfa {
         self.spend_code(user, code, client_addr, None).await
     }
 
+    /// Removes a user's app and recovery codes for an admin (a lost phone and lost codes):
+    /// audited with the admin as actor, and counted. False when there was nothing.
+    pub async fn remove_by_admin(&self, user: &User) -> Result<bool, DbError> {
+        let id = user.id.clone();
+        let removed = self
+            .db
+            .write(move |conn| repo::factors::remove_all(conn, &id))
+            .await?;
+        if removed {
+            let event =
+                Event::success(Kind::MfaRemoved, &user.username).detail("totp, by an admin");
+            self.audit(event).await;
+        }
+        Ok(removed)
+    }
+
     /// Removes the user's app and recovery codes after the password.
     pub async fn remove_totp(
         &self,

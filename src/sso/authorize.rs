@@ -2,6 +2,7 @@
 //! that decides where an error may go: until the client and its redirect URI are known, only
 //! to an error page; after that, to the redirect URI with `state` (§4.1.2.1).
 
+use crate::assurance::Level;
 use crate::db::repo::clients::Client;
 use crate::domain::{split_scope, valid_scope_token};
 
@@ -19,6 +20,7 @@ pub struct AuthParams {
     pub code_challenge_method: Option<String>,
     pub prompt: Option<String>,
     pub max_age: Option<String>,
+    pub acr_values: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
 }
@@ -41,6 +43,8 @@ pub struct AuthRequest {
     pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
+    /// The least demanding level `acr_values` accepts, if it names one we issue.
+    pub acr: Option<Level>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +198,9 @@ pub fn validate(params: &AuthParams, client: Option<Client>) -> Result<AuthReque
     if params.nonce.as_deref().is_some_and(|n| n.len() > 512) {
         return Err(reject("invalid_request", "nonce is too long"));
     }
+    if params.acr_values.as_deref().is_some_and(|a| a.len() > 1024) {
+        return Err(reject("invalid_request", "acr_values is too long"));
+    }
     Ok(AuthRequest {
         client,
         redirect_uri,
@@ -203,6 +210,7 @@ pub fn validate(params: &AuthParams, client: Option<Client>) -> Result<AuthReque
         code_challenge: params.code_challenge.clone(),
         prompt,
         max_age,
+        acr: Level::requested(params.acr_values.as_deref()),
     })
 }
 
@@ -286,6 +294,7 @@ mod tests {
             managed: false,
             access_token_alg: None,
             id_token_alg: crate::keys::Alg::Rs256,
+            require_mfa: false,
         }
     }
 

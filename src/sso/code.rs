@@ -1,6 +1,7 @@
 //! Authorization codes: issued after login, single use, bound to client, redirect URI and
 //! PKCE challenge, short-lived (RFC 6749 §4.1.2, §10.5; RFC 7636).
 
+use crate::assurance::Authentication;
 use crate::db::repo::sessions::AuthCode;
 use crate::db::{repo, Db, DbConn, DbError};
 use crate::digest::{digest_hex, random_token};
@@ -13,7 +14,7 @@ pub async fn issue(
     req: &AuthRequest,
     user_id: &str,
     sid: &str,
-    auth_time: i64,
+    auth: Authentication,
     ttl_secs: i64,
     now: i64,
 ) -> Result<String, DbError> {
@@ -27,16 +28,25 @@ pub async fn issue(
         scope: req.scopes.join(" "),
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.clone(),
-        auth_time,
+        auth_time: auth.auth_time,
         expires_at: now + ttl_secs,
         used_at: None,
         family_id: None,
         access_jti_hash: None,
         access_expires_at: None,
+        amr: Some(auth.level.stored_amr()),
     };
     db.write(move |conn| repo::sessions::insert_code(conn, &record))
         .await?;
     Ok(code)
+}
+
+/// How the user of a code signed in.
+pub fn authentication(code: &AuthCode) -> Authentication {
+    Authentication::new(
+        code.auth_time,
+        crate::assurance::Level::of_stored_amr(code.amr.as_deref()),
+    )
 }
 
 /// Why an exchange failed; all are `invalid_grant` to the client.

@@ -3,7 +3,9 @@
 //! user, client and scope set.
 
 use super::authorize::{self, AuthParams, AuthRequest, Prompt, Rejection};
+use super::step_up::{Assurance, Required};
 use super::{code, session, Sso};
+use crate::assurance::Level;
 use crate::db::repo;
 use crate::db::repo::users::User;
 use crate::domain::{csp_origin, split_scope, ClientId};
@@ -28,6 +30,11 @@ pub enum Authorization {
     },
     /// A code was issued: send the browser to this URL (code, state, iss).
     Issued { redirect: String },
+    /// The session is signed in with a password only and more is asked: the user's second
+    /// factor, then back to `return_to`.
+    StepUp { return_to: String, user: User },
+    /// A policy requires a second factor the user has not set up: enrol, then back.
+    Enrol { return_to: String },
 }
 
 /// Who a browser's session is, as the admin console asks.
@@ -35,6 +42,9 @@ pub enum SessionUser {
     None,
     NotAdmin,
     Admin(User),
+    /// An admin whose session is below what a policy requires (`MFA_FOR_ADMINS`, the
+    /// user's own): step up, or enrol first.
+    AdminNeeds(Assurance, User),
 }
 
 /// What a consent decision leads to.
@@ -103,13 +113,19 @@ impl Sso {
         let Some(cookie) = session_cookie else {
             return Ok(SessionUser::None);
         };
-        Ok(
-            match session::find(&self.db, cookie, self.clock.now()).await? {
-                Some((_, user)) if user.is_admin => SessionUser::Admin(user),
-                Some(_) => SessionUser::NotAdmin,
-                None => SessionUser::None,
-            },
-        )
+        let (session, user) = match session::find(&self.db, cookie, self.clock.now()).await? {
+            Some((s, user)) if user.is_admin => (s, user),
+            Some(_) => return Ok(SessionUser::NotAdmin),
+            None => return Ok(SessionUser::None),
+        };
+        let required = Required {
+            requested: None,
+            by_policy: self.policy_requires_mfa(&user, false),
+        };
+        Ok(match self.assurance(&session, &user, required).await? {
+            Assurance::Enough => SessionUser::Admin(user),
+            lacking => SessionUser::AdminNeeds(lacking, user),
+        })
     }
 
     /// Validates the request against its client (looked up by `client_id`).
@@ -175,6 +191,36 @@ impl Sso {
             let r = self.redirect_error(&auth, "invalid_scope", ADMIN_ONLY);
             return Ok(Authorization::Rejected(r));
         }
+        let required = Required {
+            requested: auth.acr,
+            by_policy: self.policy_requires_mfa(&user, auth.client.require_mfa),
+        };
+        match self.assurance(&sess, &user, required).await? {
+            Assurance::Enough => {}
+            _ if auth.prompt == Prompt::None => {
+                let r = self.redirect_error(&auth, "login_required", "a second factor is needed");
+                return Ok(Authorization::Rejected(r));
+            }
+            Assurance::StepUp => {
+                return Ok(Authorization::StepUp {
+                    return_to: authorize::return_to(params),
+                    user,
+                })
+            }
+            Assurance::Enrol => {
+                return Ok(Authorization::Enrol {
+                    return_to: authorize::return_to(params),
+                })
+            }
+            Assurance::Unmet => {
+                let r = self.redirect_error(
+                    &auth,
+                    "unmet_authentication_requirements",
+                    "acr_values asks for a second factor, and the user has none set up",
+                );
+                return Ok(Authorization::Rejected(r));
+            }
+        }
         if auth.client.consent {
             let (uid, cid) = (user.id.clone(), auth.client.client_id.clone());
             let granted = self
@@ -211,7 +257,7 @@ impl Sso {
             &auth,
             &user.id,
             &sess.sid,
-            sess.auth_time,
+            session::authentication(&sess),
             self.code_ttl,
             now,
         )
@@ -233,6 +279,7 @@ impl Sso {
         &self,
         user: User,
         old_cookie: Option<&str>,
+        level: Level,
         origin: &session::Origin,
     ) -> Result<SignedIn, Internal> {
         let now = self.clock.now();
@@ -242,8 +289,28 @@ impl Sso {
             }
         }
         let (cookie, _) =
-            session::create(&self.db, &user.id, self.session_ttl, now, origin).await?;
+            session::create(&self.db, &user.id, level, self.session_ttl, now, origin).await?;
         Ok(SignedIn { cookie, user })
+    }
+
+    /// After a second factor: the browser's live session of the same user is raised in
+    /// place (a step-up keeps its `sid`, so its applications stay signed in; its cookie value
+    /// changes), anything else is replaced by a new multi-factor session.
+    pub async fn second_factor_session(
+        &self,
+        user: User,
+        old_cookie: Option<&str>,
+        origin: &session::Origin,
+    ) -> Result<SignedIn, Internal> {
+        let now = self.clock.now();
+        if let Some(old) = old_cookie {
+            let raised = session::raise(&self.db, old, &user.id, Level::MultiFactor, now).await?;
+            if let Some(cookie) = raised {
+                return Ok(SignedIn { cookie, user });
+            }
+        }
+        self.start_session(user, old_cookie, Level::MultiFactor, origin)
+            .await
     }
 
     /// `POST /consent`: remembers an allowed scope set, or sends `access_denied`.

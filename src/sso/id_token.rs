@@ -15,7 +15,7 @@ use crate::metrics::TokenKind;
 use crate::tokens::issue::IssueError;
 use crate::tokens::{TokenPolicy, Tokens};
 
-pub use crate::tokens::claims::IdClaims;
+pub use crate::tokens::claims::{IdClaims, IssuedIdClaims};
 
 /// The id_token of a redeemed code: who signed in, when, and what its scopes allow.
 pub fn claims(
@@ -25,10 +25,11 @@ pub fn claims(
     code: &AuthCode,
     access_token: &str,
     now: i64,
-) -> IdClaims {
+) -> IssuedIdClaims {
     let scopes = split_scope(&code.scope);
     let has = |s: &str| scopes.iter().any(|x| x == s);
-    IdClaims {
+    let auth = super::code::authentication(code);
+    let claims = IdClaims {
         iss: policy.issuer.clone(),
         sub: user.id.clone(),
         aud: client.client_id.clone(),
@@ -45,12 +46,17 @@ pub fn claims(
             None
         },
         email_verified: (has("email") && user.email.is_some()).then_some(user.email_verified),
+    };
+    IssuedIdClaims {
+        claims,
+        amr: auth.amr(),
+        acr: auth.acr(),
     }
 }
 
 /// Signs an id_token with the key of `alg` (the client's `id_token_signed_response_alg`)
 /// that signs now, and counts it.
-pub fn sign(tokens: &Tokens, alg: Alg, claims: &IdClaims) -> Result<String, IssueError> {
+pub fn sign(tokens: &Tokens, alg: Alg, claims: &IssuedIdClaims) -> Result<String, IssueError> {
     let keys = tokens.keys.snapshot();
     let signer = keys.signer(alg).ok_or(IssueError::NoKey)?;
     let signed = signer.sign(TokenType::Id, claims)?;

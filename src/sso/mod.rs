@@ -11,6 +11,7 @@ pub mod offline;
 pub mod pkce;
 pub mod session;
 pub mod sessions;
+pub mod step_up;
 pub mod user_agent;
 pub mod userinfo;
 
@@ -25,6 +26,8 @@ pub struct Sso {
     pub issuer: String,
     pub session_ttl: i64,
     pub code_ttl: i64,
+    /// `MFA_FOR_ADMINS`: every admin signs in with a second factor.
+    pub mfa_for_admins: bool,
     /// Wakes the delivery of the logout notifications an ended session writes.
     pub outbox: crate::outbox::Waker,
 }
@@ -36,6 +39,7 @@ pub struct SsoPolicy {
     pub issuer: String,
     pub session_ttl: i64,
     pub code_ttl: i64,
+    pub mfa_for_admins: bool,
 }
 
 impl Sso {
@@ -46,6 +50,7 @@ impl Sso {
             issuer: policy.issuer,
             session_ttl: policy.session_ttl,
             code_ttl: policy.code_ttl,
+            mfa_for_admins: policy.mfa_for_admins,
             outbox: crate::outbox::Waker::default(),
         }
     }

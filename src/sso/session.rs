@@ -3,6 +3,7 @@
 //! signed in from (address, a short description of the browser) and when it was last used,
 //! moved at most once a minute ([`TOUCH_EVERY`]) so that using a session rarely writes.
 
+use crate::assurance::{Authentication, Level};
 pub use crate::db::repo::sessions::Session;
 use crate::db::repo::users::User;
 use crate::db::{repo, Db, DbError};
@@ -20,10 +21,17 @@ pub struct Origin {
     pub user_agent: String,
 }
 
-/// Creates a session for `user_id`; returns the cookie value and the record.
+/// How the session's user signed in.
+pub fn authentication(session: &Session) -> Authentication {
+    Authentication::new(session.auth_time, Level::of_stored_amr(Some(&session.amr)))
+}
+
+/// Creates a session for `user_id`, signed in at `level`; returns the cookie value and the
+/// record.
 pub async fn create(
     db: &Db,
     user_id: &str,
+    level: Level,
     ttl_secs: i64,
     now: i64,
     origin: &Origin,
@@ -41,6 +49,7 @@ pub async fn create(
         // An address is at most 45 characters (IPv6); anything else is cut, not trusted.
         address: Some(origin.address.chars().take(45).collect()),
         browser: Some(super::user_agent::describe(&origin.user_agent)),
+        amr: level.stored_amr(),
     };
     let stored = session.clone();
     db.write(move |conn| repo::sessions::create_session(conn, &stored))
@@ -80,6 +89,32 @@ pub async fn find(db: &Db, cookie: &str, now: i64) -> Result<Option<(Session, Us
         }
     }
     Ok(found)
+}
+
+/// Raises the live session behind a cookie value (of `user_id`) to `level` after a second
+/// factor, in place: a new cookie value, the same `sid`. The new value, or `None` when the
+/// session is not there.
+pub async fn raise(
+    db: &Db,
+    cookie: &str,
+    user_id: &str,
+    level: Level,
+    now: i64,
+) -> Result<Option<String>, DbError> {
+    if cookie.is_empty() || cookie.len() > 100 {
+        return Ok(None);
+    }
+    let token = random_token();
+    let (old, new, uid, amr) = (
+        digest_hex(cookie),
+        digest_hex(&token),
+        user_id.to_string(),
+        level.stored_amr(),
+    );
+    let raised = db
+        .write(move |conn| repo::sessions::raise_session(conn, &old, &uid, &new, &amr, now))
+        .await?;
+    Ok(raised.then_some(token))
 }
 
 /// Ends the session behind a cookie value, notifying its clients (see `backchannel`).

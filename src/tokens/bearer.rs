@@ -4,6 +4,7 @@
 use super::claims::AccessClaims;
 use super::live::NotLive;
 use super::Tokens;
+use crate::assurance::{Level, ACR_MFA};
 use crate::db::repo::users::User;
 use crate::db::{repo, DbError};
 use crate::error::Internal;
@@ -29,6 +30,10 @@ pub enum BearerError {
     /// A valid token without the admin rights asked for (403).
     #[error("an admin user's token with scope admin is required")]
     NotAdmin,
+    /// RFC 9470: the sign-in behind the token is below what a policy requires of its user
+    /// (`MFA_FOR_ADMINS`, `user require-mfa`): sign in again with a second factor.
+    #[error("this needs a sign-in with a second factor: ask for acr_values {ACR_MFA}")]
+    InsufficientUserAuthentication,
     #[error(transparent)]
     Internal(#[from] Internal),
 }
@@ -76,6 +81,25 @@ impl Authenticated {
     /// The token's user; a client_credentials token has none.
     pub fn user(&self) -> Result<&User, BearerError> {
         self.user.as_ref().ok_or(BearerError::NoUser)
+    }
+
+    /// A token whose sign-in meets the policy of its user: with `mfa_for_admins` an admin's,
+    /// and a user's who must have one (`user require-mfa`), carry the multi-factor `acr`.
+    /// A token without an `acr` (issued before tokens carried one) does not.
+    pub fn require_assurance(&self, mfa_for_admins: bool) -> Result<(), BearerError> {
+        let Some(user) = &self.user else {
+            return Ok(());
+        };
+        let required = crate::assurance::mfa_required_by_policy(
+            user.require_mfa,
+            user.is_admin,
+            mfa_for_admins,
+            false,
+        );
+        if required && self.claims.level() < Some(Level::MultiFactor) {
+            return Err(BearerError::InsufficientUserAuthentication);
+        }
+        Ok(())
     }
 
     /// An enabled admin user's token carrying scope `admin`.

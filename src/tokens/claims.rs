@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::assurance::{Authentication, Level};
 use crate::keys::Alg;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -22,6 +23,22 @@ pub struct AccessClaims {
         with = "user_id_claim"
     )]
     pub user_id: Option<String>,
+    /// When and how the user signed in (RFC 9068 §2.2.1, RFC 8176); absent on
+    /// client_credentials tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+}
+
+impl AccessClaims {
+    /// The assurance level of the sign-in behind the token (`acr`); none for a token
+    /// without a user, or with an `acr` we do not issue.
+    pub fn level(&self) -> Option<Level> {
+        self.acr.as_deref().and_then(Level::from_acr)
+    }
 }
 
 /// A refresh token. Its `aud` is [`refresh_audience`], which is never an access token's, so
@@ -56,6 +73,8 @@ pub struct Subject {
     pub audience: String,
     /// What the pair is signed with (the client's choice, else `ACCESS_TOKEN_ALG`).
     pub alg: Alg,
+    /// How the user signed in; `None` for client_credentials tokens.
+    pub auth: Option<Authentication>,
 }
 
 /// The `aud` of every refresh token: the token endpoint, `{issuer}/token`.
@@ -111,6 +130,16 @@ pub struct IdClaims {
     pub email_verified: Option<bool>,
 }
 
+/// An id_token as issued: its claims, and how the user signed in (RFC 8176 `amr`, our
+/// `acr`). Apart from [`IdClaims`] so a logout hint issued before they existed still reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedIdClaims {
+    #[serde(flatten)]
+    pub claims: IdClaims,
+    pub amr: Vec<String>,
+    pub acr: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +157,9 @@ mod tests {
             scope: String::new(),
             token_type: "access".into(),
             user_id: Some("42".into()),
+            auth_time: None,
+            amr: None,
+            acr: None,
         };
         for (id, json) in [
             ("42", serde_json::json!(42)),

@@ -58,6 +58,9 @@ fn as_access_claims(c: RefreshClaims) -> AccessClaims {
         scope: c.scope,
         token_type: c.token_type,
         user_id: c.user_id,
+        auth_time: None,
+        amr: None,
+        acr: None,
     }
 }
 

@@ -50,6 +50,9 @@ pub fn access_token(
         scope: subject.scope.clone(),
         token_type: "access".into(),
         user_id: subject.user_id.clone(),
+        auth_time: subject.auth.map(|a| a.auth_time),
+        amr: subject.auth.map(|a| a.amr()),
+        acr: subject.auth.map(|a| a.acr()),
     };
     Ok((signer.sign(TokenType::Access, &claims)?, claims))
 }

@@ -39,6 +39,9 @@ pub struct TokenPolicy {
     pub leeway: i64,
     /// Access and refresh tokens of clients that choose none (`ACCESS_TOKEN_ALG`).
     pub access_token_alg: Alg,
+    /// `MFA_FOR_ADMINS`: the token endpoints refuse an admin without a second factor, and
+    /// the admin API an admin's token without one (RFC 9470).
+    pub mfa_for_admins: bool,
 }
 
 /// What token use cases need: the pool, this instance's keys, the policy, the clock and

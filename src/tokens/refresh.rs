@@ -7,6 +7,7 @@ use super::claims::{RefreshClaims, Subject};
 use super::issue::{self, IssueError};
 use super::verify::TokenError;
 use super::Tokens;
+use crate::assurance::{Authentication, Level};
 use crate::audit::{self, Event, Kind};
 use crate::db::{repo, DbConn, DbError};
 use crate::digest::digest_hex;
@@ -129,6 +130,8 @@ impl Tokens {
             expires_at: family_end,
             revoked_at: None,
             revoked_why: None,
+            auth_time: subject.auth.map(|a| a.auth_time),
+            amr: subject.auth.map(|a| a.level.stored_amr()),
         };
         pair.family_id = Some(family.id.clone());
         pair.refresh = Some(refresh);
@@ -223,6 +226,10 @@ impl Tokens {
             scope: claims.scope.clone(),
             audience: policy.default_audience.clone(),
             alg,
+            // The sign-in that started the family, however often it has rotated since.
+            auth: family
+                .auth_time
+                .map(|t| Authentication::new(t, Level::of_stored_amr(family.amr.as_deref()))),
         };
         let access_ttl = policy.access_ttl;
         let (access, aclaims) =

@@ -505,6 +505,7 @@ async fn a_stored_client_id_cannot_bend_a_console_path(backend: Backend) {
         managed: false,
         access_token_alg: None,
         id_token_alg: gatehouse::keys::Alg::Rs256,
+        require_mfa: false,
     };
     app.state
         .db

@@ -103,6 +103,7 @@ async fn store_session(app: &TestApp, name: &str, user: &str, expires_at: i64) {
         last_used_at: None,
         address: None,
         browser: None,
+        amr: "pwd".into(),
     };
     app.state
         .db
@@ -129,6 +130,7 @@ async fn store_code(app: &TestApp, name: &str, user: &str, expires_at: i64, used
         family_id: None,
         access_jti_hash: None,
         access_expires_at: None,
+        amr: None,
     };
     let name = name.to_string();
     app.state

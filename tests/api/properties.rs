@@ -462,6 +462,7 @@ fn client_with(redirect_uris: Vec<String>) -> gatehouse::accounts::clients::Clie
         managed: false,
         access_token_alg: None,
         id_token_alg: gatehouse::keys::Alg::Rs256,
+        require_mfa: false,
     }
 }
 

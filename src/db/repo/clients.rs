@@ -23,6 +23,7 @@ type Row = (
     bool,
     Option<String>,
     String,
+    bool,
 );
 
 /// A registered client. Its secret exists only as a SHA-256 digest.
@@ -48,6 +49,8 @@ pub struct Client {
     /// What its id_tokens are signed with (`id_token_signed_response_alg`; RS256 unless
     /// chosen, as OpenID Connect Registration §2 says).
     pub id_token_alg: Alg,
+    /// Everyone who signs in to it needs a second factor.
+    pub require_mfa: bool,
 }
 
 impl Client {
@@ -82,6 +85,7 @@ fn from_row(r: Row) -> Client {
         // The columns' CHECK constraints admit only the three names.
         access_token_alg: r.12.and_then(|a| a.parse().ok()),
         id_token_alg: r.13.parse().unwrap_or(Alg::Rs256),
+        require_mfa: r.14,
     }
 }
 
@@ -101,6 +105,7 @@ const COLUMNS: (
     c::managed,
     c::access_token_alg,
     c::id_token_alg,
+    c::require_mfa,
 ) = (
     c::id,
     c::secret_hash,
@@ -116,6 +121,7 @@ const COLUMNS: (
     c::managed,
     c::access_token_alg,
     c::id_token_alg,
+    c::require_mfa,
 );
 
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<Client>, DbError> {
@@ -197,6 +203,7 @@ fn settings(
     diesel::dsl::Eq<c::managed, bool>,
     diesel::dsl::Eq<c::access_token_alg, Option<&'static str>>,
     diesel::dsl::Eq<c::id_token_alg, &'static str>,
+    diesel::dsl::Eq<c::require_mfa, bool>,
 ) {
     let json = |uris: &Vec<String>| serde_json::to_string(uris).unwrap_or_else(|_| "[]".into());
     (
@@ -212,7 +219,16 @@ fn settings(
         c::managed.eq(client.managed),
         c::access_token_alg.eq(client.access_token_alg.map(Alg::as_str)),
         c::id_token_alg.eq(client.id_token_alg.as_str()),
+        c::require_mfa.eq(client.require_mfa),
     )
+}
+
+pub fn set_require_mfa(conn: &mut DbConn, id: &str, required: bool) -> Result<bool, DbError> {
+    diesel::update(c::clients.filter(c::id.eq(id)))
+        .set(c::require_mfa.eq(required))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(DbError::from_diesel)
 }
 
 pub fn set_disabled(conn: &mut DbConn, id: &str, disabled: bool) -> Result<bool, DbError> {

@@ -18,6 +18,9 @@ pub struct Family {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub revoked_why: Option<String>,
+    /// The sign-in that started the family (none for client_credentials).
+    pub auth_time: Option<i64>,
+    pub amr: Option<String>,
 }
 
 /// No `Debug`: it may hold a sealed token pair.
@@ -44,6 +47,8 @@ pub fn create_family(conn: &mut DbConn, fam: &Family) -> Result<(), DbError> {
             f::user_id.eq(&fam.user_id),
             f::created_at.eq(fam.created_at),
             f::expires_at.eq(fam.expires_at),
+            f::auth_time.eq(fam.auth_time),
+            f::amr.eq(&fam.amr),
         ))
         .execute(conn)
         .map(drop)

@@ -24,6 +24,8 @@ pub struct Session {
     pub address: Option<String>,
     /// A short description of the browser it signed in from (never the raw User-Agent).
     pub browser: Option<String>,
+    /// RFC 8176 methods of the sign-in, space-separated (`crate::assurance` reads them).
+    pub amr: String,
 }
 
 pub fn create_session(conn: &mut DbConn, session: &Session) -> Result<(), DbError> {
@@ -38,6 +40,7 @@ pub fn create_session(conn: &mut DbConn, session: &Session) -> Result<(), DbErro
             s::last_used_at.eq(session.last_used_at),
             s::address.eq(&session.address),
             s::browser.eq(&session.browser),
+            s::amr.eq(&session.amr),
         ))
         .execute(conn)
         .map(drop)
@@ -78,6 +81,34 @@ pub fn find_live_session(
         .get_result(conn)
         .optional()
         .map_err(DbError::from_diesel)
+}
+
+/// A step-up in place: the session behind `old_hash` (of `user_id`, not ended) gets a new
+/// cookie digest (a raised session never keeps its old value), its new methods and sign-in
+/// time; its `sid`, and so its applications, stay. True when it was there.
+pub fn raise_session(
+    conn: &mut DbConn,
+    old_hash: &str,
+    user_id: &str,
+    new_hash: &str,
+    amr: &str,
+    now: i64,
+) -> Result<bool, DbError> {
+    diesel::update(
+        s::sessions
+            .filter(s::id_hash.eq(old_hash))
+            .filter(s::user_id.eq(user_id))
+            .filter(s::ended_at.is_null())
+            .filter(s::expires_at.gt(now)),
+    )
+    .set((
+        s::id_hash.eq(new_hash),
+        s::amr.eq(amr),
+        s::auth_time.eq(now),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+    .map_err(DbError::from_diesel)
 }
 
 pub fn end_session(conn: &mut DbConn, id_hash: &str, now: i64) -> Result<bool, DbError> {
@@ -152,6 +183,8 @@ pub struct AuthCode {
     pub family_id: Option<String>,
     pub access_jti_hash: Option<String>,
     pub access_expires_at: Option<i64>,
+    /// The session's methods when the code was issued.
+    pub amr: Option<String>,
 }
 
 pub fn insert_code(conn: &mut DbConn, code: &AuthCode) -> Result<(), DbError> {
@@ -167,6 +200,7 @@ pub fn insert_code(conn: &mut DbConn, code: &AuthCode) -> Result<(), DbError> {
             a::code_challenge.eq(&code.code_challenge),
             a::auth_time.eq(code.auth_time),
             a::expires_at.eq(code.expires_at),
+            a::amr.eq(&code.amr),
         ))
         .execute(conn)
         .map(drop)

@@ -23,6 +23,8 @@ pub struct User {
     pub created_at: i64,
     #[serde(skip)]
     pub updated_at: i64,
+    /// A second factor is required of this user (`gatehouse user require-mfa`).
+    pub require_mfa: bool,
 }
 
 impl User {
@@ -120,6 +122,19 @@ pub fn set_disabled(
 ) -> Result<bool, DbError> {
     diesel::update(u::users.filter(u::id.eq(id)))
         .set((u::disabled.eq(disabled), u::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(DbError::from_diesel)
+}
+
+pub fn set_require_mfa(
+    conn: &mut DbConn,
+    id: &str,
+    required: bool,
+    now: i64,
+) -> Result<bool, DbError> {
+    diesel::update(u::users.filter(u::id.eq(id)))
+        .set((u::require_mfa.eq(required), u::updated_at.eq(now)))
         .execute(conn)
         .map(|n| n > 0)
         .map_err(DbError::from_diesel)

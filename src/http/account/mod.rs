@@ -78,6 +78,11 @@ struct AccountPage<'a> {
     offline: Vec<OfflineRow>,
     /// The email section: mail is configured (a link can be sent again).
     mail: bool,
+    /// A policy requires a second factor of the user (`user require-mfa`,
+    /// `MFA_FOR_ADMINS`); shown at the top until they have one.
+    mfa_required: bool,
+    /// Where a sign-in that had to set up a second factor goes on to afterwards.
+    next: Option<&'a str>,
 }
 
 /// An enrolment in progress as the page shows it: the QR code and the secret as text.
@@ -153,6 +158,14 @@ pub(super) struct Outcome<'a> {
     pub recovery_codes: Vec<Zeroizing<String>>,
 }
 
+/// A safe `return_to` to go on to after an enrolment (never the account page itself).
+pub(super) fn next_of(return_to: Option<&str>) -> Option<&str> {
+    match crate::sso::authorize::safe_return_to(return_to) {
+        "" | ACCOUNT_PAGE => None,
+        next => Some(next),
+    }
+}
+
 /// The whole page for `who`, with the CSRF cookie set when the browser had none.
 pub(super) async fn show(
     state: &AppState,
@@ -160,6 +173,18 @@ pub(super) async fn show(
     who: &SignedIn,
     status: StatusCode,
     outcome: Outcome<'_>,
+) -> Result<HttpResponse, PageError> {
+    show_then(state, req, who, status, outcome, None).await
+}
+
+/// [`show`], for a sign-in that set up a second factor on its way to `next`.
+pub(super) async fn show_then(
+    state: &AppState,
+    req: &HttpRequest,
+    who: &SignedIn,
+    status: StatusCode,
+    outcome: Outcome<'_>,
+    next: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
     let (csrf, set) = csrf_token(req, cookies(state));
     let (mut totp_pending, mut totp_since, mut recovery_codes_left) = (None, None, 0);
@@ -230,6 +255,8 @@ pub(super) async fn show(
         recovery_codes_left,
         recovery_codes: &outcome.recovery_codes,
         mail: state.settings.smtp.is_some(),
+        mfa_required: state.sso.policy_requires_mfa(&who.user, false),
+        next,
     };
     let mut resp = pages::render(status, &page);
     if let Some(c) = set {
@@ -253,5 +280,11 @@ async fn account_page(
         Ok(who) => who,
         Err(to_login) => return Ok(to_login),
     };
-    show(&state, &req, &who, StatusCode::OK, Outcome::default()).await
+    #[derive(serde::Deserialize)]
+    struct Query {
+        return_to: Option<String>,
+    }
+    let q: Option<Query> = serde_urlencoded::from_str(req.query_string()).ok();
+    let next = next_of(q.as_ref().and_then(|q| q.return_to.as_deref()));
+    show_then(&state, &req, &who, StatusCode::OK, Outcome::default(), next).await
 }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{form_expired, show, signed_in, Outcome};
+use super::{form_expired, show, show_then, signed_in, Outcome};
 use crate::http::client_addr::client_addr;
 use crate::http::error::{with_retry_after, PageError};
 use crate::http::pages::read_form;
@@ -22,6 +22,7 @@ struct FactorForm {
     csrf: Option<String>,
     password: Option<String>,
     code: Option<String>,
+    return_to: Option<String>,
 }
 
 /// What a refused action says in the section, and its status.
@@ -92,6 +93,8 @@ async fn act(
     let password = || Password::new(form.password.clone().unwrap_or_default());
     let code = form.code.as_deref().unwrap_or_default();
     let mfa = &state.mfa;
+    let next = super::next_of(form.return_to.as_deref());
+    let confirming = matches!(action, Action::Confirm);
     let done: Result<(&str, Vec<Zeroizing<String>>), MfaError> = match action {
         Action::Start => mfa.start_totp(&who.user, password(), &addr).await.map(|_| {
             (
@@ -126,7 +129,26 @@ async fn act(
                 recovery_codes: codes,
                 ..Outcome::default()
             };
-            show(&state, &req, &who, StatusCode::OK, outcome).await
+            let mut page = show_then(&state, &req, &who, StatusCode::OK, outcome, next).await?;
+            // The password and a code of the new app: this session is now a multi-factor
+            // sign-in (raised in place, with a new cookie value).
+            if confirming {
+                let old = crate::http::sso::session_of(&state, &req);
+                let raised = state
+                    .sso
+                    .second_factor_session(
+                        who.user.clone(),
+                        old.as_deref(),
+                        &crate::http::sso::origin_of(&state, &req),
+                    )
+                    .await?;
+                let _ = page.add_cookie(&crate::http::sso::session_cookie(
+                    &state,
+                    raised.cookie,
+                    state.sso.session_ttl,
+                ));
+            }
+            Ok(page)
         }
         Err(e) => {
             let (status, message, wait) = refusal(e)?;
@@ -134,7 +156,7 @@ async fn act(
                 error: Some((SECTION, message)),
                 ..Outcome::default()
             };
-            let page = show(&state, &req, &who, status, outcome).await?;
+            let page = show_then(&state, &req, &who, status, outcome, next).await?;
             Ok(match wait {
                 Some(wait) => with_retry_after(page, wait),
                 None => page,

@@ -191,6 +191,14 @@ pub(super) async fn client_action(
             .await
             .map(|_| "Enabled"),
         "delete" => accounts.delete_client(&id).await.map(|()| "Deleted"),
+        "require-mfa" => accounts
+            .set_client_require_mfa(&id, true)
+            .await
+            .map(|_| "A second factor is required for"),
+        "no-require-mfa" => accounts
+            .set_client_require_mfa(&id, false)
+            .await
+            .map(|_| "A password alone is enough again for"),
         _ => {
             return Err(PageError::Client(
                 StatusCode::NOT_FOUND,

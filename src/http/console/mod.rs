@@ -16,11 +16,13 @@ use super::pages::{self, csrf_token, csrf_valid, Cookies};
 use crate::accounts::{AccountError, User};
 use crate::paging::ListRequest;
 use crate::sso::flow::SessionUser;
+use crate::sso::step_up::Assurance;
 use crate::state::AppState;
 
 mod audit;
 mod clients;
 mod email;
+mod factors;
 mod keys;
 mod outbox;
 mod sessions;
@@ -105,6 +107,16 @@ async fn admin(
         SessionUser::Admin(user) => {
             crate::audit::set_actor(&user.username);
             Ok(user)
+        }
+        SessionUser::AdminNeeds(lacking, user) => {
+            let here = match req.query_string() {
+                "" => req.path().to_string(),
+                q => format!("{}?{q}", req.path()),
+            };
+            Err(match lacking {
+                Assurance::StepUp => super::sso::step_up(state, req, &user, here).await?,
+                _ => super::sso::to_enrolment(&here),
+            })
         }
         SessionUser::NotAdmin => Err(pages::message(
             StatusCode::FORBIDDEN,

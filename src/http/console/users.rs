@@ -128,6 +128,9 @@ pub(super) async fn confirm_user_action(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (name, action) = path.into_inner();
+    if action == "factors" {
+        return super::factors::factors_page(&state, &req, &name).await;
+    }
     if action != "delete" {
         return Err(PageError::Client(
             StatusCode::NOT_FOUND,
@@ -143,13 +146,16 @@ pub(super) async fn user_action(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
+    let (name, action) = path.into_inner();
+    if super::factors::ACTIONS.contains(&action.as_str()) {
+        return super::factors::act(state, req, &name, &action, payload).await;
+    }
     let user = match admin(&state, &req).await? {
         Ok(user) => user,
         Err(answer) => return Ok(answer),
     };
     let form: CsrfForm = read_form(&req, payload, "action").await?;
     check_csrf(&state, &req, form.csrf.as_deref())?;
-    let (name, action) = path.into_inner();
     let accounts = &state.accounts;
     let done = match action.as_str() {
         "disable" => accounts

@@ -14,6 +14,9 @@ use crate::http::schemas::ErrorBody;
 use crate::keys::manager::KeyError;
 use crate::tokens::bearer::BearerError;
 
+/// RFC 9470's error code: the token's authentication is not enough.
+const INSUFFICIENT_USER_AUTHENTICATION: &str = "insufficient_user_authentication";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{description}")]
@@ -118,6 +121,12 @@ impl From<BearerError> for ApiError {
             BearerError::NotAdmin => {
                 Self::new(StatusCode::FORBIDDEN, "insufficient_scope", e.to_string())
             }
+            // RFC 9470 §3: 401, and the challenge says which acr would do.
+            BearerError::InsufficientUserAuthentication => Self::new(
+                StatusCode::UNAUTHORIZED,
+                INSUFFICIENT_USER_AUTHENTICATION,
+                e.to_string(),
+            ),
             BearerError::Internal(i) => i.into(),
             other => Self::new(StatusCode::UNAUTHORIZED, "invalid_token", other.to_string()),
         }
@@ -149,7 +158,15 @@ impl ResponseError for ApiError {
                 if matches!(*status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
                     // RFC 6750 §3: the challenge names the error; the description is ours,
                     // never the token.
-                    let challenge = if *challenge_names_error {
+                    let challenge = if *error == INSUFFICIENT_USER_AUTHENTICATION {
+                        // Our own text, without quotes or backslashes (a quoted-string).
+                        format!(
+                            "Bearer realm=\"gatehouse\", error=\"{error}\", \
+                             error_description=\"{}\", acr_values=\"{}\"",
+                            description.replace(['"', '\\'], ""),
+                            crate::assurance::ACR_MFA
+                        )
+                    } else if *challenge_names_error {
                         format!("Bearer realm=\"gatehouse\", error=\"{error}\"")
                     } else {
                         "Bearer realm=\"gatehouse\"".to_string()

@@ -149,6 +149,13 @@ impl From<ObtainError> for SimpleJwtError {
                 fields: FieldErrors::new(),
             },
             ObtainError::Grant(g) => g.into(),
+            // 403, not 401: the credentials were right; the app sends the user to enrol.
+            ObtainError::MfaEnrolmentRequired { .. } => SimpleJwtError::Client {
+                status: StatusCode::FORBIDDEN,
+                detail: e.to_string(),
+                code: "mfa_enrolment_required",
+                fields: FieldErrors::new(),
+            },
             // A client that knows nothing of second factors sees a 401 and fails closed.
             ObtainError::MfaRequired(token) => SimpleJwtError::MfaRequired(token),
             ObtainError::Challenge(ChallengeError::Invalid) => {

@@ -160,7 +160,7 @@ pub async fn complete(
     let old = session_of(&state, &req);
     let signed_in = state
         .sso
-        .start_session(user, old.as_deref(), &super::origin_of(&state, &req))
+        .second_factor_session(user, old.as_deref(), &super::origin_of(&state, &req))
         .await?;
     let note = match how {
         Completed::Totp => None,

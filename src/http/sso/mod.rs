@@ -16,6 +16,7 @@ use super::pages::{
 };
 use crate::accounts;
 use crate::accounts::login_guard::PasswordSurface;
+use crate::assurance::Level;
 use crate::domain::csp_origin;
 use crate::mfa::challenge::PasswordStep;
 use crate::passwords::Password;
@@ -30,7 +31,11 @@ pub(crate) fn cookies(state: &AppState) -> Cookies {
     }
 }
 
-fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
+pub(super) fn session_cookie(
+    state: &AppState,
+    value: String,
+    max_age_secs: i64,
+) -> Cookie<'static> {
     let c = cookies(state);
     let mut cookie = c.build(c.session(), value);
     cookie.set_max_age(actix_web::cookie::time::Duration::seconds(max_age_secs));
@@ -117,6 +122,10 @@ pub async fn authorize(
             Authorization::Rejected(r) => reject(&state, r),
             Authorization::SignIn { return_to } => to_login(&return_to),
             Authorization::Issued { redirect } => found(&redirect),
+            Authorization::StepUp { return_to, user } => {
+                step_up(&state, &req, &user, return_to).await?
+            }
+            Authorization::Enrol { return_to } => to_enrolment(&return_to),
             Authorization::Consent {
                 return_to,
                 client_id,
@@ -135,6 +144,32 @@ pub async fn authorize(
             }),
         },
     )
+}
+
+/// The second step of the login page for a signed-in user asked for more (`acr_values`, a
+/// policy, the admin console under `MFA_FOR_ADMINS`): a code, then on to `return_to`.
+pub(super) async fn step_up(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &crate::accounts::User,
+    return_to: String,
+) -> Result<HttpResponse, PageError> {
+    let token = state.mfa.step_up_challenge(user).await?;
+    let page = LoginForm::for_return_to(state, return_to).await?;
+    Ok(login_mfa::second_step(
+        state,
+        req,
+        &page,
+        &token,
+        StatusCode::OK,
+        None,
+    ))
+}
+
+/// The account page, to set up a second factor a policy requires before going on.
+pub(super) fn to_enrolment(return_to: &str) -> HttpResponse {
+    let query = serde_urlencoded::to_string([("return_to", return_to)]).unwrap_or_default();
+    found(&format!("{}?{query}", authorize::ACCOUNT_PAGE))
 }
 
 #[derive(Deserialize)]
@@ -262,16 +297,29 @@ pub async fn login(
         Err(other) => return Err(other),
     };
     let old = session_of(&state, &req);
+    // A policy requires a second factor and the user has none: enrol before going on.
+    let must_enrol = state.sso.policy_requires_mfa(&user, false);
     let signed_in = state
         .sso
-        .start_session(user, old.as_deref(), &origin_of(&state, &req))
+        .start_session(
+            user,
+            old.as_deref(),
+            Level::Password,
+            &origin_of(&state, &req),
+        )
         .await?;
+    if must_enrol {
+        let mut resp = to_enrolment(&page.back);
+        let cookie = session_cookie(&state, signed_in.cookie, state.sso.session_ttl);
+        let _ = resp.add_cookie(&cookie);
+        return Ok(resp);
+    }
     Ok(signed_in_answer(&state, &page, signed_in, None))
 }
 
 /// Where a sign-in comes from, for the sessions lists: the client address and the
 /// `User-Agent` (described, never stored as sent).
-pub(super) fn origin_of(state: &AppState, req: &HttpRequest) -> crate::sso::session::Origin {
+pub(crate) fn origin_of(state: &AppState, req: &HttpRequest) -> crate::sso::session::Origin {
     crate::sso::session::Origin {
         address: client_addr(req, &state.settings.trusted_proxies),
         user_agent: req
