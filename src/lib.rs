@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod paging;
 pub mod passwords;
 pub mod policies;
+pub mod request_scope;
 pub mod sso;
 pub mod startup;
 pub mod state;

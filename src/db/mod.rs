@@ -282,9 +282,9 @@ impl Db {
     {
         let db = self.clone();
         // Lines logged by `f` name the request it works for.
-        let request = crate::telemetry::current_request();
+        let request = crate::request_scope::current_request();
         tokio::task::spawn_blocking(move || {
-            let _in = crate::telemetry::enter(request);
+            let _in = crate::request_scope::enter(request);
             db.with_conn(f)
         })
         .await

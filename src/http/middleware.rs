@@ -1,7 +1,7 @@
 //! Request accounting: one log line per request (formatted by `telemetry::request_line`,
 //! in `tracing`'s format, off `tracing`'s event path), and every line logged while serving a
 //! request carries its request id and the client's address (the request's
-//! `telemetry::RequestScope`); the request metrics. Nothing here sees bodies or credentials, so no secret can reach a log line.
+//! `request_scope::RequestScope`); the request metrics. Nothing here sees bodies or credentials, so no secret can reach a log line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -15,8 +15,9 @@ use actix_web::web;
 
 use super::client_addr;
 use crate::audit::{self, RequestContext};
+use crate::request_scope::{self, RequestScope};
 use crate::state::AppState;
-use crate::telemetry::{self, RequestScope};
+use crate::telemetry;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -83,7 +84,7 @@ pub async fn log_request(
         path: req.path().to_string(),
     });
     let started = Instant::now();
-    let result = telemetry::within(scope.clone(), audit::within(context, next.call(req))).await;
+    let result = request_scope::within(scope.clone(), audit::within(context, next.call(req))).await;
     let elapsed = started.elapsed().as_secs_f64();
     match result {
         Ok(mut resp) => {
@@ -93,7 +94,7 @@ pub async fn log_request(
             if tracing::enabled!(tracing::Level::INFO)
                 && !telemetry::request_line(&scope, status, ms)
             {
-                let _in = telemetry::enter(Some(scope.clone()));
+                let _in = request_scope::enter(Some(scope.clone()));
                 tracing::info!(status, ms, "served");
             }
             if let Some(state) = &state {
@@ -107,7 +108,7 @@ pub async fn log_request(
             Ok(resp)
         }
         Err(e) => {
-            let _in = telemetry::enter(Some(scope));
+            let _in = request_scope::enter(Some(scope));
             tracing::warn!(error = %e, "request failed before a response");
             Err(e)
         }

@@ -27,7 +27,7 @@ use crate::config::LogFormat;
 
 mod request;
 
-pub use request::{current_request, enter, request_line, within, Entered, RequestScope};
+pub use request::request_line;
 use request::{JsonLines, TextLines};
 
 /// Lines held while stderr lags: about a megabyte of text. At 100,000 lines a second the

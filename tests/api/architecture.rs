@@ -85,11 +85,12 @@ fn handlers_reach_the_store_only_through_use_cases() {
 #[test]
 fn the_database_layer_imports_nothing_above_it() {
     let found = violations(|file, code| {
-        // `error` is a leaf below every layer: the store says how its error becomes `Internal`.
+        // `error` is a leaf below every layer: the store says how its error becomes `Internal`;
+        // `request_scope` too: a blocking closure carries the request it works for.
         file.starts_with("db/")
             && crate_paths(code)
                 .iter()
-                .any(|m| *m != "db" && *m != "error")
+                .any(|m| *m != "db" && *m != "error" && *m != "request_scope")
     });
     assert!(
         found.is_empty(),
@@ -287,7 +288,7 @@ const START_UP: &[&str] = &[
     "policies.rs",
     "startup.rs",
     "state.rs",
-    "telemetry.rs",
+    "telemetry/",
 ];
 
 #[test]
