@@ -289,4 +289,24 @@ mod tests {
             Some(Command::User(UserCommand::List { .. }))
         ));
     }
+
+    /// RFC 7638 kids are base64url: one in 64 starts with '-' (a CI run met one).
+    #[test]
+    fn a_kid_that_starts_with_a_dash_is_revoked_like_any_other() {
+        for args in [
+            ["keys", "revoke", "-Ux3k", "--reason", "leaked"],
+            ["keys", "revoke", "--reason", "leaked", "-Ux3k"],
+        ] {
+            let matches = clap_command()
+                .try_get_matches_from(std::iter::once("gatehouse").chain(args))
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            let cli = Cli::from_arg_matches(&matches).unwrap();
+            match cli.command {
+                Some(Command::Keys(crate::commands::keys::KeysCommand::Revoke { kid, reason })) => {
+                    assert_eq!((kid.as_str(), reason.as_str()), ("-Ux3k", "leaked"));
+                }
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+    }
 }

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
 
-/// The request a line is written for: the fields of its span.
+/// The request being served: what every line logged for it names.
 #[derive(Debug)]
 pub struct RequestScope {
     pub id: String,

@@ -27,6 +27,8 @@ pub enum KeysCommand {
     /// verifying; the keys behind it move up; its refresh families end.
     Revoke {
         /// The key id, as `keys list` and the JWKS show it.
+        // A thumbprint kid starts with '-' one time in 64: it is a value, not an option.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Why (recorded in the audit trail with who did it).
         #[arg(long)]

@@ -1,7 +1,8 @@
 //! Request accounting: one log line per request (formatted by `telemetry::request_line`,
 //! in `tracing`'s format, off `tracing`'s event path), and every line logged while serving a
 //! request carries its request id and the client's address (the request's
-//! `request_scope::RequestScope`); the request metrics. Nothing here sees bodies or credentials, so no secret can reach a log line.
+//! `request_scope::RequestScope`); the request metrics. Nothing here sees bodies or
+//! credentials, so no secret can reach a log line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
