@@ -13,7 +13,6 @@
 
 use std::fmt;
 use std::io::Write as _;
-use std::sync::Arc;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::{Format, Full, Json, Writer};
@@ -245,6 +244,7 @@ mod tests {
     use super::*;
     use crate::request_scope::{current_request, enter, within};
     use crate::telemetry::tests::Recorder;
+    use std::sync::Arc;
 
     fn scope(id: &str, client: &str, method: &str, path: &str) -> Arc<RequestScope> {
         Arc::new(RequestScope {
