@@ -11,23 +11,36 @@ use serde::Deserialize;
 use super::body;
 use super::client_addr::client_addr;
 use super::error::SimpleJwtError;
-use super::schemas::{Empty, FieldErrors, RecoveryCodes, TotpEnrolment};
+use super::schemas::{Empty, FieldErrors, RecoveryCodes, SimpleJwtErrorBody, TotpEnrolment};
 use super::userinfo::bearer_token;
 use crate::accounts::User;
 use crate::passwords::Password;
 use crate::state::AppState;
 use crate::tokens::bearer::BearerError;
 
-#[derive(Deserialize, Default)]
-struct FactorBody {
+/// The body of `POST` and `DELETE /api/account/totp/`.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub(super) struct PasswordBody {
+    /// The user's current password.
+    #[schema(required = true)]
     password: Option<String>,
+}
+
+/// The body of `POST /api/account/totp/confirm/`.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub(super) struct CodeBody {
+    /// Six digits of the new authenticator app.
+    #[schema(required = true, max_length = 32)]
     code: Option<String>,
 }
 
-async fn read(req: &HttpRequest, payload: web::Payload) -> Result<FactorBody, SimpleJwtError> {
+async fn read<T: serde::de::DeserializeOwned + Default>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, SimpleJwtError> {
     let bytes = body::read(req, payload).await?;
     if bytes.is_empty() {
-        return Ok(FactorBody::default());
+        return Ok(T::default());
     }
     Ok(body::parse(req, &bytes, false)?)
 }
@@ -61,6 +74,22 @@ fn ok(body: impl serde::Serialize) -> HttpResponse {
         .json(body)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/account/totp/",
+    tag = "account",
+    request_body(content((PasswordBody = "application/json"), (PasswordBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The new secret, as text and as the URI an authenticator app reads; it counts only once confirmed", body = TotpEnrolment),
+        (status = 400, description = "The password is missing or blank", body = SimpleJwtErrorBody),
+        (status = 401, description = "No valid bearer access token of a user (`token_not_valid`), or the password is not right (`invalid_password`)", body = SimpleJwtErrorBody),
+        (status = 409, description = "An authenticator app is set up already (`already_enrolled`)", body = SimpleJwtErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = SimpleJwtErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type)", body = SimpleJwtErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = SimpleJwtErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 /// `POST /api/account/totp/`: `{"password"}` → `{"secret", "otpauth_uri"}`.
 pub async fn start(
     state: web::Data<AppState>,
@@ -68,7 +97,7 @@ pub async fn start(
     payload: web::Payload,
 ) -> Result<HttpResponse, SimpleJwtError> {
     let user = user_of(&state, &req).await?;
-    let body = read(&req, payload).await?;
+    let body: PasswordBody = read(&req, payload).await?;
     let password = Password::new(field(&body.password, "password")?.to_string());
     let addr = client_addr(&req, &state.settings.trusted_proxies);
     let enrolment = state.mfa.start_totp(&user, password, &addr).await?;
@@ -78,6 +107,22 @@ pub async fn start(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/account/totp/confirm/",
+    tag = "account",
+    request_body(content((CodeBody = "application/json"), (CodeBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The app is set up; the ten single-use recovery codes, shown this once", body = RecoveryCodes),
+        (status = 400, description = "The code is missing, blank or not six digits", body = SimpleJwtErrorBody),
+        (status = 401, description = "No valid bearer access token of a user (`token_not_valid`), or the code is not right, used already, or no app is being set up (`invalid_code`)", body = SimpleJwtErrorBody),
+        (status = 409, description = "An authenticator app is set up already (`already_enrolled`)", body = SimpleJwtErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = SimpleJwtErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type)", body = SimpleJwtErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = SimpleJwtErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 /// `POST /api/account/totp/confirm/`: `{"code"}` → `{"recovery_codes": […]}`.
 pub async fn confirm(
     state: web::Data<AppState>,
@@ -85,7 +130,7 @@ pub async fn confirm(
     payload: web::Payload,
 ) -> Result<HttpResponse, SimpleJwtError> {
     let user = user_of(&state, &req).await?;
-    let body = read(&req, payload).await?;
+    let body: CodeBody = read(&req, payload).await?;
     let code = field(&body.code, "code")?;
     let addr = client_addr(&req, &state.settings.trusted_proxies);
     let codes = state.mfa.confirm_totp(&user, code, &addr).await?;
@@ -95,6 +140,21 @@ pub async fn confirm(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/account/totp/",
+    tag = "account",
+    request_body(content((PasswordBody = "application/json"), (PasswordBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The app and its recovery codes are removed", body = Empty),
+        (status = 400, description = "The password is missing or blank", body = SimpleJwtErrorBody),
+        (status = 401, description = "No valid bearer access token of a user (`token_not_valid`), the password is not right (`invalid_password`), or no app is set up (`invalid_code`)", body = SimpleJwtErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = SimpleJwtErrorBody),
+        (status = "4XX", description = "Other client errors (body too large, wrong content type)", body = SimpleJwtErrorBody),
+        (status = 503, description = "The database is unavailable; see Retry-After", body = SimpleJwtErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 /// `DELETE /api/account/totp/`: `{"password"}` → `{}`.
 pub async fn remove(
     state: web::Data<AppState>,
@@ -102,7 +162,7 @@ pub async fn remove(
     payload: web::Payload,
 ) -> Result<HttpResponse, SimpleJwtError> {
     let user = user_of(&state, &req).await?;
-    let body = read(&req, payload).await?;
+    let body: PasswordBody = read(&req, payload).await?;
     let password = Password::new(field(&body.password, "password")?.to_string());
     let addr = client_addr(&req, &state.settings.trusted_proxies);
     state.mfa.remove_totp(&user, password, &addr).await?;

@@ -65,6 +65,9 @@ use crate::state::AppState;
         super::admin_mfa::remove_factors,
         super::admin_mfa::set_user_require_mfa,
         super::admin_mfa::set_client_require_mfa,
+        super::account_api::start,
+        super::account_api::confirm,
+        super::account_api::remove,
     ),
     modifiers(&Security),
     tags(
@@ -72,6 +75,7 @@ use crate::state::AppState;
         (name = "oauth", description = "OAuth 2.0 (RFC 6749, 7009, 7662) and OpenID Connect."),
         (name = "discovery", description = "Discovery, keys and health."),
         (name = "admin", description = "Keys, users, clients and the audit trail; an admin's bearer token with scope `admin`."),
+        (name = "account", description = "A signed-in user's own second factor, with the user's bearer access token (a single-page app's enrolment)."),
     )
 )]
 struct ApiDoc;
