@@ -173,10 +173,23 @@ pub async fn wait_for(
         .map_err(|e| format!("no {what}: {e}"))
 }
 
-/// The text of the element `locator` finds once it is there.
+/// The text of the element `locator` finds once it is there. An element of a page that went
+/// away between finding and reading it (a form just submitted) is looked for again.
 pub async fn text_of(browser: &Client, locator: Locator<'_>, what: &str) -> Result<String, String> {
-    let element = wait_for(browser, locator, what).await?;
-    element.text().await.map_err(|e| e.to_string())
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let element = wait_for(browser, locator, what).await?;
+        match element.text().await {
+            Ok(text) => return Ok(text),
+            Err(e)
+                if e.to_string().contains("stale element")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
 }
 
 /// Clicks the element `locator` finds now.

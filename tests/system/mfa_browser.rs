@@ -77,6 +77,8 @@ async fn scenario(app: &TestApp, browser: &Client) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     sign_in_with_password(app, browser).await?;
+    // The login page has an h1 too: read the title once the second step's field is there.
+    chromium::wait_for(browser, Locator::Id("code"), "code field").await?;
     let title = text_of(browser, Locator::Css("h1"), "h1").await?;
     if title != "Two-step sign-in" {
         return Err(format!("after the password: {title}"));
