@@ -132,6 +132,33 @@ fn issuer_is_local_http(issuer: &str) -> bool {
 
 /// The rule for a client's logout URI (Back-Channel Logout 1.0 §2.2, Front-Channel Logout
 /// 1.0 §2), wherever it is registered (admin API, console, CLI, `CLIENTS_FILE`): absolute
+/// A `*_logout_session_required` flag needs its URI: set without one, it would be dropped
+/// unseen (the `CLIENTS_FILE` refuses it the same way).
+pub fn check_logout_flags(
+    backchannel_uri: Option<&str>,
+    backchannel_session_required: bool,
+    frontchannel_uri: Option<&str>,
+    frontchannel_session_required: bool,
+) -> Result<(), String> {
+    for (name, uri, required) in [
+        (
+            "backchannel_logout",
+            backchannel_uri,
+            backchannel_session_required,
+        ),
+        (
+            "frontchannel_logout",
+            frontchannel_uri,
+            frontchannel_session_required,
+        ),
+    ] {
+        if required && uri.is_none() {
+            return Err(format!("{name}_session_required needs {name}_uri"));
+        }
+    }
+    Ok(())
+}
+
 /// `https` (or `http` when the issuer is itself http on loopback, for development), with a
 /// host, no credentials, no fragment, at most 2000 characters. The error says why, after
 /// `what`.

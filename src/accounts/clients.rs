@@ -180,6 +180,13 @@ impl Accounts {
                 check_logout_uri(uri, issuer, what).map_err(AccountError::Invalid)?;
             }
         }
+        crate::domain::check_logout_flags(
+            logout.backchannel_logout_uri.as_deref(),
+            logout.backchannel_logout_session_required,
+            logout.frontchannel_logout_uri.as_deref(),
+            logout.frontchannel_logout_session_required,
+        )
+        .map_err(AccountError::Invalid)?;
         let secret = (!client.public).then(generate_client_secret);
         client.secret_hash = secret.as_deref().map(digest_hex);
         let stored = client.clone();

@@ -69,21 +69,27 @@ impl LogoutArgs {
             || self.frontchannel_logout_session_required.is_some()
     }
 
-    /// `current` with the flags given applied.
+    /// `current` with the flags given applied; removing a URI ("") clears its
+    /// session-required flag unless that flag is given too.
     pub fn applied_to(self, current: LogoutEndpoints) -> LogoutEndpoints {
+        let removed = |uri: &Option<String>| uri.as_deref().is_some_and(|u| u.trim().is_empty());
+        let (back_removed, front_removed) = (
+            removed(&self.backchannel_logout_uri),
+            removed(&self.frontchannel_logout_uri),
+        );
         LogoutEndpoints {
             backchannel_logout_uri: self
                 .backchannel_logout_uri
                 .or(current.backchannel_logout_uri),
             backchannel_logout_session_required: self
                 .backchannel_logout_session_required
-                .unwrap_or(current.backchannel_logout_session_required),
+                .unwrap_or(current.backchannel_logout_session_required && !back_removed),
             frontchannel_logout_uri: self
                 .frontchannel_logout_uri
                 .or(current.frontchannel_logout_uri),
             frontchannel_logout_session_required: self
                 .frontchannel_logout_session_required
-                .unwrap_or(current.frontchannel_logout_session_required),
+                .unwrap_or(current.frontchannel_logout_session_required && !front_removed),
             client_id: current.client_id,
         }
     }

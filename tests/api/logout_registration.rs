@@ -169,6 +169,88 @@ async fn client_add_and_update_register_logout_uris_that_show_and_the_admin_api_
     }
     let (_, after) = logout_of(&app, &token, "shop").await;
     assert_eq!(after, e);
+
+    // A session-required flag without its URI is refused, not dropped unseen: by `client
+    // update` (shop has no front-channel URI any more), `client add` and the admin API.
+    let out = cli(
+        &app,
+        &[
+            "client",
+            "update",
+            "shop",
+            "--frontchannel-logout-session-required",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("frontchannel_logout_session_required needs frontchannel_logout_uri"),
+        "{}",
+        out.stderr
+    );
+    let out = cli(
+        &app,
+        &[
+            "client",
+            "add",
+            "flagged",
+            "--public",
+            "--redirect-uri",
+            "https://flagged.example/cb",
+            "--backchannel-logout-session-required",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("backchannel_logout_session_required needs backchannel_logout_uri"),
+        "{}",
+        out.stderr
+    );
+    let out = cli(&app, &["client", "show", "flagged"]).await;
+    assert!(
+        !out.status.success(),
+        "a refused add creates nothing: {}",
+        out.stdout
+    );
+    let resp = app
+        .http
+        .put(app.url("/admin/clients/shop/logout"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "backchannel_logout_uri": "https://shop.example/bc?tenant=1",
+            "frontchannel_logout_session_required": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, after) = logout_of(&app, &token, "shop").await;
+    assert_eq!(after, e, "nothing changed");
+    // Removing a URI clears its flag: no flag is left without its URI.
+    let out = cli(
+        &app,
+        &[
+            "client",
+            "update",
+            "shop",
+            "--backchannel-logout-session-required",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let out = cli(
+        &app,
+        &["client", "update", "shop", "--backchannel-logout-uri", ""],
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let (_, cleared) = logout_of(&app, &token, "shop").await;
+    assert_eq!(cleared["backchannel_logout_uri"], serde_json::Value::Null);
+    assert_eq!(cleared["backchannel_logout_session_required"], false);
     let out = cli(
         &app,
         &[

@@ -75,6 +75,13 @@ impl Sso {
         if let Some(uri) = &endpoints.frontchannel_logout_uri {
             check_uri(uri, &self.issuer, "frontchannel_logout_uri")?;
         }
+        crate::domain::check_logout_flags(
+            endpoints.backchannel_logout_uri.as_deref(),
+            endpoints.backchannel_logout_session_required,
+            endpoints.frontchannel_logout_uri.as_deref(),
+            endpoints.frontchannel_logout_session_required,
+        )
+        .map_err(EndpointError::Invalid)?;
         let stored = endpoints.clone();
         self.db
             .write(move |conn| {
