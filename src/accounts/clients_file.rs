@@ -30,7 +30,7 @@ use crate::db::alg::{Alg, AlgSet};
 pub use crate::db::repo::logout::LogoutEndpoints;
 use crate::db::{repo, DbError};
 use crate::digest::digest_hex;
-use crate::domain::{check_logout_uri, ClientId, RedirectUri};
+use crate::domain::{check_logout_flags, check_logout_uri, ClientId, RedirectUri};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientsFileError {
@@ -174,24 +174,15 @@ fn parse(
                     .map_err(|e| (line_of(uri.span()), format!("client {id}: {e}")))?;
             }
         }
-        // A flag without its URI would be dropped on storing, and the file would differ
-        // from the store at every apply.
-        for (flag, uri, what) in [
-            (
-                entry.backchannel_logout_session_required,
-                &entry.backchannel_logout_uri,
-                "backchannel_logout_session_required needs backchannel_logout_uri",
-            ),
-            (
-                entry.frontchannel_logout_session_required,
-                &entry.frontchannel_logout_uri,
-                "frontchannel_logout_session_required needs frontchannel_logout_uri",
-            ),
-        ] {
-            if flag && uri.is_none() {
-                return Err((id_line, format!("client {id}: {what}")));
-            }
-        }
+        // The registration's rule: a flag without its URI would be dropped on storing, and
+        // the file would differ from the store at every apply.
+        check_logout_flags(
+            spanned_str(&entry.backchannel_logout_uri),
+            entry.backchannel_logout_session_required,
+            spanned_str(&entry.frontchannel_logout_uri),
+            entry.frontchannel_logout_session_required,
+        )
+        .map_err(|e| (id_line, format!("client {id}: {e}")))?;
         let logout = LogoutEndpoints {
             client_id: id.clone(),
             backchannel_logout_uri: entry
@@ -532,6 +523,11 @@ impl Accounts {
             .await?;
         Ok(applied)
     }
+}
+
+/// The text of an optional spanned value of the file.
+fn spanned_str(value: &Option<Spanned<String>>) -> Option<&str> {
+    value.as_ref().map(|v| v.get_ref().as_str())
 }
 
 #[cfg(test)]
