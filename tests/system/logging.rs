@@ -107,6 +107,22 @@ fn is_timestamp(t: &str) -> bool {
         && &t[26..] == "Z"
 }
 
+/// A ready `gatehouse serve` on a seeded SQLite file logging in `format` under
+/// `GATEHOUSE_LOG=filter`, with a client for it (keep the storage while the server runs).
+async fn logging_server(format: &str, filter: &str) -> (Storage, ServerProcess, reqwest::Client) {
+    let storage = Storage::migrated(Backend::Sqlite).expect("SQLite needs no server");
+    seed_storage(&storage).await;
+    let mut server = ServerProcess::spawn_with_env(
+        &storage,
+        "http://127.0.0.1",
+        format,
+        &[("GATEHOUSE_LOG", filter), ("GATEHOUSE_LOG_FORMAT", format)],
+    );
+    let http = reqwest::Client::new();
+    assert!(server.ready(&http, 90).await, "{}", server.log_text());
+    (storage, server, http)
+}
+
 /// A server at the default level in `format`; the log line of one `GET /healthz`, once the
 /// writer thread has written it.
 async fn request_line(format: &str) -> String {
@@ -117,18 +133,9 @@ async fn request_line(format: &str) -> String {
 /// A server with `GATEHOUSE_LOG=filter` in `format`: the log line of one `GET /healthz` if
 /// it appears within `secs`, and the whole log.
 async fn request_line_under(format: &str, filter: &str, secs: u64) -> (Option<String>, String) {
-    let storage = Storage::migrated(Backend::Sqlite).expect("SQLite needs no server");
-    seed_storage(&storage).await;
     // The start-up line names the port.
     let filter = format!("{filter},gatehouse::startup=info");
-    let mut server = ServerProcess::spawn_with_env(
-        &storage,
-        "http://127.0.0.1",
-        format,
-        &[("GATEHOUSE_LOG", &filter), ("GATEHOUSE_LOG_FORMAT", format)],
-    );
-    let http = reqwest::Client::new();
-    assert!(server.ready(&http, 90).await, "{}", server.log_text());
+    let (_storage, server, http) = logging_server(format, &filter).await;
     let resp = http
         .get(server.url("/healthz?probe=1"))
         .send()
@@ -208,16 +215,7 @@ async fn the_request_line_keeps_its_json_format() {
 /// A server at the default level in `format`: the lines of one refused `POST /api/token/`
 /// (found by the request id it answered), once its "sign-in failed" line is written.
 async fn lines_of_a_refused_sign_in(format: &str) -> Vec<String> {
-    let storage = Storage::migrated(Backend::Sqlite).expect("SQLite needs no server");
-    seed_storage(&storage).await;
-    let mut server = ServerProcess::spawn_with_env(
-        &storage,
-        "http://127.0.0.1",
-        format,
-        &[("GATEHOUSE_LOG", "info"), ("GATEHOUSE_LOG_FORMAT", format)],
-    );
-    let http = reqwest::Client::new();
-    assert!(server.ready(&http, 90).await, "{}", server.log_text());
+    let (_storage, server, http) = logging_server(format, "info").await;
     let resp = http
         .post(server.url("/api/token/"))
         .json(&serde_json::json!({"username": "nobody", "password": "not the password"}))
